@@ -1,0 +1,3 @@
+from glancevad.cli import main
+
+main()

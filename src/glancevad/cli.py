@@ -1,0 +1,316 @@
+"""The ``glancevad`` command line: thin commands over the library.
+
+User errors (:class:`~glancevad.errors.GlanceVADError`) print one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from glancevad.console import console, err_console, progress_bar
+from glancevad.constants import FRAMES_PER_SNIPPET, NORMAL_ID_PATTERN
+from glancevad.errors import GlanceVADError
+
+app = typer.Typer(
+    help="GlanceVAD: video anomaly detection with glance supervision.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Inspect and validate datasets in the official layout.", no_args_is_help=True)
+gt_app = typer.Typer(help="Build frame-level ground truth from temporal annotations.", no_args_is_help=True)
+glances_app = typer.Typer(help="Glance annotations: statistics, simulation, perturbation.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(gt_app, name="gt")
+app.add_typer(glances_app, name="glances")
+
+FramesOpt = Annotated[
+    int, typer.Option("--frames-per-snippet", min=1, help="Frames covered by one snippet.")
+]
+
+
+class AnnotationFormat(str, Enum):
+    auto = "auto"
+    ucf = "ucf"
+    xd = "xd"
+
+
+class CropNaming(str, Enum):
+    glancevad = "glancevad"
+    indexed = "indexed"
+    stacked = "stacked"
+
+
+def _frame_counts(data: Path | None, lengths: Path | None, frames_per_snippet: int, split: str):
+    """Frame counts per video from a dataset root (16·T from features) or a lengths file."""
+    from glancevad.data import load_dataset
+    from glancevad.data.features import feature_shape
+    from glancevad.data.lengths import read_frame_counts
+
+    if lengths is not None:
+        return read_frame_counts(lengths, frames_per_snippet=frames_per_snippet)
+    if data is None:
+        return None
+    dataset = load_dataset(data, frames_per_snippet=frames_per_snippet)
+    index = dataset.feature_index(split)
+    return {
+        video.id: frames_per_snippet * feature_shape(index.locate(video.id))[0]
+        for video in dataset.videos[split]
+    }
+
+
+@app.command()
+def synth(
+    root: Annotated[Path, typer.Argument(help="Folder to write the dataset into.")],
+    preset: Annotated[str, typer.Option(help="Size preset: demo, tiny or default.")] = "demo",
+    train_normal: Annotated[Optional[int], typer.Option(min=1, help="Normal training videos.")] = None,
+    train_abnormal: Annotated[Optional[int], typer.Option(min=1, help="Abnormal training videos.")] = None,
+    test_normal: Annotated[Optional[int], typer.Option(min=1, help="Normal test videos.")] = None,
+    test_abnormal: Annotated[Optional[int], typer.Option(min=1, help="Abnormal test videos.")] = None,
+    dim: Annotated[Optional[int], typer.Option(min=1, help="Feature dimension D.")] = None,
+    crops: Annotated[Optional[int], typer.Option(min=1, help="Crops per snippet.")] = None,
+    min_snippets: Annotated[Optional[int], typer.Option(min=4, help="Shortest video, in snippets.")] = None,
+    max_snippets: Annotated[Optional[int], typer.Option(min=4, help="Longest video, in snippets.")] = None,
+    crop_naming: Annotated[
+        CropNaming, typer.Option(help="Feature files: glancevad (vid, vid__1..), indexed (vid__0..) or stacked [T,crops,D].")
+    ] = CropNaming.glancevad,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    force: Annotated[bool, typer.Option(help="Replace a non-empty folder.")] = False,
+) -> None:
+    """Write a synthetic dataset in the official layout (lists, glances, ground truth, features)."""
+    from glancevad.synth import synth_config, write_synthetic_dataset
+
+    cfg = synth_config(
+        preset, train_normal=train_normal, train_abnormal=train_abnormal,
+        test_normal=test_normal, test_abnormal=test_abnormal, dim=dim, crops=crops,
+        min_snippets=min_snippets, max_snippets=max_snippets, crop_naming=crop_naming.value,
+        seed=seed,
+    )
+    total = cfg.train_normal + cfg.train_abnormal + cfg.test_normal + cfg.test_abnormal
+    with progress_bar(unit="videos") as bar:
+        task = bar.add_task("synthesising", total=total)
+        out = write_synthetic_dataset(root, cfg, force=force, on_video=lambda _: bar.advance(task))
+    console.print(
+        f"wrote {total} videos ({cfg.crops} crops, D={cfg.dim}) to [bold]{out}[/]"
+    )
+
+
+@data_app.command("check")
+def data_check(
+    root: Annotated[Path, typer.Argument(help="Dataset root in the official layout.")],
+    dim: Annotated[Optional[int], typer.Option(help="Expected feature dimension (default: the majority).")] = None,
+    glances: Annotated[Optional[Path], typer.Option(help="Glance CSV (default: the one *glance*.csv in ROOT).")] = None,
+    features: Annotated[str, typer.Option(help="Feature folder under ROOT (holding train/ and test/).")] = "i3d",
+    normal_pattern: Annotated[str, typer.Option(help="Regex of normal video ids.")] = NORMAL_ID_PATTERN,
+    frames_per_snippet: FramesOpt = FRAMES_PER_SNIPPET,
+) -> None:
+    """Validate every file of a dataset, one video at a time, and print a summary."""
+    from glancevad.data import load_dataset
+    from glancevad.data.check import check_dataset, describe
+
+    dataset = load_dataset(
+        root, glance_csv=glances, features=features, normal_pattern=normal_pattern,
+        frames_per_snippet=frames_per_snippet,
+    )
+    total = len(dataset.train) + len(dataset.test)
+    with progress_bar(unit="videos") as bar:
+        task = bar.add_task("checking", total=total)
+        report = check_dataset(dataset, expected_dim=dim, on_video=lambda _: bar.advance(task))
+    table = Table(title=f"dataset {dataset.name} at {dataset.root}")
+    for column in ("split", "normal", "abnormal", "crops", "dim", "T min/med/mean/max",
+                   "glances/video min/med/mean/max"):
+        table.add_column(column)
+    for split, summary in report.splits.items():
+        table.add_row(
+            split, str(summary.normal), str(summary.abnormal),
+            ",".join(map(str, sorted(summary.crops))), ",".join(map(str, sorted(summary.dims))),
+            describe(summary.lengths),
+            describe(summary.glances_per_video) if split == "train" else "-",
+        )
+    console.print(table)
+    console.print(
+        f"glances: {dataset.glance_csv or 'none'}; ground truth: "
+        f"{'yes' if dataset.ground_truth is not None else 'none'}"
+    )
+    if not report.ok:
+        for line in report.errors:
+            err_console.print(f"[red]error:[/] {line}", highlight=False)
+        raise GlanceVADError(f"{root}: {len(report.errors)} problem(s) found")
+    console.print("[green]all checks passed[/]")
+
+
+@gt_app.command("build")
+def gt_build(
+    annotations: Annotated[Path, typer.Option(help="Temporal annotation file (UCF- or XD-style).")],
+    video_list: Annotated[Path, typer.Option("--list", help="List CSV of the videos to label (video-id).")],
+    out: Annotated[Path, typer.Option(help="Ground-truth JSON to write.")],
+    lengths: Annotated[Optional[Path], typer.Option(help="CSV with video-id,num_snippets_T.")] = None,
+    features: Annotated[Optional[Path], typer.Option(help="Feature folder to read T from instead.")] = None,
+    fmt: Annotated[AnnotationFormat, typer.Option("--format", help="Annotation format.")] = AnnotationFormat.auto,
+    frames_per_snippet: FramesOpt = FRAMES_PER_SNIPPET,
+) -> None:
+    """Write <dataset>_ground_truth.json: labels of 16·T frames, intervals end-exclusive, clipped."""
+    from glancevad.data.features import FeatureIndex, feature_shape
+    from glancevad.data.groundtruth import (
+        build_ground_truth,
+        match_annotations,
+        read_temporal_annotations,
+        write_ground_truth,
+    )
+    from glancevad.data.lengths import read_snippet_counts
+    from glancevad.data.lists import read_video_list
+
+    if (lengths is None) == (features is None):
+        raise GlanceVADError("give exactly one of --lengths and --features")
+    ids = read_video_list(video_list).ids
+    parsed = read_temporal_annotations(annotations, fmt.value)
+    matched, unmatched = match_annotations(parsed, ids)
+    if lengths is not None:
+        counts = read_snippet_counts(lengths)
+    else:
+        index = FeatureIndex(features)
+        counts = {vid: feature_shape(index.locate(vid))[0] for vid in ids}
+    ground_truth = build_ground_truth(ids, matched, counts, frames_per_snippet=frames_per_snippet)
+    write_ground_truth(out, ground_truth)
+    abnormal = sum(bool(labels.any()) for labels in ground_truth.values())
+    for name in unmatched:
+        err_console.print(f"[yellow]warning:[/] {annotations}: {name} matches no id of {video_list}")
+    console.print(
+        f"{len(ground_truth)} videos ({abnormal} abnormal, {len(unmatched)} annotation(s) "
+        f"unmatched) -> [bold]{out}[/]"
+    )
+
+
+@glances_app.command("stats")
+def glances_stats(
+    csv: Annotated[Path, typer.Argument(help="Glance CSV (video-id,glance).")],
+    data: Annotated[Optional[Path], typer.Option(help="Dataset root: frame counts 16·T from the training features.")] = None,
+    lengths: Annotated[Optional[Path], typer.Option(help="Frame counts: lengths CSV or 'name n_frames' file.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for glance_stats.json and glance_stats.png.")] = Path("glance_stats"),
+    frames_per_snippet: FramesOpt = FRAMES_PER_SNIPPET,
+) -> None:
+    """Glances per video (mean/median/max) and a PNG of counts and relative positions (Fig. 2)."""
+    from glancevad.fileio import write_json
+    from glancevad.glance import glance_stats, read_glances
+    from glancevad.glance.stats import plot_glance_stats
+
+    glances = read_glances(csv)
+    counts = _frame_counts(data, lengths, frames_per_snippet, "train")
+    stats = glance_stats(glances, num_frames=counts)
+    table = Table(title=f"glances in {csv}")
+    for key in ("videos", "glances", "mean/video", "median/video", "max/video"):
+        table.add_column(key)
+    table.add_row(str(stats.videos), str(stats.glances), f"{stats.mean:.2f}",
+                  f"{stats.median:g}", str(stats.max))
+    console.print(table)
+    json_path = write_json(out / "glance_stats.json", stats.as_dict())
+    png = plot_glance_stats(stats, out / "glance_stats.png", title=csv.name)
+    if counts is None:
+        console.print("no frame counts given (--data or --lengths): position histogram skipped")
+    console.print(f"wrote [bold]{json_path}[/] and [bold]{png}[/]")
+
+
+@glances_app.command("simulate")
+def glances_simulate(
+    gt: Annotated[Path, typer.Option(help="Ground-truth JSON with the videos' frame labels.")],
+    out: Annotated[Path, typer.Option(help="Glance CSV to write.")],
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    perturb: Annotated[int, typer.Option(min=0, help="Then shift each glance by up to ±K frames.")] = 0,
+) -> None:
+    """Draw one random frame inside each ground-truth interval (seeded)."""
+    from glancevad.data.groundtruth import read_ground_truth
+    from glancevad.glance import perturb_glances, simulate_glances, write_glances
+
+    ground_truth = read_ground_truth(gt)
+    glances = simulate_glances(ground_truth, seed=seed)
+    if perturb:
+        counts = {vid: len(labels) for vid, labels in ground_truth.items()}
+        glances = perturb_glances(glances, max_shift=perturb, num_frames=counts, seed=seed + 1)
+    write_glances(out, glances)
+    total = sum(len(v) for v in glances.values())
+    console.print(f"{total} glances on {len(glances)} videos -> [bold]{out}[/]")
+
+
+@glances_app.command("perturb")
+def glances_perturb(
+    csv: Annotated[Path, typer.Argument(help="Glance CSV to perturb.")],
+    max_shift: Annotated[int, typer.Option(min=0, help="Largest shift K in frames (uniform in ±K).")],
+    out: Annotated[Path, typer.Option(help="Glance CSV to write.")],
+    data: Annotated[Optional[Path], typer.Option(help="Dataset root: clip to 16·T frames of the features.")] = None,
+    lengths: Annotated[Optional[Path], typer.Option(help="Frame counts to clip to (lengths CSV or 'name n_frames').")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    frames_per_snippet: FramesOpt = FRAMES_PER_SNIPPET,
+) -> None:
+    """Shift every glance by a random offset in ±K frames, clipped to the video (paper Table 4)."""
+    from glancevad.glance import perturb_glances, read_glances, write_glances
+
+    counts = _frame_counts(data, lengths, frames_per_snippet, "train")
+    if counts is None:
+        raise GlanceVADError("give --data or --lengths: perturbed glances are clipped to the video")
+    glances = perturb_glances(read_glances(csv), max_shift=max_shift, num_frames=counts, seed=seed)
+    write_glances(out, glances)
+    console.print(f"glances shifted by up to ±{max_shift} frames -> [bold]{out}[/]")
+
+
+@app.command()
+def evaluate(
+    scores: Annotated[Path, typer.Option(help="JSON: video id -> list of snippet scores.")],
+    gt: Annotated[Path, typer.Option(help="Ground-truth JSON (official format).")],
+    out: Annotated[Optional[Path], typer.Option(help="Metrics JSON to write (default: beside SCORES).")] = None,
+    far_threshold: Annotated[float, typer.Option(help="Score threshold of the false-alarm rate.")] = 0.5,
+    frames_per_snippet: FramesOpt = FRAMES_PER_SNIPPET,
+) -> None:
+    """Frame-level AUC, AP (trapezoid and step-wise), AUC_A, AP_A and false-alarm rate."""
+    import warnings
+
+    from glancevad.data.groundtruth import read_ground_truth
+    from glancevad.data.scores import read_scores
+    from glancevad.fileio import write_json
+    from glancevad.metrics import evaluate_scores
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        metrics = evaluate_scores(
+            read_scores(scores), read_ground_truth(gt),
+            frames_per_snippet=frames_per_snippet, far_threshold=far_threshold,
+        )
+    for warning in caught:
+        err_console.print(f"[yellow]warning:[/] {warning.message}")
+    table = Table(title="frame-level metrics (%)")
+    for key in metrics:
+        table.add_column(key)
+    table.add_row(*(f"{100 * value:.2f}" for value in metrics.values()))
+    console.print(table)
+    path = write_json(out or scores.with_name("metrics.json"), metrics)
+    console.print(f"wrote [bold]{path}[/]")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning user errors into one line on stderr and exit code 2."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except GlanceVADError as exc:
+        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,192 @@
+"""Frame-level ground truth: the official ``<dataset>_ground_truth.json`` and its construction.
+
+Labels cover ``frames_per_snippet * T`` frames (the frames the snippet features see); intervals
+from temporal annotations are end-exclusive and clipped to that length.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from glancevad.constants import FRAMES_PER_SNIPPET
+from glancevad.errors import DataError
+from glancevad.fileio import atomic_write
+from glancevad.tables import parse_int, read_table, read_text
+
+#: Video id -> uint8 array of 0/1 frame labels.
+GroundTruth = dict[str, np.ndarray]
+
+Interval = tuple[int, int]
+
+
+def read_ground_truth(path: str | os.PathLike) -> GroundTruth:
+    """Read ``{video-id: {"labels": [0/1 ...], "num_frames": n?}}``; validate every entry."""
+    path = Path(path)
+    try:
+        data = json.loads(read_text(path, what="ground-truth JSON"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: malformed ground-truth JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: ground truth must be a JSON object of video-id -> entry")
+    out: GroundTruth = {}
+    for vid, entry in data.items():
+        labels = entry.get("labels") if isinstance(entry, dict) else None
+        if not isinstance(labels, list):
+            raise DataError(f'{path}: video {vid}: entry must be an object with a "labels" list')
+        if not labels:
+            raise DataError(f"{path}: video {vid}: labels are empty")
+        if not all(type(v) in (int, float, bool) and v in (0, 1) for v in labels):
+            raise DataError(f"{path}: video {vid}: labels must all be 0 or 1")
+        num_frames = entry.get("num_frames")
+        if num_frames is not None and (type(num_frames) is not int or num_frames < 0):
+            raise DataError(f"{path}: video {vid}: num_frames {num_frames!r} is not a count")
+        out[vid] = np.asarray(labels, dtype=np.uint8)
+    return out
+
+
+def write_ground_truth(path: str | os.PathLike, ground_truth: Mapping[str, np.ndarray]) -> Path:
+    """Write the official ground-truth JSON atomically (``num_frames`` = label length)."""
+    payload = {
+        vid: {"labels": np.asarray(labels, dtype=np.uint8).tolist(), "num_frames": int(len(labels))}
+        for vid, labels in ground_truth.items()
+    }
+    with atomic_write(path, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, separators=(",", ":"))
+        handle.write("\n")
+    return Path(path)
+
+
+@dataclass(frozen=True)
+class TemporalAnnotation:
+    """One line of a temporal annotation file: a name as written there and its intervals."""
+
+    name: str
+    intervals: tuple[Interval, ...]
+    num_frames: int | None = None
+    line: int = 0
+
+
+def _is_int(token: str) -> bool:
+    return re.fullmatch(r"-?\d+", token) is not None
+
+
+def detect_annotation_format(path: str | os.PathLike) -> str:
+    """``"ucf"`` (``name n_frames Class s1 e1 ...``) or ``"xd"`` (``name s1 e1 ...``)."""
+    for raw in read_text(path, what="temporal annotation file").splitlines():
+        tokens = raw.split()
+        if tokens:
+            is_ucf = len(tokens) >= 3 and _is_int(tokens[1]) and not _is_int(tokens[2])
+            return "ucf" if is_ucf else "xd"
+    raise DataError(f"{path}: temporal annotation file is empty")
+
+
+def read_temporal_annotations(
+    path: str | os.PathLike, fmt: str = "auto"
+) -> list[TemporalAnnotation]:
+    """Parse a UCF-style or XD-style temporal annotation file.
+
+    UCF: ``Class/Name.mp4 n_frames Class s1 e1 s2 e2`` with ``-1 -1`` for "no interval".
+    XD: ``name s1 e1 [s2 e2 ...]``. Frame indices; intervals are end-exclusive.
+    """
+    path = Path(path)
+    if fmt == "auto":
+        fmt = detect_annotation_format(path)
+    if fmt not in ("ucf", "xd"):
+        raise DataError(f"annotation format {fmt!r} is not one of auto, ucf, xd")
+    out = []
+    for number, raw in enumerate(read_text(path, what="temporal annotation file").splitlines(), 1):
+        tokens = raw.split()
+        if not tokens:
+            continue
+        name, rest = tokens[0], tokens[1:]
+        num_frames = None
+        if fmt == "ucf":
+            if len(rest) < 2:
+                raise DataError(f"{path}: line {number}: expected 'name n_frames Class s1 e1 ...'")
+            num_frames = parse_int(rest[0], path=path, line=number, field="n_frames")
+            rest = rest[2:]
+        if len(rest) % 2:
+            raise DataError(f"{path}: line {number}: video {name}: odd number of interval bounds")
+        intervals = []
+        for start_tok, end_tok in zip(rest[0::2], rest[1::2], strict=True):
+            start = parse_int(start_tok, path=path, line=number, field="start", minimum=-1)
+            end = parse_int(end_tok, path=path, line=number, field="end", minimum=-1)
+            if start == -1 and end == -1:
+                continue
+            if start < 0 or end < 0 or end < start:
+                raise DataError(
+                    f"{path}: line {number}: video {name}: bad interval ({start}, {end})"
+                )
+            intervals.append((start, end))
+        out.append(TemporalAnnotation(name, tuple(intervals), num_frames, number))
+    if not out:
+        raise DataError(f"{path}: temporal annotation file is empty")
+    return out
+
+
+_VIDEO_SUFFIX = re.compile(r"\.(mp4|avi|mkv|mov|webm|mpg|mpeg|m4v)$", re.IGNORECASE)
+
+
+def normalise_video_name(name: str) -> str:
+    """Drop a class folder and a video-file suffix: ``Arson/Arson022_x264.mp4`` -> ``Arson022_x264``."""
+    return _VIDEO_SUFFIX.sub("", name.replace("\\", "/").rsplit("/", 1)[-1])
+
+
+def match_annotations(
+    annotations: Iterable[TemporalAnnotation], ids: Iterable[str]
+) -> tuple[dict[str, TemporalAnnotation], list[str]]:
+    """Map list ids to annotations by normalised name; return ``(matched, unmatched names)``."""
+    known = set(ids)
+    matched: dict[str, TemporalAnnotation] = {}
+    unmatched = []
+    for ann in annotations:
+        vid = normalise_video_name(ann.name)
+        if vid not in known:
+            unmatched.append(ann.name)
+        elif vid in matched:
+            raise DataError(f"video {vid} is annotated twice (lines {matched[vid].line} and {ann.line})")
+        else:
+            matched[vid] = ann
+    return matched, unmatched
+
+
+def interval_labels(
+    intervals: Iterable[Interval], num_snippets: int, *, frames_per_snippet: int = FRAMES_PER_SNIPPET
+) -> np.ndarray:
+    """Frame labels of length ``frames_per_snippet * num_snippets``: 1 inside ``[s, e)``, clipped."""
+    labels = np.zeros(frames_per_snippet * num_snippets, dtype=np.uint8)
+    for start, end in intervals:
+        labels[start:end] = 1
+    return labels
+
+
+def build_ground_truth(
+    ids: Iterable[str],
+    annotations: Mapping[str, TemporalAnnotation],
+    lengths: Mapping[str, int],
+    *,
+    frames_per_snippet: int = FRAMES_PER_SNIPPET,
+) -> GroundTruth:
+    """Ground truth for every listed id; a video without annotation is normal (all zeros)."""
+    out: GroundTruth = {}
+    for vid in ids:
+        if vid not in lengths:
+            raise DataError(f"video {vid}: no snippet count T (not in the lengths source)")
+        ann = annotations.get(vid)
+        intervals = ann.intervals if ann else ()
+        out[vid] = interval_labels(intervals, lengths[vid], frames_per_snippet=frames_per_snippet)
+    return out
+
+
+def label_intervals(labels: np.ndarray) -> list[Interval]:
+    """The maximal runs of 1s in a 0/1 frame-label array, as end-exclusive ``(start, end)``."""
+    padded = np.concatenate([[0], np.asarray(labels, dtype=np.int8), [0]])
+    edges = np.flatnonzero(np.diff(padded))
+    return [(int(s), int(e)) for s, e in zip(edges[0::2], edges[1::2], strict=True)]

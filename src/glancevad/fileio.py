@@ -1,0 +1,60 @@
+"""Atomic file output: write to a temporary name in the same folder, then rename.
+
+A reader (or a resumed run) therefore sees either the old file or the complete new one,
+never a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kw: Any) -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on success fsync it and rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **open_kw) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> Path:
+    """Write ``obj`` as JSON atomically and return the path."""
+    with atomic_write(path, "w", encoding="utf-8") as handle:
+        json.dump(obj, handle, indent=indent)
+        handle.write("\n")
+    return Path(path)
+
+
+def write_npy(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Save one array as ``.npy`` atomically (no pickle) and return the path."""
+    with atomic_write(path, "wb") as handle:
+        np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+    return Path(path)
+
+
+def save_figure(fig: Any, path: str | os.PathLike, **savefig_kw: Any) -> Path:
+    """Save a matplotlib figure as PNG atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    with atomic_write(path, "wb") as handle:
+        fig.savefig(handle, format="png", **savefig_kw)
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,38 @@
+"""Read and write the official glance CSV (header ``video-id,glance``; glance = frame index)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from glancevad.fileio import atomic_write
+from glancevad.tables import parse_int, read_table
+
+#: Video id -> sorted, distinct glance frame indices.
+Glances = dict[str, tuple[int, ...]]
+
+
+def read_glances(path: str | os.PathLike) -> Glances:
+    """Read a glance CSV in file order of first appearance.
+
+    A glance at frame 0 is a valid glance (the released loader drops such videos: a defect).
+    Repeated rows for the same frame collapse into one glance.
+    """
+    rows = read_table(path, required=["video-id", "glance"], what="glance CSV")
+    frames: dict[str, set[int]] = {}
+    for line, row in rows:
+        frame = parse_int(row["glance"], path=path, line=line, field="glance")
+        frames.setdefault(row["video-id"], set()).add(frame)
+    return {vid: tuple(sorted(values)) for vid, values in frames.items()}
+
+
+def write_glances(path: str | os.PathLike, glances: Mapping[str, Sequence[int]]) -> Path:
+    """Write glances as the official CSV atomically, videos in the given order, frames sorted."""
+    with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["video-id", "glance"])
+        for vid, values in glances.items():
+            writer.writerows([vid, frame] for frame in sorted({int(v) for v in values}))
+    return Path(path)
