@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -69,14 +69,14 @@ def _frame_counts(data: Path | None, lengths: Path | None, frames_per_snippet: i
 def synth(
     root: Annotated[Path, typer.Argument(help="Folder to write the dataset into.")],
     preset: Annotated[str, typer.Option(help="Size preset: demo, tiny or default.")] = "demo",
-    train_normal: Annotated[Optional[int], typer.Option(min=1, help="Normal training videos.")] = None,
-    train_abnormal: Annotated[Optional[int], typer.Option(min=1, help="Abnormal training videos.")] = None,
-    test_normal: Annotated[Optional[int], typer.Option(min=1, help="Normal test videos.")] = None,
-    test_abnormal: Annotated[Optional[int], typer.Option(min=1, help="Abnormal test videos.")] = None,
-    dim: Annotated[Optional[int], typer.Option(min=1, help="Feature dimension D.")] = None,
-    crops: Annotated[Optional[int], typer.Option(min=1, help="Crops per snippet.")] = None,
-    min_snippets: Annotated[Optional[int], typer.Option(min=4, help="Shortest video, in snippets.")] = None,
-    max_snippets: Annotated[Optional[int], typer.Option(min=4, help="Longest video, in snippets.")] = None,
+    train_normal: Annotated[int | None, typer.Option(min=1, help="Normal training videos.")] = None,
+    train_abnormal: Annotated[int | None, typer.Option(min=1, help="Abnormal training videos.")] = None,
+    test_normal: Annotated[int | None, typer.Option(min=1, help="Normal test videos.")] = None,
+    test_abnormal: Annotated[int | None, typer.Option(min=1, help="Abnormal test videos.")] = None,
+    dim: Annotated[int | None, typer.Option(min=1, help="Feature dimension D.")] = None,
+    crops: Annotated[int | None, typer.Option(min=1, help="Crops per snippet.")] = None,
+    min_snippets: Annotated[int | None, typer.Option(min=4, help="Shortest video, in snippets.")] = None,
+    max_snippets: Annotated[int | None, typer.Option(min=4, help="Longest video, in snippets.")] = None,
     crop_naming: Annotated[
         CropNaming, typer.Option(help="Feature files: glancevad (vid, vid__1..), indexed (vid__0..) or stacked [T,crops,D].")
     ] = CropNaming.glancevad,
@@ -104,8 +104,8 @@ def synth(
 @data_app.command("check")
 def data_check(
     root: Annotated[Path, typer.Argument(help="Dataset root in the official layout.")],
-    dim: Annotated[Optional[int], typer.Option(help="Expected feature dimension (default: the majority).")] = None,
-    glances: Annotated[Optional[Path], typer.Option(help="Glance CSV (default: the one *glance*.csv in ROOT).")] = None,
+    dim: Annotated[int | None, typer.Option(help="Expected feature dimension (default: the majority).")] = None,
+    glances: Annotated[Path | None, typer.Option(help="Glance CSV (default: the one *glance*.csv in ROOT).")] = None,
     features: Annotated[str, typer.Option(help="Feature folder under ROOT (holding train/ and test/).")] = "i3d",
     normal_pattern: Annotated[str, typer.Option(help="Regex of normal video ids.")] = NORMAL_ID_PATTERN,
     frames_per_snippet: FramesOpt = FRAMES_PER_SNIPPET,
@@ -150,8 +150,8 @@ def gt_build(
     annotations: Annotated[Path, typer.Option(help="Temporal annotation file (UCF- or XD-style).")],
     video_list: Annotated[Path, typer.Option("--list", help="List CSV of the videos to label (video-id).")],
     out: Annotated[Path, typer.Option(help="Ground-truth JSON to write.")],
-    lengths: Annotated[Optional[Path], typer.Option(help="CSV with video-id,num_snippets_T.")] = None,
-    features: Annotated[Optional[Path], typer.Option(help="Feature folder to read T from instead.")] = None,
+    lengths: Annotated[Path | None, typer.Option(help="CSV with video-id,num_snippets_T.")] = None,
+    features: Annotated[Path | None, typer.Option(help="Feature folder to read T from instead.")] = None,
     fmt: Annotated[AnnotationFormat, typer.Option("--format", help="Annotation format.")] = AnnotationFormat.auto,
     frames_per_snippet: FramesOpt = FRAMES_PER_SNIPPET,
 ) -> None:
@@ -190,8 +190,8 @@ def gt_build(
 @glances_app.command("stats")
 def glances_stats(
     csv: Annotated[Path, typer.Argument(help="Glance CSV (video-id,glance).")],
-    data: Annotated[Optional[Path], typer.Option(help="Dataset root: frame counts 16·T from the training features.")] = None,
-    lengths: Annotated[Optional[Path], typer.Option(help="Frame counts: lengths CSV or 'name n_frames' file.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Dataset root: frame counts 16·T from the training features.")] = None,
+    lengths: Annotated[Path | None, typer.Option(help="Frame counts: lengths CSV or 'name n_frames' file.")] = None,
     out: Annotated[Path, typer.Option(help="Folder for glance_stats.json and glance_stats.png.")] = Path("glance_stats"),
     frames_per_snippet: FramesOpt = FRAMES_PER_SNIPPET,
 ) -> None:
@@ -242,8 +242,8 @@ def glances_perturb(
     csv: Annotated[Path, typer.Argument(help="Glance CSV to perturb.")],
     max_shift: Annotated[int, typer.Option(min=0, help="Largest shift K in frames (uniform in ±K).")],
     out: Annotated[Path, typer.Option(help="Glance CSV to write.")],
-    data: Annotated[Optional[Path], typer.Option(help="Dataset root: clip to 16·T frames of the features.")] = None,
-    lengths: Annotated[Optional[Path], typer.Option(help="Frame counts to clip to (lengths CSV or 'name n_frames').")] = None,
+    data: Annotated[Path | None, typer.Option(help="Dataset root: clip to 16·T frames of the features.")] = None,
+    lengths: Annotated[Path | None, typer.Option(help="Frame counts to clip to (lengths CSV or 'name n_frames').")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     frames_per_snippet: FramesOpt = FRAMES_PER_SNIPPET,
 ) -> None:
@@ -262,7 +262,7 @@ def glances_perturb(
 def evaluate(
     scores: Annotated[Path, typer.Option(help="JSON: video id -> list of snippet scores.")],
     gt: Annotated[Path, typer.Option(help="Ground-truth JSON (official format).")],
-    out: Annotated[Optional[Path], typer.Option(help="Metrics JSON to write (default: beside SCORES).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Metrics JSON to write (default: beside SCORES).")] = None,
     far_threshold: Annotated[float, typer.Option(help="Score threshold of the false-alarm rate.")] = 0.5,
     frames_per_snippet: FramesOpt = FRAMES_PER_SNIPPET,
 ) -> None:

@@ -57,7 +57,7 @@ def check_dataset(
     """
     splits = {name: SplitSummary() for name in ("train", "test")}
     errors: list[str] = []
-    dim_of: dict[str, int] = {}
+    shape_of: dict[str, tuple[int, int]] = {}
     for video in _videos(dataset):
         summary = splits[video.split]
         if video.label:
@@ -70,7 +70,7 @@ def check_dataset(
             features = dataset.load_features(video, expected_dim=expected_dim)
             num_snippets, crops, dim = features.shape
             del features
-            dim_of[video.id] = dim
+            shape_of[video.id] = (crops, dim)
             summary.lengths.append(num_snippets)
             summary.crops[crops] += 1
             summary.dims[dim] += 1
@@ -88,21 +88,23 @@ def check_dataset(
                 errors.append("... (further errors not shown)")
         if on_video is not None:
             on_video(video)
-    for what, tally in (
-        ("crop count", splits["train"].crops + splits["test"].crops),
-        ("feature dimension", splits["train"].dims + splits["test"].dims),
-    ):
-        if len(tally) > 1:
-            errors.append(f"{dataset.root}: videos disagree in {what}: {dict(tally)}")
-    dims = Counter(dim_of.values())
-    if len(dims) > 1:
-        majority = dims.most_common(1)[0][0]
-        odd = [vid for vid, d in dim_of.items() if d != majority]
-        errors.append(
-            f"{dataset.root}: video {odd[0]} has feature dimension {dim_of[odd[0]]}, most videos "
-            f"have {majority} ({len(odd)} video(s) differ)"
-        )
+    for axis, what in ((0, "crop count"), (1, "feature dimension")):
+        errors.extend(_minority_errors(dataset, {v: s[axis] for v, s in shape_of.items()}, what))
     return CheckReport(dataset=dataset, splits=splits, errors=errors)
+
+
+def _minority_errors(dataset: VADDataset, values: dict[str, int], what: str) -> list[str]:
+    """One error naming the videos whose ``what`` differs from the majority's, if any do."""
+    tally = Counter(values.values())
+    if len(tally) < 2:
+        return []
+    majority = tally.most_common(1)[0][0]
+    odd = [vid for vid, value in values.items() if value != majority]
+    hint = " (crop files missing?)" if what == "crop count" else ""
+    return [
+        f"{dataset.root}: video {odd[0]} has {what} {values[odd[0]]}, most videos have "
+        f"{majority}{hint}; {len(odd)} video(s) differ: {', '.join(odd[:5])}"
+    ]
 
 
 def describe(values: list[int]) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 from glancevad.constants import FRAMES_PER_SNIPPET
 from glancevad.errors import DataError
 from glancevad.fileio import atomic_write
-from glancevad.tables import parse_int, read_table, read_text
+from glancevad.tables import parse_int, read_text
 
 #: Video id -> uint8 array of 0/1 frame labels.
 GroundTruth = dict[str, np.ndarray]
