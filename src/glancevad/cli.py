@@ -78,7 +78,8 @@ def synth(
     min_snippets: Annotated[int | None, typer.Option(min=4, help="Shortest video, in snippets.")] = None,
     max_snippets: Annotated[int | None, typer.Option(min=4, help="Longest video, in snippets.")] = None,
     crop_naming: Annotated[
-        CropNaming, typer.Option(help="Feature files: glancevad (vid, vid__1..), indexed (vid__0..) or stacked [T,crops,D].")
+        CropNaming,
+        typer.Option(help="Feature files: glancevad (vid, vid__1..), indexed (vid__0..) or stacked [T,crops,D]."),
     ] = CropNaming.glancevad,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     force: Annotated[bool, typer.Option(help="Replace a non-empty folder.")] = False,
@@ -190,9 +191,9 @@ def gt_build(
 @glances_app.command("stats")
 def glances_stats(
     csv: Annotated[Path, typer.Argument(help="Glance CSV (video-id,glance).")],
-    data: Annotated[Path | None, typer.Option(help="Dataset root: frame counts 16·T from the training features.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Dataset root: frame counts 16·T from training features.")] = None,
     lengths: Annotated[Path | None, typer.Option(help="Frame counts: lengths CSV or 'name n_frames' file.")] = None,
-    out: Annotated[Path, typer.Option(help="Folder for glance_stats.json and glance_stats.png.")] = Path("glance_stats"),
+    out: Annotated[Path, typer.Option(help="Folder for glance_stats.json and .png.")] = Path("glance_stats"),
     frames_per_snippet: FramesOpt = FRAMES_PER_SNIPPET,
 ) -> None:
     """Glances per video (mean/median/max) and a PNG of counts and relative positions (Fig. 2)."""
@@ -243,7 +244,7 @@ def glances_perturb(
     max_shift: Annotated[int, typer.Option(min=0, help="Largest shift K in frames (uniform in ±K).")],
     out: Annotated[Path, typer.Option(help="Glance CSV to write.")],
     data: Annotated[Path | None, typer.Option(help="Dataset root: clip to 16·T frames of the features.")] = None,
-    lengths: Annotated[Path | None, typer.Option(help="Frame counts to clip to (lengths CSV or 'name n_frames').")] = None,
+    lengths: Annotated[Path | None, typer.Option(help="Frame counts to clip to (CSV or 'name n_frames').")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     frames_per_snippet: FramesOpt = FRAMES_PER_SNIPPET,
 ) -> None:
@@ -294,22 +295,10 @@ def evaluate(
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning user errors into one line on stderr and exit code 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="glancevad")
     except GlanceVADError as exc:
         err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -64,52 +64,64 @@ def snippet_weights(
 
 
 def _cumulative_counts(
-    scores: np.ndarray, pos: np.ndarray, neg: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """True/false-positive weights at each distinct threshold, scores in decreasing order."""
-    order = np.argsort(-scores, kind="mergesort")
+    scores: np.ndarray, pos: np.ndarray, neg: np.ndarray, order: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """True/false-positive weights at each distinct threshold, thresholds decreasing.
+
+    ``order`` (indices sorting ``scores`` in decreasing order) may be passed to share one sort.
+    """
+    if order is None:
+        order = np.argsort(-scores)
     sorted_scores = scores[order]
+    if sorted_scores.size == 0:
+        return np.zeros(0), np.zeros(0)
     last_of_each = np.r_[np.flatnonzero(np.diff(sorted_scores)), sorted_scores.size - 1]
-    tps = np.cumsum(pos[order])[last_of_each]
-    fps = np.cumsum(neg[order])[last_of_each]
-    return tps, fps, sorted_scores[last_of_each]
+    return np.cumsum(pos[order])[last_of_each], np.cumsum(neg[order])[last_of_each]
+
+
+def _roc_auc_from_counts(tps: np.ndarray, fps: np.ndarray) -> float:
+    if tps.size == 0 or tps[-1] == 0 or fps[-1] == 0:
+        warnings.warn("ROC AUC is undefined with only one class present", stacklevel=3)
+        return float("nan")
+    return float(np.trapezoid(np.r_[0.0, tps / tps[-1]], np.r_[0.0, fps / fps[-1]]))
+
+
+def _precision_recall_from_counts(tps: np.ndarray, fps: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    if tps.size == 0 or tps[-1] == 0:
+        warnings.warn("precision-recall metrics are undefined with no positive frame", stacklevel=3)
+        return None
+    return tps / (tps + fps), tps / tps[-1]
+
+
+def _pr_auc_from_counts(tps: np.ndarray, fps: np.ndarray) -> float:
+    curve = _precision_recall_from_counts(tps, fps)
+    if curve is None:
+        return float("nan")
+    precision, recall = curve
+    return float(np.trapezoid(np.r_[1.0, precision], np.r_[0.0, recall]))
+
+
+def _average_precision_from_counts(tps: np.ndarray, fps: np.ndarray) -> float:
+    curve = _precision_recall_from_counts(tps, fps)
+    if curve is None:
+        return float("nan")
+    precision, recall = curve
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
 def roc_auc(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float:
     """Area under the ROC curve of weighted points ``(S,)``; nan (with a warning) if one class."""
-    if scores.size == 0 or pos.sum() == 0 or neg.sum() == 0:
-        warnings.warn("ROC AUC is undefined with only one class present", stacklevel=2)
-        return float("nan")
-    tps, fps, _ = _cumulative_counts(scores, pos, neg)
-    tpr = np.r_[0.0, tps / tps[-1]]
-    fpr = np.r_[0.0, fps / fps[-1]]
-    return float(np.trapezoid(tpr, fpr))
-
-
-def precision_recall(
-    scores: np.ndarray, pos: np.ndarray, neg: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(precision, recall)`` at decreasing thresholds, as scikit-learn's curve (no end point)."""
-    tps, fps, _ = _cumulative_counts(scores, pos, neg)
-    return tps / (tps + fps), tps / tps[-1]
+    return _roc_auc_from_counts(*_cumulative_counts(scores, pos, neg))
 
 
 def pr_auc(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float:
     """Trapezoid area under the precision-recall curve, end point (recall 0, precision 1) included."""
-    if scores.size == 0 or pos.sum() == 0:
-        warnings.warn("PR AUC is undefined with no positive frame", stacklevel=2)
-        return float("nan")
-    precision, recall = precision_recall(scores, pos, neg)
-    return float(np.trapezoid(np.r_[1.0, precision], np.r_[0.0, recall]))
+    return _pr_auc_from_counts(*_cumulative_counts(scores, pos, neg))
 
 
 def average_precision(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float:
     """Step-wise average precision ``sum (R_n - R_{n-1}) P_n``."""
-    if scores.size == 0 or pos.sum() == 0:
-        warnings.warn("average precision is undefined with no positive frame", stacklevel=2)
-        return float("nan")
-    precision, recall = precision_recall(scores, pos, neg)
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return _average_precision_from_counts(*_cumulative_counts(scores, pos, neg))
 
 
 def false_alarm_rate(
@@ -151,12 +163,15 @@ def evaluate_scores(
     lengths = np.array([np.asarray(scores[vid]).size for vid in ids])
     in_abnormal = np.repeat(abnormal, lengths)
     normal_neg = np.where(in_abnormal, 0.0, neg)
-    sub = (all_scores[in_abnormal], pos[in_abnormal], neg[in_abnormal])
+    # One sort serves both curves: the abnormal subset keeps the global order.
+    order = np.argsort(-all_scores)
+    counts = _cumulative_counts(all_scores, pos, neg, order)
+    counts_a = _cumulative_counts(all_scores, pos, neg, order[in_abnormal[order]])
     return {
-        "auc": roc_auc(all_scores, pos, neg),
-        "ap": pr_auc(all_scores, pos, neg),
-        "ap_step": average_precision(all_scores, pos, neg),
-        "auc_a": roc_auc(*sub),
-        "ap_a": pr_auc(*sub),
+        "auc": _roc_auc_from_counts(*counts),
+        "ap": _pr_auc_from_counts(*counts),
+        "ap_step": _average_precision_from_counts(*counts),
+        "auc_a": _roc_auc_from_counts(*counts_a),
+        "ap_a": _pr_auc_from_counts(*counts_a),
         "far": false_alarm_rate(all_scores, normal_neg, threshold=far_threshold),
     }

@@ -1,0 +1,41 @@
+"""``make bench``: every benchmark, each against a reference measured in the same run.
+
+Prints a table and writes the raw numbers to ``runs/bench/bench.json``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from benchmarks import bench_metrics  # noqa: E402
+from glancevad.fileio import write_json  # noqa: E402
+
+SUITES = {"metrics": bench_metrics.run}
+
+
+def main() -> None:
+    console = Console()
+    results = []
+    for name, suite in SUITES.items():
+        console.print(f"running [bold]{name}[/] ...")
+        results.extend(suite())
+    table = Table(title="glancevad benchmarks (this machine, one run)")
+    for column in ("benchmark", "value", "reference (same run)", "ratio"):
+        table.add_column(column)
+    for r in results:
+        ratio = "-" if r.ratio is None else f"{r.ratio:.1f}x {r.goal}"
+        table.add_row(r.name, f"{r.value:.2f} {r.unit}", r.reference, ratio)
+    console.print(table)
+    out = write_json(Path("runs/bench/bench.json"), [asdict(r) for r in results])
+    console.print(f"raw numbers: [bold]{out}[/]")
+
+
+if __name__ == "__main__":
+    main()

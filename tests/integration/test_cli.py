@@ -1,0 +1,145 @@
+"""The command line as a user runs it: real subprocesses, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import UCF
+from glancevad.data.groundtruth import read_ground_truth
+from glancevad.glance import read_glances
+from glancevad.metrics import evaluate_scores
+
+
+def run(*args, check=True):
+    proc = subprocess.run(
+        [sys.executable, "-m", "glancevad", *map(str, args)],
+        capture_output=True, text=True, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def assert_user_error(proc, *fragments):
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: "), proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[-1], lines[-1]
+
+
+COMMANDS = [
+    ([], ["synth", "evaluate", "data", "gt", "glances"]),
+    (["synth"], ["--preset", "--dim", "--crops", "--crop-naming", "--seed", "--force"]),
+    (["data", "check"], ["--dim", "--glances", "--features", "--normal-pattern"]),
+    (["gt", "build"], ["--annotations", "--list", "--lengths", "--features", "--format", "--out"]),
+    (["glances", "stats"], ["--data", "--lengths", "--out"]),
+    (["glances", "simulate"], ["--gt", "--out", "--seed", "--perturb"]),
+    (["glances", "perturb"], ["--max-shift", "--data", "--lengths", "--out", "--seed"]),
+    (["evaluate"], ["--scores", "--gt", "--out", "--far-threshold"]),
+]
+
+
+@pytest.mark.parametrize(("command", "words"), COMMANDS)
+def test_help_lists_every_option(command, words):
+    out = run(*command, "--help").stdout
+    for word in words:
+        assert word in out
+
+
+def test_synth_check_stats_and_evaluate_end_to_end(tmp_path):
+    root = tmp_path / "data"
+    out = run("synth", root, "--preset", "tiny", "--crop-naming", "indexed").stdout
+    assert str(root) in out
+    assert (root / "i3d" / "train" / "normal_train_0001__0.npy").exists()
+    check = run("data", "check", root).stdout
+    assert "all checks passed" in check and "train" in check
+    stats = run("glances", "stats", root / "synthetic_glance_annotations.csv", "--data", root,
+                "--out", tmp_path / "stats").stdout
+    assert (tmp_path / "stats" / "glance_stats.png").stat().st_size > 1000
+    assert str(tmp_path / "stats" / "glance_stats.json") in stats.replace("\n", "")
+    gt = read_ground_truth(root / "synthetic_ground_truth.json")
+    rng = np.random.default_rng(0)
+    scores = {vid: rng.random(len(labels) // 16).tolist() for vid, labels in gt.items()}
+    (tmp_path / "scores.json").write_text(json.dumps(scores))
+    run("evaluate", "--scores", tmp_path / "scores.json", "--gt", root / "synthetic_ground_truth.json")
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written == pytest.approx(evaluate_scores(scores, gt))
+
+
+def test_synth_refuses_a_non_empty_folder(tmp_path):
+    (tmp_path / "keep.txt").write_text("precious")
+    assert_user_error(run("synth", tmp_path, "--preset", "tiny", check=False), "not empty", "--force")
+    assert (tmp_path / "keep.txt").read_text() == "precious"
+
+
+def test_gt_build_on_real_ucf(tmp_path):
+    out = tmp_path / "ucf_gt.json"
+    printed = run("gt", "build", "--annotations", UCF / "UCF_Annotation.txt", "--list",
+                  UCF / "ucf-crime.testing.csv", "--lengths", UCF / "test_lengths.csv", "--out", out).stdout
+    assert "290 videos (140 abnormal, 0 annotation(s) unmatched)" in printed
+    assert len(read_ground_truth(out)) == 290
+
+
+def test_gt_build_from_feature_files(tmp_path, tiny_root):
+    ann = tmp_path / "ann.txt"
+    ann.write_text("abnormal_test_0001.mp4 0 20\nunknown_video 1 2\n")
+    out = tmp_path / "gt.json"
+    proc = run("gt", "build", "--annotations", ann, "--list", tiny_root / "synthetic.testing.csv",
+               "--features", tiny_root / "i3d" / "test", "--out", out)
+    assert "unknown_video matches no id" in proc.stderr
+    gt = read_ground_truth(out)
+    assert gt["abnormal_test_0001"][:20].all() and gt["abnormal_test_0001"].sum() == 20
+
+
+def test_glances_simulate_and_perturb(tmp_path, tiny_root):
+    sim = tmp_path / "sim.csv"
+    run("glances", "simulate", "--gt", tiny_root / "synthetic_train_ground_truth.json", "--out", sim, "--seed", "4")
+    gt = read_ground_truth(tiny_root / "synthetic_train_ground_truth.json")
+    glances = read_glances(sim)
+    assert glances and all(gt[v][f] == 1 for v, fs in glances.items() for f in fs)
+    moved = tmp_path / "moved.csv"
+    run("glances", "perturb", sim, "--max-shift", "50", "--data", tiny_root, "--out", moved)
+    shifted = read_glances(moved)
+    assert set(shifted) == set(glances)
+    assert all(0 <= f < len(gt[v]) for v, fs in shifted.items() for f in fs)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["data", "check", "/nonexistent/root"], ["/nonexistent/root: dataset folder not found"]),
+        (["evaluate", "--scores", "/nope.json", "--gt", "/nope2.json"], ["/nope.json: scores JSON not found"]),
+        (["glances", "stats", "/nope.csv"], ["/nope.csv: glance CSV not found"]),
+        (["gt", "build", "--annotations", "a", "--list", "b", "--out", "c"], ["exactly one of --lengths"]),
+        (["synth", "/tmp/x", "--preset", "huge"], ["unknown synthetic preset 'huge'"]),
+    ],
+)
+def test_user_errors_are_one_line_with_exit_code_2(args, fragments):
+    assert_user_error(run(*args, check=False), *fragments)
+
+
+def test_data_check_lists_every_problem_and_fails(tiny_copy):
+    victim = sorted((tiny_copy / "i3d" / "test").glob("*__1.npy"))[0]
+    np.save(victim, np.full((3, 16), np.nan, np.float32))
+    proc = run("data", "check", tiny_copy, check=False)
+    assert_user_error(proc, "problem(s) found")
+    assert victim.name in proc.stderr
+
+
+def test_evaluate_rejects_scores_of_the_wrong_length(tmp_path):
+    (tmp_path / "gt.json").write_text(json.dumps({"v": {"labels": [0] * 32}}))
+    (tmp_path / "s.json").write_text(json.dumps({"v": [0.5]}))
+    assert_user_error(run("evaluate", "--scores", tmp_path / "s.json", "--gt", tmp_path / "gt.json", check=False),
+                      "video v: 32 frame labels but 1 snippet scores")
+
+
+def test_usage_errors_exit_non_zero_without_traceback():
+    proc = run("synth", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "Missing argument" in proc.stderr
