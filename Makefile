@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+GV := $(VENV)/bin/glancevad
 STAMP := $(VENV)/.glancevad-installed
 # The CPU build of torch that lies on this machine's disk; the package itself only asks torch>=2.4.
 TORCH_PIN ?= torch==2.13.0
@@ -18,11 +19,22 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
+# Synthetic data -> check -> UR-DMU trained with video labels (weak) and with glances (GlanceVAD)
+# -> both tested -> side-by-side metrics and score curves.
 demo: setup
-	$(VENV)/bin/glancevad synth $(DEMO_DIR)/data --preset demo --force
-	$(VENV)/bin/glancevad data check $(DEMO_DIR)/data
-	$(VENV)/bin/glancevad glances stats $(DEMO_DIR)/data/synthetic_glance_annotations.csv \
-		--data $(DEMO_DIR)/data --out $(DEMO_DIR)/glance_stats
+	rm -rf $(DEMO_DIR)
+	$(GV) synth $(DEMO_DIR)/data --preset demo
+	$(GV) data check $(DEMO_DIR)/data
+	$(GV) glances stats $(DEMO_DIR)/data/synthetic_glance_annotations.csv --data $(DEMO_DIR)/data \
+		--out $(DEMO_DIR)/glance_stats
+	for sup in weak glance; do \
+		$(GV) train --data $(DEMO_DIR)/data --preset demo --supervision $$sup --out $(DEMO_DIR)/$$sup \
+			--cache-dir $(DEMO_DIR)/cache || exit 1; \
+		$(GV) test --checkpoint $(DEMO_DIR)/$$sup/best.pt --data $(DEMO_DIR)/data --out $(DEMO_DIR)/$$sup/test \
+			--precision bf16 || exit 1; \
+	done
+	$(GV) compare $(DEMO_DIR)/weak/test $(DEMO_DIR)/glance/test --name "UR-DMU weak" --name "GlanceVAD (UR-DMU)" \
+		--data $(DEMO_DIR)/data --out $(DEMO_DIR)/compare
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -292,6 +292,141 @@ def evaluate(
     console.print(f"wrote [bold]{path}[/]")
 
 
+class Supervision(str, Enum):
+    weak = "weak"
+    glance = "glance"
+    mixed = "mixed"
+
+
+class Precision(str, Enum):
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
+def _model_names() -> str:
+    from glancevad.models import list_models
+
+    return ", ".join(list_models())
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="Dataset root in the official layout.")],
+    out: Annotated[Path | None, typer.Option(help="Run folder to create (checkpoints, logs, config).")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder from its last.pt.")] = None,
+    preset: Annotated[str | None, typer.Option(help="Preset: ucf, xd or demo.")] = None,
+    model: Annotated[str | None, typer.Option(help=f"Network: {_model_names()}.")] = None,
+    supervision: Annotated[Supervision | None, typer.Option(help="weak, glance or mixed.")] = None,
+    glance_fraction: Annotated[float | None, typer.Option(help="mixed: share of abnormal videos glanced.")] = None,
+    weak_fraction: Annotated[float | None, typer.Option(help="mixed: share with video labels only.")] = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="Training steps.")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Videos per class per step.")] = None,
+    precision: Annotated[Precision | None, typer.Option(help="fp32 or bf16 autocast.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file of config keys (applied after the preset).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Any config key: --set alpha=0.7.")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Where the resampled training cache lives.")] = None,
+) -> None:
+    """Train a network under weak, glance (GlanceVAD) or mixed supervision.
+
+    Writes config.yaml, last.pt, best.pt (selected on held-out training videos, never on the test set), metrics.jsonl, tb/ and summary.json.
+    """
+    import yaml
+
+    from glancevad.config import parse_overrides, resolve_config
+    from glancevad.engine.trainer import train as run_training
+
+    if (out is None) == (resume is None):
+        raise GlanceVADError("give exactly one of --out (a new run) and --resume (an existing run)")
+    cfg = None
+    if out is not None:
+        file_values = {}
+        if config is not None:
+            try:
+                file_values = yaml.safe_load(config.read_text()) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                raise GlanceVADError(f"{config}: cannot read config ({exc})".splitlines()[0]) from None
+            if not isinstance(file_values, dict):
+                raise GlanceVADError(f"{config}: a config file must map keys to values")
+        options = {
+            "model": model, "supervision": supervision.value if supervision else None,
+            "glance_fraction": glance_fraction, "weak_fraction": weak_fraction, "steps": steps,
+            "batch_size": batch_size, "precision": precision.value if precision else None,
+            "device": device, "seed": seed,
+        }
+        cfg = resolve_config(preset, file_values, parse_overrides(set_ or []),
+                             {k: v for k, v in options.items() if v is not None})
+        from glancevad.models import get_spec
+
+        get_spec(cfg.model)
+    run_dir = out or resume
+    with progress_bar(unit="steps", info=True) as bar:
+        result = run_training(cfg, data, run_dir, resume=resume is not None, cache_dir=cache_dir, progress=bar)
+    best = result.summary["best"]
+    console.print(
+        f"trained {result.summary['steps']} steps; best validation score {best['score']:.4f} at step "
+        f"{best['step']}\nrun folder [bold]{result.run_dir}[/]: best.pt, last.pt, metrics.jsonl, tb/, summary.json"
+    )
+
+
+@app.command()
+def test(
+    checkpoint: Annotated[Path, typer.Option(help="A glancevad checkpoint or the authors' UR-DMU .pth.")],
+    data: Annotated[Path, typer.Option(help="Dataset root in the official layout.")],
+    out: Annotated[Path, typer.Option(help="Folder for scores.json, metrics.json and plots/.")],
+    precision: Annotated[Precision, typer.Option(help="fp32 or bf16 autocast.")] = Precision.fp32,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
+    plots: Annotated[int, typer.Option(min=0, help="Score-curve PNGs to draw.")] = 4,
+) -> None:
+    """Score every test video (all crops, averaged) and compute the metrics against the ground truth."""
+    from glancevad.data import load_dataset
+    from glancevad.engine.inference import test_checkpoint
+    from glancevad.engine.trainer import resolve_device
+
+    total = len(load_dataset(data).test)
+    with progress_bar(unit="videos") as bar:
+        task = bar.add_task("testing", total=total)
+        metrics = test_checkpoint(checkpoint, data, out, device=resolve_device(device), precision=precision.value,
+                                  plots=plots, on_video=lambda _: bar.advance(task))
+    if metrics:
+        table = Table(title=f"test metrics of {checkpoint} (%)")
+        for key in metrics:
+            table.add_column(key)
+        table.add_row(*(f"{100 * v:.2f}" for v in metrics.values()))
+        console.print(table)
+    console.print(f"wrote [bold]{out}[/]: scores.json" + (", metrics.json" if metrics else "") + ", plots/")
+
+
+@app.command()
+def compare(
+    folders: Annotated[list[Path], typer.Argument(help="Output folders of glancevad test.")],
+    names: Annotated[list[str] | None, typer.Option("--name", help="A name per folder (default: run folder).")] = None,
+    data: Annotated[Path | None, typer.Option(help="Dataset root: also plot score curves side by side.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for comparison.json and the plots.")] = None,
+) -> None:
+    """Print the metrics of several test outputs side by side; plot their score curves together."""
+    from glancevad.compare import plot_comparison, read_test_results
+    from glancevad.data import load_dataset
+    from glancevad.fileio import write_json
+    from glancevad.metrics import METRIC_NAMES
+
+    results = read_test_results(folders, names)
+    table = Table(title="test metrics (%)")
+    table.add_column("run")
+    for key in METRIC_NAMES:
+        table.add_column(key)
+    for name, result in results.items():
+        table.add_row(name, *(f"{100 * result['metrics'][key]:.2f}" for key in METRIC_NAMES))
+    console.print(table)
+    if out is not None:
+        path = write_json(out / "comparison.json", {name: r["metrics"] for name, r in results.items()})
+        console.print(f"wrote [bold]{path}[/]")
+        if data is not None:
+            pngs = plot_comparison(out / "plots", results, load_dataset(data))
+            console.print(f"score curves: [bold]{pngs[0].parent}[/] ({len(pngs)} PNG)")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning user errors into one line on stderr and exit code 2."""
     try:

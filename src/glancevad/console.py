@@ -31,9 +31,12 @@ class RateColumn(ProgressColumn):
         return Text("?" if speed is None else f"{speed:.1f} {self.unit}/s", style="cyan")
 
 
-def progress_bar(*, unit: str = "it") -> Progress:
-    """A progress bar with count, rate, elapsed time and ETA, drawn on stderr."""
-    return Progress(
+def progress_bar(*, unit: str = "it", info: bool = False) -> Progress:
+    """A progress bar with count, rate, elapsed time and ETA, drawn on stderr.
+
+    With ``info=True`` a last column shows the task's ``info`` field (e.g. the current loss).
+    """
+    columns = [
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -41,5 +44,7 @@ def progress_bar(*, unit: str = "it") -> Progress:
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
-        console=err_console,
-    )
+    ]
+    if info:
+        columns.append(TextColumn("{task.fields[info]}"))
+    return Progress(*columns, console=err_console)

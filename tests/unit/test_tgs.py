@@ -21,7 +21,9 @@ def mine_loop(scores, glances, alpha=0.9, dynamic=True, threshold=0.5):
     for b in range(scores.shape[0]):
         idx = np.flatnonzero(glances[b])
         n = scores.shape[1]
-        thr = (lambda g: alpha * scores[b, g]) if dynamic else (lambda g: threshold)
+        def thr(g, b=b):
+            return alpha * scores[b, g] if dynamic else threshold
+
         walks = []
         if len(idx):
             walks.append((idx[0], range(idx[0] - 1, -1, -1)))

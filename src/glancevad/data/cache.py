@@ -1,0 +1,134 @@
+"""The training cache: every training video resampled to ``N`` snippets, in one memory-mapped file.
+
+Built once per (dataset, N) with a progress callback, written to a temporary name and renamed;
+a training step then indexes ``features[video_indices]`` with no parsing and no per-file I/O.
+
+Files in the cache folder::
+
+    features.npy   float32 [V, crops, N, D]   (opened with mmap)
+    glances.npy    float32 [V, N]              resampled glance masks (all glances of the file)
+    meta.json      ids, labels, lengths T, the dataset fingerprint
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from glancevad.data.dataset import VADDataset
+from glancevad.data.features import feature_shape
+from glancevad.data.resample import glance_mask, resample
+from glancevad.errors import DataError
+from glancevad.fileio import write_json
+
+
+@dataclass
+class TrainingCache:
+    """Resampled training videos; ``features`` is a read-only memory map."""
+
+    folder: Path
+    ids: list[str]
+    labels: np.ndarray           # (V,) 0/1
+    lengths: np.ndarray          # (V,) original T
+    features: np.ndarray         # (V, crops, N, D) memmap
+    glances: np.ndarray          # (V, N)
+
+    @property
+    def num_snippets(self) -> int:
+        return self.features.shape[2]
+
+    @property
+    def in_dim(self) -> int:
+        return self.features.shape[3]
+
+    @property
+    def crops(self) -> int:
+        return self.features.shape[1]
+
+
+def _fingerprint(dataset: VADDataset, num_snippets: int) -> str:
+    """Hash of what the cache depends on: N, ids, glances and each feature file's size and mtime."""
+    digest = hashlib.sha256(f"N={num_snippets};fps={dataset.frames_per_snippet}".encode())
+    index = dataset.feature_index("train")
+    for video in dataset.train:
+        digest.update(f"{video.id}|{video.label}|{video.glances}".encode())
+        for path in index.locate(video.id).paths:
+            stat = path.stat()
+            digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def build_or_open_cache(
+    dataset: VADDataset,
+    cache_root: str | os.PathLike,
+    *,
+    num_snippets: int,
+    on_video: Callable[[int, int], None] | None = None,
+) -> TrainingCache:
+    """Open the cache of ``dataset`` at ``N = num_snippets`` under ``cache_root``; build it if absent.
+
+    ``on_video(done, total)`` reports build progress. Validation errors of any video abort the
+    build with that video's message; the partial cache is removed.
+    """
+    key = _fingerprint(dataset, num_snippets)
+    folder = Path(cache_root) / f"{dataset.name}-train-N{num_snippets}-{key}"
+    if not (folder / "meta.json").exists():
+        _build(dataset, folder, num_snippets, key, on_video)
+    meta = json.loads((folder / "meta.json").read_text())
+    return TrainingCache(
+        folder=folder,
+        ids=meta["ids"],
+        labels=np.asarray(meta["labels"], dtype=np.int64),
+        lengths=np.asarray(meta["lengths"], dtype=np.int64),
+        features=np.load(folder / "features.npy", mmap_mode="r"),
+        glances=np.load(folder / "glances.npy"),
+    )
+
+
+def _build(dataset: VADDataset, folder: Path, num_snippets: int, key: str, on_video) -> None:
+    index = dataset.feature_index("train")
+    videos = dataset.train
+    shapes = [feature_shape(index.locate(v.id)) for v in videos]
+    crops = {s[1] for s in shapes}
+    dims = {s[2] for s in shapes}
+    if len(crops) > 1 or len(dims) > 1:
+        raise DataError(f"{index.directory}: videos disagree in crops {sorted(crops)} or dimension {sorted(dims)}")
+    partial = folder.with_name(folder.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    try:
+        features = np.lib.format.open_memmap(
+            partial / "features.npy", mode="w+", dtype=np.float32,
+            shape=(len(videos), crops.pop(), num_snippets, dims.pop()),
+        )
+        masks = np.zeros((len(videos), num_snippets), dtype=np.float32)
+        lengths = []
+        for i, video in enumerate(videos):
+            x = dataset.load_features(video)                     # validated [T, crops, D]
+            features[i] = resample(x, num_snippets).transpose(1, 0, 2)
+            masks[i] = glance_mask(video.glances, x.shape[0], num_snippets,
+                                   frames_per_snippet=dataset.frames_per_snippet)
+            lengths.append(int(x.shape[0]))
+            if on_video is not None:
+                on_video(i + 1, len(videos))
+        features.flush()
+        del features
+        np.save(partial / "glances.npy", masks)
+        write_json(partial / "meta.json", {
+            "fingerprint": key, "dataset": str(dataset.root), "ids": [v.id for v in videos],
+            "labels": [v.label for v in videos], "lengths": lengths,
+        })
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(partial, folder)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise

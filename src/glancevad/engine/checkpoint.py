@@ -1,0 +1,41 @@
+"""Checkpoints: model, optimiser, step, sampler, RNG state and the resolved config, written atomically."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from glancevad.errors import GlanceVADError
+from glancevad.fileio import atomic_write
+
+FORMAT = "glancevad-checkpoint-1"
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
+    """``torch.save`` to a temporary file beside ``path``, then rename."""
+    with atomic_write(path, "wb") as handle:
+        torch.save({"format": FORMAT, **payload}, handle)
+    return Path(path)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a checkpoint or a bare state dict (``weights_only``: no code is unpickled).
+
+    A bare state dict (the authors' release) comes back as ``{"model_state": state_dict}``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise GlanceVADError(f"{path}: checkpoint not found")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad file
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise GlanceVADError(f"{path}: not a readable checkpoint ({reason})") from None
+    if isinstance(data, dict) and data.get("format") == FORMAT:
+        return data
+    if isinstance(data, dict) and data and all(isinstance(v, torch.Tensor) for v in data.values()):
+        return {"model_state": data}
+    raise GlanceVADError(f"{path}: neither a glancevad checkpoint nor a state dict")

@@ -1,0 +1,72 @@
+"""Scoring videos with a trained network, and the validation score used for model selection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+from torch import nn
+
+from glancevad.metrics import roc_auc
+from glancevad.models.losses import topk_mean
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast on CPU or GPU when asked, else a no-op context."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+@torch.no_grad()
+def score_batch(model: nn.Module, features: torch.Tensor, *, device: torch.device, precision: str) -> np.ndarray:
+    """Snippet scores ``(B, T)`` of ``(B, crops, T, D)`` features, averaged over crops."""
+    model.eval()
+    with autocast(device, precision):
+        scores = model(features.to(device))
+    return scores.float().cpu().numpy()
+
+
+def score_videos(
+    model: nn.Module,
+    videos: Iterable[tuple[str, np.ndarray]],
+    *,
+    device: torch.device,
+    precision: str = "fp32",
+    on_video: Callable[[str], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Score each ``(id, features [T, crops, D])`` at its own length: ``{id: scores (T,)}``."""
+    out = {}
+    for vid, features in videos:
+        x = torch.from_numpy(np.ascontiguousarray(features.transpose(1, 0, 2)))[None]
+        out[vid] = score_batch(model, x, device=device, precision=precision)[0]
+        if on_video is not None:
+            on_video(vid)
+    return out
+
+
+def validation_scores(
+    scores: np.ndarray, labels: np.ndarray, glance_masks: np.ndarray
+) -> dict[str, float]:
+    """Selection scores on held-out training videos (never the test set).
+
+    ``glance_auc``: ROC AUC of the scores at the validation abnormal videos' glances against every
+    snippet of the validation normal videos — it needs only the glance annotations.
+    ``video_auc``: ROC AUC of the videos' top-k mean scores against their video labels.
+    Either is ``nan`` when undefined.
+    """
+    import warnings
+
+    abnormal, normal = labels == 1, labels == 0
+    positives = scores[abnormal][glance_masks[abnormal] > 0]
+    negatives = scores[normal].reshape(-1)
+    values = np.concatenate([positives, negatives])
+    weights_pos = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
+    pooled = topk_mean(torch.from_numpy(scores)).numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        glance_auc = roc_auc(values, weights_pos, 1 - weights_pos)
+        video_auc = roc_auc(pooled, labels.astype(np.float64), 1 - labels.astype(np.float64))
+    return {"glance_auc": glance_auc, "video_auc": video_auc}

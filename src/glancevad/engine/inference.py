@@ -1,0 +1,94 @@
+"""Loading a trained network from a checkpoint, and ``glancevad test``: score the test split."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from glancevad.data.dataset import load_dataset
+from glancevad.data.scores import write_scores
+from glancevad.engine.checkpoint import read_checkpoint
+from glancevad.engine.evaluator import score_videos
+from glancevad.errors import GlanceVADError
+from glancevad.fileio import write_json
+from glancevad.metrics import evaluate_scores
+from glancevad.models import build, infer_from_state_dict, load_weights
+from glancevad.plots import plot_score_curves
+
+
+@dataclass
+class LoadedModel:
+    """A network in eval mode with what is known about how it was trained."""
+
+    model: nn.Module
+    name: str
+    in_dim: int
+    crops: int | None
+    config: dict[str, Any] | None
+
+
+def load_model(path: str | os.PathLike, *, device: torch.device | str = "cpu") -> LoadedModel:
+    """Build the network of a glancevad checkpoint or of a bare (e.g. the authors') state dict."""
+    state = read_checkpoint(path)
+    if "model_name" in state:
+        name, kwargs = state["model_name"], dict(state["model_kwargs"])
+    else:
+        name, kwargs = infer_from_state_dict(state["model_state"])
+    model = build(name, **kwargs)
+    load_weights(model, state["model_state"], source=str(path))
+    model.to(device).eval()
+    return LoadedModel(model, name, int(kwargs.get("in_dim", 1024)), state.get("crops"), state.get("config"))
+
+
+def test_checkpoint(
+    checkpoint: str | os.PathLike,
+    data_root: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    device: torch.device,
+    precision: str = "fp32",
+    plots: int = 4,
+    on_video: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Score every test video (all crops, averaged) and write ``scores.json``, ``metrics.json`` and plots.
+
+    Returns the metrics (empty when the dataset has no ground truth).
+    """
+    out_dir = Path(out_dir)
+    loaded = load_model(checkpoint, device=device)
+    dataset = load_dataset(data_root)
+    first = dataset.load_features(dataset.test[0])
+    if first.shape[-1] != loaded.in_dim:
+        raise GlanceVADError(
+            f"{checkpoint}: the network expects {loaded.in_dim}-d features, {data_root} has {first.shape[-1]}-d"
+        )
+    videos = ((v.id, dataset.load_features(v, expected_dim=loaded.in_dim)) for v in dataset.test)
+    scores = score_videos(loaded.model, videos, device=device, precision=precision, on_video=on_video)
+    write_scores(out_dir / "scores.json", scores)
+    metrics: dict[str, Any] = {}
+    if dataset.ground_truth is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            metrics = evaluate_scores(scores, dataset.ground_truth, frames_per_snippet=dataset.frames_per_snippet)
+        write_json(out_dir / "metrics.json", {**metrics, "checkpoint": str(checkpoint), "videos": len(scores)})
+    _plot_examples(out_dir / "plots", dataset, scores, plots)
+    return metrics
+
+
+def _plot_examples(folder: Path, dataset, scores: dict[str, np.ndarray], count: int) -> None:
+    """Curves of the ``count`` test videos with most anomalous frames, plus one normal video."""
+    if count <= 0:
+        return
+    gt = dataset.ground_truth or {}
+    abnormal = sorted((v for v in dataset.test if v.label), key=lambda v: -int(gt.get(v.id, np.zeros(1)).sum()))
+    normal = [v for v in dataset.test if not v.label]
+    for video in abnormal[: max(count - 1, 1)] + normal[:1]:
+        plot_score_curves(folder / f"{video.id}.png", video.id, {"score": scores[video.id]}, labels=gt.get(video.id))

@@ -1,0 +1,71 @@
+"""Supervision of abnormal training videos: who gets glances, and the glance targets.
+
+``weak``: every abnormal video trains with its video label (the network's full base loss).
+``glance``: every abnormal video trains with Temporal Gaussian Splatting targets (L_abn); its
+video-level term is weighted by ``abnormal_mil_weight`` (0 as released).
+``mixed``: a share of the abnormal videos keeps glances, another share is weak, the rest are not
+used (paper Table 5: "weakly (part)", "glance (part)", "mixed").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from glancevad.config import TrainConfig
+from glancevad.errors import GlanceVADError
+from glancevad.tgs import mine, render
+
+GLANCE, WEAK = 1, 0
+
+
+def assign_roles(
+    abnormal: np.ndarray, has_glance: np.ndarray, cfg: TrainConfig, *, ids: list[str]
+) -> dict[int, int]:
+    """Map each abnormal training video index to GLANCE or WEAK (videos left out are absent).
+
+    Only videos with glances can be GLANCE videos; under ``glance`` supervision an abnormal video
+    without glances is an error naming it.
+    """
+    glance_share, weak_share = cfg.abnormal_split
+    if glance_share > 0 and not has_glance[abnormal].any():
+        raise GlanceVADError(
+            f"supervision {cfg.supervision!r} needs glances, but no abnormal training video has one "
+            "(check the glance CSV, or train with --supervision weak)"
+        )
+    if cfg.supervision == "glance":
+        missing = [ids[i] for i in abnormal if not has_glance[i]]
+        if missing:
+            raise GlanceVADError(f"video {missing[0]} is abnormal but has no glance ({len(missing)} such videos)")
+        return {int(i): GLANCE for i in abnormal}
+    if cfg.supervision == "weak":
+        return {int(i): WEAK for i in abnormal}
+    rng = np.random.default_rng(cfg.seed + 1)
+    order = rng.permutation(abnormal)
+    glanced = [i for i in order if has_glance[i]]
+    n_glance = int(round(glance_share * len(abnormal)))
+    n_weak = int(round(weak_share * len(abnormal)))
+    if n_glance > len(glanced):
+        raise GlanceVADError(f"mixed supervision wants {n_glance} glance videos, only {len(glanced)} have glances")
+    roles = {int(i): GLANCE for i in glanced[:n_glance]}
+    rest = [i for i in order if int(i) not in roles]
+    roles.update({int(i): WEAK for i in rest[:n_weak]})
+    if not roles:
+        raise GlanceVADError("mixed supervision with these fractions uses no abnormal video")
+    return roles
+
+
+def glance_targets(scores: torch.Tensor, glance_mask: torch.Tensor, step: int, cfg: TrainConfig) -> torch.Tensor:
+    """Targets ``(b, N)`` for abnormal videos with glances (paper section 4, switches of Table 3).
+
+    Kernel centres are the glances during warm-up (``step < min_mining_step``) or without mining,
+    afterwards the glances plus the snippets mined from the current ``scores``. Targets are the
+    rendered kernels, or the centre mask itself when ``gaussian`` is off (binary targets).
+    """
+    centres = glance_mask
+    if cfg.mining and step >= cfg.min_mining_step:
+        centres = mine(scores.detach().float(), glance_mask, alpha=cfg.alpha,
+                       dynamic=cfg.dynamic_threshold, threshold=cfg.fixed_threshold)
+    if not cfg.gaussian:
+        return centres.float()
+    return render(centres, kernel=cfg.kernel, width=cfg.width, combine=cfg.combine).float()

@@ -1,0 +1,323 @@
+"""The training loop: a thin layer over the data cache, the sampler, a network and its losses.
+
+Run folder::
+
+    config.yaml     the resolved configuration
+    last.pt         the last checkpoint (every ``eval_every`` steps and at the end)
+    best.pt         the checkpoint with the best validation score (a held-out share of the
+                    *training* videos; the test set is never looked at)
+    metrics.jsonl   losses every ``log_every`` steps, validation scores every ``eval_every``
+    tb/             the same as TensorBoard scalars
+    summary.json    final figures: steps, selection criterion, best step, timings
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import yaml
+
+from glancevad.config import TrainConfig, make_config
+from glancevad.data.cache import TrainingCache, build_or_open_cache
+from glancevad.data.dataset import load_dataset
+from glancevad.engine.checkpoint import read_checkpoint, save_checkpoint
+from glancevad.engine.evaluator import autocast, score_batch, validation_scores
+from glancevad.engine.sampler import PairedSampler
+from glancevad.engine.supervision import GLANCE, WEAK, assign_roles, glance_targets
+from glancevad.errors import GlanceVADError
+from glancevad.fileio import atomic_write, write_json
+from glancevad.models import build, get_spec
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; anything else as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise GlanceVADError(f"unknown device {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GlanceVADError("device cuda requested but CUDA is not available")
+    return device
+
+
+def split_validation(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified hold-out: ``fraction`` of each class (at least one when the class has two)."""
+    rng = np.random.default_rng(seed)
+    val = []
+    for label in (0, 1):
+        members = np.flatnonzero(labels == label)
+        count = int(round(fraction * len(members)))
+        if fraction > 0 and len(members) >= 2:
+            count = min(max(count, 1), len(members) - 1)
+        val.extend(rng.permutation(members)[:count].tolist())
+    val_idx = np.array(sorted(val), dtype=np.int64)
+    train_idx = np.setdiff1d(np.arange(len(labels)), val_idx)
+    return train_idx, val_idx
+
+
+@dataclass
+class StepTimer:
+    """Wall time spent outside (data, targets) and inside (compute) forward/backward."""
+
+    data: float = 0.0
+    targets: float = 0.0
+    compute: float = 0.0
+    steps: int = 0
+
+    def as_dict(self) -> dict[str, float]:
+        total = self.data + self.targets + self.compute
+        return {
+            "steps_timed": self.steps,
+            "seconds_per_step": total / max(self.steps, 1),
+            "data_fraction": self.data / total if total else math.nan,
+            "targets_fraction": self.targets / total if total else math.nan,
+            "overhead_fraction": (self.data + self.targets) / total if total else math.nan,
+        }
+
+
+@dataclass
+class TrainResult:
+    """Where the run went and what it measured."""
+
+    run_dir: Path
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+class Trainer:
+    """One training run of one network under one supervision; see the module docstring."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        data_root: str | os.PathLike,
+        run_dir: str | os.PathLike,
+        *,
+        cache_dir: str | os.PathLike | None = None,
+        on_cache: Callable[[int, int], None] | None = None,
+    ):
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.device = resolve_device(cfg.device)
+        dataset = load_dataset(data_root, glance_csv=cfg.glance_csv)
+        if not dataset.train:
+            raise GlanceVADError(f"{data_root}: no training videos")
+        self.cache: TrainingCache = build_or_open_cache(
+            dataset, cache_dir or self.run_dir / "cache", num_snippets=cfg.num_snippets, on_video=on_cache
+        )
+        labels = self.cache.labels
+        has_glance = self.cache.glances.any(axis=1)
+        self.train_idx, self.val_idx = split_validation(labels, cfg.val_fraction, cfg.seed)
+        abnormal = self.train_idx[labels[self.train_idx] == 1]
+        normal = self.train_idx[labels[self.train_idx] == 0]
+        self.roles = assign_roles(abnormal, has_glance, cfg, ids=self.cache.ids)
+        self.spec = get_spec(cfg.model)
+        torch.manual_seed(cfg.seed)
+        self.model = build(cfg.model, in_dim=self.cache.in_dim, **cfg.model_kwargs).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.sampler = PairedSampler(normal, np.array(sorted(self.roles)), cfg.batch_size, cfg.seed)
+        self.glance_masks = torch.from_numpy(self.cache.glances)
+        self.step = 0
+        self.best: dict[str, Any] = {"score": -math.inf, "step": None}
+        self.timer = StepTimer()
+
+    # ----- checkpoints -----
+    def _payload(self) -> dict[str, Any]:
+        return {
+            "model_state": self.model.state_dict(),
+            "optimizer_state": self.optimizer.state_dict(),
+            "step": self.step,
+            "sampler_state": self.sampler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "best": self.best,
+            "config": self.cfg.to_dict(),
+            "model_name": self.cfg.model,
+            "model_kwargs": {**self.cfg.model_kwargs, "in_dim": self.cache.in_dim},
+            "crops": self.cache.crops,
+        }
+
+    def restore(self, path: Path) -> None:
+        """Continue from a checkpoint of this run."""
+        state = read_checkpoint(path)
+        self.model.load_state_dict(state["model_state"])
+        self.optimizer.load_state_dict(state["optimizer_state"])
+        self.sampler.load_state_dict(state["sampler_state"])
+        torch.set_rng_state(state["torch_rng"])
+        if state.get("cuda_rng") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        self.step = int(state["step"])
+        self.best = state["best"]
+
+    # ----- one step -----
+    def train_step(self) -> dict[str, float]:
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        normal, abnormal = self.sampler.next()
+        batch = np.concatenate([normal, abnormal])
+        x = torch.from_numpy(self.cache.features[batch]).to(self.device, non_blocking=True)
+        roles = np.array([self.roles[int(i)] for i in abnormal])
+        mil_weight = torch.tensor(np.where(roles == WEAK, 1.0, cfg.abnormal_mil_weight),
+                                  dtype=torch.float32, device=self.device)
+        glance_rows = np.flatnonzero(roles == GLANCE)
+        masks = self.glance_masks[abnormal[glance_rows]].to(self.device)
+        t1 = time.perf_counter()
+        self.model.train()
+        with autocast(self.device, cfg.precision):
+            outputs = self.model(x)
+        outputs = {k: v.float() for k, v in outputs.items()}
+        base, terms = self.spec.base_loss(outputs, mil_weight)
+        t2 = time.perf_counter()
+        abnormal_scores = outputs["scores"][len(normal):]
+        loss_abn = torch.zeros((), device=self.device)
+        if len(glance_rows):
+            scores = abnormal_scores[torch.from_numpy(glance_rows).to(self.device)]
+            targets = glance_targets(scores.detach(), masks, self.step, cfg)
+            t3 = time.perf_counter()
+            loss_abn = F.binary_cross_entropy(scores, targets)
+        else:
+            t3 = time.perf_counter()
+        total = base + loss_abn
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        t4 = time.perf_counter()
+        self.timer.data += t1 - t0
+        self.timer.targets += t3 - t2
+        self.timer.compute += (t2 - t1) + (t4 - t3)
+        self.timer.steps += 1
+        self.step += 1
+        return {"loss": float(total.detach()), "loss_abn": float(loss_abn.detach()), **terms}
+
+    def validate(self) -> dict[str, float]:
+        """Selection scores on the held-out training videos (resampled to N, as in training)."""
+        if len(self.val_idx) == 0:
+            return {"glance_auc": math.nan, "video_auc": math.nan}
+        scores = np.concatenate([
+            score_batch(self.model, torch.from_numpy(self.cache.features[chunk]), device=self.device,
+                        precision=self.cfg.precision)
+            for chunk in np.array_split(self.val_idx, max(1, math.ceil(len(self.val_idx) / 16)))
+        ])
+        return validation_scores(scores, self.cache.labels[self.val_idx], self.cache.glances[self.val_idx])
+
+
+def _selection_value(val: dict[str, float]) -> float:
+    """The glance AUC when defined, else the video AUC, else -inf."""
+    for key in ("glance_auc", "video_auc"):
+        if not math.isnan(val[key]):
+            return val[key]
+    return -math.inf
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log lines written after ``step`` (by a run killed after its last checkpoint)."""
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+    with atomic_write(path, "w") as handle:
+        handle.write("".join(line + "\n" for line in kept))
+
+
+def train(
+    cfg: TrainConfig | None,
+    data_root: str | os.PathLike,
+    run_dir: str | os.PathLike,
+    *,
+    resume: bool = False,
+    cache_dir: str | os.PathLike | None = None,
+    progress: Callable[..., Any] | None = None,
+    stop_after: int | None = None,
+) -> TrainResult:
+    """Train (or continue) a run; returns the run folder and its summary.
+
+    ``resume`` continues from ``run_dir/last.pt`` with the run's saved configuration (``cfg`` may
+    be ``None``). ``progress`` is a rich ``Progress`` for the cache build and step bars.
+    ``stop_after`` ends the loop early after that many steps of this call (tests of resumption).
+    """
+    run_dir = Path(run_dir)
+    last = run_dir / "last.pt"
+    if resume:
+        if not last.exists():
+            raise GlanceVADError(f"{run_dir}: nothing to resume (no last.pt)")
+        cfg = make_config(yaml.safe_load((run_dir / "config.yaml").read_text()))
+    elif last.exists():
+        raise GlanceVADError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
+    assert cfg is not None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_write(run_dir / "config.yaml", "w") as handle:
+        yaml.safe_dump(cfg.to_dict(), handle, sort_keys=False)
+
+    cache_task = None
+
+    def on_cache(done: int, total: int) -> None:
+        nonlocal cache_task
+        if progress is None:
+            return
+        if cache_task is None:
+            cache_task = progress.add_task("caching (resample to N)", total=total, info="")
+        progress.update(cache_task, completed=done)
+
+    trainer = Trainer(cfg, data_root, run_dir, cache_dir=cache_dir, on_cache=on_cache)
+    if resume:
+        trainer.restore(last)
+    _truncate_log(run_dir / "metrics.jsonl", trainer.step)
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(run_dir / "tb"), purge_step=trainer.step + 1 if resume else None)
+    task = progress.add_task(f"training {cfg.model}/{cfg.supervision}", total=cfg.steps,
+                             completed=trainer.step, info="") if progress is not None else None
+    log = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115 (closed below)
+    steps_this_call = 0
+    try:
+        while trainer.step < cfg.steps and (stop_after is None or steps_this_call < stop_after):
+            values = trainer.train_step()
+            steps_this_call += 1
+            step = trainer.step
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                record = {"step": step, **values}
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+                for key, value in values.items():
+                    writer.add_scalar(f"train/{key}", value, step)
+            if step % cfg.eval_every == 0 or step == cfg.steps:
+                val = trainer.validate()
+                log.write(json.dumps({"step": step, **{f"val_{k}": v for k, v in val.items()}}) + "\n")
+                log.flush()
+                for key, value in val.items():
+                    writer.add_scalar(f"val/{key}", value, step)
+                value = _selection_value(val)
+                if value > trainer.best["score"]:
+                    trainer.best = {"score": value, "step": step, **val}
+                    save_checkpoint(run_dir / "best.pt", trainer._payload())
+                save_checkpoint(last, trainer._payload())
+            if task is not None:
+                progress.update(task, completed=step, info=f"loss {values['loss']:.3f}")
+    finally:
+        log.close()
+        writer.close()
+    summary = {
+        "steps": trainer.step,
+        "finished": trainer.step >= cfg.steps,
+        "selection": "best.pt: highest validation glance AUC (else video AUC) on "
+                     f"{len(trainer.val_idx)} held-out training videos; last.pt: the last step",
+        "best": trainer.best,
+        "train_videos": len(trainer.train_idx),
+        "abnormal_roles": {"glance": sum(r == GLANCE for r in trainer.roles.values()),
+                           "weak": sum(r == WEAK for r in trainer.roles.values())},
+        "device": str(trainer.device),
+        "timing": trainer.timer.as_dict(),
+        "cache": str(trainer.cache.folder),
+    }
+    write_json(run_dir / "summary.json", summary)
+    return TrainResult(run_dir=run_dir, summary=summary)

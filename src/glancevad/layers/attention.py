@@ -1,0 +1,91 @@
+"""UR-DMU's Global and Local Multi-Head Self-Attention (GL-MHSA) encoder.
+
+Each head has a global branch, softmax(q kᵀ / √d) v, and a local branch that mixes ``t`` with a
+fixed distance kernel ``W[i, j] = exp(-|i - j| / e) / S[j]``, ``S[j] = Σ_k exp(-|j - k| / e)``.
+The released code divides by sums broadcast along the last axis, so the *columns* of ``W`` sum to
+one; that is kept so that published checkpoints give published scores. Parameter names follow
+the released state dicts (``layers.{i}.0`` attention, ``layers.{i}.1`` feed-forward).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class PreNorm(nn.Module):
+    """LayerNorm, then ``fn``."""
+
+    def __init__(self, dim: int, fn: nn.Module):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(self.norm(x))
+
+
+class FeedForward(nn.Module):
+    """Linear, GELU, dropout, Linear, dropout."""
+
+    def __init__(self, dim: int, hidden: int, dropout: float):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim), nn.Dropout(dropout)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def distance_kernel(length: int, *, device=None, dtype=torch.float32) -> torch.Tensor:
+    """``(T, T)`` local-attention weights ``exp(-|i - j| / e) / S[j]`` (columns sum to one)."""
+    position = torch.arange(1, length + 1, device=device, dtype=torch.float32)
+    weights = torch.exp(-(position[None, :] - position[:, None]).abs() / math.e)
+    return (weights / weights.sum(-1)).to(dtype)
+
+
+class GlobalLocalAttention(nn.Module):
+    """``heads`` heads of width ``head_dim``, each with a global and a local branch."""
+
+    def __init__(self, dim: int, heads: int, head_dim: int, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.scale = head_dim**-0.5
+        inner = heads * head_dim
+        self.to_qkv = nn.Linear(dim, 4 * inner, bias=False)
+        self.to_out = nn.Sequential(nn.Linear(2 * inner, dim), nn.Dropout(dropout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, _ = x.shape
+        q, k, v, t = (
+            part.reshape(batch, length, self.heads, -1).transpose(1, 2) for part in self.to_qkv(x).chunk(4, dim=-1)
+        )
+        global_out = torch.softmax(q @ k.transpose(-1, -2) * self.scale, dim=-1) @ v
+        local_out = distance_kernel(length, device=x.device, dtype=t.dtype) @ t
+        out = torch.cat([global_out, local_out], dim=-1)  # (B, heads, T, 2 * head_dim)
+        return self.to_out(out.transpose(1, 2).reshape(batch, length, -1))
+
+
+class GlobalLocalTransformer(nn.Module):
+    """``depth`` pre-norm residual blocks of GL-MHSA and feed-forward."""
+
+    def __init__(self, dim: int, depth: int, heads: int, head_dim: int, mlp_dim: int, dropout: float):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            nn.ModuleList(
+                [
+                    PreNorm(dim, GlobalLocalAttention(dim, heads, head_dim, dropout)),
+                    PreNorm(dim, FeedForward(dim, mlp_dim, dropout)),
+                ]
+            )
+            for _ in range(depth)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for attention, feed_forward in self.layers:
+            x = attention(x) + x
+            x = feed_forward(x) + x
+        return x

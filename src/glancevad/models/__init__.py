@@ -1,0 +1,14 @@
+"""Networks behind a registry: ``build(name, in_dim, **kw)``; each module registers itself."""
+
+from glancevad.models import urdmu  # noqa: F401  (registers "urdmu")
+from glancevad.models.registry import (
+    ModelSpec,
+    build,
+    get_spec,
+    infer_from_state_dict,
+    list_models,
+    load_weights,
+    register_model,
+)
+
+__all__ = ["ModelSpec", "build", "get_spec", "infer_from_state_dict", "list_models", "load_weights", "register_model"]

@@ -1,0 +1,174 @@
+"""UR-DMU (Zhou et al., AAAI 2023), the base network of the released GlanceVAD.
+
+Structure as in section 4 of the reference notes; parameter names match the released checkpoints
+so that they load with ``strict=True``. Dual memory units (abnormal ``Amemory``, normal
+``Nmemory``), a GL-MHSA encoder, and a variational encoder of the normal memory's augmentation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from glancevad.layers import GlobalLocalTransformer, MemoryUnit, TemporalConv
+from glancevad.models.losses import topk_count, topk_mean, video_bce
+from glancevad.models.registry import register_model
+
+
+def _flatten_crops(x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
+    """``(B, crops, T, D)`` or ``(B, T, D)`` -> ``(B * crops, T, D)``, ``B``, ``crops``."""
+    if x.dim() == 4:
+        batch, crops, length, dim = x.shape
+        return x.reshape(batch * crops, length, dim), batch, crops
+    if x.dim() == 3:
+        return x, x.shape[0], 1
+    raise ValueError(f"expected features (B, T, D) or (B, crops, T, D), got shape {tuple(x.shape)}")
+
+
+def _crop_mean(values: torch.Tensor, batch: int, crops: int) -> torch.Tensor:
+    """``(batch * crops, ...) -> (batch, ...)`` averaged over crops."""
+    return values.reshape(batch, crops, *values.shape[1:]).mean(1)
+
+
+def _gather_mean(features: torch.Tensor, index: torch.Tensor, batch: int, crops: int) -> torch.Tensor:
+    """Mean of the features at ``index`` ``(N, k)`` per sequence, then over crops: ``(batch, dim)``."""
+    picked = torch.gather(features, 1, index.unsqueeze(-1).expand(-1, -1, features.shape[-1])).mean(1)
+    return _crop_mean(picked, batch, crops)
+
+
+class ScoreHead(nn.Module):
+    """MLP ``dim -> 128 -> 1`` with a sigmoid: ``(..., dim) -> (...)``."""
+
+    def __init__(self, dim: int, hidden: int = 128):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, 1), nn.Sigmoid())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(x).squeeze(-1)
+
+
+class URDMU(nn.Module):
+    """Uncertainty-Regulated Dual Memory Units over snippet features."""
+
+    def __init__(
+        self,
+        in_dim: int = 1024,
+        hidden: int = 512,
+        abnormal_slots: int = 60,
+        normal_slots: int = 60,
+        heads: int = 4,
+        head_dim: int = 128,
+        depth: int = 2,
+        dropout: float = 0.5,
+    ):
+        super().__init__()
+        self.embedding = TemporalConv(in_dim, hidden)
+        self.self_attn = GlobalLocalTransformer(hidden, depth, heads, head_dim, hidden, dropout)
+        self.cls_head = ScoreHead(2 * hidden)
+        self.Amemory = MemoryUnit(abnormal_slots, hidden)
+        self.Nmemory = MemoryUnit(normal_slots, hidden)
+        self.encoder_mu = nn.Sequential(nn.Linear(hidden, hidden))
+        self.encoder_var = nn.Sequential(nn.Linear(hidden, hidden))
+
+    def _score(self, x: torch.Tensor, augmentation: torch.Tensor) -> torch.Tensor:
+        return self.cls_head(torch.cat([x, augmentation], dim=-1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
+        flat, batch, crops = _flatten_crops(x)
+        h = self.self_attn(self.embedding(flat))
+        if not self.training:
+            _, a_aug = self.Amemory(h)
+            _, n_aug = self.Nmemory(h)
+            return _crop_mean(self._score(h, self.encoder_mu(a_aug) + self.encoder_mu(n_aug)), batch, crops)
+        return self._train_forward(h, batch, crops)
+
+    def _train_forward(self, h: torch.Tensor, batch: int, crops: int) -> dict[str, torch.Tensor]:
+        if batch % 2:
+            raise ValueError(f"a training batch holds normal then abnormal videos: even size needed, got {batch}")
+        half = batch // 2
+        normal, abnormal = h[: half * crops], h[half * crops :]
+        a_att, a_aug = self.Amemory(abnormal)        # abnormal videos read the abnormal memory
+        n_a_att, n_a_aug = self.Nmemory(abnormal)    # abnormal videos read the normal memory
+        a_n_att, a_n_aug = self.Amemory(normal)      # normal videos read the abnormal memory
+        n_att, n_aug = self.Nmemory(normal)          # normal videos read the normal memory
+        k = topk_count(h.shape[1])
+        a_index = a_att.topk(k, dim=-1).indices
+        n_index = n_att.topk(k, dim=-1).indices
+        p_index = n_a_att.topk(k, dim=-1).indices
+        negative = _gather_mean(abnormal, a_index, half, crops)
+        anchor = _gather_mean(normal, n_index, half, crops)
+        positive = _gather_mean(abnormal, p_index, half, crops)
+        triplet = F.triplet_margin_loss(F.normalize(anchor, dim=-1), F.normalize(positive, dim=-1),
+                                        F.normalize(negative, dim=-1), margin=1.0)
+        n_mu, n_logvar = self.encoder_mu(n_aug), self.encoder_var(n_aug)
+        n_aug_sampled = n_mu + torch.randn_like(n_mu) * torch.exp(n_logvar).sqrt()
+        a_aug_mu = self.encoder_mu(a_aug)
+        anchor_new = _gather_mean(n_aug_sampled, n_index, half, crops)
+        negative_new = _gather_mean(a_aug_mu, a_index, half, crops)
+        kl = torch.mean(-0.5 * torch.sum(1 + n_logvar - n_mu**2 - n_logvar.exp(), dim=1))
+        distance = torch.relu(100 - negative_new.norm(dim=-1) + anchor_new.norm(dim=-1)).mean()
+        augmentation = torch.cat([n_aug_sampled + self.encoder_mu(a_n_aug), a_aug_mu + self.encoder_mu(n_a_aug)])
+        return {
+            "scores": _crop_mean(self._score(h, augmentation), batch, crops),
+            "triplet": triplet,
+            "kl": kl,
+            "distance": distance,
+            "A_att": _crop_mean(a_att, half, crops),
+            "N_att": _crop_mean(n_att, half, crops),
+            "A_Natt": _crop_mean(a_n_att, half, crops),
+            "N_Aatt": _crop_mean(n_a_att, half, crops),
+        }
+
+
+def urdmu_loss(
+    outputs: Mapping[str, torch.Tensor], abnormal_mil_weight: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """UR-DMU's loss as released: MIL BCE on both halves (the abnormal one weighted per video),
+    0.1 x four memory-attention BCE terms, 0.1 x triplet, 0.001 x KL, 0.0001 x distance."""
+    scores = outputs["scores"]
+    half = scores.shape[0] // 2
+    ones = torch.ones(half, device=scores.device, dtype=scores.dtype)
+    terms = {
+        "mil_abnormal": video_bce(topk_mean(scores[half:]), 1.0, abnormal_mil_weight),
+        "mil_normal": video_bce(topk_mean(scores[:half]), 0.0),
+        "memory_a": F.binary_cross_entropy(topk_mean(outputs["A_att"]), ones),
+        "memory_n_of_a": F.binary_cross_entropy(topk_mean(1 - outputs["N_Aatt"]), ones),
+        "memory_n": F.binary_cross_entropy(outputs["N_att"], torch.ones_like(outputs["N_att"])),
+        "memory_a_of_n": F.binary_cross_entropy(outputs["A_Natt"], torch.zeros_like(outputs["A_Natt"])),
+        "triplet": outputs["triplet"],
+        "kl": outputs["kl"],
+        "distance": outputs["distance"],
+    }
+    total = (
+        terms["mil_abnormal"] + terms["mil_normal"]
+        + 0.1 * (terms["memory_a"] + terms["memory_n_of_a"] + terms["memory_n"] + terms["memory_a_of_n"])
+        + 0.1 * terms["triplet"] + 0.001 * terms["kl"] + 0.0001 * terms["distance"]
+    )
+    return total, {name: float(value.detach()) for name, value in terms.items()}
+
+
+def _infer_urdmu(state_dict: Mapping[str, torch.Tensor]) -> dict[str, Any] | None:
+    """Recognise an UR-DMU state dict (ours or the authors') and read its sizes."""
+    conv = state_dict.get("embedding.conv_1.0.weight")
+    if conv is None or "Amemory.memory_block" not in state_dict:
+        return None
+    return {
+        "in_dim": int(conv.shape[1]),
+        "hidden": int(conv.shape[0]),
+        "abnormal_slots": int(state_dict["Amemory.memory_block"].shape[0]),
+        "normal_slots": int(state_dict["Nmemory.memory_block"].shape[0]),
+    }
+
+
+@register_model(
+    "urdmu",
+    base_loss=urdmu_loss,
+    description="UR-DMU: GL-MHSA encoder with dual memory units (the released GlanceVAD base)",
+    infer_kwargs=_infer_urdmu,
+)
+def build_urdmu(in_dim: int = 1024, **kwargs: Any) -> URDMU:
+    return URDMU(in_dim=in_dim, **kwargs)

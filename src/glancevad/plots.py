@@ -1,0 +1,49 @@
+"""Score curves: snippet scores over frames with ground truth shaded and glances marked (Fig. 5)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from glancevad.constants import FRAMES_PER_SNIPPET
+from glancevad.data.groundtruth import label_intervals
+from glancevad.fileio import save_figure
+
+
+def plot_score_curves(
+    path: str | os.PathLike,
+    title: str,
+    curves: Mapping[str, np.ndarray],
+    *,
+    labels: np.ndarray | None = None,
+    glances: Sequence[int] = (),
+    threshold: float | None = 0.5,
+    frames_per_snippet: int = FRAMES_PER_SNIPPET,
+) -> Path:
+    """PNG of one video: each named snippet-score curve as a step over frames."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 2.8))
+    if labels is not None:
+        for start, end in label_intervals(labels):
+            ax.axvspan(start, end, color="tab:red", alpha=0.15, lw=0)
+    for name, scores in curves.items():
+        frames = np.arange(len(scores) + 1) * frames_per_snippet
+        ax.stairs(scores, frames, label=name, lw=1.5)
+    for i, frame in enumerate(glances):
+        ax.axvline(frame, color="black", ls=":", lw=1, label="glance" if i == 0 else None)
+    if threshold is not None:
+        ax.axhline(threshold, color="grey", lw=0.6, ls="--")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("frame")
+    ax.set_ylabel("anomaly score")
+    ax.set_title(title + ("  (shaded: ground truth)" if labels is not None else ""), fontsize=10)
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=110)

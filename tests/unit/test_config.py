@@ -1,0 +1,52 @@
+"""Configuration: presets, overrides, validation with messages that name the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from glancevad.config import TrainConfig, list_presets, parse_overrides, resolve_config
+from glancevad.errors import GlanceVADError
+
+
+def test_presets_exist_and_differ_as_released():
+    assert {"ucf", "xd", "demo"} <= set(list_presets())
+    assert resolve_config("ucf").min_mining_step == 50
+    assert resolve_config("xd").min_mining_step == 100
+    assert resolve_config("ucf").lr == 1e-4 and resolve_config("ucf").weight_decay == 5e-5
+
+
+def test_overrides_are_typed_and_layered():
+    cfg = resolve_config("demo", parse_overrides(["alpha=0.7", "mining=false", "model_kwargs.dropout=0.3",
+                                                 "glance_csv=none"]), {"steps": 12})
+    assert cfg.alpha == 0.7 and cfg.mining is False and cfg.steps == 12
+    assert cfg.model_kwargs == {"dropout": 0.3} and cfg.glance_csv is None
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"alhpa": 0.3}, "unknown key 'alhpa'; valid keys: model, model_kwargs"),
+        ({"steps": "many"}, "steps='many' is not a valid int"),
+        ({"steps": 1.5}, "steps=1.5 is not a valid int"),
+        ({"mining": "perhaps"}, "mining='perhaps' is not a valid bool"),
+        ({"supervision": "full"}, "supervision must be one of weak, glance, mixed"),
+        ({"supervision": "mixed", "glance_fraction": 0.8, "weak_fraction": 0.5}, "must be <= 1"),
+        ({"kernel": "box"}, "kernel must be normal"),
+    ],
+)
+def test_bad_values_name_the_key(values, message):
+    with pytest.raises(GlanceVADError, match=message):
+        resolve_config(None, values)
+
+
+def test_unknown_preset_and_bad_override_syntax():
+    with pytest.raises(GlanceVADError, match="unknown preset 'kinetics'"):
+        resolve_config("kinetics")
+    with pytest.raises(GlanceVADError, match="key=value"):
+        parse_overrides(["alpha"])
+
+
+def test_abnormal_split_by_supervision():
+    assert TrainConfig(supervision="weak").abnormal_split == (0.0, 1.0)
+    assert TrainConfig(supervision="glance").abnormal_split == (1.0, 0.0)
+    assert TrainConfig(supervision="mixed", glance_fraction=0.25, weak_fraction=0.5).abnormal_split == (0.25, 0.5)

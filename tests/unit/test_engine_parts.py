@@ -1,0 +1,82 @@
+"""The sampler, the assignment of supervision roles and the glance targets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from glancevad.config import TrainConfig
+from glancevad.engine.sampler import PairedSampler
+from glancevad.engine.supervision import GLANCE, WEAK, assign_roles, glance_targets
+from glancevad.engine.trainer import split_validation
+from glancevad.errors import GlanceVADError
+from glancevad.tgs import mine, render
+
+
+def test_sampler_draws_pairs_and_resumes_identically():
+    sampler = PairedSampler(np.arange(5), np.arange(10, 13), batch_size=4, seed=0)
+    seen = []
+    for _ in range(3):
+        normal, abnormal = sampler.next()
+        assert len(normal) == 4 and len(abnormal) == 4
+        assert set(normal) <= set(range(5)) and set(abnormal) <= {10, 11, 12}
+        seen.append((normal.tolist(), abnormal.tolist()))
+    state = sampler.state_dict()
+    expected = [sampler.next() for _ in range(5)]
+    again = PairedSampler(np.arange(5), np.arange(10, 13), batch_size=4, seed=99)
+    again.load_state_dict(state)
+    for (n1, a1), (n2, a2) in zip(expected, [again.next() for _ in range(5)], strict=True):
+        assert n1.tolist() == n2.tolist() and a1.tolist() == a2.tolist()
+
+
+def test_sampler_covers_every_video_each_epoch():
+    sampler = PairedSampler(np.arange(8), np.arange(8, 16), batch_size=4, seed=1)
+    first_epoch = np.concatenate([sampler.next()[0] for _ in range(2)])
+    assert sorted(first_epoch.tolist()) == list(range(8))
+
+
+def test_validation_split_is_stratified_and_disjoint():
+    labels = np.array([0] * 50 + [1] * 30)
+    train, val = split_validation(labels, 0.1, seed=0)
+    assert len(np.intersect1d(train, val)) == 0 and len(train) + len(val) == 80
+    assert (labels[val] == 0).sum() == 5 and (labels[val] == 1).sum() == 3
+
+
+def test_roles_by_supervision():
+    abnormal = np.arange(10)
+    has = np.ones(10, bool)
+    ids = [f"v{i}" for i in range(10)]
+    assert set(assign_roles(abnormal, has, TrainConfig(supervision="glance"), ids=ids).values()) == {GLANCE}
+    assert set(assign_roles(abnormal, has, TrainConfig(supervision="weak"), ids=ids).values()) == {WEAK}
+    roles = assign_roles(abnormal, has, TrainConfig(supervision="mixed", glance_fraction=0.3, weak_fraction=0.5),
+                         ids=ids)
+    assert list(roles.values()).count(GLANCE) == 3 and list(roles.values()).count(WEAK) == 5
+    part = assign_roles(abnormal, has, TrainConfig(supervision="mixed", glance_fraction=0.5, weak_fraction=0.0),
+                        ids=ids)
+    assert len(part) == 5 and set(part.values()) == {GLANCE}
+
+
+def test_roles_need_glances():
+    ids = [f"v{i}" for i in range(4)]
+    with pytest.raises(GlanceVADError, match="needs glances, but no abnormal training video has one"):
+        assign_roles(np.arange(4), np.zeros(4, bool), TrainConfig(supervision="glance"), ids=ids)
+    with pytest.raises(GlanceVADError, match="video v2 is abnormal but has no glance"):
+        assign_roles(np.arange(4), np.array([1, 1, 0, 1], bool), TrainConfig(supervision="glance"), ids=ids)
+
+
+def test_targets_warm_up_then_mine_and_binary_option():
+    torch.manual_seed(0)
+    scores = torch.full((2, 50), 0.9)
+    glances = torch.zeros(2, 50)
+    glances[:, 25] = 1
+    cfg = TrainConfig(min_mining_step=10)
+    warm = glance_targets(scores, glances, 5, cfg)
+    torch.testing.assert_close(warm, render(glances).float())
+    mined = glance_targets(scores, glances, 10, cfg)
+    torch.testing.assert_close(mined, render(mine(scores, glances)).float())
+    assert mined.min() == 1  # flat high scores: everything mined
+    binary = glance_targets(scores, glances, 5, TrainConfig(gaussian=False))
+    torch.testing.assert_close(binary, glances)
+    no_mining = glance_targets(scores, glances, 100, TrainConfig(mining=False))
+    torch.testing.assert_close(no_mining, warm)
