@@ -330,7 +330,7 @@ def train(
 ) -> None:
     """Train a network under weak, glance (GlanceVAD) or mixed supervision.
 
-    Writes config.yaml, last.pt, best.pt (selected on held-out training videos, never on the test set), metrics.jsonl, tb/ and summary.json.
+    Writes config.yaml, last.pt, best.pt (selected on held-out training videos), metrics.jsonl, tb/, summary.json.
     """
     import yaml
 
