@@ -381,13 +381,13 @@ def test(
 ) -> None:
     """Score every test video (all crops, averaged) and compute the metrics against the ground truth."""
     from glancevad.data import load_dataset
-    from glancevad.engine.inference import test_checkpoint
+    from glancevad.engine.inference import evaluate_checkpoint
     from glancevad.engine.trainer import resolve_device
 
     total = len(load_dataset(data).test)
     with progress_bar(unit="videos") as bar:
         task = bar.add_task("testing", total=total)
-        metrics = test_checkpoint(checkpoint, data, out, device=resolve_device(device), precision=precision.value,
+        metrics = evaluate_checkpoint(checkpoint, data, out, device=resolve_device(device), precision=precision.value,
                                   plots=plots, on_video=lambda _: bar.advance(task))
     if metrics:
         table = Table(title=f"test metrics of {checkpoint} (%)")

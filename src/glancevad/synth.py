@@ -12,10 +12,11 @@ they are non-negative like I3D features):
   ranges from a few snippets to most of the video; boundary snippets are weighted by the fraction
   of their frames inside the event (labels are frame-exact).
 * ``c_t``: *context* that co-occurs with anomalies but is not anomalous (a crowd gathering, a
-  siren): it always flanks every event, extending before and after it, and appears alone in a
-  few normal training videos and in more normal test videos. A network trained with video-level
-  labels alone learns that context means anomaly (false alarms, low AUC_A); dense glance-based
-  targets teach it that the context around an event is normal.
+  siren): every abnormal video has one to ``max_events`` context episodes of 3-16 snippets,
+  kept ``context_gap`` snippets clear of its events; it appears alone in a few normal training
+  videos and in more normal test videos. A network trained with video-level labels alone learns
+  that context means anomaly (false alarms, low AUC_A); dense glance-based targets teach it that
+  the parts of an abnormal video away from its events are normal.
 * ``noise``: independent per snippet; each crop adds its own small offset and noise.
 
 Glances of abnormal training videos are drawn with ``simulate_glances`` (one uniform frame per
@@ -61,10 +62,11 @@ class SynthConfig:
     max_events: int = 3
     activity_factors: int = 8
     rho: float = 0.9
-    anomaly_strength: float = 1.2
-    context_strength: float = 1.6
+    anomaly_strength: float = 2.0
+    context_strength: float = 1.2
     context_rate_train_normal: float = 0.1
     context_rate_test_normal: float = 0.4
+    context_gap: int = 2
     noise: float = 0.35
     crop_noise: float = 0.1
     crop_naming: str = "glancevad"
@@ -126,6 +128,27 @@ def _events(cfg: SynthConfig, rng: np.random.Generator, num_frames: int) -> list
     return events
 
 
+def _context_spans(
+    cfg: SynthConfig, rng: np.random.Generator, num_frames: int, events: list[tuple[int, int]], count: int
+) -> list[tuple[int, int]]:
+    """Up to ``count`` context episodes of 3..16 snippets, kept ``context_gap`` snippets clear of events."""
+    fps = cfg.frames_per_snippet
+    gap = cfg.context_gap * fps
+    blocked = [(start - gap, end + gap) for start, end in events]
+    spans: list[tuple[int, int]] = []
+    for _ in range(count):
+        length = int(rng.integers(3, 17)) * fps
+        free = [
+            s for s in range(0, max(num_frames - length, 0) + 1, fps)
+            if all(s + length <= b0 or s >= b1 for b0, b1 in blocked + spans)
+        ]
+        if not free:
+            break
+        start = int(free[rng.integers(len(free))])
+        spans.append((start, start + length))
+    return spans
+
+
 def _video(
     cfg: SynthConfig,
     world: _World,
@@ -134,7 +157,7 @@ def _video(
     scene: int,
     events: list[tuple[int, int]],
     anomaly_class: int,
-    lone_context: bool,
+    context_spans: list[tuple[float, float]],
 ) -> np.ndarray:
     """Features ``float32 [T, crops, D]`` of one video."""
     fps = cfg.frames_per_snippet
@@ -144,21 +167,11 @@ def _video(
     for t in range(1, num_snippets):
         z[t] = cfg.rho * z[t - 1] + innovation * rng.standard_normal(cfg.activity_factors)
     latent = world.scenes[scene] + z @ world.mixing
-    context = np.zeros(num_snippets)
     for start, end in events:
-        length = end - start
-        latent += _trapezoid(num_snippets, start, end, fps, fps)[:, None] * world.classes[
-            anomaly_class
-        ]
-        before = length * rng.uniform(0.5, 1.5)
-        after = length * rng.uniform(0.5, 1.5)
-        context = np.maximum(
-            context, _trapezoid(num_snippets, start - before, end + after, 2 * fps, fps)
-        )
-    if lone_context:
-        span = num_snippets * fps * rng.uniform(0.15, 0.5)
-        start = rng.uniform(0, num_snippets * fps - span)
-        context = np.maximum(context, _trapezoid(num_snippets, start, start + span, 2 * fps, fps))
+        latent += _trapezoid(num_snippets, start, end, fps, fps)[:, None] * world.classes[anomaly_class]
+    context = np.zeros(num_snippets)
+    for start, end in context_spans:
+        context = np.maximum(context, _trapezoid(num_snippets, start, end, 2 * fps, fps))
     latent += context[:, None] * world.context
     latent += cfg.noise * rng.standard_normal(latent.shape)
     crops = (
@@ -219,10 +232,12 @@ def write_synthetic_dataset(
             scene = int(rng.integers(cfg.scenes))
             anomaly_class = int(rng.integers(cfg.anomaly_classes))
             events = _events(cfg, rng, num_snippets * fps) if kind == "abnormal" else []
-            lone_context = kind == "normal" and rng.random() < context_rate
-            features = _video(
-                cfg, world, rng, num_snippets, scene, events, anomaly_class, lone_context
-            )
+            if kind == "abnormal":
+                episodes = int(rng.integers(1, cfg.max_events + 1))
+            else:
+                episodes = int(rng.random() < context_rate)
+            context = _context_spans(cfg, rng, num_snippets * fps, events, episodes)
+            features = _video(cfg, world, rng, num_snippets, scene, events, anomaly_class, context)
             if cfg.crop_naming == "stacked":
                 write_npy(folder / f"{vid}.npy", features)
             else:
@@ -235,7 +250,7 @@ def write_synthetic_dataset(
             labels[vid] = frame_labels
             meta[vid] = {
                 "split": split, "scene": scene, "events": events,
-                "anomaly_class": anomaly_class if events else None, "lone_context": lone_context,
+                "anomaly_class": anomaly_class if events else None, "context": context,
             }
             if on_video is not None:
                 on_video(vid)

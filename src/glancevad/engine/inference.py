@@ -48,7 +48,7 @@ def load_model(path: str | os.PathLike, *, device: torch.device | str = "cpu") -
     return LoadedModel(model, name, int(kwargs.get("in_dim", 1024)), state.get("crops"), state.get("config"))
 
 
-def test_checkpoint(
+def evaluate_checkpoint(
     checkpoint: str | os.PathLike,
     data_root: str | os.PathLike,
     out_dir: str | os.PathLike,

@@ -1,0 +1,158 @@
+"""Training end to end on tiny synthetic data: outputs, resumption after SIGKILL, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import FIXTURES
+from glancevad.config import resolve_config
+from glancevad.engine.checkpoint import read_checkpoint
+from glancevad.engine.inference import evaluate_checkpoint
+from glancevad.engine.trainer import train
+from glancevad.errors import GlanceVADError
+from glancevad.synth import synth_config, write_synthetic_dataset
+
+TINY = {"batch_size": 2, "num_snippets": 16, "eval_every": 3, "log_every": 1, "val_fraction": 0.25,
+        "precision": "fp32", "min_mining_step": 2}
+
+
+def cli(*args, check=True):
+    proc = subprocess.run([sys.executable, "-m", "glancevad", *map(str, args)], capture_output=True, text=True)
+    if check and proc.returncode:
+        raise AssertionError(proc.stderr)
+    return proc
+
+
+def test_train_writes_a_complete_run_folder(tiny_root, tmp_path):
+    cfg = resolve_config(None, {**TINY, "steps": 6})
+    result = train(cfg, tiny_root, tmp_path / "run")
+    run = result.run_dir
+    for name in ("config.yaml", "last.pt", "best.pt", "metrics.jsonl", "summary.json"):
+        assert (run / name).exists(), name
+    assert any((run / "tb").iterdir())
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines if "loss" in r] == [1, 2, 3, 4, 5, 6]
+    assert all(np.isfinite(r["loss"]) for r in lines if "loss" in r)
+    assert {r["step"] for r in lines if "val_glance_auc" in r} == {3, 6}
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["finished"] and summary["best"]["step"] in (3, 6)
+    assert "held-out training videos" in summary["selection"]
+    state = read_checkpoint(run / "last.pt")
+    assert state["step"] == 6 and state["config"]["steps"] == 6
+
+
+@pytest.mark.parametrize("supervision", ["weak", "glance", "mixed"])
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_every_supervision_and_precision_trains(tiny_root, tmp_path, supervision, precision):
+    cfg = resolve_config(None, {**TINY, "steps": 4, "supervision": supervision, "precision": precision,
+                                "glance_fraction": 0.5, "weak_fraction": 0.5})
+    result = train(cfg, tiny_root, tmp_path / "run", cache_dir=tmp_path / "cache")
+    roles = result.summary["abnormal_roles"]
+    if supervision == "weak":
+        assert roles["glance"] == 0 and roles["weak"] > 0
+    elif supervision == "glance":
+        assert roles["weak"] == 0 and roles["glance"] > 0
+    else:
+        assert roles["weak"] > 0 and roles["glance"] > 0
+
+
+def test_ablation_switches_change_training(tiny_root, tmp_path):
+    finals = {}
+    for name, extra in {"default": {}, "binary": {"gaussian": False}, "no_mining": {"mining": False},
+                        "fixed": {"dynamic_threshold": False}, "cauchy": {"kernel": "cauchy"}}.items():
+        cfg = resolve_config(None, {**TINY, "steps": 5, **extra})
+        train(cfg, tiny_root, tmp_path / name, cache_dir=tmp_path / "cache")
+        finals[name] = read_checkpoint(tmp_path / name / "last.pt")["model_state"]["cls_head.mlp.2.weight"]
+    for name in ("binary", "no_mining", "cauchy"):
+        assert not torch.equal(finals[name], finals["default"]), name
+
+
+def test_killed_run_resumes_to_the_same_weights(tiny_root, tmp_path):
+    args = ["train", "--data", tiny_root, "--steps", "60", "--batch-size", "2", "--precision", "fp32",
+            "--set", "num_snippets=16", "--set", "eval_every=3", "--set", "log_every=1", "--set", "val_fraction=0.25",
+            "--cache-dir", tmp_path / "cache"]
+    cli(*args, "--out", tmp_path / "straight")
+    victim = subprocess.Popen([sys.executable, "-m", "glancevad", *map(str, args), "--out", tmp_path / "killed"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "killed" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if log.exists() and (tmp_path / "killed" / "last.pt").exists():
+            steps = [json.loads(line)["step"] for line in log.read_text().splitlines() if line]
+            if steps and max(steps) >= 10:
+                break
+        time.sleep(0.05)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    killed_at = read_checkpoint(tmp_path / "killed" / "last.pt")["step"]
+    assert 0 < killed_at < 60, killed_at
+    cli("train", "--data", tiny_root, "--resume", tmp_path / "killed", "--cache-dir", tmp_path / "cache")
+    straight = read_checkpoint(tmp_path / "straight" / "last.pt")
+    resumed = read_checkpoint(tmp_path / "killed" / "last.pt")
+    assert resumed["step"] == straight["step"] == 60
+    for key, value in straight["model_state"].items():
+        assert torch.equal(value, resumed["model_state"][key]), key
+    steps = [json.loads(line)["step"] for line in log.read_text().splitlines() if "loss" in line]
+    assert steps == list(range(1, 61))  # no step logged twice
+
+
+def test_official_checkpoint_scores_a_1024d_dataset(tmp_path):
+    root = write_synthetic_dataset(tmp_path / "d", synth_config("tiny", dim=1024, crops=2))
+    metrics = evaluate_checkpoint(FIXTURES / "official-urdmu" / "urdmu_official_keys.pth", root, tmp_path / "out",
+                              device=torch.device("cpu"), plots=2)
+    assert set(metrics) == {"auc", "ap", "ap_step", "auc_a", "ap_a", "far"}
+    scores = json.loads((tmp_path / "out" / "scores.json").read_text())
+    assert len(scores) == 8 and all(0 <= s <= 1 for v in scores.values() for s in v)
+    assert len(list((tmp_path / "out" / "plots").glob("*.png"))) == 2
+
+
+def test_test_command_on_a_trained_run(tiny_root, tmp_path):
+    cfg = resolve_config(None, {**TINY, "steps": 3})
+    train(cfg, tiny_root, tmp_path / "run")
+    out = cli("test", "--checkpoint", tmp_path / "run" / "best.pt", "--data", tiny_root, "--out", tmp_path / "t").stdout
+    assert "auc_a" in out and str(tmp_path / "t") in out.replace("\n", "")
+    metrics = json.loads((tmp_path / "t" / "metrics.json").read_text())
+    assert 0 <= metrics["auc"] <= 1
+
+
+def test_bad_inputs_are_clear_errors(tiny_root, tmp_path):
+    proc = cli("test", "--checkpoint", FIXTURES / "official-urdmu" / "urdmu_official_keys.pth", "--data", tiny_root,
+               "--out", tmp_path / "x", check=False)
+    assert proc.returncode == 2 and "expects 1024-d features" in proc.stderr and "Traceback" not in proc.stderr
+    proc = cli("train", "--data", tiny_root, "--out", tmp_path / "y", "--set", "alhpa=1", check=False)
+    assert proc.returncode == 2 and "unknown key 'alhpa'; valid keys:" in proc.stderr
+    proc = cli("train", "--data", tiny_root, "--out", tmp_path / "y", "--model", "resnet", check=False)
+    assert proc.returncode == 2 and "unknown model 'resnet'" in proc.stderr
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    proc = cli("test", "--checkpoint", bad, "--data", tiny_root, "--out", tmp_path / "z", check=False)
+    assert proc.returncode == 2 and "not a readable checkpoint" in proc.stderr
+
+
+def test_glance_mode_without_glances_is_an_error(tiny_copy, tmp_path):
+    (tiny_copy / "synthetic_glance_annotations.csv").unlink()
+    listing = tiny_copy / "synthetic.training.csv"
+    ids = listing.read_text().split()[1:]
+    listing.write_text("video-id,label\n" + "".join(f"{v},{int(v.startswith('abnormal'))}\n" for v in ids))
+    with pytest.raises(GlanceVADError, match="needs glances, but no abnormal training video has one"):
+        train(resolve_config(None, {**TINY, "steps": 2}), tiny_copy, tmp_path / "run")
+    weak = train(resolve_config(None, {**TINY, "steps": 2, "supervision": "weak"}), tiny_copy, tmp_path / "weak")
+    assert weak.summary["finished"]
+
+
+def test_refuses_to_overwrite_a_run(tiny_root, tmp_path):
+    cfg = resolve_config(None, {**TINY, "steps": 2})
+    train(cfg, tiny_root, tmp_path / "run")
+    with pytest.raises(GlanceVADError, match="already holds a run; pass --resume"):
+        train(cfg, tiny_root, tmp_path / "run")
+    assert isinstance(Path(tmp_path / "run" / "last.pt").stat().st_size, int)
