@@ -14,14 +14,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from benchmarks import bench_metrics  # noqa: E402
+from benchmarks import bench_metrics, bench_tgs, bench_training  # noqa: E402
 from glancevad.fileio import write_json  # noqa: E402
 
-SUITES = {"metrics": bench_metrics.run}
+SUITES = {"metrics": bench_metrics.run, "tgs": bench_tgs.run, "training": bench_training.run}
 
 
 def main() -> None:
-    console = Console()
+    console = Console(width=150)
     results = []
     for name, suite in SUITES.items():
         console.print(f"running [bold]{name}[/] ...")
@@ -30,7 +30,7 @@ def main() -> None:
     for column in ("benchmark", "value", "reference (same run)", "ratio"):
         table.add_column(column)
     for r in results:
-        ratio = "-" if r.ratio is None else f"{r.ratio:.1f}x {r.goal}"
+        ratio = r.goal if r.ratio is None else f"{r.ratio:.1f}x {r.goal}"
         table.add_row(r.name, f"{r.value:.2f} {r.unit}", r.reference, ratio)
     console.print(table)
     out = write_json(Path("runs/bench/bench.json"), [asdict(r) for r in results])

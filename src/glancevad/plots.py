@@ -35,7 +35,7 @@ def plot_score_curves(
             ax.axvspan(start, end, color="tab:red", alpha=0.15, lw=0)
     for name, scores in curves.items():
         frames = np.arange(len(scores) + 1) * frames_per_snippet
-        ax.stairs(scores, frames, label=name, lw=1.5)
+        ax.stairs(scores, frames, label=name, lw=1.5, baseline=None)
     for i, frame in enumerate(glances):
         ax.axvline(frame, color="black", ls=":", lw=1, label="glance" if i == 0 else None)
     if threshold is not None:

@@ -6,14 +6,7 @@ import numpy as np
 import pytest
 
 from glancevad.data.resample import glance_mask, resample
-
-
-def resample_loop(x, n):
-    bounds = np.linspace(0, len(x), n + 1).astype(int)
-    out = np.zeros((n, *x.shape[1:]), np.float32)
-    for i in range(n):
-        out[i] = x[bounds[i]:bounds[i + 1]].mean(0) if bounds[i] != bounds[i + 1] else x[bounds[i]]
-    return out
+from glancevad.reference import resample_loop
 
 
 @pytest.mark.parametrize("length", [1, 3, 7, 200, 201, 1000])

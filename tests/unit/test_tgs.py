@@ -9,52 +9,10 @@ import pytest
 import torch
 
 from conftest import FIXTURES
+from glancevad.reference import mine_loop, render_loop
 from glancevad.tgs import mine, render
 
 CASES = np.load(FIXTURES / "official-tgs" / "tgs_cases.npz")
-
-
-# ---------- plain loop references, written from Algorithm 1 and Eq. 3-4 ----------
-
-def mine_loop(scores, glances, alpha=0.9, dynamic=True, threshold=0.5):
-    out = glances.copy()
-    for b in range(scores.shape[0]):
-        idx = np.flatnonzero(glances[b])
-        n = scores.shape[1]
-        def thr(g, b=b):
-            return alpha * scores[b, g] if dynamic else threshold
-
-        walks = []
-        if len(idx):
-            walks.append((idx[0], range(idx[0] - 1, -1, -1)))
-            walks.append((idx[-1], range(idx[-1] + 1, n)))
-        for g0, g1 in zip(idx[:-1], idx[1:], strict=True):
-            walks.append((g0, range(g0 + 1, g1)))
-            walks.append((g1, range(g1 - 1, g0, -1)))
-        for start, path in walks:
-            for j in path:
-                if scores[b, j] >= thr(start):
-                    out[b, j] = 1
-                else:
-                    break
-    return out
-
-
-def render_loop(centres, kernel="normal", width=0.1, combine="max"):
-    batch, n = centres.shape
-    out = np.zeros((batch, n))
-    for b in range(batch):
-        kernels = []
-        for p in np.flatnonzero(centres[b]):
-            d = np.array([2 * (i - p) / max(n - 1, 1) for i in range(n)])
-            k = {"normal": np.exp(-d**2 / (2 * width**2)), "cauchy": 1 / (1 + (d / width) ** 2),
-                 "laplace": np.exp(-np.abs(d) / width)}[kernel]
-            kernels.append((k - k.min()) / (k.max() - k.min()) if k.max() > k.min() else np.ones(n))
-        if not kernels:
-            continue
-        r = np.max(kernels, axis=0) if combine == "max" else np.sum(kernels, axis=0)
-        out[b] = (r - r.min()) / (r.max() - r.min()) if r.max() > r.min() else np.ones(n)
-    return out
 
 
 # ---------- parity with the released implementation ----------

@@ -1,0 +1,68 @@
+"""Training-step figures: bf16 autocast vs fp32, and the share of a step spent outside forward/backward."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks.common import Result
+from glancevad.config import resolve_config
+from glancevad.engine.evaluator import autocast
+from glancevad.engine.trainer import Trainer
+from glancevad.models import build, get_spec
+from glancevad.synth import synth_config, write_synthetic_dataset
+
+
+def step_time(name: str, precision: str, *, batch: int = 16, length: int = 200, dim: int = 1024,
+              repeat: int = 3) -> float:
+    """Best seconds of one optimiser step at ``batch`` normal + ``batch`` abnormal videos."""
+    torch.manual_seed(0)
+    model = build(name, in_dim=dim).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    x = torch.rand(2 * batch, length, dim)
+    weight = torch.ones(batch)
+    device = torch.device("cpu")
+
+    def step():
+        with autocast(device, precision):
+            outputs = model(x)
+        loss, _ = get_spec(name).base_loss({k: v.float() for k, v in outputs.items()}, weight)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    step()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        step()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def step_overhead(steps: int = 20) -> dict[str, float]:
+    """Run the real trainer on the synthetic demo data; timings of its steps."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = write_synthetic_dataset(Path(tmp) / "data", synth_config("demo"))
+        cfg = resolve_config("demo", {"steps": steps, "eval_every": steps})
+        trainer = Trainer(cfg, root, Path(tmp) / "run")
+        for _ in range(steps):
+            trainer.train_step()
+        return trainer.timer.as_dict()
+
+
+def run(models: tuple[str, ...] = ("urdmu",)) -> list[Result]:
+    results = []
+    for name in models:
+        fp32 = step_time(name, "fp32")
+        bf16 = step_time(name, "bf16")
+        results.append(Result(f"{name} training step, B=16+16, N=200, D=1024, bf16", bf16 * 1e3, "ms",
+                              f"fp32: {fp32 * 1e3:.0f} ms", fp32 / bf16, "speed-up of bf16"))
+    timing = step_overhead()
+    results.append(Result("step time outside forward/backward (sampling, targets), demo data",
+                          100 * timing["overhead_fraction"], "% of step",
+                          f"{timing['seconds_per_step'] * 1e3:.0f} ms per step", None, "goal < 5 %"))
+    return results
