@@ -35,7 +35,7 @@ def assert_user_error(proc, *fragments):
 
 
 COMMANDS = [
-    ([], ["synth", "evaluate", "data", "gt", "glances"]),
+    ([], ["synth", "evaluate", "data", "gt", "glances", "train", "test", "compare"]),
     (["synth"], ["--preset", "--dim", "--crops", "--crop-naming", "--seed", "--force"]),
     (["data", "check"], ["--dim", "--glances", "--features", "--normal-pattern"]),
     (["gt", "build"], ["--annotations", "--list", "--lengths", "--features", "--format", "--out"]),
@@ -43,6 +43,11 @@ COMMANDS = [
     (["glances", "simulate"], ["--gt", "--out", "--seed", "--perturb"]),
     (["glances", "perturb"], ["--max-shift", "--data", "--lengths", "--out", "--seed"]),
     (["evaluate"], ["--scores", "--gt", "--out", "--far-threshold"]),
+    (["train"], ["--data", "--out", "--resume", "--preset", "--model", "urdmu", "--supervision", "--glance-fraction",
+                 "--weak-fraction", "--steps", "--batch-size", "--precision", "--device", "--seed", "--config",
+                 "--set", "--cache-dir"]),
+    (["test"], ["--checkpoint", "--data", "--out", "--precision", "--device", "--plots"]),
+    (["compare"], ["--name", "--data", "--out"]),
 ]
 
 
