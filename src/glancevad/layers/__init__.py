@@ -2,6 +2,7 @@
 
 from glancevad.layers.attention import GlobalLocalTransformer
 from glancevad.layers.memory import MemoryUnit
+from glancevad.layers.nonlocal_block import NonLocal1d
 from glancevad.layers.temporal import TemporalConv
 
-__all__ = ["GlobalLocalTransformer", "MemoryUnit", "TemporalConv"]
+__all__ = ["GlobalLocalTransformer", "MemoryUnit", "NonLocal1d", "TemporalConv"]

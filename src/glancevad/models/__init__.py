@@ -1,6 +1,6 @@
 """Networks behind a registry: ``build(name, in_dim, **kw)``; each module registers itself."""
 
-from glancevad.models import urdmu  # noqa: F401  (registers "urdmu")
+from glancevad.models import mil, rtfm, urdmu  # noqa: F401  (each registers itself)
 from glancevad.models.registry import (
     ModelSpec,
     build,

@@ -15,29 +15,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from glancevad.layers import GlobalLocalTransformer, MemoryUnit, TemporalConv
+from glancevad.models.crops import check_pairs, crop_mean, flatten_crops
 from glancevad.models.losses import topk_count, topk_mean, video_bce
 from glancevad.models.registry import register_model
-
-
-def _flatten_crops(x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
-    """``(B, crops, T, D)`` or ``(B, T, D)`` -> ``(B * crops, T, D)``, ``B``, ``crops``."""
-    if x.dim() == 4:
-        batch, crops, length, dim = x.shape
-        return x.reshape(batch * crops, length, dim), batch, crops
-    if x.dim() == 3:
-        return x, x.shape[0], 1
-    raise ValueError(f"expected features (B, T, D) or (B, crops, T, D), got shape {tuple(x.shape)}")
-
-
-def _crop_mean(values: torch.Tensor, batch: int, crops: int) -> torch.Tensor:
-    """``(batch * crops, ...) -> (batch, ...)`` averaged over crops."""
-    return values.reshape(batch, crops, *values.shape[1:]).mean(1)
 
 
 def _gather_mean(features: torch.Tensor, index: torch.Tensor, batch: int, crops: int) -> torch.Tensor:
     """Mean of the features at ``index`` ``(N, k)`` per sequence, then over crops: ``(batch, dim)``."""
     picked = torch.gather(features, 1, index.unsqueeze(-1).expand(-1, -1, features.shape[-1])).mean(1)
-    return _crop_mean(picked, batch, crops)
+    return crop_mean(picked, batch, crops)
 
 
 class ScoreHead(nn.Module):
@@ -78,18 +64,16 @@ class URDMU(nn.Module):
         return self.cls_head(torch.cat([x, augmentation], dim=-1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
-        flat, batch, crops = _flatten_crops(x)
+        flat, batch, crops = flatten_crops(x)
         h = self.self_attn(self.embedding(flat))
         if not self.training:
             _, a_aug = self.Amemory(h)
             _, n_aug = self.Nmemory(h)
-            return _crop_mean(self._score(h, self.encoder_mu(a_aug) + self.encoder_mu(n_aug)), batch, crops)
+            return crop_mean(self._score(h, self.encoder_mu(a_aug) + self.encoder_mu(n_aug)), batch, crops)
         return self._train_forward(h, batch, crops)
 
     def _train_forward(self, h: torch.Tensor, batch: int, crops: int) -> dict[str, torch.Tensor]:
-        if batch % 2:
-            raise ValueError(f"a training batch holds normal then abnormal videos: even size needed, got {batch}")
-        half = batch // 2
+        half = check_pairs(batch)
         normal, abnormal = h[: half * crops], h[half * crops :]
         a_att, a_aug = self.Amemory(abnormal)        # abnormal videos read the abnormal memory
         n_a_att, n_a_aug = self.Nmemory(abnormal)    # abnormal videos read the normal memory
@@ -113,14 +97,14 @@ class URDMU(nn.Module):
         distance = torch.relu(100 - negative_new.norm(dim=-1) + anchor_new.norm(dim=-1)).mean()
         augmentation = torch.cat([n_aug_sampled + self.encoder_mu(a_n_aug), a_aug_mu + self.encoder_mu(n_a_aug)])
         return {
-            "scores": _crop_mean(self._score(h, augmentation), batch, crops),
+            "scores": crop_mean(self._score(h, augmentation), batch, crops),
             "triplet": triplet,
             "kl": kl,
             "distance": distance,
-            "A_att": _crop_mean(a_att, half, crops),
-            "N_att": _crop_mean(n_att, half, crops),
-            "A_Natt": _crop_mean(a_n_att, half, crops),
-            "N_Aatt": _crop_mean(n_a_att, half, crops),
+            "A_att": crop_mean(a_att, half, crops),
+            "N_att": crop_mean(n_att, half, crops),
+            "A_Natt": crop_mean(a_n_att, half, crops),
+            "N_Aatt": crop_mean(n_a_att, half, crops),
         }
 
 
