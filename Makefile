@@ -8,7 +8,9 @@ STAMP := $(VENV)/.glancevad-installed
 TORCH_PIN ?= torch==2.13.0
 DEMO_DIR ?= runs/demo
 
-.PHONY: setup demo test bench lint clean
+DEMO_MODELS ?= mil rtfm urdmu
+
+.PHONY: setup demo demo-networks test bench lint clean
 
 setup: $(STAMP)
 
@@ -35,6 +37,20 @@ demo: setup
 	done
 	$(GV) compare $(DEMO_DIR)/weak/test $(DEMO_DIR)/glance/test --name "UR-DMU weak" --name "GlanceVAD (UR-DMU)" \
 		--data $(DEMO_DIR)/data --out $(DEMO_DIR)/compare
+
+# Every registered network under weak and glance supervision on the demo data (about 12 minutes).
+demo-networks: setup
+	test -d $(DEMO_DIR)/data || $(GV) synth $(DEMO_DIR)/data --preset demo
+	for model in $(DEMO_MODELS); do for sup in weak glance; do \
+		test -f $(DEMO_DIR)/networks/$$model-$$sup/test/metrics.json && continue; \
+		rm -rf $(DEMO_DIR)/networks/$$model-$$sup; \
+		$(GV) train --data $(DEMO_DIR)/data --preset demo --model $$model --supervision $$sup \
+			--out $(DEMO_DIR)/networks/$$model-$$sup --cache-dir $(DEMO_DIR)/cache || exit 1; \
+		$(GV) test --checkpoint $(DEMO_DIR)/networks/$$model-$$sup/best.pt --data $(DEMO_DIR)/data \
+			--out $(DEMO_DIR)/networks/$$model-$$sup/test --precision bf16 || exit 1; \
+	done; done
+	$(GV) compare $(foreach m,$(DEMO_MODELS),$(DEMO_DIR)/networks/$(m)-weak/test $(DEMO_DIR)/networks/$(m)-glance/test) \
+		$(foreach m,$(DEMO_MODELS),--name "$(m) weak" --name "$(m) glance") --out $(DEMO_DIR)/networks/compare
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -43,6 +43,26 @@ def step_time(name: str, precision: str, *, batch: int = 16, length: int = 200, 
     return best
 
 
+def test_throughput(name: str, precision: str, *, videos: int = 32, length: int = 200, dim: int = 1024) -> float:
+    """Snippets per second scored in eval mode, ``videos`` at a time."""
+    torch.manual_seed(0)
+    model = build(name, in_dim=dim).eval()
+    x = torch.rand(videos, length, dim)
+    device = torch.device("cpu")
+
+    def infer():
+        with torch.no_grad(), autocast(device, precision):
+            model(x)
+
+    infer()
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        infer()
+        best = min(best, time.perf_counter() - start)
+    return videos * length / best
+
+
 def step_overhead(steps: int = 20) -> dict[str, float]:
     """Run the real trainer on the synthetic demo data; timings of its steps."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -54,13 +74,17 @@ def step_overhead(steps: int = 20) -> dict[str, float]:
         return trainer.timer.as_dict()
 
 
-def run(models: tuple[str, ...] = ("urdmu",)) -> list[Result]:
+def run(models: tuple[str, ...] = ("mil", "rtfm", "urdmu")) -> list[Result]:
     results = []
     for name in models:
         fp32 = step_time(name, "fp32")
         bf16 = step_time(name, "bf16")
         results.append(Result(f"{name} training step, B=16+16, N=200, D=1024, bf16", bf16 * 1e3, "ms",
                               f"fp32: {fp32 * 1e3:.0f} ms", fp32 / bf16, "speed-up of bf16"))
+        fp32 = test_throughput(name, "fp32")
+        bf16 = test_throughput(name, "bf16")
+        results.append(Result(f"{name} test throughput, 32 videos x 200 snippets, D=1024, bf16", bf16,
+                              "snippets/s", f"fp32: {fp32:.0f} snippets/s", bf16 / fp32, "speed-up of bf16"))
     timing = step_overhead()
     results.append(Result("step time outside forward/backward (sampling, targets), demo data",
                           100 * timing["overhead_fraction"], "% of step",
