@@ -427,6 +427,55 @@ def compare(
             console.print(f"score curves: [bold]{pngs[0].parent}[/] ({len(pngs)} PNG)")
 
 
+GRID_HELP = "networks, ablation, perturbation, supervision-mix, kernels or sensitivity."
+
+
+@app.command()
+def experiment(
+    name: Annotated[str, typer.Argument(help=GRID_HELP)],
+    data: Annotated[Path, typer.Option(help="Dataset root in the official layout.")],
+    out: Annotated[Path, typer.Option(help="Grid folder (runs/, table.csv, table.md, figures/).")],
+    preset: Annotated[str | None, typer.Option(help="Training preset: ucf, xd or demo.")] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per setting (mean ± std).")] = 3,
+    budget: Annotated[str, typer.Option(help="full, or small: few steps for a quick look.")] = "full",
+    parallel: Annotated[int, typer.Option(min=1, help="Runs at once (each gets cores / parallel threads).")] = 1,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Config key for every run: --set steps=100.")] = None,
+) -> None:
+    """Reproduce a table or figure of the paper: one training run per setting and seed, then a table.
+
+    Finished runs are skipped and unfinished ones resumed, so an interrupted grid continues where it stopped.
+    """
+    from glancevad.config import parse_overrides
+    from glancevad.data import load_dataset
+    from glancevad.experiments.runner import plan_grid, run_grid
+    from glancevad.experiments.tables import gain_rows, plot_grid, summarise, write_tables
+
+    overrides = parse_overrides(set_ or [])
+    budget_seeds = 1 if budget == "small" else seeds
+    _, specs = plan_grid(name, data, out, preset=preset, seeds=budget_seeds, budget=budget, overrides=overrides)
+    with progress_bar(unit="runs") as bar:
+        task = bar.add_task(f"experiment {name}", total=len(specs))
+        cells, results = run_grid(name, data, out, preset=preset, seeds=budget_seeds, budget=budget, parallel=parallel,
+                                  overrides=overrides, on_run=lambda _: bar.advance(task))
+    rows = summarise(cells, results)
+    if name == "networks":
+        rows += gain_rows(rows)
+    csv_path, md_path = write_tables(out, name, rows, dataset_name=load_dataset(data).name, seeds=budget_seeds)
+    pngs = plot_grid(out, name, cells, rows)
+    console.print(md_path.read_text(), markup=False, highlight=False)
+    console.print(f"wrote [bold]{csv_path}[/], [bold]{md_path}[/], [bold]{pngs[0]}[/]; runs in {out / 'runs'}")
+
+
+@app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(help="A run folder (glancevad train) or a grid (glancevad experiment).")],
+) -> None:
+    """Render one self-contained HTML report (figures embedded) of a run or a grid."""
+    from glancevad.report import render_report
+
+    console.print(f"wrote [bold]{render_report(folder)}[/]")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning user errors into one line on stderr and exit code 2."""
     try:

@@ -63,6 +63,7 @@ class SynthConfig:
     activity_factors: int = 8
     rho: float = 0.9
     anomaly_strength: float = 2.0
+    anomaly_diversity: float = 0.0
     context_strength: float = 1.2
     context_rate_train_normal: float = 0.1
     context_rate_test_normal: float = 0.4
@@ -167,8 +168,14 @@ def _video(
     for t in range(1, num_snippets):
         z[t] = cfg.rho * z[t - 1] + innovation * rng.standard_normal(cfg.activity_factors)
     latent = world.scenes[scene] + z @ world.mixing
+    direction = world.classes[anomaly_class]
+    if cfg.anomaly_diversity > 0 and events:
+        # Each video's anomaly mixes its class direction with a direction of its own.
+        own = rng.standard_normal(cfg.dim)
+        own *= np.linalg.norm(direction) / np.linalg.norm(own)
+        direction = np.sqrt(1 - cfg.anomaly_diversity) * direction + np.sqrt(cfg.anomaly_diversity) * own
     for start, end in events:
-        latent += _trapezoid(num_snippets, start, end, fps, fps)[:, None] * world.classes[anomaly_class]
+        latent += _trapezoid(num_snippets, start, end, fps, fps)[:, None] * direction
     context = np.zeros(num_snippets)
     for start, end in context_spans:
         context = np.maximum(context, _trapezoid(num_snippets, start, end, 2 * fps, fps))

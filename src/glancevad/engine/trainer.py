@@ -318,6 +318,7 @@ def train(
         "device": str(trainer.device),
         "timing": trainer.timer.as_dict(),
         "cache": str(trainer.cache.folder),
+        "data": str(data_root),
     }
     write_json(run_dir / "summary.json", summary)
     return TrainResult(run_dir=run_dir, summary=summary)

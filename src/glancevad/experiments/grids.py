@@ -1,0 +1,97 @@
+"""The paper's experiment grids as data: each grid is a list of cells (rows) of config overrides.
+
+| grid | paper | rows |
+| --- | --- | --- |
+| ``networks`` | Tables 1-2 | MIL, RTFM, UR-DMU x weak / glance |
+| ``ablation`` | Table 3 | baseline; +mining; +Gaussian; +mining+dynamic; +mining+Gaussian; all three |
+| ``perturbation`` | Table 4 | glances shifted by up to 0 / 10 / 50 / 100 frames |
+| ``supervision-mix`` | Table 5 | eleven weak / glance / part settings |
+| ``kernels`` | Table 6 | normal / Cauchy / Laplace |
+| ``sensitivity`` | Fig. 4 | r_g sweep at alpha = 0.9, and alpha sweep at r_g = 0.1 |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from glancevad.errors import GlanceVADError
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One row of a grid: a key (folder name), a label, config overrides, and a glance shift."""
+
+    key: str
+    label: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    glance_shift: int = 0           # frames; > 0: train on perturbed glances (Table 4)
+    sweep: tuple[str, float] | None = None   # (parameter, value) for the sensitivity plot
+
+
+def _networks() -> list[Cell]:
+    names = {"mil": "MIL", "rtfm": "RTFM", "urdmu": "UR-DMU"}
+    return [
+        Cell(f"{model}-{sup}", f"{label} ({sup})", {"model": model, "supervision": sup})
+        for model, label in names.items() for sup in ("weak", "glance")
+    ]
+
+
+def _ablation() -> list[Cell]:
+    glance = {"supervision": "glance"}
+    return [
+        Cell("baseline", "baseline (weak)", {"supervision": "weak"}),
+        Cell("mining", "+mining", {**glance, "mining": True, "dynamic_threshold": False, "gaussian": False}),
+        Cell("gaussian", "+Gaussian", {**glance, "mining": False, "gaussian": True}),
+        Cell("mining-dynamic", "+mining +dynamic", {**glance, "mining": True, "dynamic_threshold": True,
+                                                    "gaussian": False}),
+        Cell("mining-gaussian", "+mining +Gaussian", {**glance, "mining": True, "dynamic_threshold": False,
+                                                      "gaussian": True}),
+        Cell("all", "+mining +dynamic +Gaussian", {**glance, "mining": True, "dynamic_threshold": True,
+                                                   "gaussian": True}),
+    ]
+
+
+def _perturbation() -> list[Cell]:
+    return [Cell(f"shift-{k}", f"±{k} frames", {"supervision": "glance"}, glance_shift=k) for k in (0, 10, 50, 100)]
+
+
+def _supervision_mix() -> list[Cell]:
+    settings = [(100, 0), (25, 0), (50, 0), (75, 0), (0, 25), (0, 50), (0, 75), (75, 25), (50, 50), (25, 75),
+                (0, 100)]
+    cells = []
+    for weak, glance in settings:
+        kind = "weak" if glance == 0 else "glance" if weak == 0 else "mixed"
+        part = "" if weak + glance == 100 else " (part)"
+        cells.append(Cell(f"w{weak}-g{glance}", f"{kind}{part}: W {weak}% G {glance}%",
+                          {"supervision": "mixed", "weak_fraction": weak / 100, "glance_fraction": glance / 100}))
+    return cells
+
+
+def _kernels() -> list[Cell]:
+    return [Cell(k, k.capitalize(), {"supervision": "glance", "kernel": k}) for k in ("normal", "cauchy", "laplace")]
+
+
+def _sensitivity() -> list[Cell]:
+    cells = [Cell(f"rg-{w:g}", f"r_g = {w:g}", {"supervision": "glance", "width": w, "alpha": 0.9},
+                  sweep=("width", w)) for w in (0.05, 0.1, 0.2, 0.4)]
+    cells += [Cell(f"alpha-{a:g}", f"alpha = {a:g}", {"supervision": "glance", "width": 0.1, "alpha": a},
+                   sweep=("alpha", a)) for a in (0.5, 0.7, 0.8, 0.9, 0.95)]
+    return cells
+
+
+GRIDS = {
+    "networks": _networks,
+    "ablation": _ablation,
+    "perturbation": _perturbation,
+    "supervision-mix": _supervision_mix,
+    "kernels": _kernels,
+    "sensitivity": _sensitivity,
+}
+
+
+def grid_cells(name: str) -> list[Cell]:
+    """The cells of a grid; an unknown name lists the valid ones."""
+    if name not in GRIDS:
+        raise GlanceVADError(f"unknown experiment {name!r}; experiments: {', '.join(GRIDS)}")
+    return GRIDS[name]()

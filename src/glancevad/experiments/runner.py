@@ -1,0 +1,149 @@
+"""Running a grid: one ordinary training run per (cell, seed), then a test of its ``best.pt``.
+
+Layout of a grid folder::
+
+    grid.json                  what was run: grid, data, preset, seeds, budget, overrides
+    runs/<cell>/seed<k>/       an ordinary run folder (config.yaml, best.pt, ...) + test/
+    glances/shift-<K>.csv      perturbed glances (perturbation grid)
+    table.csv, table.md        mean ± std over seeds (paper figures beside ours when known)
+    figures/*.png
+
+A grid is resumable: a run whose ``test/metrics.json`` exists is skipped, an unfinished run is
+resumed from its ``last.pt``. ``parallel > 1`` runs that many at once in worker processes, each
+with its share of the CPU threads.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from glancevad.config import TrainConfig, resolve_config
+from glancevad.data.cache import build_or_open_cache
+from glancevad.data.dataset import load_dataset
+from glancevad.data.features import feature_shape
+from glancevad.errors import GlanceVADError
+from glancevad.experiments.grids import Cell, grid_cells
+from glancevad.fileio import write_json
+from glancevad.glance import perturb_glances, read_glances, write_glances
+
+#: What ``--budget small`` changes: few steps and one seed, so that a grid runs in minutes on a CPU.
+SMALL_BUDGET = {"steps": 40, "eval_every": 10, "log_every": 5, "min_mining_step": 10}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything one worker needs to train and test one (cell, seed)."""
+
+    cell_key: str
+    seed: int
+    config: dict[str, Any]
+    data: str
+    run_dir: str
+    cache_dir: str
+
+
+def plan_grid(
+    name: str, data: Path, out: Path, *, preset: str | None, seeds: int, budget: str,
+    overrides: dict[str, Any] | None = None,
+) -> tuple[list[Cell], list[RunSpec]]:
+    """The cells of grid ``name`` and one ``RunSpec`` per (cell, seed); writes perturbed glances."""
+    if budget not in ("full", "small"):
+        raise GlanceVADError(f"budget must be full or small, got {budget!r}")
+    if seeds < 1:
+        raise GlanceVADError("seeds must be >= 1")
+    cells = grid_cells(name)
+    dataset = load_dataset(data)
+    budget_values = SMALL_BUDGET if budget == "small" else {}
+    specs = []
+    for cell in cells:
+        extra: dict[str, Any] = {}
+        if cell.glance_shift:
+            extra["glance_csv"] = str(_perturbed_glances(dataset, out, cell.glance_shift))
+        for seed in range(seeds):
+            cfg = resolve_config(preset, budget_values, overrides or {}, cell.overrides, extra, {"seed": seed})
+            specs.append(RunSpec(cell.key, seed, cfg.to_dict(), str(data), str(out / "runs" / cell.key / f"seed{seed}"),
+                                 str(out / "cache")))
+    return cells, specs
+
+
+def _perturbed_glances(dataset, out: Path, shift: int) -> Path:
+    path = out / "glances" / f"shift-{shift}.csv"
+    if not path.exists():
+        if dataset.glance_csv is None:
+            raise GlanceVADError(f"{dataset.root}: no glance CSV to perturb")
+        index = dataset.feature_index("train")
+        frames = {v.id: dataset.frames_per_snippet * feature_shape(index.locate(v.id))[0] for v in dataset.train}
+        glances = {v: g for v, g in read_glances(dataset.glance_csv).items()}
+        write_glances(path, perturb_glances(glances, max_shift=shift, num_frames=frames, seed=shift))
+    return path
+
+
+def execute(spec: RunSpec, threads: int | None = None) -> dict[str, Any]:
+    """Train (or resume, or skip) one run, then test its ``best.pt``; return its test metrics."""
+    from glancevad.engine.inference import evaluate_checkpoint
+    from glancevad.engine.trainer import resolve_device, train
+
+    if threads:
+        torch.set_num_threads(threads)
+    run_dir = Path(spec.run_dir)
+    metrics_path = run_dir / "test" / "metrics.json"
+    if metrics_path.exists():
+        return json.loads(metrics_path.read_text())
+    summary = run_dir / "summary.json"
+    finished = False
+    if summary.exists():
+        finished = json.loads(summary.read_text()).get("finished", False)
+    if not finished:
+        resume = (run_dir / "last.pt").exists()
+        cfg = None if resume else TrainConfig(**spec.config)
+        train(cfg, spec.data, run_dir, resume=resume, cache_dir=spec.cache_dir)
+    cfg = TrainConfig(**spec.config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        metrics = evaluate_checkpoint(run_dir / "best.pt", spec.data, run_dir / "test",
+                                      device=resolve_device(cfg.device), precision=cfg.precision, plots=0)
+    return {**metrics, "checkpoint": str(run_dir / "best.pt")}
+
+
+def run_grid(
+    name: str, data: str | os.PathLike, out: str | os.PathLike, *, preset: str | None = None, seeds: int = 3,
+    budget: str = "full", parallel: int = 1, overrides: dict[str, Any] | None = None,
+    on_run: Callable[[RunSpec], None] | None = None,
+) -> tuple[list[Cell], dict[tuple[str, int], dict[str, Any]]]:
+    """Run every (cell, seed) of a grid; return the cells and ``{(cell, seed): metrics}``."""
+    data, out = Path(data), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cells, specs = plan_grid(name, data, out, preset=preset, seeds=seeds, budget=budget, overrides=overrides)
+    write_json(out / "grid.json", {"grid": name, "data": str(data), "preset": preset, "seeds": seeds,
+                                   "budget": budget, "overrides": overrides or {},
+                                   "cells": [asdict(c) for c in cells]})
+    # Build each distinct training cache once, before any worker needs it.
+    for glance_csv in {spec.config.get("glance_csv") for spec in specs}:
+        num_snippets = specs[0].config["num_snippets"]
+        build_or_open_cache(load_dataset(data, glance_csv=glance_csv), out / "cache", num_snippets=num_snippets)
+    results: dict[tuple[str, int], dict[str, Any]] = {}
+    if parallel <= 1:
+        for spec in specs:
+            results[(spec.cell_key, spec.seed)] = execute(spec)
+            if on_run:
+                on_run(spec)
+        return cells, results
+    threads = max(1, (os.cpu_count() or 1) // parallel)
+    with ProcessPoolExecutor(max_workers=parallel, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(execute, spec, threads): spec for spec in specs}
+        for future in as_completed(futures):
+            spec = futures[future]
+            results[(spec.cell_key, spec.seed)] = future.result()
+            if on_run:
+                on_run(spec)
+    return cells, results

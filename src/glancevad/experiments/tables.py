@@ -1,0 +1,133 @@
+"""Grid results as tables (mean ± std over seeds, the paper's figures beside ours) and figures."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from glancevad.experiments.grids import Cell
+from glancevad.fileio import atomic_write, save_figure
+
+METRICS = ("auc", "auc_a", "ap", "ap_a", "ap_step", "far")
+PAPER_METRICS = {"ucf-crime": ("auc", "auc_a"), "xd-violence": ("ap", "ap_a")}
+
+
+def paper_results(grid: str) -> dict[str, Any]:
+    """The published figures of a grid (``source`` and ``rows``), from ``paper_results.yaml``."""
+    text = (resources.files("glancevad.experiments") / "paper_results.yaml").read_text()
+    return yaml.safe_load(text).get(grid, {"source": "", "rows": {}})
+
+
+def summarise(cells: list[Cell], results: dict[tuple[str, int], dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per cell: ``{key, label, n, <metric>_mean, <metric>_std}`` (in %, std over seeds)."""
+    rows = []
+    for cell in cells:
+        runs = [m for (key, _), m in sorted(results.items()) if key == cell.key]
+        row: dict[str, Any] = {"key": cell.key, "label": cell.label, "n": len(runs)}
+        for metric in METRICS:
+            values = np.array([100 * r[metric] for r in runs], dtype=float)
+            row[f"{metric}_mean"] = float(values.mean()) if len(values) else math.nan
+            row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        rows.append(row)
+    return rows
+
+
+def gain_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For the networks grid: glance minus weak, per network (means; std not defined)."""
+    by_key = {row["key"]: row for row in rows}
+    gains = []
+    for row in rows:
+        if row["key"].endswith("-glance") and (weak := by_key.get(row["key"].replace("-glance", "-weak"))):
+            gain = {"key": row["key"].replace("-glance", "-gain"),
+                    "label": row["label"].replace("(glance)", "gain of glance over weak"), "n": row["n"]}
+            for metric in METRICS:
+                gain[f"{metric}_mean"] = row[f"{metric}_mean"] - weak[f"{metric}_mean"]
+                gain[f"{metric}_std"] = math.nan
+            gains.append(gain)
+    return gains
+
+
+def _cell(mean: float, std: float) -> str:
+    if math.isnan(mean):
+        return "n/a"
+    return f"{mean:.2f}" if math.isnan(std) or std == 0 else f"{mean:.2f} ± {std:.2f}"
+
+
+def write_tables(
+    out: Path, grid: str, rows: list[dict[str, Any]], *, dataset_name: str, seeds: int
+) -> tuple[Path, Path]:
+    """``table.csv`` (numbers) and ``table.md`` (mean ± std, paper columns when the dataset is known)."""
+    paper = paper_results(grid)
+    paper_metrics = PAPER_METRICS.get(dataset_name, ())
+    columns = ["key", "label", "n"] + [f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
+    columns += [f"paper_{m}" for m in paper_metrics]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        published = paper["rows"].get(row["key"], {}).get(dataset_name, {})
+        writer.writerow({**row, **{f"paper_{m}": published.get(m, "") for m in paper_metrics}})
+    with atomic_write(out / "table.csv", "w", encoding="utf-8", newline="") as handle:
+        handle.write(buffer.getvalue())
+    header = ["setting", *[m.upper().replace("_A", "_A") for m in METRICS]]
+    header += [f"paper {m.upper()}" for m in paper_metrics]
+    lines = [f"# {grid}: mean ± std over {seeds} seed(s), in %, checkpoint best.pt (selected on validation)", ""]
+    if paper_metrics:
+        lines += [f"Paper figures: {paper['source']}, {dataset_name}.", ""]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        published = paper["rows"].get(row["key"], {}).get(dataset_name, {})
+        cells = [row["label"], *(_cell(row[f"{m}_mean"], row[f"{m}_std"]) for m in METRICS)]
+        cells += [f"{published[m]:.2f}" if m in published else "–" for m in paper_metrics]
+        lines.append("| " + " | ".join(cells) + " |")
+    with atomic_write(out / "table.md", "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return out / "table.csv", out / "table.md"
+
+
+def plot_grid(out: Path, grid: str, cells: list[Cell], rows: list[dict[str, Any]]) -> list[Path]:
+    """PNG figures: two curves per metric for the sensitivity grid (Fig. 4), bars otherwise."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_key = {row["key"]: row for row in rows}
+    shown = ("auc", "auc_a", "ap", "ap_a")
+    paths = []
+    if grid == "sensitivity":
+        fig, axes = plt.subplots(1, len(shown), figsize=(4 * len(shown), 3.2))
+        for ax, metric in zip(axes, shown, strict=True):
+            for parameter, label in (("width", "r_g (alpha = 0.9)"), ("alpha", "alpha (r_g = 0.1)")):
+                points = [(c.sweep[1], by_key[c.key]) for c in cells if c.sweep and c.sweep[0] == parameter]
+                xs = np.arange(len(points))
+                ax.errorbar(xs, [r[f"{metric}_mean"] for _, r in points], yerr=[r[f"{metric}_std"] for _, r in points],
+                            marker="o", capsize=3, label=label)
+                for x, (value, row) in zip(xs, points, strict=True):
+                    ax.annotate(f"{value:g}", (x, row[f"{metric}_mean"]), fontsize=7, textcoords="offset points",
+                                xytext=(0, 5), ha="center")
+            ax.set_title(metric.upper())
+            ax.set_xticks([])
+            ax.set_xlabel("parameter value (annotated)")
+        axes[0].legend(fontsize=8)
+    else:
+        fig, axes = plt.subplots(1, len(shown), figsize=(4 * len(shown), 3.6), sharey=False)
+        labels = [row["label"] for row in rows]
+        for ax, metric in zip(axes, shown, strict=True):
+            ax.bar(range(len(rows)), [r[f"{metric}_mean"] for r in rows],
+                   yerr=[0 if math.isnan(r[f"{metric}_std"]) else r[f"{metric}_std"] for r in rows], capsize=3)
+            ax.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=7)
+            ax.set_title(metric.upper())
+            low = min(r[f"{metric}_mean"] for r in rows)
+            ax.set_ylim(max(0, low - 10), 100)
+    fig.suptitle(f"{grid} (mean ± std over seeds)")
+    fig.tight_layout()
+    paths.append(save_figure(fig, out / "figures" / f"{grid}.png", dpi=110))
+    return paths

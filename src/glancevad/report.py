@@ -1,0 +1,169 @@
+"""``glancevad report``: one self-contained HTML page for a run or a grid (figures embedded).
+
+A run report shows the configuration, the selection summary, the test metrics, the loss and
+validation curves and score curves of chosen test videos. A grid report shows the table, the
+grid figure and, where the grid has a weak and a glance run of the same network, the paper's
+Fig. 5: their score curves over the ground truth, with a glance drawn inside each event.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from glancevad.data.dataset import load_dataset
+from glancevad.data.scores import read_scores
+from glancevad.errors import GlanceVADError
+from glancevad.fileio import atomic_write, save_figure
+from glancevad.glance.simulate import simulate_glances
+from glancevad.plots import plot_score_curves
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:14px}td,th{border:1px solid #ccc;padding:3px 8px}
+th{background:#f3f3f3}img{max-width:100%;margin:.5em 0}pre{background:#f7f7f7;padding:1em;overflow:auto}"""
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}">'
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    columns = columns or list(rows[0]) if rows else []
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c, '')))}</td>" for c in columns) + "</tr>"
+                   for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
+    return str(value)
+
+
+def _loss_curves(run: Path, folder: Path) -> Path | None:
+    log = run / "metrics.jsonl"
+    if not log.exists():
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = [json.loads(line) for line in log.read_text().splitlines() if line]
+    train = [r for r in records if "loss" in r]
+    val = [r for r in records if "val_glance_auc" in r]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3))
+    for key in ("loss", "loss_abn", "mil_normal", "mil_abnormal"):
+        if train and key in train[0]:
+            left.plot([r["step"] for r in train], [r[key] for r in train], label=key)
+    left.set_xlabel("step")
+    left.set_title("training losses")
+    left.legend(fontsize=8)
+    for key in ("val_glance_auc", "val_video_auc"):
+        right.plot([r["step"] for r in val], [r[key] for r in val], marker="o", label=key)
+    right.set_xlabel("step")
+    right.set_title("validation (held-out training videos)")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, folder / "losses.png", dpi=100)
+
+
+def _chosen_videos(dataset, count: int = 3) -> list[str]:
+    gt = dataset.ground_truth or {}
+    abnormal = sorted((v for v in dataset.test if v.label), key=lambda v: -int(gt[v.id].sum()))
+    return [v.id for v in abnormal[:count]] + [v.id for v in dataset.test if not v.label][:1]
+
+
+def _score_figures(curves_by_name: dict[str, dict[str, np.ndarray]], data_root: str, folder: Path) -> list[Path]:
+    dataset = load_dataset(data_root)
+    gt = dataset.ground_truth or {}
+    glances = simulate_glances({v: gt[v] for v in gt}, seed=0)
+    paths = []
+    for vid in _chosen_videos(dataset):
+        curves = {name: scores[vid] for name, scores in curves_by_name.items() if vid in scores}
+        paths.append(plot_score_curves(folder / f"{vid}.png", f"{vid} (dotted: a glance drawn in each event)",
+                                       curves, labels=gt.get(vid), glances=glances.get(vid, ())))
+    return paths
+
+
+def _run_section(run: Path, folder: Path) -> str:
+    parts = []
+    config = yaml.safe_load((run / "config.yaml").read_text()) if (run / "config.yaml").exists() else {}
+    summary = json.loads((run / "summary.json").read_text())
+    best = summary.get("best", {})
+    score = _fmt(best.get("score", float("nan")))
+    parts.append(f"<p><b>Selection</b>: {html.escape(summary.get('selection', ''))}. Best step "
+                 f"{best.get('step')} (score {score}), {summary.get('steps')} steps.</p>")
+    metrics_path = run / "test" / "metrics.json"
+    if metrics_path.exists():
+        metrics = json.loads(metrics_path.read_text())
+        parts.append("<h3>Test metrics (%) of best.pt</h3>" + _table(
+            [{k: 100 * v for k, v in metrics.items() if isinstance(v, float)}]))
+        scores = read_scores(run / "test" / "scores.json")
+        if summary.get("data"):
+            parts += [_img(p) for p in _score_figures({"score": scores}, summary["data"], folder)]
+    if (loss := _loss_curves(run, folder)) is not None:
+        parts.append("<h3>Losses and validation</h3>" + _img(loss))
+    parts.append("<h3>Configuration</h3><pre>" + html.escape(yaml.safe_dump(config, sort_keys=False)) + "</pre>")
+    return "\n".join(parts)
+
+
+def _grid_section(grid_dir: Path, folder: Path) -> str:
+    info = json.loads((grid_dir / "grid.json").read_text())
+    parts = [f"<p>Data <code>{html.escape(info['data'])}</code>, preset {info['preset']}, {info['seeds']} seed(s), "
+             f"budget {info['budget']}; checkpoints: best.pt of each run (selected on validation).</p>"]
+    table_csv = grid_dir / "table.csv"
+    if table_csv.exists():
+        with open(table_csv, encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        parts.append("<h3>Table</h3>" + _table(rows))
+    for png in sorted((grid_dir / "figures").glob("*.png")):
+        parts.append(_img(png))
+    pairs = _weak_glance_pair(grid_dir, info)
+    if pairs:
+        curves = {name: read_scores(path) for name, path in pairs.items()}
+        parts.append("<h3>Score curves: weak vs glance (paper Fig. 5)</h3>")
+        parts += [_img(p) for p in _score_figures(curves, info["data"], folder)]
+    return "\n".join(parts)
+
+
+def _weak_glance_pair(grid_dir: Path, info: dict[str, Any]) -> dict[str, Path]:
+    """Test scores of a weak and a glance run of the same network in this grid, if any (seed 0)."""
+    keys = [c["key"] for c in info["cells"]]
+    for weak, glance in (("urdmu-weak", "urdmu-glance"), ("baseline", "all"), ("w100-g0", "w0-g100")):
+        if weak in keys and glance in keys:
+            paths = {name: grid_dir / "runs" / key / "seed0" / "test" / "scores.json"
+                     for name, key in (("weak", weak), ("glance", glance))}
+            if all(p.exists() for p in paths.values()):
+                return paths
+    return {}
+
+
+def render_report(path: str | os.PathLike) -> Path:
+    """Write ``report.html`` into a run or grid folder and return its path."""
+    path = Path(path)
+    if (path / "grid.json").exists():
+        kind, title = "grid", f"glancevad grid report: {json.loads((path / 'grid.json').read_text())['grid']}"
+    elif (path / "summary.json").exists():
+        kind, title = "run", f"glancevad run report: {path.name}"
+    else:
+        raise GlanceVADError(f"{path}: neither a run folder (summary.json) nor a grid folder (grid.json)")
+    with tempfile.TemporaryDirectory() as tmp:
+        body = _grid_section(path, Path(tmp)) if kind == "grid" else _run_section(path, Path(tmp))
+        page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+                f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
+    out = path / "report.html"
+    with atomic_write(out, "w", encoding="utf-8") as handle:
+        handle.write(page)
+    return out
