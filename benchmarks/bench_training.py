@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
-from benchmarks.common import Result
+from benchmarks.common import Result, best_time
 from glancevad.config import resolve_config
 from glancevad.engine.evaluator import autocast
 from glancevad.engine.trainer import Trainer
@@ -34,13 +33,7 @@ def step_time(name: str, precision: str, *, batch: int = 16, length: int = 200, 
         loss.backward()
         optimizer.step()
 
-    step()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        step()
-        best = min(best, time.perf_counter() - start)
-    return best
+    return best_time(step, repeat=repeat)
 
 
 def test_throughput(name: str, precision: str, *, videos: int = 32, length: int = 200, dim: int = 1024) -> float:
@@ -54,13 +47,7 @@ def test_throughput(name: str, precision: str, *, videos: int = 32, length: int 
         with torch.no_grad(), autocast(device, precision):
             model(x)
 
-    infer()
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        infer()
-        best = min(best, time.perf_counter() - start)
-    return videos * length / best
+    return videos * length / best_time(infer, repeat=3)
 
 
 def step_overhead(steps: int = 20) -> dict[str, float]:

@@ -47,6 +47,21 @@ class CropNaming(str, Enum):
     stacked = "stacked"
 
 
+def _metrics_table(title: str, rows: dict[str, dict[str, float]]) -> Table:
+    """Metrics in % as a table, one row per named result (an empty name hides the name column)."""
+    from glancevad.metrics import METRIC_NAMES
+
+    table = Table(title=title)
+    named = any(rows)
+    if named:
+        table.add_column("run")
+    for key in METRIC_NAMES:
+        table.add_column(key)
+    for name, metrics in rows.items():
+        table.add_row(*([name] if named else []), *(f"{100 * metrics[key]:.2f}" for key in METRIC_NAMES))
+    return table
+
+
 def _frame_counts(data: Path | None, lengths: Path | None, frames_per_snippet: int, split: str):
     """Frame counts per video from a dataset root (16·T from features) or a lengths file."""
     from glancevad.data import load_dataset
@@ -283,11 +298,7 @@ def evaluate(
         )
     for warning in caught:
         err_console.print(f"[yellow]warning:[/] {warning.message}")
-    table = Table(title="frame-level metrics (%)")
-    for key in metrics:
-        table.add_column(key)
-    table.add_row(*(f"{100 * value:.2f}" for value in metrics.values()))
-    console.print(table)
+    console.print(_metrics_table("frame-level metrics (%)", {"": metrics}))
     path = write_json(out or scores.with_name("metrics.json"), metrics)
     console.print(f"wrote [bold]{path}[/]")
 
@@ -390,11 +401,7 @@ def test(
         metrics = evaluate_checkpoint(checkpoint, data, out, device=resolve_device(device), precision=precision.value,
                                   plots=plots, on_video=lambda _: bar.advance(task))
     if metrics:
-        table = Table(title=f"test metrics of {checkpoint} (%)")
-        for key in metrics:
-            table.add_column(key)
-        table.add_row(*(f"{100 * v:.2f}" for v in metrics.values()))
-        console.print(table)
+        console.print(_metrics_table(f"test metrics of {checkpoint} (%)", {"": metrics}))
     console.print(f"wrote [bold]{out}[/]: scores.json" + (", metrics.json" if metrics else "") + ", plots/")
 
 
@@ -409,16 +416,9 @@ def compare(
     from glancevad.compare import plot_comparison, read_test_results
     from glancevad.data import load_dataset
     from glancevad.fileio import write_json
-    from glancevad.metrics import METRIC_NAMES
 
     results = read_test_results(folders, names)
-    table = Table(title="test metrics (%)")
-    table.add_column("run")
-    for key in METRIC_NAMES:
-        table.add_column(key)
-    for name, result in results.items():
-        table.add_row(name, *(f"{100 * result['metrics'][key]:.2f}" for key in METRIC_NAMES))
-    console.print(table)
+    console.print(_metrics_table("test metrics (%)", {name: r["metrics"] for name, r in results.items()}))
     if out is not None:
         path = write_json(out / "comparison.json", {name: r["metrics"] for name, r in results.items()})
         console.print(f"wrote [bold]{path}[/]")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,6 +74,18 @@ def read_table(
             raise DataError(f"{path}: line {line}: empty {', '.join(empty)}")
         out.append((line, record))
     return out
+
+
+def read_json_object(path: str | os.PathLike, *, what: str, shape: str) -> dict:
+    """Read a JSON file whose top level must be an object; ``shape`` describes it in the error."""
+    path = Path(path)
+    try:
+        data = json.loads(read_text(path, what=what))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: malformed {what}: {exc}") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: {what} must be a JSON object of {shape}")
+    return data
 
 
 def parse_int(value: str, *, path: str | os.PathLike, line: int, field: str, minimum: int = 0) -> int:

@@ -18,7 +18,7 @@ import numpy as np
 from glancevad.constants import FRAMES_PER_SNIPPET
 from glancevad.errors import DataError
 from glancevad.fileio import atomic_write
-from glancevad.tables import parse_int, read_text
+from glancevad.tables import parse_int, read_json_object, read_text
 
 #: Video id -> uint8 array of 0/1 frame labels.
 GroundTruth = dict[str, np.ndarray]
@@ -29,12 +29,7 @@ Interval = tuple[int, int]
 def read_ground_truth(path: str | os.PathLike) -> GroundTruth:
     """Read ``{video-id: {"labels": [0/1 ...], "num_frames": n?}}``; validate every entry."""
     path = Path(path)
-    try:
-        data = json.loads(read_text(path, what="ground-truth JSON"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: malformed ground-truth JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise DataError(f"{path}: ground truth must be a JSON object of video-id -> entry")
+    data = read_json_object(path, what="ground-truth JSON", shape="video-id -> entry")
     out: GroundTruth = {}
     for vid, entry in data.items():
         labels = entry.get("labels") if isinstance(entry, dict) else None

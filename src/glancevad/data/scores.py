@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -12,18 +11,13 @@ import numpy as np
 
 from glancevad.errors import DataError
 from glancevad.fileio import write_json
-from glancevad.tables import read_text
+from glancevad.tables import read_json_object
 
 
 def read_scores(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read a scores JSON; every value must be a non-empty list of finite numbers."""
     path = Path(path)
-    try:
-        data = json.loads(read_text(path, what="scores JSON"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: malformed scores JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise DataError(f"{path}: scores must be a JSON object of video-id -> list of scores")
+    data = read_json_object(path, what="scores JSON", shape="video-id -> list of scores")
     out = {}
     for vid, values in data.items():
         if (

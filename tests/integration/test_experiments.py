@@ -1,0 +1,108 @@
+"""Every grid at the small budget on tiny data: table shape, finite cells, resumption, reports.
+
+Checks structure, not the direction of any result.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import subprocess
+import sys
+
+import pytest
+
+from glancevad.experiments import GRIDS, grid_cells
+from glancevad.experiments.runner import run_grid
+from glancevad.experiments.tables import paper_results
+
+FAST = ["--set", "steps=2", "--set", "batch_size=2", "--set", "num_snippets=16", "--set", "eval_every=2",
+        "--set", "val_fraction=0.25", "--set", "precision=fp32"]
+FAST_OVERRIDES = {"steps": 2, "batch_size": 2, "num_snippets": 16, "eval_every": 2, "val_fraction": 0.25,
+                  "precision": "fp32"}
+
+
+def cli(*args, check=True):
+    proc = subprocess.run([sys.executable, "-m", "glancevad", *map(str, args)], capture_output=True, text=True)
+    if check and proc.returncode:
+        raise AssertionError(proc.stderr[-3000:])
+    return proc
+
+
+@pytest.mark.parametrize("grid", list(GRIDS))
+def test_each_grid_runs_at_small_budget(grid, tiny_root, tmp_path):
+    out = tmp_path / grid
+    printed = cli("experiment", grid, "--data", tiny_root, "--out", out, "--budget", "small", *FAST).stdout
+    assert str(out / "table.md") in printed.replace("\n", "")
+    with open(out / "table.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    cells = grid_cells(grid)
+    expected = len(cells) + (3 if grid == "networks" else 0)  # + gain rows
+    assert len(rows) == expected
+    assert [r["key"] for r in rows[: len(cells)]] == [c.key for c in cells]
+    for row in rows:
+        for metric in ("auc", "auc_a", "ap", "ap_a", "far"):
+            assert math.isfinite(float(row[f"{metric}_mean"])), (row["key"], metric)
+    assert (out / "figures" / f"{grid}.png").stat().st_size > 1000
+    for cell in cells:
+        assert (out / "runs" / cell.key / "seed0" / "test" / "metrics.json").exists()
+
+
+def test_grid_resumes_and_skips_finished_runs(tiny_root, tmp_path):
+    out = tmp_path / "kernels"
+    run_grid("kernels", tiny_root, out, seeds=1, budget="small", overrides=FAST_OVERRIDES)
+    done = out / "runs" / "normal" / "seed0" / "test" / "metrics.json"
+    stamp = done.stat().st_mtime_ns
+    # an interrupted run: its test output and summary are gone, its last checkpoint stays
+    cauchy = out / "runs" / "cauchy" / "seed0"
+    (cauchy / "test" / "metrics.json").unlink()
+    (cauchy / "summary.json").unlink()
+    _, results = run_grid("kernels", tiny_root, out, seeds=1, budget="small", overrides=FAST_OVERRIDES)
+    assert done.stat().st_mtime_ns == stamp
+    assert (cauchy / "test" / "metrics.json").exists()
+    assert set(results) == {("normal", 0), ("cauchy", 0), ("laplace", 0)}
+
+
+def test_parallel_runs_and_seeds(tiny_root, tmp_path):
+    out = tmp_path / "par"
+    cli("experiment", "kernels", "--data", tiny_root, "--out", out, "--seeds", "2", "--parallel", "2", *FAST)
+    with open(out / "table.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["n"] for r in rows] == ["2", "2", "2"]
+    assert "± " in (out / "table.md").read_text() or all(float(r["auc_std"]) == 0 for r in rows)
+
+
+def test_reports_of_a_grid_and_a_run(tiny_root, tmp_path):
+    out = tmp_path / "net"
+    run_grid("networks", tiny_root, out, seeds=1, budget="small", overrides=FAST_OVERRIDES)
+    from glancevad.experiments.tables import gain_rows, plot_grid, summarise, write_tables
+
+    cells = grid_cells("networks")
+    _, results = run_grid("networks", tiny_root, out, seeds=1, budget="small", overrides=FAST_OVERRIDES)
+    rows = summarise(cells, results)
+    rows += gain_rows(rows)
+    write_tables(out, "networks", rows, dataset_name="synthetic", seeds=1)
+    plot_grid(out, "networks", cells, rows)
+    printed = cli("report", out).stdout
+    page = (out / "report.html").read_text()
+    assert str(out / "report.html") in printed.replace("\n", "")
+    assert "paper Fig. 5" in page and page.count("data:image/png;base64,") >= 3
+    run_page = cli("report", out / "runs" / "urdmu-glance" / "seed0").stdout
+    assert "report.html" in run_page
+    html = (out / "runs" / "urdmu-glance" / "seed0" / "report.html").read_text()
+    assert "Test metrics" in html and "Configuration" in html and "data:image/png;base64," in html
+    bad = cli("report", tmp_path, check=False)
+    assert bad.returncode == 2 and "neither a run folder" in bad.stderr
+
+
+def test_paper_figures_are_stored_for_the_tables():
+    assert paper_results("networks")["rows"]["urdmu-glance"]["ucf-crime"]["auc"] == 91.96
+    assert paper_results("supervision-mix")["rows"]["w25-g75"]["xd-violence"]["ap_a"] == 89.40
+    assert len(paper_results("supervision-mix")["rows"]) == 11
+    keys = {c.key for c in grid_cells("ablation")}
+    assert keys == set(paper_results("ablation")["rows"])
+
+
+def test_unknown_grid_is_a_clear_error(tiny_root, tmp_path):
+    proc = cli("experiment", "tables", "--data", tiny_root, "--out", tmp_path, check=False)
+    assert proc.returncode == 2 and "unknown experiment 'tables'; experiments: networks" in proc.stderr
