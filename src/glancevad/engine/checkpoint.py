@@ -21,6 +21,25 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     return Path(path)
 
 
+def link_checkpoint(source: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Make ``target`` the same file as ``source`` (a hard link, swapped in atomically).
+
+    Used when the best checkpoint is the last one: no second serialisation and fsync. A later
+    save of ``source`` writes a new file and leaves ``target`` untouched.
+    """
+    source, target = Path(source), Path(target)
+    temporary = target.with_name(f".{target.name}.link")
+    temporary.unlink(missing_ok=True)
+    try:
+        os.link(source, temporary)
+    except OSError:  # no hard links on this file system: copy instead
+        import shutil
+
+        shutil.copyfile(source, temporary)
+    os.replace(temporary, target)
+    return target
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Load a checkpoint or a bare state dict (``weights_only``: no code is unpickled).
 

@@ -30,7 +30,7 @@ import yaml
 from glancevad.config import TrainConfig, make_config
 from glancevad.data.cache import TrainingCache, build_or_open_cache
 from glancevad.data.dataset import load_dataset
-from glancevad.engine.checkpoint import read_checkpoint, save_checkpoint
+from glancevad.engine.checkpoint import link_checkpoint, read_checkpoint, save_checkpoint
 from glancevad.engine.evaluator import autocast, score_batch, validation_scores
 from glancevad.engine.sampler import PairedSampler
 from glancevad.engine.supervision import GLANCE, WEAK, assign_roles, glance_targets
@@ -297,10 +297,12 @@ def train(
                 for key, value in val.items():
                     writer.add_scalar(f"val/{key}", value, step)
                 value = _selection_value(val)
-                if value > trainer.best["score"]:
+                improved = value > trainer.best["score"]
+                if improved:
                     trainer.best = {"score": value, "step": step, **val}
-                    save_checkpoint(run_dir / "best.pt", trainer._payload())
                 save_checkpoint(last, trainer._payload())
+                if improved:
+                    link_checkpoint(last, run_dir / "best.pt")
             if task is not None:
                 progress.update(task, completed=step, info=f"loss {values['loss']:.3f}")
     finally:
