@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 
@@ -57,8 +58,6 @@ def validation_scores(
     ``video_auc``: ROC AUC of the videos' top-k mean scores against their video labels.
     Either is ``nan`` when undefined.
     """
-    import warnings
-
     abnormal, normal = labels == 1, labels == 0
     positives = scores[abnormal][glance_masks[abnormal] > 0]
     negatives = scores[normal].reshape(-1)

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from glancevad.data.dataset import load_dataset
+from glancevad.data.features import feature_shape
 from glancevad.data.scores import write_scores
 from glancevad.engine.checkpoint import read_checkpoint
 from glancevad.engine.evaluator import score_videos
@@ -65,11 +66,9 @@ def evaluate_checkpoint(
     out_dir = Path(out_dir)
     loaded = load_model(checkpoint, device=device)
     dataset = load_dataset(data_root)
-    first = dataset.load_features(dataset.test[0])
-    if first.shape[-1] != loaded.in_dim:
-        raise GlanceVADError(
-            f"{checkpoint}: the network expects {loaded.in_dim}-d features, {data_root} has {first.shape[-1]}-d"
-        )
+    dim = feature_shape(dataset.feature_index("test").locate(dataset.test[0].id))[2]
+    if dim != loaded.in_dim:
+        raise GlanceVADError(f"{checkpoint}: the network expects {loaded.in_dim}-d features, {data_root} has {dim}-d")
     videos = ((v.id, dataset.load_features(v, expected_dim=loaded.in_dim)) for v in dataset.test)
     scores = score_videos(loaded.model, videos, device=device, precision=precision, on_video=on_video)
     write_scores(out_dir / "scores.json", scores)

@@ -133,7 +133,8 @@ class Trainer:
         self.timer = StepTimer()
 
     # ----- checkpoints -----
-    def _payload(self) -> dict[str, Any]:
+    def checkpoint_payload(self) -> dict[str, Any]:
+        """Everything a checkpoint holds: weights, optimiser, step, sampler and RNG state, config."""
         return {
             "model_state": self.model.state_dict(),
             "optimizer_state": self.optimizer.state_dict(),
@@ -300,7 +301,7 @@ def train(
                 improved = value > trainer.best["score"]
                 if improved:
                     trainer.best = {"score": value, "step": step, **val}
-                save_checkpoint(last, trainer._payload())
+                save_checkpoint(last, trainer.checkpoint_payload())
                 if improved:
                     link_checkpoint(last, run_dir / "best.pt")
             if task is not None:
