@@ -10,7 +10,9 @@ they are non-negative like I3D features):
   so normal content drifts smoothly instead of being white noise.
 * ``a_e(t)``: an anomaly event of one of several classes, a smooth trapezoid in time whose length
   ranges from a few snippets to most of the video; boundary snippets are weighted by the fraction
-  of their frames inside the event (labels are frame-exact).
+  of their frames inside the event (labels are frame-exact). Its direction mixes the class
+  direction with one of the video's own (``anomaly_diversity`` of the variance): no two
+  anomalies look quite alike.
 * ``c_t``: *context* that co-occurs with anomalies but is not anomalous (a crowd gathering, a
   siren): every abnormal video has one to ``max_events`` context episodes of 3-16 snippets,
   kept ``context_gap`` snippets clear of its events; it appears alone in a few normal training
@@ -63,7 +65,7 @@ class SynthConfig:
     activity_factors: int = 8
     rho: float = 0.9
     anomaly_strength: float = 2.0
-    anomaly_diversity: float = 0.0
+    anomaly_diversity: float = 0.2
     context_strength: float = 1.2
     context_rate_train_normal: float = 0.1
     context_rate_test_normal: float = 0.4

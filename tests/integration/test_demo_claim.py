@@ -25,5 +25,5 @@ def test_glance_beats_weak_on_the_synthetic_demo(tmp_path):
             tmp_path / supervision / "best.pt", root, tmp_path / f"t_{supervision}",
             device=torch.device("cpu"), precision="bf16", plots=0,
         )
-    assert metrics["glance"]["auc_a"] > metrics["weak"]["auc_a"] + 0.05, metrics
+    assert metrics["glance"]["auc_a"] > metrics["weak"]["auc_a"] + 0.03, metrics
     assert metrics["glance"]["auc"] > metrics["weak"]["auc"], metrics

@@ -52,7 +52,8 @@ def test_glances_fall_inside_training_events(tiny_root):
 
 def test_event_lengths_span_short_to_most_of_the_video(tmp_path):
     root = write_synthetic_dataset(tmp_path / "d", synth_config("demo", dim=8, crops=1))
-    gt = read_ground_truth(root / "synthetic_ground_truth.json")
+    gt = {**read_ground_truth(root / "synthetic_ground_truth.json"),
+          **read_ground_truth(root / "synthetic_train_ground_truth.json")}
     fractions, snippets = [], []
     for labels in gt.values():
         for start, end in label_intervals(labels):
@@ -99,7 +100,7 @@ def test_video_level_labels_learn_the_context_as_anomaly(tmp_path):
     assert any(m["context"] for vid, m in meta.items() if vid.startswith("normal"))
     plain = (video_yt == 0) & ~context_t
     # Video labels: context snippets (in abnormal and normal videos) look anomalous.
-    assert weak[context_t].mean() - weak[plain].mean() > 0.25
+    assert weak[context_t].mean() - weak[plain].mean() > 0.12
     # Dense labels: context looks normal, events stand out.
     assert dense[context_t].mean() - dense[plain].mean() < 0.1
     assert dense[frame_yt == 1].mean() - dense[context_t].mean() > 0.4
