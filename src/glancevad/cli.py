@@ -447,16 +447,16 @@ def experiment(
     """
     from glancevad.config import parse_overrides
     from glancevad.data import load_dataset
-    from glancevad.experiments.runner import plan_grid, run_grid
+    from glancevad.experiments.runner import run_grid
     from glancevad.experiments.tables import gain_rows, plot_grid, summarise, write_tables
 
     overrides = parse_overrides(set_ or [])
     budget_seeds = 1 if budget == "small" else seeds
-    _, specs = plan_grid(name, data, out, preset=preset, seeds=budget_seeds, budget=budget, overrides=overrides)
     with progress_bar(unit="runs") as bar:
-        task = bar.add_task(f"experiment {name}", total=len(specs))
+        task = bar.add_task(f"experiment {name}", total=None)
         cells, results = run_grid(name, data, out, preset=preset, seeds=budget_seeds, budget=budget, parallel=parallel,
-                                  overrides=overrides, on_run=lambda _: bar.advance(task))
+                                  overrides=overrides, on_plan=lambda total: bar.update(task, total=total),
+                                  on_run=lambda _: bar.advance(task))
     rows = summarise(cells, results)
     if name == "networks":
         rows += gain_rows(rows)

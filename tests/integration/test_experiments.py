@@ -73,12 +73,10 @@ def test_parallel_runs_and_seeds(tiny_root, tmp_path):
 
 
 def test_reports_of_a_grid_and_a_run(tiny_root, tmp_path):
-    out = tmp_path / "net"
-    run_grid("networks", tiny_root, out, seeds=1, budget="small", overrides=FAST_OVERRIDES)
     from glancevad.experiments.tables import gain_rows, plot_grid, summarise, write_tables
 
-    cells = grid_cells("networks")
-    _, results = run_grid("networks", tiny_root, out, seeds=1, budget="small", overrides=FAST_OVERRIDES)
+    out = tmp_path / "net"
+    cells, results = run_grid("networks", tiny_root, out, seeds=1, budget="small", overrides=FAST_OVERRIDES)
     rows = summarise(cells, results)
     rows += gain_rows(rows)
     write_tables(out, "networks", rows, dataset_name="synthetic", seeds=1)

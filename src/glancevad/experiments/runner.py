@@ -118,12 +118,17 @@ def execute(spec: RunSpec, threads: int | None = None) -> dict[str, Any]:
 def run_grid(
     name: str, data: str | os.PathLike, out: str | os.PathLike, *, preset: str | None = None, seeds: int = 3,
     budget: str = "full", parallel: int = 1, overrides: dict[str, Any] | None = None,
-    on_run: Callable[[RunSpec], None] | None = None,
+    on_plan: Callable[[int], None] | None = None, on_run: Callable[[RunSpec], None] | None = None,
 ) -> tuple[list[Cell], dict[tuple[str, int], dict[str, Any]]]:
-    """Run every (cell, seed) of a grid; return the cells and ``{(cell, seed): metrics}``."""
+    """Run every (cell, seed) of a grid; return the cells and ``{(cell, seed): metrics}``.
+
+    ``on_plan(number_of_runs)`` is called once the grid is planned, ``on_run(spec)`` after each run.
+    """
     data, out = Path(data), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cells, specs = plan_grid(name, data, out, preset=preset, seeds=seeds, budget=budget, overrides=overrides)
+    if on_plan:
+        on_plan(len(specs))
     write_json(out / "grid.json", {"grid": name, "data": str(data), "preset": preset, "seeds": seeds,
                                    "budget": budget, "overrides": overrides or {},
                                    "cells": [asdict(c) for c in cells]})

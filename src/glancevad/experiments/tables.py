@@ -106,7 +106,7 @@ def plot_grid(out: Path, grid: str, cells: list[Cell], rows: list[dict[str, Any]
         fig, axes = plt.subplots(1, len(shown), figsize=(4 * len(shown), 3.2))
         for ax, metric in zip(axes, shown, strict=True):
             for parameter, label in (("width", "r_g (alpha = 0.9)"), ("alpha", "alpha (r_g = 0.1)")):
-                points = [(c.sweep[1], by_key[c.key]) for c in cells if c.sweep and c.sweep[0] == parameter]
+                points = sorted((value, by_key[c.key]) for c in cells for p, value in c.sweeps if p == parameter)
                 xs = np.arange(len(points))
                 ax.errorbar(xs, [r[f"{metric}_mean"] for _, r in points], yerr=[r[f"{metric}_std"] for _, r in points],
                             marker="o", capsize=3, label=label)
