@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from glancevad.config import PRECISIONS, SUPERVISIONS
 from glancevad.console import console, err_console, progress_bar
 from glancevad.constants import FRAMES_PER_SNIPPET, NORMAL_ID_PATTERN
 from glancevad.errors import GlanceVADError
@@ -303,15 +304,9 @@ def evaluate(
     console.print(f"wrote [bold]{path}[/]")
 
 
-class Supervision(str, Enum):
-    weak = "weak"
-    glance = "glance"
-    mixed = "mixed"
-
-
-class Precision(str, Enum):
-    fp32 = "fp32"
-    bf16 = "bf16"
+# The choices come from the config module, so the CLI and the config cannot drift apart.
+Supervision = Enum("Supervision", {name: name for name in SUPERVISIONS}, type=str)
+Precision = Enum("Precision", {name: name for name in PRECISIONS}, type=str)
 
 
 def _model_names() -> str:
@@ -391,15 +386,14 @@ def test(
     plots: Annotated[int, typer.Option(min=0, help="Score-curve PNGs to draw.")] = 4,
 ) -> None:
     """Score every test video (all crops, averaged) and compute the metrics against the ground truth."""
-    from glancevad.data import load_dataset
     from glancevad.engine.inference import evaluate_checkpoint
     from glancevad.engine.trainer import resolve_device
 
-    total = len(load_dataset(data).test)
     with progress_bar(unit="videos") as bar:
-        task = bar.add_task("testing", total=total)
+        task = bar.add_task("testing", total=None)
         metrics = evaluate_checkpoint(checkpoint, data, out, device=resolve_device(device), precision=precision.value,
-                                  plots=plots, on_video=lambda _: bar.advance(task))
+                                      plots=plots, on_start=lambda total: bar.update(task, total=total),
+                                      on_video=lambda _: bar.advance(task))
     if metrics:
         console.print(_metrics_table(f"test metrics of {checkpoint} (%)", {"": metrics}))
     console.print(f"wrote [bold]{out}[/]: scores.json" + (", metrics.json" if metrics else "") + ", plots/")

@@ -57,10 +57,12 @@ def evaluate_checkpoint(
     device: torch.device,
     precision: str = "fp32",
     plots: int = 4,
+    on_start: Callable[[int], None] | None = None,
     on_video: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Score every test video (all crops, averaged) and write ``scores.json``, ``metrics.json`` and plots.
 
+    ``on_start(number_of_videos)`` is called once the dataset is read, ``on_video(id)`` after each.
     Returns the metrics (empty when the dataset has no ground truth).
     """
     out_dir = Path(out_dir)
@@ -69,6 +71,8 @@ def evaluate_checkpoint(
     dim = feature_shape(dataset.feature_index("test").locate(dataset.test[0].id))[2]
     if dim != loaded.in_dim:
         raise GlanceVADError(f"{checkpoint}: the network expects {loaded.in_dim}-d features, {data_root} has {dim}-d")
+    if on_start is not None:
+        on_start(len(dataset.test))
     videos = ((v.id, dataset.load_features(v, expected_dim=loaded.in_dim)) for v in dataset.test)
     scores = score_videos(loaded.model, videos, device=device, precision=precision, on_video=on_video)
     write_scores(out_dir / "scores.json", scores)

@@ -83,8 +83,8 @@ def _perturbed_glances(dataset, out: Path, shift: int) -> Path:
             raise GlanceVADError(f"{dataset.root}: no glance CSV to perturb")
         index = dataset.feature_index("train")
         frames = {v.id: dataset.frames_per_snippet * feature_shape(index.locate(v.id))[0] for v in dataset.train}
-        glances = {v: g for v, g in read_glances(dataset.glance_csv).items()}
-        write_glances(path, perturb_glances(glances, max_shift=shift, num_frames=frames, seed=shift))
+        moved = perturb_glances(read_glances(dataset.glance_csv), max_shift=shift, num_frames=frames, seed=shift)
+        write_glances(path, moved)
     return path
 
 

@@ -76,7 +76,7 @@ def write_tables(
         writer.writerow({**row, **{f"paper_{m}": published.get(m, "") for m in paper_metrics}})
     with atomic_write(out / "table.csv", "w", encoding="utf-8", newline="") as handle:
         handle.write(buffer.getvalue())
-    header = ["setting", *[m.upper().replace("_A", "_A") for m in METRICS]]
+    header = ["setting", *[m.upper() for m in METRICS]]
     header += [f"paper {m.upper()}" for m in paper_metrics]
     lines = [f"# {grid}: mean ± std over {seeds} seed(s), in %, checkpoint best.pt (selected on validation)", ""]
     if paper_metrics:
