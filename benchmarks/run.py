@@ -1,6 +1,7 @@
 """``make bench``: every benchmark, each against a reference measured in the same run.
 
-Prints a table and writes the raw numbers to ``runs/bench/bench.json``.
+Prints a table and writes the raw numbers to ``runs/bench/bench.json``. ``python benchmarks/run.py
+i3d tgs`` runs only the named suites.
 """
 
 from __future__ import annotations
@@ -14,23 +15,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from benchmarks import bench_metrics, bench_tgs, bench_training  # noqa: E402
+from benchmarks import bench_i3d, bench_metrics, bench_tgs, bench_training  # noqa: E402
 from glancevad.fileio import write_json  # noqa: E402
 
-SUITES = {"metrics": bench_metrics.run, "tgs": bench_tgs.run, "training": bench_training.run}
+SUITES = {"metrics": bench_metrics.run, "tgs": bench_tgs.run, "training": bench_training.run, "i3d": bench_i3d.run}
 
 
 def main() -> None:
     console = Console(width=150)
+    chosen = sys.argv[1:] or list(SUITES)
+    unknown = [name for name in chosen if name not in SUITES]
+    if unknown:
+        sys.exit(f"unknown benchmark suite(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}")
     results = []
-    for name, suite in SUITES.items():
+    for name, suite in ((n, SUITES[n]) for n in chosen):
         console.print(f"running [bold]{name}[/] ...")
         results.extend(suite())
     table = Table(title="glancevad benchmarks (this machine, one run)")
     for column in ("benchmark", "value", "reference (same run)", "ratio"):
         table.add_column(column)
     for r in results:
-        ratio = r.goal if r.ratio is None else f"{r.ratio:.1f}x {r.goal}"
+        if r.ratio is None:
+            ratio = r.goal
+        else:
+            ratio = f"{100 * r.ratio:.0f}% {r.goal}" if r.percent else f"{r.ratio:.1f}x {r.goal}"
         table.add_row(r.name, f"{r.value:.2f} {r.unit}", r.reference, ratio)
     console.print(table)
     out = write_json(Path("runs/bench/bench.json"), [asdict(r) for r in results])

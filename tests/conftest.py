@@ -28,3 +28,13 @@ def tiny_copy(tiny_root, tmp_path) -> Path:
     import shutil
 
     return Path(shutil.copytree(tiny_root, tmp_path / "data"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def weights_cache(tmp_path_factory) -> Path:
+    """Converted I3D weights go to a per-session folder, not the user's ~/.cache."""
+    import os
+
+    folder = Path(os.environ.get("GLANCEVAD_CACHE") or tmp_path_factory.mktemp("glancevad-cache"))
+    os.environ["GLANCEVAD_CACHE"] = str(folder)
+    return folder

@@ -38,10 +38,11 @@ from pathlib import Path
 import numpy as np
 
 from glancevad.constants import FRAMES_PER_SNIPPET
+from glancevad.data.features import write_features
 from glancevad.data.groundtruth import write_ground_truth
 from glancevad.data.lists import write_video_list
 from glancevad.errors import GlanceVADError
-from glancevad.fileio import write_json, write_npy
+from glancevad.fileio import write_json
 from glancevad.glance.io import write_glances
 from glancevad.glance.simulate import simulate_glances
 
@@ -191,13 +192,6 @@ def _video(
     return np.logaddexp(0.0, crops).astype(np.float32)
 
 
-def _crop_paths(folder: Path, vid: str, crops: int, naming: str) -> list[Path]:
-    if naming == "glancevad":
-        return [folder / f"{vid}.npy", *(folder / f"{vid}__{c}.npy" for c in range(1, crops))]
-    if naming == "indexed":
-        return [folder / f"{vid}__{c}.npy" for c in range(crops)]
-    raise GlanceVADError(f"crop naming {naming!r} is not one of glancevad, indexed, stacked")
-
 
 def write_synthetic_dataset(
     root: str | os.PathLike,
@@ -247,11 +241,7 @@ def write_synthetic_dataset(
                 episodes = int(rng.random() < context_rate)
             context = _context_spans(cfg, rng, num_snippets * fps, events, episodes)
             features = _video(cfg, world, rng, num_snippets, scene, events, anomaly_class, context)
-            if cfg.crop_naming == "stacked":
-                write_npy(folder / f"{vid}.npy", features)
-            else:
-                for c, path in enumerate(_crop_paths(folder, vid, cfg.crops, cfg.crop_naming)):
-                    write_npy(path, features[:, c])
+            write_features(folder, vid, features, cfg.crop_naming)
             frame_labels = np.zeros(num_snippets * fps, dtype=np.uint8)
             for start, end in events:
                 frame_labels[start:end] = 1

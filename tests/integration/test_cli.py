@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from cli_helpers import assert_user_error, run
 from conftest import UCF
 from glancevad.data.groundtruth import read_ground_truth
 from glancevad.glance import read_glances
 from glancevad.metrics import evaluate_scores
-
-
-def run(*args, check=True):
-    proc = subprocess.run(
-        [sys.executable, "-m", "glancevad", *map(str, args)],
-        capture_output=True, text=True, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-def assert_user_error(proc, *fragments):
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr + proc.stdout
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert lines[-1].startswith("error: "), proc.stderr
-    for fragment in fragments:
-        assert fragment in lines[-1], lines[-1]
-
 
 COMMANDS = [
     ([], ["synth", "evaluate", "data", "gt", "glances", "train", "test", "compare"]),
@@ -48,6 +27,10 @@ COMMANDS = [
                  "--set", "--cache-dir"]),
     (["test"], ["--checkpoint", "--data", "--out", "--precision", "--device", "--plots"]),
     (["compare"], ["--name", "--data", "--out"]),
+    (["extract"], ["--out", "--list", "--root", "--crops", "--layout", "--stack", "--step", "--fps", "--weights",
+                   "--device", "--batch", "--precision", "--shard", "--resume", "merge"]),
+    (["detect"], ["--checkpoint", "--features", "--out", "--threshold", "--min-event", "--merge-gap", "--overlay",
+                  "--fps", "--crops", "--weights"]),
 ]
 
 

@@ -65,7 +65,7 @@ def test_event_lengths_span_short_to_most_of_the_video(tmp_path):
 def test_refuses_bad_config(tmp_path):
     with pytest.raises(GlanceVADError, match="unknown synthetic option 'colour'"):
         synth_config("tiny", colour=1)
-    with pytest.raises(GlanceVADError, match="crop naming 'zip'"):
+    with pytest.raises(GlanceVADError, match="feature layout 'zip'"):
         write_synthetic_dataset(tmp_path / "z", synth_config("tiny", crop_naming="zip"))
 
 

@@ -158,3 +158,33 @@ def feature_shape(files: FeatureFiles, *, expected_dim: int | None = None) -> tu
         listed = ", ".join(f"{p.name}: {s}" for p, s in zip(files.paths, shapes, strict=True))
         raise DataError(f"video {files.video_id}: crops disagree in shape ({listed})")
     return (shapes[0][0], len(shapes), shapes[0][-1])
+
+
+LAYOUTS = ("glancevad", "indexed", "stacked")
+
+
+def layout_paths(folder: str | os.PathLike, video_id: str, crops: int, layout: str) -> list[Path]:
+    """The files that hold one video's ``crops`` crops in ``layout``, in crop order."""
+    folder = Path(folder)
+    if layout == "stacked":
+        return [folder / f"{video_id}.npy"]
+    if layout == "glancevad":
+        return [folder / f"{video_id}.npy", *(folder / f"{video_id}__{c}.npy" for c in range(1, crops))]
+    if layout == "indexed":
+        return [folder / f"{video_id}__{c}.npy" for c in range(crops)]
+    raise DataError(f"feature layout {layout!r} is not one of {', '.join(LAYOUTS)}")
+
+
+def write_features(folder: str | os.PathLike, video_id: str, features: np.ndarray, layout: str) -> list[Path]:
+    """Write ``[T, crops, D]`` features in ``layout``, each file atomically; returns the paths.
+
+    Crop files are written last-to-first, so the file a reader looks for first appears last.
+    """
+    from glancevad.fileio import write_npy
+
+    paths = layout_paths(folder, video_id, features.shape[1], layout)
+    if layout == "stacked":
+        return [write_npy(paths[0], features)]
+    for crop in reversed(range(len(paths))):
+        write_npy(paths[crop], features[:, crop])
+    return paths

@@ -1,0 +1,211 @@
+"""``glancevad detect``: where in a new video are the anomalies?
+
+Snippet scores are expanded to one score per frame (frames after the last whole snippet take its
+score, so every frame of the video gets one), thresholded, and turned into events: runs of frames
+at or above the threshold, runs closer than ``merge_gap`` seconds joined, events shorter than
+``min_event`` seconds dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from glancevad.constants import FRAMES_PER_SNIPPET
+from glancevad.errors import DataError, GlanceVADError
+from glancevad.fileio import atomic_write, save_figure, write_json, write_npy
+
+
+@dataclass(frozen=True)
+class Event:
+    """One detected anomaly: frames ``start_frame`` … ``end_frame`` (inclusive)."""
+
+    start_frame: int
+    end_frame: int
+    start_s: float
+    end_s: float
+    peak_score: float
+    peak_frame: int
+    mean_score: float
+
+
+def frame_scores(snippet_scores: np.ndarray, num_frames: int, *, frames_per_snippet: int = FRAMES_PER_SNIPPET,
+                 step: int | None = None) -> np.ndarray:
+    """One score per frame for ``num_frames`` frames from snippets taken every ``step`` frames.
+
+    Frame ``f`` takes the score of snippet ``f // step`` (the last snippet for trailing frames).
+    """
+    step = step or frames_per_snippet
+    scores = np.asarray(snippet_scores, dtype=np.float64).reshape(-1)
+    if scores.size == 0:
+        raise ValueError("no snippet scores")
+    index = np.minimum(np.arange(num_frames) // step, scores.size - 1)
+    return scores[index]
+
+
+def find_events(scores: np.ndarray, fps: float, *, threshold: float = 0.5, min_event: float = 1.0,
+                merge_gap: float = 2.0) -> list[Event]:
+    """Events of per-frame ``scores`` (see the module docstring); times in seconds at ``fps``."""
+    above = np.asarray(scores) >= threshold
+    edges = np.diff(np.r_[0, above.astype(np.int8), 0])
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)  # ends exclusive
+    runs: list[list[int]] = []
+    gap = merge_gap * fps
+    for start, end in zip(starts, ends, strict=True):
+        if runs and start - runs[-1][1] <= gap:
+            runs[-1][1] = int(end)
+        else:
+            runs.append([int(start), int(end)])
+    events = []
+    for start, end in runs:
+        if (end - start) / fps < min_event:
+            continue
+        window = scores[start:end]
+        peak = int(np.argmax(window))
+        events.append(Event(start, end - 1, round(start / fps, 3), round(end / fps, 3), float(window[peak]),
+                            start + peak, float(window.mean())))
+    return events
+
+
+def write_events(out_dir: str | os.PathLike, video_id: str, events: list[Event], summary: dict) -> tuple[Path, Path]:
+    """``<id>.events.json`` (summary + events) and ``<id>.events.csv``."""
+    out_dir = Path(out_dir)
+    json_path = write_json(out_dir / f"{video_id}.events.json", {**summary, "events": [asdict(e) for e in events]})
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(list(Event.__dataclass_fields__))
+    for event in events:
+        writer.writerow(list(asdict(event).values()))
+    csv_path = out_dir / f"{video_id}.events.csv"
+    with atomic_write(csv_path, "w", encoding="utf-8") as handle:
+        handle.write(buffer.getvalue())
+    return json_path, csv_path
+
+
+def plot_detection(path: str | os.PathLike, video_id: str, scores: np.ndarray, fps: float, events: list[Event],
+                   threshold: float) -> Path:
+    """PNG of the per-frame score over time with the events shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 2.8))
+    seconds = np.arange(len(scores)) / fps
+    for i, event in enumerate(events):
+        ax.axvspan(event.start_s, event.end_s, color="tab:red", alpha=0.2, lw=0, label="event" if i == 0 else None)
+    ax.plot(seconds, scores, lw=1.3, label="anomaly score")
+    ax.axhline(threshold, color="grey", lw=0.7, ls="--", label=f"threshold {threshold:g}")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(0, max(seconds[-1], 1e-3))
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("score")
+    ax.set_title(f"{video_id}: {len(events)} event(s)", fontsize=10)
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=110)
+
+
+def load_feature_file(path: str | os.PathLike) -> np.ndarray:
+    """``[T, crops, D]`` (or ``[T, D]``, one crop) features from one ``.npy`` file."""
+    from glancevad.data.features import read_npy_header
+
+    shape, _ = read_npy_header(Path(path))
+    if len(shape) not in (2, 3) or shape[0] == 0:
+        raise DataError(f"{path}: expected features of shape [T, crops, D] or [T, D], found {list(shape)}")
+    features = np.load(path, allow_pickle=False).astype(np.float32)
+    return features[:, None] if features.ndim == 2 else features
+
+
+def run_detection(
+    video: str | os.PathLike | None,
+    checkpoint: str | os.PathLike,
+    *,
+    features: str | os.PathLike | None = None,
+    out: str | os.PathLike | None = None,
+    threshold: float = 0.5,
+    min_event: float = 1.0,
+    merge_gap: float = 2.0,
+    overlay: str | os.PathLike | None = None,
+    fps: float | None = None,
+    crops: int | None = None,
+    weights: str = "rgb_scratch",
+    device: str = "auto",
+    precision: str = "fp32",
+    batch: int = 1,
+    on_start: Callable[[int], None] | None = None,
+    on_snippet: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Extract (unless ``features`` is given), score, find events, and write them; see ``glancevad detect``.
+
+    Returns ``{"events": [Event], "frame_scores": array, "paths": [written files]}``.
+    """
+    from glancevad.engine.evaluator import score_videos
+    from glancevad.engine.inference import load_model
+    from glancevad.engine.trainer import resolve_device
+    from glancevad.features.extract import ExtractionSettings, SnippetExtractor
+    from glancevad.features.i3d import FEATURE_DIM
+    from glancevad.features.video import probe
+    from glancevad.features.weights import load_i3d
+
+    torch_device = resolve_device(device)
+    loaded = load_model(checkpoint, device=torch_device)
+    info = probe(video) if video is not None else None
+    video_id = Path(video if video is not None else features).stem.removesuffix(".features")
+    out_dir = Path(out) if out is not None else Path("runs") / "detect" / video_id
+    paths: list[Path] = []
+    if features is not None:
+        x = load_feature_file(features)
+        num_frames = info.frames if info is not None else x.shape[0] * FRAMES_PER_SNIPPET
+    else:
+        if loaded.in_dim != FEATURE_DIM:
+            raise GlanceVADError(
+                f"{checkpoint}: the network takes {loaded.in_dim}-d features but I3D gives {FEATURE_DIM}-d; "
+                "extract them yourself and pass --features"
+            )
+        settings = ExtractionSettings(crops=crops or loaded.crops or 10, weights=weights)
+        if on_start is not None:
+            on_start(info.snippets(settings.stack, settings.step))
+        extractor = SnippetExtractor(load_i3d(weights), settings, device=torch_device, precision=precision,
+                                     batch=batch)
+        x = extractor.video(video, on_snippet)
+        num_frames = extractor.frames_read
+        paths.append(write_npy(out_dir / f"{video_id}.features.npy", x))
+    if x.shape[2] != loaded.in_dim:
+        raise GlanceVADError(f"{features}: {x.shape[2]}-d features, but {checkpoint} takes {loaded.in_dim}-d")
+    snippet_scores = score_videos(loaded.model, [(video_id, x)], device=torch_device, precision=precision)[video_id]
+    fps = fps or (info.fps if info is not None else 30.0)
+    per_frame = frame_scores(snippet_scores, max(num_frames, 1))
+    events = find_events(per_frame, fps, threshold=threshold, min_event=min_event, merge_gap=merge_gap)
+    summary = {
+        "video": str(video) if video is not None else None, "features": str(features) if features else None,
+        "checkpoint": str(checkpoint), "model": loaded.name, "frames": int(num_frames), "fps": fps,
+        "snippets": int(x.shape[0]), "crops": int(x.shape[1]), "frames_per_snippet": FRAMES_PER_SNIPPET,
+        "threshold": threshold, "min_event_s": min_event, "merge_gap_s": merge_gap,
+    }
+    paths.extend(write_events(out_dir, video_id, events, summary))
+    paths.append(write_frame_scores(out_dir / f"{video_id}.frame_scores.csv", per_frame, fps))
+    paths.append(plot_detection(out_dir / f"{video_id}.scores.png", video_id, per_frame, fps, events, threshold))
+    if overlay is not None:
+        if video is None:
+            raise GlanceVADError("--overlay needs the VIDEO")
+        from glancevad.overlay import write_overlay
+
+        paths.append(write_overlay(video, overlay, per_frame, threshold=threshold))
+    return {"events": events, "frame_scores": per_frame, "paths": paths}
+
+
+def write_frame_scores(path: str | os.PathLike, scores: np.ndarray, fps: float) -> Path:
+    """CSV ``frame,seconds,score`` with one row per frame."""
+    with atomic_write(path, "w", encoding="utf-8") as handle:
+        handle.write("frame,seconds,score\n")
+        for frame, score in enumerate(scores):
+            handle.write(f"{frame},{frame / fps:.3f},{score:.6f}\n")
+    return Path(path)
