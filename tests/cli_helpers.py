@@ -27,3 +27,54 @@ def assert_user_error(proc: subprocess.CompletedProcess, *fragments: str) -> Non
     assert lines[-1].startswith("error: "), proc.stderr
     for fragment in fragments:
         assert fragment in lines[-1], lines[-1]
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class AnnotateServer:
+    """``glancevad annotate`` in a real subprocess on a free port; ``kill()`` is SIGKILL."""
+
+    def __init__(self, videos, db, *extra: str):
+        import time
+
+        import httpx
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {"PATH": "/usr/bin:/bin", "COLUMNS": "200"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "glancevad", "annotate", "--videos", str(videos), "--db", str(db),
+             "--port", str(self.port), *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited: {self.proc.stderr.read()}")
+            try:
+                if httpx.get(f"{self.url}/api/config", timeout=1).status_code in (200, 401):
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        self.kill()
+        raise AssertionError("server did not start within 60 s")
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+    def __enter__(self) -> AnnotateServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.kill()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            stream.close()
