@@ -5,6 +5,8 @@ User errors (:class:`~glancevad.errors.GlanceVADError`) print one line on stderr
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -337,16 +339,23 @@ def train(
     config: Annotated[Path | None, typer.Option(help="YAML file of config keys (applied after the preset).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Any config key: --set alpha=0.7.")] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Where the resampled training cache lives.")] = None,
+    nproc: Annotated[int, typer.Option(min=1, help="Data-parallel processes (starts torchrun for you).")] = 1,
 ) -> None:
     """Train a network under weak, glance (GlanceVAD) or mixed supervision.
 
     Writes config.yaml, last.pt, best.pt (selected on held-out training videos), metrics.jsonl, tb/, summary.json.
+    With --resume, --steps sets a new total. Under `torchrun --nproc_per_node K -m glancevad train ...`
+    (or --nproc K) each process trains on its slice of every batch (PyTorch DDP).
     """
     import yaml
 
     from glancevad.config import parse_overrides, resolve_config
+    from glancevad.engine.distributed import context_from_env
     from glancevad.engine.trainer import train as run_training
 
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        _relaunch_with_torchrun(nproc)
+        return
     if (out is None) == (resume is None):
         raise GlanceVADError("give exactly one of --out (a new run) and --resume (an existing run)")
     cfg = None
@@ -371,8 +380,12 @@ def train(
 
         get_spec(cfg.model)
     run_dir = out or resume
-    with progress_bar(unit="steps", info=True) as bar:
-        result = run_training(cfg, data, run_dir, resume=resume is not None, cache_dir=cache_dir, progress=bar)
+    ctx = context_from_env()
+    with progress_bar(unit="steps", info=True) if ctx.is_main else contextlib.nullcontext() as bar:
+        result = run_training(cfg, data, run_dir, resume=resume is not None, cache_dir=cache_dir, progress=bar,
+                              steps=steps if resume is not None else None, dist_ctx=ctx)
+    if not ctx.is_main:
+        return
     best = result.summary["best"]
     console.print(
         f"trained {result.summary['steps']} steps; best validation score {best['score']:.4f} at step "
@@ -674,8 +687,35 @@ def annotate_import(
     console.print(f"imported {added} glances of {len(glances)} videos from {csv_path} into [bold]{db}[/]")
 
 
+def _relaunch_with_torchrun(nproc: int) -> None:
+    """Run this same command under ``torchrun --standalone --nproc_per_node nproc`` and exit with its code."""
+    import subprocess
+
+    args, skip = [], False
+    for arg in _ARGV:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            args.append(arg)
+    threads = max(1, (os.cpu_count() or 1) // nproc)
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(threads))}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               "-m", "glancevad", *args]
+    err_console.print(f"starting {nproc} processes: torchrun --standalone --nproc_per_node={nproc} -m glancevad "
+                      + " ".join(args), highlight=False)
+    code = subprocess.run(command, env=env).returncode
+    if code:
+        raise typer.Exit(code)
+
+
+_ARGV: list[str] = []
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning user errors into one line on stderr and exit code 2."""
+    _ARGV[:] = list(sys.argv[1:] if argv is None else argv)
     try:
         app(args=argv, prog_name="glancevad")
     except GlanceVADError as exc:

@@ -258,3 +258,12 @@ def test_twenty_clients_add_one_hundred_glances_each(video_dir, tmp_path):
     (ARTIFACTS / "annotate_concurrency.txt").write_text(
         f"{clients} clients x {per_client} glances: {stored} stored in {seconds:.2f} s "
         f"({stored / seconds:.0f} acknowledged writes/s)\n")
+
+
+def test_serve_user_errors(tmp_path):
+    assert_user_error(run("annotate", check=False), "--videos DIR is required")
+    assert_user_error(run("annotate", "--videos", tmp_path / "none", "--db", tmp_path / "g.sqlite", check=False),
+                      "video folder not found")
+    (tmp_path / "junk.sqlite").write_bytes(b"this is not a database at all" * 100)
+    assert_user_error(run("annotate", "--videos", tmp_path, "--db", tmp_path / "junk.sqlite", check=False),
+                      "not a usable SQLite database")

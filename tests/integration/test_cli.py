@@ -29,6 +29,7 @@ COMMANDS = [
     (["compare"], ["--name", "--data", "--out"]),
     (["extract"], ["--out", "--list", "--root", "--crops", "--layout", "--stack", "--step", "--fps", "--weights",
                    "--device", "--batch", "--precision", "--shard", "--resume", "merge"]),
+    (["annotate"], ["--videos", "--db", "--host", "--port", "--token", "--duplicate-frames", "export", "import"]),
     (["detect"], ["--checkpoint", "--features", "--out", "--threshold", "--min-event", "--merge-gap", "--overlay",
                   "--fps", "--crops", "--weights"]),
 ]

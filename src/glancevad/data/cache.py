@@ -31,7 +31,12 @@ from glancevad.fileio import write_json
 
 @dataclass
 class TrainingCache:
-    """Resampled training videos; ``features`` is a read-only memory map."""
+    """Resampled training videos; ``features`` is a read-only memory map.
+
+    Training reads batches with :meth:`rows` (positional reads into a fresh array) rather than by
+    indexing the map: pages touched through a map stay in the process's resident set, so a run
+    over a cache larger than memory would show a resident size that grows with the cache.
+    """
 
     folder: Path
     ids: list[str]
@@ -51,6 +56,24 @@ class TrainingCache:
     @property
     def crops(self) -> int:
         return self.features.shape[1]
+
+    def rows(self, indices: np.ndarray) -> np.ndarray:
+        """Videos ``indices`` as a new ``float32 (len, crops, N, D)`` array, read with ``preadv``."""
+        out = np.empty((len(indices), *self.features.shape[1:]), dtype=np.float32)
+        row_bytes = out[0].nbytes if len(out) else 0
+        fd = os.open(self.folder / "features.npy", os.O_RDONLY)
+        try:
+            for i, index in enumerate(np.asarray(indices, dtype=np.int64)):
+                view = memoryview(out[i]).cast("B")
+                offset, done = self.features.offset + int(index) * row_bytes, 0
+                while done < row_bytes:
+                    got = os.preadv(fd, [view[done:]], offset + done)
+                    if got == 0:
+                        raise DataError(f"{self.folder / 'features.npy'}: truncated cache file")
+                    done += got
+        finally:
+            os.close(fd)
+        return out
 
 
 def _fingerprint(dataset: VADDataset, num_snippets: int) -> str:
@@ -105,22 +128,24 @@ def _build(dataset: VADDataset, folder: Path, num_snippets: int, key: str, on_vi
         shutil.rmtree(partial)
     partial.mkdir(parents=True)
     try:
-        features = np.lib.format.open_memmap(
-            partial / "features.npy", mode="w+", dtype=np.float32,
-            shape=(len(videos), crops.pop(), num_snippets, dims.pop()),
-        )
+        shape = (len(videos), crops.pop(), num_snippets, dims.pop())
         masks = np.zeros((len(videos), num_snippets), dtype=np.float32)
         lengths = []
-        for i, video in enumerate(videos):
-            x = dataset.load_features(video)                     # validated [T, crops, D]
-            features[i] = resample(x, num_snippets).transpose(1, 0, 2)
-            masks[i] = glance_mask(video.glances, x.shape[0], num_snippets,
-                                   frames_per_snippet=dataset.frames_per_snippet)
-            lengths.append(int(x.shape[0]))
-            if on_video is not None:
-                on_video(i + 1, len(videos))
-        features.flush()
-        del features
+        # written sequentially with plain writes (a writable map would keep every page resident)
+        with open(partial / "features.npy", "wb") as handle:
+            np.lib.format.write_array_header_2_0(
+                handle, {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False,
+                         "shape": shape})
+            for i, video in enumerate(videos):
+                x = dataset.load_features(video)                     # validated [T, crops, D]
+                handle.write(np.ascontiguousarray(resample(x, num_snippets).transpose(1, 0, 2), dtype="<f4").data)
+                masks[i] = glance_mask(video.glances, x.shape[0], num_snippets,
+                                       frames_per_snippet=dataset.frames_per_snippet)
+                lengths.append(int(x.shape[0]))
+                if on_video is not None:
+                    on_video(i + 1, len(videos))
+            handle.flush()
+            os.fsync(handle.fileno())
         np.save(partial / "glances.npy", masks)
         write_json(partial / "meta.json", {
             "fingerprint": key, "dataset": str(dataset.root), "ids": [v.id for v in videos],

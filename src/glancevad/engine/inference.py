@@ -73,7 +73,8 @@ def evaluate_checkpoint(
         raise GlanceVADError(f"{checkpoint}: the network expects {loaded.in_dim}-d features, {data_root} has {dim}-d")
     if on_start is not None:
         on_start(len(dataset.test))
-    videos = ((v.id, dataset.load_features(v, expected_dim=loaded.in_dim)) for v in dataset.test)
+    # one video at a time, memory-mapped: the resident size does not grow with the test set
+    videos = ((v.id, dataset.load_features(v, expected_dim=loaded.in_dim, mmap=True)) for v in dataset.test)
     scores = score_videos(loaded.model, videos, device=device, precision=precision, on_video=on_video)
     write_scores(out_dir / "scores.json", scores)
     metrics: dict[str, Any] = {}

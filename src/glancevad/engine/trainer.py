@@ -31,6 +31,13 @@ from glancevad.config import TrainConfig, make_config
 from glancevad.data.cache import TrainingCache, build_or_open_cache
 from glancevad.data.dataset import load_dataset
 from glancevad.engine.checkpoint import link_checkpoint, read_checkpoint, save_checkpoint
+from glancevad.engine.distributed import (
+    DistributedContext,
+    check_batch,
+    context_from_env,
+    init_process_group,
+    shutdown,
+)
 from glancevad.engine.evaluator import autocast, score_batch, validation_scores
 from glancevad.engine.sampler import PairedSampler
 from glancevad.engine.supervision import GLANCE, WEAK, assign_roles, glance_targets
@@ -106,16 +113,21 @@ class Trainer:
         *,
         cache_dir: str | os.PathLike | None = None,
         on_cache: Callable[[int, int], None] | None = None,
+        dist_ctx: DistributedContext | None = None,
     ):
         self.cfg = cfg
         self.run_dir = Path(run_dir)
-        self.device = resolve_device(cfg.device)
+        self.dist = dist_ctx or DistributedContext()
+        check_batch(cfg.batch_size, self.dist)
+        self.device = init_process_group(self.dist, resolve_device(cfg.device))
         dataset = load_dataset(data_root, glance_csv=cfg.glance_csv)
         if not dataset.train:
             raise GlanceVADError(f"{data_root}: no training videos")
-        self.cache: TrainingCache = build_or_open_cache(
-            dataset, cache_dir or self.run_dir / "cache", num_snippets=cfg.num_snippets, on_video=on_cache
-        )
+        with self.dist.main_first():  # one process builds the cache, the others open it
+            self.cache: TrainingCache = build_or_open_cache(
+                dataset, cache_dir or self.run_dir / "cache", num_snippets=cfg.num_snippets,
+                on_video=on_cache if self.dist.is_main else None,
+            )
         labels = self.cache.labels
         has_glance = self.cache.glances.any(axis=1)
         self.train_idx, self.val_idx = split_validation(labels, cfg.val_fraction, cfg.seed)
@@ -125,6 +137,16 @@ class Trainer:
         self.spec = get_spec(cfg.model)
         torch.manual_seed(cfg.seed)
         self.model = build(cfg.model, in_dim=self.cache.in_dim, **cfg.model_kwargs).to(self.device)
+        self.forward = self.model
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            if self.device.type == "cuda":  # batch statistics over the whole batch (RTFM's batch norm)
+                self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+            self.forward = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+            torch.manual_seed(cfg.seed + self.dist.rank)  # rank 0 draws what a single process would
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.sampler = PairedSampler(normal, np.array(sorted(self.roles)), cfg.batch_size, cfg.seed)
         self.glance_masks = torch.from_numpy(self.cache.glances)
@@ -165,9 +187,11 @@ class Trainer:
     def train_step(self) -> dict[str, float]:
         cfg = self.cfg
         t0 = time.perf_counter()
-        normal, abnormal = self.sampler.next()
+        normal, abnormal = self.sampler.next()  # the global batch; this process trains on its slice
+        glances_in_batch = sum(self.roles[int(i)] == GLANCE for i in abnormal)
+        normal, abnormal = self.dist.shard(normal), self.dist.shard(abnormal)
         batch = np.concatenate([normal, abnormal])
-        x = torch.from_numpy(self.cache.features[batch]).to(self.device, non_blocking=True)
+        x = torch.from_numpy(self.cache.rows(batch)).to(self.device, non_blocking=True)
         roles = np.array([self.roles[int(i)] for i in abnormal])
         mil_weight = torch.tensor(np.where(roles == WEAK, 1.0, cfg.abnormal_mil_weight),
                                   dtype=torch.float32, device=self.device)
@@ -176,7 +200,7 @@ class Trainer:
         t1 = time.perf_counter()
         self.model.train()
         with autocast(self.device, cfg.precision):
-            outputs = self.model(x)
+            outputs = self.forward(x)
         outputs = {k: v.float() for k, v in outputs.items()}
         base, terms = self.spec.base_loss(outputs, mil_weight)
         t2 = time.perf_counter()
@@ -186,7 +210,11 @@ class Trainer:
             scores = abnormal_scores[torch.from_numpy(glance_rows).to(self.device)]
             targets = glance_targets(scores.detach(), masks, self.step, cfg)
             t3 = time.perf_counter()
-            loss_abn = F.binary_cross_entropy(scores, targets)
+            if self.dist.enabled:  # this slice's share of the batch mean; DDP's average restores the mean
+                loss_abn = F.binary_cross_entropy(scores, targets, reduction="sum") * (
+                    self.dist.world / (glances_in_batch * scores.shape[-1]))
+            else:
+                loss_abn = F.binary_cross_entropy(scores, targets)
         else:
             t3 = time.perf_counter()
         total = base + loss_abn
@@ -199,14 +227,21 @@ class Trainer:
         self.timer.compute += (t2 - t1) + (t4 - t3)
         self.timer.steps += 1
         self.step += 1
-        return {"loss": float(total.detach()), "loss_abn": float(loss_abn.detach()), **terms}
+        values = {"loss": float(total.detach()), "loss_abn": float(loss_abn.detach()), **terms}
+        if self.dist.enabled:  # report the whole batch's values: the mean over processes
+            import torch.distributed as dist
+
+            packed = torch.tensor(list(values.values()), dtype=torch.float64)
+            dist.all_reduce(packed)
+            values = dict(zip(values, (packed / self.dist.world).tolist(), strict=True))
+        return values
 
     def validate(self) -> dict[str, float]:
         """Selection scores on the held-out training videos (resampled to N, as in training)."""
         if len(self.val_idx) == 0:
             return {"glance_auc": math.nan, "video_auc": math.nan}
         scores = np.concatenate([
-            score_batch(self.model, torch.from_numpy(self.cache.features[chunk]), device=self.device,
+            score_batch(self.model, torch.from_numpy(self.cache.rows(chunk)), device=self.device,
                         precision=self.cfg.precision)
             for chunk in np.array_split(self.val_idx, max(1, math.ceil(len(self.val_idx) / 16)))
         ])
@@ -239,25 +274,36 @@ def train(
     cache_dir: str | os.PathLike | None = None,
     progress: Callable[..., Any] | None = None,
     stop_after: int | None = None,
+    steps: int | None = None,
+    dist_ctx: DistributedContext | None = None,
 ) -> TrainResult:
     """Train (or continue) a run; returns the run folder and its summary.
 
     ``resume`` continues from ``run_dir/last.pt`` with the run's saved configuration (``cfg`` may
-    be ``None``). ``progress`` is a rich ``Progress`` for the cache build and step bars.
-    ``stop_after`` ends the loop early after that many steps of this call (tests of resumption).
+    be ``None``); ``steps`` then sets a new total (to train a finished run longer). ``progress`` is a
+    rich ``Progress`` for the cache build and step bars. ``stop_after`` ends the loop early after
+    that many steps of this call (tests of resumption). Under torchrun (``dist_ctx``, read from the
+    environment by default) every process calls this; rank 0 alone writes the run folder.
     """
+    ctx = dist_ctx or context_from_env()
     run_dir = Path(run_dir)
     last = run_dir / "last.pt"
     if resume:
         if not last.exists():
             raise GlanceVADError(f"{run_dir}: nothing to resume (no last.pt)")
         cfg = make_config(yaml.safe_load((run_dir / "config.yaml").read_text()))
+        if steps is not None:
+            cfg = make_config({**cfg.to_dict(), "steps": steps})
     elif last.exists():
         raise GlanceVADError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
     assert cfg is not None
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_write(run_dir / "config.yaml", "w") as handle:
-        yaml.safe_dump(cfg.to_dict(), handle, sort_keys=False)
+    main = ctx.is_main
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_write(run_dir / "config.yaml", "w") as handle:
+            yaml.safe_dump(cfg.to_dict(), handle, sort_keys=False)
+    else:
+        progress = None
 
     cache_task = None
 
@@ -269,25 +315,57 @@ def train(
             cache_task = progress.add_task("caching (resample to N)", total=total, info="")
         progress.update(cache_task, completed=done)
 
-    trainer = Trainer(cfg, data_root, run_dir, cache_dir=cache_dir, on_cache=on_cache)
+    trainer = Trainer(cfg, data_root, run_dir, cache_dir=cache_dir, on_cache=on_cache, dist_ctx=ctx)
     if resume:
         trainer.restore(last)
-    _truncate_log(run_dir / "metrics.jsonl", trainer.step)
-    from torch.utils.tensorboard import SummaryWriter
+    try:
+        if main:
+            _truncate_log(run_dir / "metrics.jsonl", trainer.step)
+        _loop(trainer, run_dir, resume=resume, progress=progress, stop_after=stop_after)
+    finally:
+        shutdown(ctx)
+    summary = {
+        "steps": trainer.step,
+        "finished": trainer.step >= cfg.steps,
+        "selection": "best.pt: highest validation glance AUC (else video AUC) on "
+                     f"{len(trainer.val_idx)} held-out training videos; last.pt: the last step",
+        "best": trainer.best,
+        "train_videos": len(trainer.train_idx),
+        "abnormal_roles": {"glance": sum(r == GLANCE for r in trainer.roles.values()),
+                           "weak": sum(r == WEAK for r in trainer.roles.values())},
+        "device": str(trainer.device),
+        "processes": ctx.world,
+        "timing": trainer.timer.as_dict(),
+        "cache": str(trainer.cache.folder),
+        "data": str(data_root),
+    }
+    if main:
+        write_json(run_dir / "summary.json", summary)
+    return TrainResult(run_dir=run_dir, summary=summary)
 
-    writer = SummaryWriter(str(run_dir / "tb"), purge_step=trainer.step + 1 if resume else None)
-    task = progress.add_task(f"training {cfg.model}/{cfg.supervision}", total=cfg.steps,
-                             completed=trainer.step, info="") if progress is not None else None
-    log = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115 (closed below)
+
+def _loop(trainer: Trainer, run_dir: Path, *, resume: bool, progress: Any, stop_after: int | None) -> None:
+    """The step loop; logging, validation and checkpoints happen on rank 0 only."""
+    cfg, main = trainer.cfg, trainer.dist.is_main
+    writer = log = task = None
+    if main:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(run_dir / "tb"), purge_step=trainer.step + 1 if resume else None)
+        log = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115 (closed below)
+        if progress is not None:
+            task = progress.add_task(f"training {cfg.model}/{cfg.supervision}", total=cfg.steps,
+                                     completed=trainer.step, info="")
     steps_this_call = 0
     try:
         while trainer.step < cfg.steps and (stop_after is None or steps_this_call < stop_after):
             values = trainer.train_step()
             steps_this_call += 1
             step = trainer.step
+            if not main:
+                continue
             if step % cfg.log_every == 0 or step == cfg.steps:
-                record = {"step": step, **values}
-                log.write(json.dumps(record) + "\n")
+                log.write(json.dumps({"step": step, **values}) + "\n")
                 log.flush()
                 for key, value in values.items():
                     writer.add_scalar(f"train/{key}", value, step)
@@ -301,27 +379,12 @@ def train(
                 improved = value > trainer.best["score"]
                 if improved:
                     trainer.best = {"score": value, "step": step, **val}
-                save_checkpoint(last, trainer.checkpoint_payload())
+                save_checkpoint(run_dir / "last.pt", trainer.checkpoint_payload())
                 if improved:
-                    link_checkpoint(last, run_dir / "best.pt")
+                    link_checkpoint(run_dir / "last.pt", run_dir / "best.pt")
             if task is not None:
                 progress.update(task, completed=step, info=f"loss {values['loss']:.3f}")
     finally:
-        log.close()
-        writer.close()
-    summary = {
-        "steps": trainer.step,
-        "finished": trainer.step >= cfg.steps,
-        "selection": "best.pt: highest validation glance AUC (else video AUC) on "
-                     f"{len(trainer.val_idx)} held-out training videos; last.pt: the last step",
-        "best": trainer.best,
-        "train_videos": len(trainer.train_idx),
-        "abnormal_roles": {"glance": sum(r == GLANCE for r in trainer.roles.values()),
-                           "weak": sum(r == WEAK for r in trainer.roles.values())},
-        "device": str(trainer.device),
-        "timing": trainer.timer.as_dict(),
-        "cache": str(trainer.cache.folder),
-        "data": str(data_root),
-    }
-    write_json(run_dir / "summary.json", summary)
-    return TrainResult(run_dir=run_dir, summary=summary)
+        if log is not None:
+            log.close()
+            writer.close()
