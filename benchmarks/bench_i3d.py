@@ -20,19 +20,19 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.common import Result, best_time
+from benchmarks.common import PEAK_RSS_SNIPPET, Result, best_time
 from glancevad.features.extract import ExtractionSettings, SnippetExtractor
 from glancevad.features.weights import load_i3d
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "samples" / "shanghaitech_01_002.avi"
 
-_PEAK_RSS = """
-import resource, sys
+_PEAK_RSS = PEAK_RSS_SNIPPET + """
+import sys
 from glancevad.features.extract import ExtractionSettings, SnippetExtractor
 from glancevad.features.weights import load_i3d
 extractor = SnippetExtractor(load_i3d(), ExtractionSettings(crops=1), batch=1)
 extractor.video(sys.argv[1])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(_peak_rss_mb())
 """
 
 _WRITE_VIDEO = """
@@ -85,10 +85,10 @@ def _peak_rss_mb(frames: int, folder: Path) -> float:
     video = folder / f"long_{frames}.mp4"
     subprocess.run([sys.executable, "-c", _WRITE_VIDEO, str(frames), str(video)], check=True)
     out = subprocess.run([sys.executable, "-c", _PEAK_RSS, str(video)], check=True, capture_output=True, text=True)
-    return int(out.stdout.split()[-1]) / 1024
+    return float(out.stdout.split()[-1])
 
 
-def run(clips: int = 2, short_frames: int = 160) -> list[Result]:
+def run(clips: int = 2, short_frames: int = 320) -> list[Result]:
     model = load_i3d()
     results = []
     for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):

@@ -16,11 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import Result
+from benchmarks.common import PEAK_RSS_SNIPPET, Result
 from glancevad.synth import synth_config, write_synthetic_dataset
 
-_MEASURE = """
-import json, resource, sys, time
+_MEASURE = PEAK_RSS_SNIPPET + """
+import json, sys, time
 from glancevad.cli import main
 started = time.perf_counter()
 try:
@@ -29,11 +29,11 @@ except SystemExit as exc:
     if exc.code:
         raise
 print(json.dumps({"seconds": time.perf_counter() - started,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": _peak_rss_mb()}))
 """
 
-_BUILD_CACHE = """
-import json, resource, sys, time
+_BUILD_CACHE = PEAK_RSS_SNIPPET + """
+import json, sys, time
 from glancevad.data import load_dataset
 from glancevad.data.cache import build_or_open_cache
 dataset = load_dataset(sys.argv[1])
@@ -41,7 +41,7 @@ started = time.perf_counter()
 cache = build_or_open_cache(dataset, sys.argv[2], num_snippets=200)
 seconds = time.perf_counter() - started
 print(json.dumps({"seconds": seconds, "bytes": (cache.folder / "features.npy").stat().st_size,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": _peak_rss_mb()}))
 """
 
 

@@ -6,6 +6,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+# Printed by a child process as its last line: its own peak resident set (VmHWM). Not ru_maxrss,
+# which Linux carries over from the parent across exec and so reports the parent's peak.
+PEAK_RSS_SNIPPET = """
+def _peak_rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+"""
+
 
 def best_time(fn: Callable[[], object], *, repeat: int = 5, warmup: int = 1) -> float:
     """Best wall-clock seconds of ``repeat`` calls after ``warmup`` calls."""

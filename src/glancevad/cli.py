@@ -584,14 +584,15 @@ def detect(
 
     if video is None and features is None:
         raise GlanceVADError("give a VIDEO, or --features F.npy")
-    with progress_bar(unit="snippets") as bar:
-        task = bar.add_task("extracting", total=None)
+    with progress_bar(unit="snippets") if features is None else contextlib.nullcontext() as bar:
+        task = bar.add_task("extracting", total=None) if bar is not None else None
         result = run_detection(
             video, checkpoint, features=features, out=out, threshold=threshold,
             min_event=_seconds(min_event, "--min-event"), merge_gap=_seconds(merge_gap, "--merge-gap"),
             overlay=overlay, fps=fps, crops=crops, weights=weights,
             device=device, precision=precision.value, batch=batch,
-            on_start=lambda total: bar.update(task, total=total), on_snippet=lambda: bar.advance(task),
+            on_start=(lambda total: bar.update(task, total=total)) if bar is not None else None,
+            on_snippet=(lambda: bar.advance(task)) if bar is not None else None,
         )
     for event in result["events"]:
         console.print(f"event {event.start_s:8.2f}s – {event.end_s:8.2f}s  frames {event.start_frame}–{event.end_frame}"

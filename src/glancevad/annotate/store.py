@@ -23,6 +23,8 @@ from typing import Any
 from glancevad.errors import GlanceVADError
 
 STATES = ("todo", "in_progress", "done", "no_anomaly")
+# With no annotator named, a video shows its most advanced state among its annotators.
+_STATE_RANK = {"todo": 0, "in_progress": 1, "no_anomaly": 2, "done": 3}
 STATUSES = ("proposed", "accepted", "rejected")
 ANNOTATOR_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,40}$")
 
@@ -339,6 +341,3 @@ class GlanceStore:
 
     def count_glances(self) -> int:
         return self.read().execute("SELECT COUNT(*) FROM glances WHERE deleted IS NULL").fetchone()[0]
-
-
-_STATE_RANK = {"todo": 0, "in_progress": 1, "no_anomaly": 2, "done": 3}

@@ -19,17 +19,22 @@ def resample_boundaries(num_snippets: int, length: int) -> np.ndarray:
     return np.linspace(0, num_snippets, length + 1).astype(np.int64)
 
 
-def resample(features: np.ndarray, length: int) -> np.ndarray:
-    """Resample ``(T, ...)`` features to ``(length, ...)`` by segment means (vectorised)."""
-    num_snippets = features.shape[0]
+def resample_matrix(num_snippets: int, length: int) -> np.ndarray:
+    """``(length, T)`` float32 weights: row ``i`` averages its segment, or copies snippet ``r[i]``."""
     bounds = resample_boundaries(num_snippets, length)
-    start, end = bounds[:-1], bounds[1:]
-    data = features.astype(np.float64, copy=False)
-    cumulative = np.concatenate([np.zeros((1, *data.shape[1:])), np.cumsum(data, axis=0)])
-    counts = (end - start).reshape(-1, *([1] * (data.ndim - 1)))
-    means = (cumulative[end] - cumulative[start]) / np.maximum(counts, 1)
-    copies = data[np.minimum(start, num_snippets - 1)]
-    return np.where(counts > 0, means, copies).astype(np.float32)
+    start, end = bounds[:-1, None], bounds[1:, None]
+    positions = np.arange(num_snippets)[None, :]
+    weights = ((positions >= start) & (positions < end)) / np.maximum(end - start, 1)
+    empty = np.flatnonzero(end[:, 0] == start[:, 0])
+    weights[empty, np.minimum(start[empty, 0], num_snippets - 1)] = 1.0
+    return weights.astype(np.float32)
+
+
+def resample(features: np.ndarray, length: int) -> np.ndarray:
+    """Resample ``(T, ...)`` features to ``(length, ...)`` by segment means: one matrix product."""
+    flat = np.asarray(features, dtype=np.float32).reshape(features.shape[0], -1)
+    out = resample_matrix(features.shape[0], length) @ flat
+    return out.reshape(length, *features.shape[1:])
 
 
 def glance_mask(

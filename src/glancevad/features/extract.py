@@ -265,7 +265,7 @@ def merge_manifests(out_dir: str | os.PathLike) -> dict[str, Any]:
     missing = sorted(set(range(total)) - {c[0] for c in counts})
     if missing:
         raise GlanceVADError(f"{out_dir}: shard(s) {', '.join(map(str, missing))} of {total} have no manifest")
-    settings = {json_key(m.get("settings")) for m in manifests.values()}
+    settings = {_json_key(m.get("settings")) for m in manifests.values()}
     if len(settings) != 1:
         raise GlanceVADError(f"{out_dir}: the shards were extracted with different settings")
     videos: dict[str, dict] = {}
@@ -284,7 +284,7 @@ def merge_manifests(out_dir: str | os.PathLike) -> dict[str, Any]:
     return {"done": len(videos) - len(failed), "failed": failed, "shards": total, "path": merged}
 
 
-def json_key(value: Any) -> str:
+def _json_key(value: Any) -> str:
     """A canonical string of a JSON value, to compare settings."""
     import json
 
