@@ -620,6 +620,7 @@ def annotate(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8765,
     token: Annotated[str | None, typer.Option(help="Access token (generated when binding off loopback).")] = None,
     duplicate_frames: Annotated[int, typer.Option(min=0, help="Review: glances this close are flagged.")] = 8,
+    transcode: Annotated[bool, typer.Option(help="Make H.264 copies of videos a browser cannot play.")] = True,
 ) -> None:
     """Serve the annotation page for a video folder: glance, review, export (`glancevad annotate --videos DIR`)."""
     if ctx.invoked_subcommand is not None:
@@ -635,15 +636,18 @@ def annotate(
     if token is None and not is_loopback(host):
         token = new_token()
     store = GlanceStore(db)
-    with console.status(f"probing videos in {videos} ..."):
-        count, problems = scan_videos(videos, store)
+    proxies = db.parent / f"{db.stem}-proxies" if transcode else None
+    with console.status(f"probing videos in {videos} ...") as status:
+        count, problems = scan_videos(videos, store, proxies=proxies,
+                                      on_video=lambda vid, what: status.update(f"{vid}: {what} ..."))
     for problem in problems:
         err_console.print(f"[yellow]skipped:[/] {problem}", highlight=False)
     url = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
-    console.print(f"{count} videos from [bold]{videos}[/]; glances stored in [bold]{db}[/]")
+    console.print(f"{count} videos from [bold]{videos}[/]; glances stored in [bold]{db}[/]"
+                  + (f"; browser copies in [bold]{proxies}[/]" if proxies and proxies.is_dir() else ""))
     console.print(f"open [bold]{url}[/]  (Ctrl+C stops; every action is already saved)")
-    uvicorn.run(create_app(videos, store, token=token, duplicate_frames=duplicate_frames), host=host, port=port,
-                log_level="warning")
+    app_ = create_app(videos, store, token=token, duplicate_frames=duplicate_frames, proxies=proxies)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 @annotate_app.command("export")

@@ -1,8 +1,8 @@
 """A copy of a video with its anomaly score drawn on every frame (``glancevad detect --overlay``).
 
-Frames are decoded, drawn on and encoded one at a time with PyAV (H.264 when the FFmpeg build has
-it, else MPEG-4), so memory does not grow with the video; the file appears under its name only
-once complete.
+Frames are decoded, drawn on and encoded one at a time with PyAV (see
+:func:`~glancevad.features.video.encode_mp4`), so memory does not grow with the video; the file
+appears under its name only once complete.
 """
 
 from __future__ import annotations
@@ -12,17 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from glancevad.errors import DataError
-from glancevad.features.video import frame_rate_fraction, probe
-from glancevad.fileio import atomic_write
+from glancevad.features.video import encode_mp4, iter_frames, probe
 
 _STRIP = 36  # height of the score strip below the picture, in pixels
-
-
-def _codec() -> str:
-    import av
-
-    return next(c for c in ("libx264", "h264", "mpeg4") if c in av.codec.codecs_available)
 
 
 def _draw(frame: np.ndarray, index: int, scores: np.ndarray, threshold: float) -> np.ndarray:
@@ -51,28 +43,8 @@ def _draw(frame: np.ndarray, index: int, scores: np.ndarray, threshold: float) -
 
 def write_overlay(video: str | os.PathLike, out: str | os.PathLike, scores: np.ndarray, *, threshold: float) -> Path:
     """Write ``out`` (MP4): ``video`` at its own frame rate with ``scores`` (one per frame) drawn on."""
-    import av
-
-    from glancevad.features.video import iter_frames
-
     info = probe(video)
-    out = Path(out)
-    with atomic_write(out, "wb") as handle:
-        container = av.open(handle, mode="w", format="mp4")
-        stream = container.add_stream(_codec(), rate=frame_rate_fraction(info.fps))
-        stream.width, stream.height = info.width + info.width % 2, info.height + _STRIP + (info.height % 2)
-        stream.pix_fmt = "yuv420p"
-        for index, rgb in enumerate(iter_frames(video, short_side=None)):
-            if index >= len(scores):
-                break
-            picture = _draw(rgb, index, scores, threshold)
-            picture = np.pad(picture, ((0, stream.height - picture.shape[0]), (0, stream.width - picture.shape[1]),
-                                       (0, 0)))
-            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-        container.close()
-    if out.stat().st_size == 0:
-        raise DataError(f"{out}: no frames written")
-    return out
+    frames = iter_frames(video, short_side=None)
+    drawn = (_draw(rgb, index, scores, threshold) for index, rgb in zip(range(len(scores)), frames, strict=False))
+    encode_mp4(out, drawn, fps=info.fps)
+    return Path(out)

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from cli_helpers import AnnotateServer, run
-from conftest import PROJECT
+from conftest import PROJECT, SHARED
 from media import write_video
 
 CHROMIUM = os.environ.get("GLANCEVAD_CHROMIUM", "/usr/bin/chromium")
@@ -26,11 +26,13 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture
-def page(tmp_path):
+def page(tmp_path, request):
     videos = tmp_path / "videos"
     videos.mkdir()
     write_video(videos / "alpha.webm", 60, codec="libvpx")
     write_video(videos / "beta.webm", 30, codec="libvpx")
+    if getattr(request, "param", None) == "sample":  # a real clip in a format browsers do not play
+        shutil.copy(SHARED / "data" / "samples" / "shanghaitech_01_002.avi", videos)
     db = tmp_path / "glances.sqlite"
     with AnnotateServer(videos, db) as server, sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
@@ -42,12 +44,12 @@ def page(tmp_path):
         browser.close()
 
 
-def frame_is(page, frame: int) -> None:
+def frame_is(page, frame: int, fps: float = 25) -> None:
     """The page shows ``frame`` and the player's media time really maps to it."""
     page.wait_for_function(
-        """(f) => document.getElementById('frame').textContent === String(f)
-                  && Math.floor(document.getElementById('player').currentTime * 25 + 1e-6) === f""",
-        arg=frame,
+        """([f, fps]) => document.getElementById('frame').textContent === String(f)
+                  && Math.floor(document.getElementById('player').currentTime * fps + 1e-6) === f""",
+        arg=[frame, fps],
     )
 
 
@@ -55,11 +57,11 @@ def glance_frames(page) -> list[int]:
     return [int(x) for x in page.locator("#glances li").evaluate_all("items => items.map(i => i.dataset.frame)")]
 
 
-def open_video(page, video_id: str) -> None:
+def open_video(page, video_id: str, fps: float = 25) -> None:
     page.locator(f"#videos li[data-id='{video_id}']").click()
     page.wait_for_function("(v) => document.getElementById('title').textContent === v", arg=video_id)
     page.wait_for_function("() => document.getElementById('player').readyState >= 1")
-    frame_is(page, 0)
+    frame_is(page, 0, fps)
 
 
 def test_annotate_with_the_keyboard_then_reload_and_export(page, tmp_path):
@@ -152,3 +154,26 @@ def test_review_mode_shows_every_annotator(page):
     page.screenshot(path=str(ARTIFACTS / "annotate_review.png"), full_page=True)
     exported = page.request.get(f"{base}/api/export").text()
     assert exported.splitlines()[1:] == ["alpha,10", "alpha,11"]  # accepted only: bob's rejected, 40 unreviewed
+
+
+@pytest.mark.parametrize("page", ["sample"], indirect=True)
+def test_real_clip_plays_through_its_browser_copy(page):
+    """The ShanghaiTech sample is MPEG-1 in AVI: the page plays an H.264 copy, frame for frame."""
+    page.goto(page.server.url)
+    page.locator("#who-name").fill("alice")
+    page.locator("#who-form button").click()
+    page.wait_for_function("() => document.querySelectorAll('#videos li').length === 3")
+    open_video(page, "shanghaitech_01_002", fps=24)
+    assert page.locator("#frames").text_content() == "481"
+    assert "H.264 copy of this mpeg1video file" in page.locator("#mapping").text_content()
+    page.keyboard.press("End")  # not a shortcut: nothing happens
+    for _ in range(3):
+        page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("ArrowRight")
+    frame_is(page, 31, fps=24)
+    page.keyboard.press("g")
+    page.wait_for_function("() => document.querySelectorAll('#glances li').length === 1")
+    assert page.evaluate("document.getElementById('player').error") is None
+    page.screenshot(path=str(ARTIFACTS / "annotate_sample_clip.png"), full_page=True)
+    exported = page.request.get(f"{page.server.url}/api/export?include_proposed=true").text()
+    assert exported == "video-id,glance\nshanghaitech_01_002,31\n"

@@ -267,3 +267,46 @@ def test_serve_user_errors(tmp_path):
     (tmp_path / "junk.sqlite").write_bytes(b"this is not a database at all" * 100)
     assert_user_error(run("annotate", "--videos", tmp_path, "--db", tmp_path / "junk.sqlite", check=False),
                       "not a usable SQLite database")
+
+
+def test_videos_a_browser_cannot_play_get_a_frame_exact_copy(tmp_path):
+    import av
+    import numpy as np
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    original = write_video(folder / "gamma.avi", 37, width=250, height=180, fps=24)  # MPEG-4 part 2 in AVI
+    store = GlanceStore(tmp_path / "g.sqlite")
+    proxies = tmp_path / "g-proxies"
+    seen = []
+    count, problems = scan_videos(folder, store, proxies=proxies, on_video=lambda vid, what: seen.append(what))
+    assert count == 1 and problems == [] and any("browser copy of mpeg4" in w for w in seen)
+    assert store.video("gamma").proxy == "gamma.mp4" and (proxies / "gamma.mp4").is_file()
+    with TestClient(create_app(folder, store, proxies=proxies)) as c:
+        info = c.get("/api/videos/gamma").json()
+        assert info["browser_copy"] and info["codec"] == "mpeg4" and info["frames"] == 37 and info["fps"] == 24
+        body = c.get("/api/videos/gamma/stream")
+        assert body.headers["content-type"] == "video/mp4"
+    copy = tmp_path / "copy.mp4"
+    copy.write_bytes(body.content)
+
+    def frames(path):
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            decoded = [f.to_ndarray(format="rgb24").astype(int) for f in container.decode(stream)]
+            return stream.codec_context.name, decoded
+
+    codec, copied = frames(copy)
+    _, source = frames(original)
+    assert codec == "h264" and len(copied) == len(source) == 37
+    # frame i of the copy is frame i of the original (both lossy: compare the moving square's position)
+    columns = [(np.argmax((a.min(axis=2) > 200).sum(axis=0)), np.argmax((b.min(axis=2) > 200).sum(axis=0)))
+               for a, b in zip(copied, source, strict=True)]
+    assert all(abs(x - y) <= 1 for x, y in columns) and columns[0][0] < columns[-1][0]
+    # a second scan reuses the copy; without --transcode no copy is made
+    before = (proxies / "gamma.mp4").stat().st_mtime_ns
+    scan_videos(folder, store, proxies=proxies)
+    assert (proxies / "gamma.mp4").stat().st_mtime_ns == before
+    plain = GlanceStore(tmp_path / "plain.sqlite")
+    scan_videos(folder, plain)
+    assert plain.video("gamma").proxy is None

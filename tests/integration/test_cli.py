@@ -29,7 +29,8 @@ COMMANDS = [
     (["compare"], ["--name", "--data", "--out"]),
     (["extract"], ["--out", "--list", "--root", "--crops", "--layout", "--stack", "--step", "--fps", "--weights",
                    "--device", "--batch", "--precision", "--shard", "--resume", "merge"]),
-    (["annotate"], ["--videos", "--db", "--host", "--port", "--token", "--duplicate-frames", "export", "import"]),
+    (["annotate"], ["--videos", "--db", "--host", "--port", "--token", "--duplicate-frames", "--transcode",
+                    "export", "import"]),
     (["detect"], ["--checkpoint", "--features", "--out", "--threshold", "--min-event", "--merge-gap", "--overlay",
                   "--fps", "--crops", "--weights"]),
 ]

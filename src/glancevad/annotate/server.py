@@ -103,8 +103,8 @@ class BodyLimit:
 
 
 def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | None = None,
-               duplicate_frames: int = 8) -> FastAPI:
-    """The app serving ``videos`` (a folder already scanned into ``store``)."""
+               duplicate_frames: int = 8, proxies: str | os.PathLike | None = None) -> FastAPI:
+    """The app serving ``videos`` (a folder already scanned into ``store``; browser copies in ``proxies``)."""
     app = FastAPI(title="glancevad annotate", docs_url=None, redoc_url=None, openapi_url=None)
     folder = Path(videos)
     app.add_middleware(BodyLimit)
@@ -159,11 +159,12 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
         record = store.video(video_id)
         state = store.state(video_id, store.require_annotator(annotator)) if annotator else None
         return {"id": record.id, "frames": record.frames, "fps": record.fps, "duration": record.duration,
-                "width": record.width, "height": record.height, "state": state, "frame_mapping": FRAME_MAPPING}
+                "width": record.width, "height": record.height, "state": state, "frame_mapping": FRAME_MAPPING,
+                "codec": record.codec, "browser_copy": record.proxy is not None}
 
     @app.get("/api/videos/{video_id}/stream")
     def stream(video_id: str) -> FileResponse:
-        path = video_file(folder, store, video_id)
+        path = video_file(folder, store, video_id, proxies)
         media = {".webm": "video/webm", ".mkv": "video/x-matroska", ".avi": "video/x-msvideo",
                  ".mov": "video/quicktime"}.get(path.suffix.lower(), "video/mp4")
         return FileResponse(path, media_type=media)

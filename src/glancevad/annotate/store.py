@@ -38,7 +38,9 @@ CREATE TABLE IF NOT EXISTS videos (
     width INTEGER NOT NULL,
     height INTEGER NOT NULL,
     size INTEGER NOT NULL,              -- file size and mtime: re-probe when they change
-    mtime_ns INTEGER NOT NULL
+    mtime_ns INTEGER NOT NULL,
+    codec TEXT NOT NULL,
+    proxy TEXT                          -- a browser-playable copy (absolute path), when the file is not
 );
 CREATE TABLE IF NOT EXISTS annotators (
     name TEXT PRIMARY KEY,
@@ -90,6 +92,8 @@ class VideoRecord:
     duration: float
     width: int
     height: int
+    codec: str = ""
+    proxy: str | None = None
 
 
 class GlanceStore:
@@ -136,11 +140,12 @@ class GlanceStore:
     def upsert_video(self, record: VideoRecord, size: int, mtime_ns: int) -> None:
         with self.write() as db:
             db.execute(
-                "INSERT INTO videos VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+                "INSERT INTO videos VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
                 " path=excluded.path, frames=excluded.frames, fps=excluded.fps, duration=excluded.duration,"
-                " width=excluded.width, height=excluded.height, size=excluded.size, mtime_ns=excluded.mtime_ns",
+                " width=excluded.width, height=excluded.height, size=excluded.size, mtime_ns=excluded.mtime_ns,"
+                " codec=excluded.codec, proxy=excluded.proxy",
                 (record.id, record.path, record.frames, record.fps, record.duration, record.width, record.height,
-                 size, mtime_ns),
+                 size, mtime_ns, record.codec, record.proxy),
             )
 
     def video_stat(self, video_id: str) -> tuple[str, int, int] | None:
@@ -150,7 +155,7 @@ class GlanceStore:
 
     def video(self, video_id: str) -> VideoRecord:
         row = self.read().execute(
-            "SELECT id, path, frames, fps, duration, width, height FROM videos WHERE id=?", (video_id,)
+            "SELECT id, path, frames, fps, duration, width, height, codec, proxy FROM videos WHERE id=?", (video_id,)
         ).fetchone()
         if row is None:
             raise NotFound(f"unknown video {video_id!r}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -33,6 +33,7 @@ class VideoInfo:
     fps: float
     frames: int
     duration: float
+    codec: str = ""
 
     def snippets(self, stack: int, step: int, fps: float | None = None) -> int:
         """Number of whole snippets of ``stack`` frames taken every ``step`` frames (an estimate for VFR)."""
@@ -84,11 +85,12 @@ def probe(path: str | os.PathLike, *, count: bool = False) -> VideoInfo:
         if fps <= 0 and duration > 0:
             fps = frames / duration
         width, height = stream.codec_context.width, stream.codec_context.height
+        codec = stream.codec_context.name
     finally:
         container.close()
     if fps <= 0:
         raise DataError(f"{path}: frame rate unknown")
-    return VideoInfo(path, width, height, fps, frames, duration)
+    return VideoInfo(path, width, height, fps, frames, duration, codec)
 
 
 def resized_size(width: int, height: int, short_side: int = SHORT_SIDE) -> tuple[int, int]:
@@ -166,3 +168,41 @@ def iter_snippets(
 def frame_rate_fraction(fps: float) -> Fraction:
     """A frame rate as a small fraction (29.97 → 30000/1001) for encoders."""
     return Fraction(fps).limit_denominator(1001)
+
+
+def encode_mp4(path: str | os.PathLike, frames: Iterable[np.ndarray], *, fps: float, keyframe_every: int = 0) -> int:
+    """Encode RGB frames into an H.264 MP4 (MPEG-4 if the FFmpeg build lacks H.264), atomically.
+
+    Frame ``i`` is shown at ``i / fps`` (constant frame rate), so a frame's index survives the
+    re-encoding. Odd sizes are padded by one black row/column (yuv420p needs even sizes);
+    ``keyframe_every`` > 0 bounds the keyframe interval (cheap seeking). Returns the frame count.
+    """
+    import av
+
+    from glancevad.fileio import atomic_write
+
+    codec = next(c for c in ("libx264", "h264", "mpeg4") if c in av.codec.codecs_available)
+    count = 0
+    with atomic_write(path, "wb") as handle:
+        container = av.open(handle, mode="w", format="mp4")
+        stream = None
+        for rgb in frames:
+            if stream is None:
+                stream = container.add_stream(codec, rate=frame_rate_fraction(fps))
+                stream.width, stream.height = rgb.shape[1] + rgb.shape[1] % 2, rgb.shape[0] + rgb.shape[0] % 2
+                stream.pix_fmt = "yuv420p"
+                if keyframe_every > 0:
+                    stream.codec_context.gop_size = keyframe_every
+            if rgb.shape[:2] != (stream.height, stream.width):
+                rgb = np.pad(rgb, ((0, stream.height - rgb.shape[0]), (0, stream.width - rgb.shape[1]), (0, 0)))
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")):
+                container.mux(packet)
+            count += 1
+        if stream is not None:
+            for packet in stream.encode():
+                container.mux(packet)
+        container.close()
+    if count == 0:
+        Path(path).unlink(missing_ok=True)
+        raise DataError(f"{path}: no frames to write")
+    return count

@@ -132,7 +132,8 @@ async function openVideo(id) {
   $("title").textContent = info.id;
   $("frames").textContent = info.frames;
   $("fps").textContent = info.fps.toFixed(3);
-  $("mapping").textContent = `mapping: ${info.frame_mapping} (fps ${info.fps.toFixed(3)} probed with PyAV)`;
+  const copy = info.browser_copy ? `; playing an H.264 copy of this ${info.codec} file, frame for frame` : "";
+  $("mapping").textContent = `mapping: ${info.frame_mapping} (fps ${info.fps.toFixed(3)} probed with PyAV${copy})`;
   $("help-mapping").textContent = info.frame_mapping;
   $("state").textContent = info.state;
   player.src = `/api/videos/${encodeURIComponent(id)}/stream`;
