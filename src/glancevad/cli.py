@@ -486,7 +486,8 @@ def report(
 
     console.print(f"wrote [bold]{render_report(folder)}[/]")
 
-@app.command(context_settings={"allow_interspersed_args": True})
+
+@app.command()
 def extract(
     videos: Annotated[list[Path] | None, typer.Argument(help="Video files or folders (or: merge OUT).")] = None,
     out: Annotated[Path | None, typer.Option(help="Feature folder to write.")] = None,
@@ -521,6 +522,7 @@ def extract(
         return
     if out is None:
         raise GlanceVADError("--out is required")
+    this_shard = Shard.parse(shard)
     settings = ExtractionSettings(crops=crops, stack=stack, step=step, fps=fps, weights=weights)
     todo = video_list(videos or [], list_file, root)
     extractor = SnippetExtractor(load_i3d(weights), settings, device=resolve_device(device),
@@ -537,13 +539,13 @@ def extract(
                 failed.append(vid)
             bar.update(task, info=f"{vid}: {status}")
 
-        manifest = extract_videos(todo, out, extractor, layout=layout.value, shard=Shard.parse(shard), resume=resume,
+        manifest = extract_videos(todo, out, extractor, layout=layout.value, shard=this_shard, resume=resume,
                                   on_start=started, on_snippet=lambda: bar.advance(task), on_video=finished)
     for vid in failed:
         err_console.print(f"[yellow]failed:[/] {vid}: {manifest['videos'][vid]['error']}", highlight=False)
     done = sum(entry["status"] == "done" for entry in manifest["videos"].values())
     console.print(f"wrote features of {done} videos to [bold]{out}[/] ({layout.value} layout, {crops} crops); "
-                  f"{len(failed)} failed; manifest [bold]{out / Shard.parse(shard).manifest_name}[/]")
+                  f"{len(failed)} failed; manifest [bold]{out / this_shard.manifest_name}[/]")
     if failed:
         raise typer.Exit(1)
 

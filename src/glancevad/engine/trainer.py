@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 import yaml
 
@@ -229,8 +230,6 @@ class Trainer:
         self.step += 1
         values = {"loss": float(total.detach()), "loss_abn": float(loss_abn.detach()), **terms}
         if self.dist.enabled:  # report the whole batch's values: the mean over processes
-            import torch.distributed as dist
-
             packed = torch.tensor(list(values.values()), dtype=torch.float64)
             dist.all_reduce(packed)
             values = dict(zip(values, (packed / self.dist.world).tolist(), strict=True))
