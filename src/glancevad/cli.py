@@ -664,12 +664,9 @@ def annotate_export(
 
     if not db.is_file():
         raise GlanceVADError(f"{db}: database not found")
-    rows = GlanceStore(db).export_rows(include_proposed=include_proposed)
-    grouped: dict[str, list[int]] = {}
-    for video_id, frame in rows:
-        grouped.setdefault(video_id, []).append(frame)
-    write_glances(out, grouped)
-    console.print(f"wrote {len(rows)} glances of {len(grouped)} videos to [bold]{out}[/]")
+    glances = GlanceStore(db).export_glances(include_proposed=include_proposed)
+    write_glances(out, glances)
+    console.print(f"wrote {sum(map(len, glances.values()))} glances of {len(glances)} videos to [bold]{out}[/]")
 
 
 @annotate_app.command("import")

@@ -195,9 +195,11 @@ def test_cli_import_export_round_trip(video_dir, tmp_path):
     assert str(out) in run("annotate", "export", "--db", db, "--out", out).stdout
     assert out.read_text() == "video-id,glance\nalpha,3\nalpha,40\nbeta,0\n"
     bad = tmp_path / "bad.csv"
-    bad.write_text("video-id,glance\nalpha,999\n")
+    bad.write_text("video-id,glance\nalpha,7\nalpha,999\n")
     assert_user_error(run("annotate", "import", bad, "--videos", video_dir, "--db", db, check=False),
                       "frame 999 is outside video 'alpha'")
+    run("annotate", "export", "--db", db, "--out", out)
+    assert out.read_text() == "video-id,glance\nalpha,3\nalpha,40\nbeta,0\n"  # all or nothing: 7 not added
     unknown = tmp_path / "unknown.csv"
     unknown.write_text("video-id,glance\nomega,1\n")
     assert_user_error(run("annotate", "import", unknown, "--videos", video_dir, "--db", db, check=False),

@@ -6,7 +6,6 @@ seeking); every body is validated and bounded in size; off loopback, every reque
 
 from __future__ import annotations
 
-import io
 import ipaddress
 import os
 import secrets
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from glancevad.annotate.library import video_file
 from glancevad.annotate.review import review_summary
 from glancevad.annotate.store import STATES, GlanceStore, Invalid, NotFound
+from glancevad.glance.io import format_glances
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY_BYTES = 16 * 1024
@@ -202,11 +202,7 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
 
     @app.get("/api/export")
     def export(include_proposed: bool = False) -> Response:
-        buffer = io.StringIO()
-        buffer.write("video-id,glance\n")
-        for video_id, frame in store.export_rows(include_proposed=include_proposed):
-            buffer.write(f"{video_id},{frame}\n")
-        return Response(buffer.getvalue(), media_type="text/csv",
+        return Response(format_glances(store.export_glances(include_proposed=include_proposed)), media_type="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="glances.csv"'})
 
     return app

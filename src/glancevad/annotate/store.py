@@ -208,25 +208,30 @@ class GlanceStore:
         ).fetchall()
         return [dict(r) for r in rows]
 
-    def add_glance(self, video_id: str, frame: int, annotator: str, *, status: str = "proposed",
-                   log: bool = True) -> dict[str, Any]:
+    def add_glance(self, video_id: str, frame: int, annotator: str, *, status: str = "proposed") -> dict[str, Any]:
         video = self.video(video_id)
         self.require_annotator(annotator)
+        self._check_glance(video, frame, status)
+        with self.write() as db:
+            glance_id = self._insert_glance(db, video_id, frame, annotator, status)
+            self._log(db, annotator, "add", {"glance": glance_id})
+        return self._glance(glance_id)
+
+    @staticmethod
+    def _check_glance(video: VideoRecord, frame: int, status: str) -> None:
         if not 0 <= frame < video.frames:
-            raise Invalid(f"frame {frame} is outside video {video_id!r} (0..{video.frames - 1})")
+            raise Invalid(f"frame {frame} is outside video {video.id!r} (0..{video.frames - 1})")
         if status not in STATUSES:
             raise Invalid(f"status must be one of {', '.join(STATUSES)}")
-        now = time.time()
-        with self.write() as db:
-            cursor = db.execute(
-                "INSERT INTO glances (video_id, frame, annotator, created, status, reviewer) VALUES (?, ?, ?, ?, ?, ?)",
-                (video_id, frame, annotator, now, status, annotator if status != "proposed" else None),
-            )
-            glance_id = cursor.lastrowid
-            self._set_state(db, video_id, annotator, "in_progress", only_from_todo=True)
-            if log:
-                self._log(db, annotator, "add", {"glance": glance_id})
-        return self._glance(glance_id)
+
+    def _insert_glance(self, db: sqlite3.Connection, video_id: str, frame: int, annotator: str, status: str) -> int:
+        """Insert one checked glance inside the caller's transaction; the video is then in progress."""
+        cursor = db.execute(
+            "INSERT INTO glances (video_id, frame, annotator, created, status, reviewer) VALUES (?, ?, ?, ?, ?, ?)",
+            (video_id, frame, annotator, time.time(), status, annotator if status != "proposed" else None),
+        )
+        self._set_state(db, video_id, annotator, "in_progress", only_from_todo=True)
+        return cursor.lastrowid
 
     def delete_glance(self, glance_id: int, annotator: str) -> dict[str, Any]:
         self.require_annotator(annotator)
@@ -321,28 +326,40 @@ class GlanceStore:
     # -- import / export ------------------------------------------------------------------------
 
     def import_glances(self, glances: dict[str, list[int]], annotator: str, *, status: str = "accepted") -> int:
-        """Add an official CSV's glances (already read) under ``annotator``; unknown videos are errors."""
+        """Add an official CSV's glances (already read) under ``annotator``, all or none.
+
+        Every video must be known and every frame inside its video; glances the annotator already
+        has are skipped. One transaction, so a bad row leaves the database as it was.
+        """
         self.add_annotator(annotator)
-        missing = sorted(set(glances) - {v["id"] for v in self.videos()})
+        known = {row["id"] for row in self.read().execute("SELECT id FROM videos")}
+        missing = sorted(set(glances) - known)
         if missing:
             raise NotFound(f"{len(missing)} video(s) of the CSV are not in the video folder: {', '.join(missing[:5])}")
-        count = 0
+        new: list[tuple[str, int]] = []
         for video_id, frames in glances.items():
+            video = self.video(video_id)
+            for frame in frames:
+                self._check_glance(video, frame, status)
             existing = {g["frame"] for g in self.glances(video_id, annotator=annotator)}
-            for frame in sorted(set(frames) - existing):
-                self.add_glance(video_id, frame, annotator, status=status, log=False)
-                count += 1
-        return count
+            new.extend((video_id, frame) for frame in sorted(set(frames) - existing))
+        with self.write() as db:
+            for video_id, frame in new:
+                self._insert_glance(db, video_id, frame, annotator, status)
+        return len(new)
 
-    def export_rows(self, *, include_proposed: bool = False) -> list[tuple[str, int]]:
-        """``(video-id, frame)`` of accepted (and, if asked, proposed) glances, each pair once, sorted."""
+    def export_glances(self, *, include_proposed: bool = False) -> dict[str, list[int]]:
+        """``{video-id: frames}`` of accepted (and, if asked, proposed) glances, each frame once, sorted."""
         statuses = ("accepted", "proposed") if include_proposed else ("accepted",)
         rows = self.read().execute(
             f"SELECT DISTINCT video_id, frame FROM glances WHERE deleted IS NULL"
             f" AND status IN ({','.join('?' * len(statuses))}) ORDER BY video_id, frame",
             statuses,
         ).fetchall()
-        return [(r["video_id"], r["frame"]) for r in rows]
+        glances: dict[str, list[int]] = {}
+        for row in rows:
+            glances.setdefault(row["video_id"], []).append(row["frame"])
+        return glances
 
     def count_glances(self) -> int:
         return self.read().execute("SELECT COUNT(*) FROM glances WHERE deleted IS NULL").fetchone()[0]

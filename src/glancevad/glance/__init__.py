@@ -3,7 +3,7 @@
 A glance set maps a video id to its sorted, distinct glance frames.
 """
 
-from glancevad.glance.io import Glances, read_glances, write_glances
+from glancevad.glance.io import Glances, format_glances, read_glances, write_glances
 from glancevad.glance.simulate import perturb_glances, simulate_glances
 from glancevad.glance.stats import GlanceStats, glance_stats
 
@@ -12,6 +12,7 @@ __all__ = [
     "Glances",
     "glance_stats",
     "perturb_glances",
+    "format_glances",
     "read_glances",
     "simulate_glances",
     "write_glances",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,11 +29,18 @@ def read_glances(path: str | os.PathLike) -> Glances:
     return {vid: tuple(sorted(values)) for vid, values in frames.items()}
 
 
+def format_glances(glances: Mapping[str, Sequence[int]]) -> str:
+    """The official CSV text of ``glances``: videos in the given order, each frame once, sorted."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["video-id", "glance"])
+    for vid, values in glances.items():
+        writer.writerows([vid, frame] for frame in sorted({int(v) for v in values}))
+    return buffer.getvalue()
+
+
 def write_glances(path: str | os.PathLike, glances: Mapping[str, Sequence[int]]) -> Path:
-    """Write glances as the official CSV atomically, videos in the given order, frames sorted."""
+    """Write glances as the official CSV (see :func:`format_glances`) atomically."""
     with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["video-id", "glance"])
-        for vid, values in glances.items():
-            writer.writerows([vid, frame] for frame in sorted({int(v) for v in values}))
+        handle.write(format_glances(glances))
     return Path(path)
