@@ -24,7 +24,7 @@ from glancevad.data.features import layout_paths, write_features
 from glancevad.errors import DataError, GlanceVADError
 from glancevad.features.i3d import FEATURE_DIM, InceptionI3d, fuse_batch_norm
 from glancevad.features.preprocess import CROP_CHOICES, snippet_crops
-from glancevad.features.video import iter_frames, iter_snippets, probe
+from glancevad.features.video import VideoInfo, iter_frames, iter_snippets, probe
 from glancevad.fileio import write_json
 from glancevad.tables import read_json_object, read_text
 
@@ -219,12 +219,13 @@ def extract_videos(
             manifest["videos"].setdefault(vid, {"status": "done", "source": str(path)})
         else:
             todo.append((vid, path))
+    stated: dict[str, VideoInfo] = {}  # probed once: the progress estimate and the truncation check
+    for vid, path in todo:
+        with contextlib.suppress(DataError):  # an unreadable file fails (and is recorded) below
+            stated[vid] = probe(path)
     if on_start is not None:
-        estimate, cfg = 0, extractor.settings
-        for _, path in todo:
-            with contextlib.suppress(DataError):
-                estimate += probe(path).snippets(cfg.stack, cfg.step, cfg.fps)
-        on_start(todo, estimate)
+        cfg = extractor.settings
+        on_start(todo, sum(info.snippets(cfg.stack, cfg.step, cfg.fps) for info in stated.values()))
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(manifest_path, manifest)
     for vid, path in todo:
@@ -234,9 +235,9 @@ def extract_videos(
             write_features(out_dir, vid, features, layout)
             entry = {"status": "done", "source": str(path), "snippets": int(features.shape[0]),
                      "frames": extractor.frames_read, "seconds": round(time.perf_counter() - started, 3)}
-            stated = probe(path).frames
-            if extractor.settings.fps is None and extractor.frames_read < stated:
-                entry["warning"] = f"decoded {extractor.frames_read} of {stated} frames the file states (truncated?)"
+            frames = stated[vid].frames if vid in stated else 0
+            if extractor.settings.fps is None and extractor.frames_read < frames:
+                entry["warning"] = f"decoded {extractor.frames_read} of {frames} frames the file states (truncated?)"
         except DataError as exc:
             entry = {"status": "failed", "source": str(path), "error": str(exc)}
         manifest["videos"][vid] = entry
