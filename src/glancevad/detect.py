@@ -155,6 +155,8 @@ def run_detection(
     from glancevad.features.video import probe
     from glancevad.features.weights import load_i3d
 
+    if overlay is not None and video is None:
+        raise GlanceVADError("--overlay needs the VIDEO")
     torch_device = resolve_device(device)
     loaded = load_model(checkpoint, device=torch_device)
     info = probe(video) if video is not None else None
@@ -194,11 +196,9 @@ def run_detection(
     paths.append(write_frame_scores(out_dir / f"{video_id}.frame_scores.csv", per_frame, fps))
     paths.append(plot_detection(out_dir / f"{video_id}.scores.png", video_id, per_frame, fps, events, threshold))
     if overlay is not None:
-        if video is None:
-            raise GlanceVADError("--overlay needs the VIDEO")
         from glancevad.overlay import write_overlay
 
-        paths.append(write_overlay(video, overlay, per_frame, threshold=threshold))
+        paths.append(write_overlay(video, overlay, per_frame, threshold=threshold, fps=info.fps))
     return {"events": events, "frame_scores": per_frame, "paths": paths}
 
 

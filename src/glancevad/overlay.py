@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glancevad.features.video import encode_mp4, iter_frames, probe
+from glancevad.features.video import encode_mp4, iter_frames
 
 _STRIP = 36  # height of the score strip below the picture, in pixels
 
@@ -41,10 +41,10 @@ def _draw(frame: np.ndarray, index: int, scores: np.ndarray, threshold: float) -
     return np.asarray(canvas)
 
 
-def write_overlay(video: str | os.PathLike, out: str | os.PathLike, scores: np.ndarray, *, threshold: float) -> Path:
-    """Write ``out`` (MP4): ``video`` at its own frame rate with ``scores`` (one per frame) drawn on."""
-    info = probe(video)
+def write_overlay(video: str | os.PathLike, out: str | os.PathLike, scores: np.ndarray, *, threshold: float,
+                  fps: float) -> Path:
+    """Write ``out`` (MP4): ``video`` at ``fps`` (its own rate) with ``scores`` (one per frame) drawn on."""
     frames = iter_frames(video, short_side=None)
     drawn = (_draw(rgb, index, scores, threshold) for index, rgb in zip(range(len(scores)), frames, strict=False))
-    encode_mp4(out, drawn, fps=info.fps)
+    encode_mp4(out, drawn, fps=fps)
     return Path(out)

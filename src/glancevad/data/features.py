@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from glancevad.errors import DataError
+from glancevad.fileio import write_npy
 
 _FEATURE_NAME = re.compile(r"^(?P<vid>.+?)(?:__(?P<crop>\d+))?\.npy$")
 
@@ -180,8 +181,6 @@ def write_features(folder: str | os.PathLike, video_id: str, features: np.ndarra
 
     Crop files are written last-to-first, so the file a reader looks for first appears last.
     """
-    from glancevad.fileio import write_npy
-
     paths = layout_paths(folder, video_id, features.shape[1], layout)
     if layout == "stacked":
         return [write_npy(paths[0], features)]

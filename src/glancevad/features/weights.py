@@ -15,6 +15,7 @@ were made.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import pickle
@@ -181,12 +182,18 @@ def _from_hassony2(key: str) -> str | None:
     return f"{unit}.{layer}.{match['leaf']}"
 
 
+@functools.cache
+def _parameter_names() -> frozenset[str]:
+    """Our state-dict keys (built once: constructing the network initialises 12 M weights)."""
+    return frozenset(InceptionI3d().state_dict())
+
+
 def normalise_state_dict(state: dict[str, torch.Tensor], *, source: str) -> dict[str, torch.Tensor]:
     """Bring a community I3D state dict to our names (``module.`` prefixes and batch counters dropped)."""
     if "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     out: dict[str, torch.Tensor] = {}
-    ours = set(InceptionI3d().state_dict())
+    ours = _parameter_names()
     for key, value in state.items():
         key = key.removeprefix("module.")
         if key.endswith("num_batches_tracked"):
