@@ -2,7 +2,14 @@
 
 
 class GlanceVADError(Exception):
-    """A problem the user can fix (bad input, bad option); never a bug in glancevad."""
+    """A problem the user can fix (bad input, bad option); never a bug in glancevad.
+
+    Line breaks in the message (from a video id or a value quoted out of the user's file) are
+    escaped, so every error stays the one line the CLI promises.
+    """
+
+    def __init__(self, message: object = "", *args: object):
+        super().__init__(str(message).replace("\r", "\\r").replace("\n", "\\n"), *args)
 
 
 class DataError(GlanceVADError):

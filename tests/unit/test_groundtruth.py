@@ -128,3 +128,12 @@ def test_frame_counts_from_ucf_train_annotation_and_lengths_csv():
     assert len(counts) == 1610 and counts["Vandalism048_x264"] == 7183
     test_counts = read_frame_counts(UCF / "test_lengths.csv")
     assert test_counts["Abuse028_x264"] == 1408
+
+
+def test_line_breaks_in_a_video_id_keep_the_error_on_one_line(tmp_path):
+    """Found by the property test: a JSON key "\\n" used to split the message over two lines."""
+    path = tmp_path / "gt.json"
+    path.write_text('{"a\\nb": null}')
+    with pytest.raises(DataError, match=r"video a\\nb: entry must be an object") as info:
+        read_ground_truth(path)
+    assert "\n" not in str(info.value)
