@@ -15,13 +15,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from benchmarks import bench_i3d, bench_memory, bench_metrics, bench_tgs, bench_training  # noqa: E402
+from benchmarks import (  # noqa: E402
+    bench_crop_sampling,
+    bench_i3d,
+    bench_memory,
+    bench_metrics,
+    bench_tgs,
+    bench_training,
+)
 from glancevad.fileio import write_json  # noqa: E402
 
 SUITES = {
     "metrics": bench_metrics.run,
     "tgs": bench_tgs.run,
     "training": bench_training.run,
+    "crop-sampling": bench_crop_sampling.run,
     "i3d": bench_i3d.run,
     "memory": bench_memory.run,
 }

@@ -387,9 +387,11 @@ def train(
     if not ctx.is_main:
         return
     best = result.summary["best"]
+    score = "" if best.get("score") is None else f", validation score {best['score']:.4f}"
     console.print(
-        f"trained {result.summary['steps']} steps; best validation score {best['score']:.4f} at step "
-        f"{best['step']}\nrun folder [bold]{result.run_dir}[/]: best.pt, last.pt, metrics.jsonl, tb/, summary.json"
+        f"trained {result.summary['steps']} steps; best.pt is step {best['step']}{score} "
+        f"({result.summary['selection']})\nrun folder [bold]{result.run_dir}[/]: best.pt, last.pt, metrics.jsonl, "
+        "tb/, summary.json"
     )
 
 
@@ -402,18 +404,23 @@ def test(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
     plots: Annotated[int, typer.Option(min=0, help="Score-curve PNGs to draw.")] = 4,
 ) -> None:
-    """Score every test video (all crops, averaged) and compute the metrics against the ground truth."""
-    from glancevad.engine.inference import evaluate_checkpoint
+    """Score every test video (all crops, averaged) and compute the metrics against the ground truth.
+
+    For a run's best.pt, its last.pt is tested too (into OUT/last/), so that both are reported.
+    """
+    from glancevad.engine.inference import evaluate_best_and_last
     from glancevad.engine.trainer import resolve_device
 
     with progress_bar(unit="videos") as bar:
         task = bar.add_task("testing", total=None)
-        metrics = evaluate_checkpoint(checkpoint, data, out, device=resolve_device(device), precision=precision.value,
-                                      plots=plots, on_start=lambda total: bar.update(task, total=total),
-                                      on_video=lambda _: bar.advance(task))
-    if metrics:
-        console.print(_metrics_table(f"test metrics of {checkpoint} (%)", {"": metrics}))
-    console.print(f"wrote [bold]{out}[/]: scores.json" + (", metrics.json" if metrics else "") + ", plots/")
+        results = evaluate_best_and_last(
+            checkpoint, data, out, device=resolve_device(device), precision=precision.value, plots=plots,
+            on_start=lambda total: bar.reset(task, total=total), on_video=lambda _: bar.advance(task))
+    rows = {name: metrics for name, metrics in results.items() if metrics}
+    if rows:
+        console.print(_metrics_table(f"test metrics of {checkpoint.parent} (%)", rows))
+    written = "scores.json" + (", metrics.json" if rows else "") + ", plots/" + (", last/" if len(results) > 1 else "")
+    console.print(f"wrote [bold]{out}[/]: {written}")
 
 
 @app.command()
@@ -438,7 +445,7 @@ def compare(
             console.print(f"score curves: [bold]{pngs[0].parent}[/] ({len(pngs)} PNG)")
 
 
-GRID_HELP = "networks, ablation, perturbation, supervision-mix, kernels or sensitivity."
+GRID_HELP = "networks, ablation, perturbation, supervision-mix, kernels, sensitivity, crop-sampling or selection."
 
 
 @app.command()
@@ -454,25 +461,36 @@ def experiment(
 ) -> None:
     """Reproduce a table or figure of the paper: one training run per setting and seed, then a table.
 
+    `selection` is the checkpoint-selection study: each validation rule's choice vs last.pt vs the
+    best-on-test oracle (the test set is scored at every evaluation for this analysis only).
+
     Finished runs are skipped and unfinished ones resumed, so an interrupted grid continues where it stopped.
     """
     from glancevad.config import parse_overrides
     from glancevad.data import load_dataset
     from glancevad.experiments.runner import run_grid
-    from glancevad.experiments.tables import gain_rows, plot_grid, summarise, write_tables
+    from glancevad.experiments.tables import tabulate_grid
 
     overrides = parse_overrides(set_ or [])
     budget_seeds = 1 if budget == "small" else seeds
+    if name == "selection":
+        from glancevad.experiments.selection import run_selection_study
+
+        with progress_bar(unit="runs") as bar:
+            task = bar.add_task("selection study", total=None)
+            csv_path, md_path, png = run_selection_study(
+                data, out, preset=preset, seeds=budget_seeds, overrides=overrides,
+                on_plan=lambda total: bar.update(task, total=total), on_run=lambda _: bar.advance(task))
+        console.print(md_path.read_text(), markup=False, highlight=False)
+        console.print(f"wrote [bold]{csv_path}[/], [bold]{md_path}[/], [bold]{png}[/]; runs in {out / 'runs'}")
+        return
     with progress_bar(unit="runs") as bar:
         task = bar.add_task(f"experiment {name}", total=None)
         cells, results = run_grid(name, data, out, preset=preset, seeds=budget_seeds, budget=budget, parallel=parallel,
                                   overrides=overrides, on_plan=lambda total: bar.update(task, total=total),
                                   on_run=lambda _: bar.advance(task))
-    rows = summarise(cells, results)
-    if name == "networks":
-        rows += gain_rows(rows)
-    csv_path, md_path = write_tables(out, name, rows, dataset_name=load_dataset(data).name, seeds=budget_seeds)
-    pngs = plot_grid(out, name, cells, rows)
+    csv_path, md_path, pngs = tabulate_grid(out, name, cells, results, dataset_name=load_dataset(data).name,
+                                            seeds=budget_seeds)
     console.print(md_path.read_text(), markup=False, highlight=False)
     console.print(f"wrote [bold]{csv_path}[/], [bold]{md_path}[/], [bold]{pngs[0]}[/]; runs in {out / 'runs'}")
 

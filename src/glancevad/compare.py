@@ -15,7 +15,11 @@ from glancevad.plots import plot_score_curves
 
 
 def read_test_results(folders: list[Path], names: list[str] | None = None) -> dict[str, dict]:
-    """``{name: {"metrics": {...}, "scores": {...}}}`` for each test output folder."""
+    """``{name: {"metrics": {...}, "scores": {...}}}`` for each test output folder.
+
+    A folder holding ``last/`` (a run's best.pt tested with its last.pt) gives two entries,
+    ``"<name> (best.pt)"`` and ``"<name> (last.pt)"``.
+    """
     names = names or [folder.parent.name if folder.name.startswith("test") else folder.name for folder in folders]
     if len(names) != len(folders):
         raise GlanceVADError(f"{len(names)} names for {len(folders)} folders")
@@ -25,7 +29,14 @@ def read_test_results(folders: list[Path], names: list[str] | None = None) -> di
         if not metrics_path.exists():
             raise GlanceVADError(f"{folder}: no metrics.json (run glancevad test --out {folder} first)")
         metrics = json.loads(metrics_path.read_text())
-        out[name] = {"metrics": metrics, "scores": read_scores(folder / "scores.json")}
+        last = folder / "last"
+        if not (last / "metrics.json").exists():
+            out[name] = {"metrics": metrics, "scores": read_scores(folder / "scores.json")}
+            continue
+        # a run's best.pt was tested with its last.pt beside it (glancevad test): show both
+        out[f"{name} (best.pt)"] = {"metrics": metrics, "scores": read_scores(folder / "scores.json")}
+        out[f"{name} (last.pt)"] = {"metrics": json.loads((last / "metrics.json").read_text()),
+                                    "scores": read_scores(last / "scores.json")}
     return out
 
 

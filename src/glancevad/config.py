@@ -16,10 +16,13 @@ from typing import Any
 
 import yaml
 
+from glancevad.engine.selection import SELECTION_RULES
 from glancevad.errors import GlanceVADError
 
 SUPERVISIONS = ("weak", "glance", "mixed")
 PRECISIONS = ("fp32", "bf16")
+#: ``item``: a step draws single crops of videos (as released); ``average``: whole videos, all crops averaged.
+CROP_SAMPLINGS = ("item", "average")
 
 
 @dataclass(frozen=True)
@@ -47,12 +50,14 @@ class TrainConfig:
     min_mining_step: int = 50            # warm-up: glances only before this step
     # optimisation
     steps: int = 1500
-    batch_size: int = 64                 # videos per class per step
+    batch_size: int = 64                 # items (crop_sampling item) or videos (average) per class per step
+    crop_sampling: str = "item"          # item (one crop per draw, as released) | average (all crops)
     lr: float = 1e-4
     weight_decay: float = 5e-5
     num_snippets: int = 200              # N of the training-time resampling
     # protocol
-    val_fraction: float = 0.1
+    val_fraction: float = 0.1            # 0: train on every video (as released); best.pt is then last.pt
+    selection_rule: str = "glance_auc"   # how best.pt is chosen (glancevad.engine.selection)
     eval_every: int = 50
     log_every: int = 10
     seed: int = 0
@@ -63,11 +68,15 @@ class TrainConfig:
         checks = [
             (self.supervision in SUPERVISIONS, f"supervision must be one of {', '.join(SUPERVISIONS)}"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
+            (self.crop_sampling in CROP_SAMPLINGS,
+             f"crop_sampling must be one of {', '.join(CROP_SAMPLINGS)}, got {self.crop_sampling!r}"),
             (self.kernel in ("normal", "cauchy", "laplace"), "kernel must be normal, cauchy or laplace"),
             (self.combine in ("max", "sum"), "combine must be max or sum"),
             (0 <= self.glance_fraction <= 1 and 0 <= self.weak_fraction <= 1, "fractions must lie in [0, 1]"),
             (self.glance_fraction + self.weak_fraction <= 1 + 1e-9, "glance_fraction + weak_fraction must be <= 1"),
             (0 <= self.val_fraction < 1, "val_fraction must lie in [0, 1)"),
+            (self.selection_rule in SELECTION_RULES,
+             f"selection_rule must be one of {', '.join(SELECTION_RULES)}, got {self.selection_rule!r}"),
             (min(self.steps, self.batch_size, self.num_snippets) >= 1, "steps, batch_size, num_snippets >= 1"),
             (self.eval_every >= 1 and self.log_every >= 1, "eval_every and log_every must be >= 1"),
             (self.width > 0 and self.lr > 0, "width and lr must be positive"),

@@ -107,9 +107,12 @@ def _run_section(run: Path, folder: Path) -> str:
                  f"{best.get('step')} (score {score}), {summary.get('steps')} steps.</p>")
     metrics_path = run / "test" / "metrics.json"
     if metrics_path.exists():
-        metrics = json.loads(metrics_path.read_text())
-        parts.append("<h3>Test metrics (%) of best.pt</h3>" + _table(
-            [{k: 100 * v for k, v in metrics.items() if isinstance(v, float)}]))
+        tested = [json.loads(metrics_path.read_text())]
+        if (run / "test" / "last" / "metrics.json").exists():
+            tested.append(json.loads((run / "test" / "last" / "metrics.json").read_text()))
+        rows = [{"checkpoint": Path(m.get("checkpoint", "?")).name, "step": m.get("step", "?"),
+                 **{k: 100 * v for k, v in m.items() if isinstance(v, float)}} for m in tested]
+        parts.append("<h3>Test metrics (%) of best.pt and last.pt</h3>" + _table(rows))
         scores = read_scores(run / "test" / "scores.json")
         if summary.get("data"):
             parts += [_img(p) for p in _score_figures({"score": scores}, summary["data"], folder)]
@@ -122,7 +125,8 @@ def _run_section(run: Path, folder: Path) -> str:
 def _grid_section(grid_dir: Path, folder: Path) -> str:
     info = json.loads((grid_dir / "grid.json").read_text())
     parts = [f"<p>Data <code>{html.escape(info['data'])}</code>, preset {info['preset']}, {info['seeds']} seed(s), "
-             f"budget {info['budget']}; checkpoints: best.pt of each run (selected on validation).</p>"]
+             f"budget {info['budget']}; each row twice: best.pt of each run (selected on validation) and "
+             "last.pt (the last step).</p>"]
     table_csv = grid_dir / "table.csv"
     if table_csv.exists():
         with open(table_csv, encoding="utf-8") as handle:

@@ -6,6 +6,7 @@ Checks structure, not the direction of any result.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import subprocess
 import sys
@@ -38,14 +39,19 @@ def test_each_grid_runs_at_small_budget(grid, tiny_root, tmp_path):
         rows = list(csv.DictReader(handle))
     cells = grid_cells(grid)
     expected = len(cells) + (3 if grid == "networks" else 0)  # + gain rows
-    assert len(rows) == expected
-    assert [r["key"] for r in rows[: len(cells)]] == [c.key for c in cells]
+    assert [r["checkpoint"] for r in rows] == ["best"] * expected + ["last"] * expected
+    for checkpoint in ("best", "last"):
+        assert [r["key"] for r in rows if r["checkpoint"] == checkpoint][: len(cells)] == [c.key for c in cells]
     for row in rows:
         for metric in ("auc", "auc_a", "ap", "ap_a", "far"):
             assert math.isfinite(float(row[f"{metric}_mean"])), (row["key"], metric)
+    table = (out / "table.md").read_text()
+    assert "## best.pt (selected on validation)" in table and "## last.pt (the last step)" in table
     assert (out / "figures" / f"{grid}.png").stat().st_size > 1000
     for cell in cells:
-        assert (out / "runs" / cell.key / "seed0" / "test" / "metrics.json").exists()
+        best = json.loads((out / "runs" / cell.key / "seed0" / "test" / "metrics.json").read_text())
+        last = json.loads((out / "runs" / cell.key / "seed0" / "test" / "last" / "metrics.json").read_text())
+        assert last["step"] == 2 and best["checkpoint"].endswith("best.pt")
 
 
 def test_grid_resumes_and_skips_finished_runs(tiny_root, tmp_path):
@@ -68,19 +74,16 @@ def test_parallel_runs_and_seeds(tiny_root, tmp_path):
     cli("experiment", "kernels", "--data", tiny_root, "--out", out, "--seeds", "2", "--parallel", "2", *FAST)
     with open(out / "table.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["n"] for r in rows] == ["2", "2", "2"]
+    assert [r["n"] for r in rows] == ["2"] * 6
     assert "± " in (out / "table.md").read_text() or all(float(r["auc_std"]) == 0 for r in rows)
 
 
 def test_reports_of_a_grid_and_a_run(tiny_root, tmp_path):
-    from glancevad.experiments.tables import gain_rows, plot_grid, summarise, write_tables
+    from glancevad.experiments.tables import tabulate_grid
 
     out = tmp_path / "net"
     cells, results = run_grid("networks", tiny_root, out, seeds=1, budget="small", overrides=FAST_OVERRIDES)
-    rows = summarise(cells, results)
-    rows += gain_rows(rows)
-    write_tables(out, "networks", rows, dataset_name="synthetic", seeds=1)
-    plot_grid(out, "networks", cells, rows)
+    tabulate_grid(out, "networks", cells, results, dataset_name="synthetic", seeds=1)
     printed = cli("report", out).stdout
     page = (out / "report.html").read_text()
     assert str(out / "report.html") in printed.replace("\n", "")
@@ -89,6 +92,7 @@ def test_reports_of_a_grid_and_a_run(tiny_root, tmp_path):
     assert "report.html" in run_page
     html = (out / "runs" / "urdmu-glance" / "seed0" / "report.html").read_text()
     assert "Test metrics" in html and "Configuration" in html and "data:image/png;base64," in html
+    assert "<td>best.pt</td>" in html and "<td>last.pt</td>" in html
     bad = cli("report", tmp_path, check=False)
     assert bad.returncode == 2 and "neither a run folder" in bad.stderr
 
@@ -104,3 +108,23 @@ def test_paper_figures_are_stored_for_the_tables():
 def test_unknown_grid_is_a_clear_error(tiny_root, tmp_path):
     proc = cli("experiment", "tables", "--data", tiny_root, "--out", tmp_path, check=False)
     assert proc.returncode == 2 and "unknown experiment 'tables'; experiments: networks" in proc.stderr
+
+
+def test_selection_study_at_tiny_size(tiny_root, tmp_path):
+    out = tmp_path / "selection"
+    printed = cli("experiment", "selection", "--data", tiny_root, "--out", out, "--seeds", "2",
+                  "--set", "steps=6", "--set", "eval_every=2", "--set", "min_mining_step=3", *FAST[2:]).stdout
+    assert str(out / "selection.md") in printed.replace("\n", "")
+    with open(out / "selection.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    names = ["glance_auc", "glance_auc-alarm", "video_auc", "glance_auc (any step)", "last.pt", "oracle (best on test)"]
+    assert [r["rule"] for r in rows] == names * 2 and {r["supervision"] for r in rows} == {"glance", "weak"}
+    by = {(r["supervision"], r["rule"]): r for r in rows}
+    for sup in ("glance", "weak"):
+        assert float(by[(sup, "last.pt")]["step_mean"]) == 6
+        oracle = float(by[(sup, "oracle (best on test)")]["auc_mean"])
+        assert all(float(by[(sup, name)]["auc_mean"]) <= oracle + 1e-9 for name in names)  # per seed too
+        assert float(by[(sup, "glance_auc")]["step_mean"]) >= (4 if sup == "glance" else 2)
+    trace = (out / "runs" / "glance" / "seed0" / "test_trace.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in trace] == [2, 4, 6]
+    assert (out / "selection.png").stat().st_size > 1000

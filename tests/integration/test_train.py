@@ -121,8 +121,14 @@ def test_test_command_on_a_trained_run(tiny_root, tmp_path):
     train(cfg, tiny_root, tmp_path / "run")
     out = cli("test", "--checkpoint", tmp_path / "run" / "best.pt", "--data", tiny_root, "--out", tmp_path / "t").stdout
     assert "auc_a" in out and str(tmp_path / "t") in out.replace("\n", "")
+    assert "best.pt" in out and "last.pt" in out
     metrics = json.loads((tmp_path / "t" / "metrics.json").read_text())
-    assert 0 <= metrics["auc"] <= 1
+    last = json.loads((tmp_path / "t" / "last" / "metrics.json").read_text())
+    assert 0 <= metrics["auc"] <= 1 and last["step"] == 3 and last["checkpoint"].endswith("last.pt")
+    out = cli("compare", tmp_path / "t", "--name", "run", "--out", tmp_path / "c").stdout
+    assert set(json.loads((tmp_path / "c" / "comparison.json").read_text())) == {"run (best.pt)", "run (last.pt)"}
+    cli("test", "--checkpoint", tmp_path / "run" / "last.pt", "--data", tiny_root, "--out", tmp_path / "t2")
+    assert not (tmp_path / "t2" / "last").exists()  # only a run's best.pt brings its last.pt along
 
 
 def test_bad_inputs_are_clear_errors(tiny_root, tmp_path):

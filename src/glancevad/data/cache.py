@@ -1,7 +1,7 @@
 """The training cache: every training video resampled to ``N`` snippets, in one memory-mapped file.
 
 Built once per (dataset, N) with a progress callback, written to a temporary name and renamed;
-a training step then indexes ``features[video_indices]`` with no parsing and no per-file I/O.
+a training step reads its videos (or single crops of them) with positional reads, no parsing.
 
 Files in the cache folder::
 
@@ -60,20 +60,36 @@ class TrainingCache:
     def rows(self, indices: np.ndarray) -> np.ndarray:
         """Videos ``indices`` as a new ``float32 (len, crops, N, D)`` array, read with ``preadv``."""
         out = np.empty((len(indices), *self.features.shape[1:]), dtype=np.float32)
-        row_bytes = out[0].nbytes if len(out) else 0
+        self._read_blocks(out, np.asarray(indices, dtype=np.int64))
+        return out
+
+    def crop_rows(self, videos: np.ndarray, crops: np.ndarray) -> np.ndarray:
+        """Crop ``crops[i]`` of video ``videos[i]`` as a new ``float32 (len, N, D)`` array.
+
+        Only those crops are read from disk, never the video's other crops.
+        """
+        videos, crops = np.asarray(videos, dtype=np.int64), np.asarray(crops, dtype=np.int64)
+        if len(crops) and (crops.min() < 0 or crops.max() >= self.crops):
+            raise IndexError(f"crop index out of range 0..{self.crops - 1}")
+        out = np.empty((len(videos), *self.features.shape[2:]), dtype=np.float32)
+        self._read_blocks(out, videos * self.crops + crops)
+        return out
+
+    def _read_blocks(self, out: np.ndarray, blocks: np.ndarray) -> None:
+        """Fill ``out[i]`` with block ``blocks[i]`` of the file, a block being ``out[i].nbytes`` long."""
+        block_bytes = out[0].nbytes if len(out) else 0
         fd = os.open(self.folder / "features.npy", os.O_RDONLY)
         try:
-            for i, index in enumerate(np.asarray(indices, dtype=np.int64)):
+            for i, block in enumerate(blocks):
                 view = memoryview(out[i]).cast("B")
-                offset, done = self.features.offset + int(index) * row_bytes, 0
-                while done < row_bytes:
+                offset, done = self.features.offset + int(block) * block_bytes, 0
+                while done < block_bytes:
                     got = os.preadv(fd, [view[done:]], offset + done)
                     if got == 0:
                         raise DataError(f"{self.folder / 'features.npy'}: truncated cache file")
                     done += got
         finally:
             os.close(fd)
-        return out
 
 
 def _fingerprint(dataset: VADDataset, num_snippets: int) -> str:

@@ -56,7 +56,9 @@ def validation_scores(
     ``glance_auc``: ROC AUC of the scores at the validation abnormal videos' glances against every
     snippet of the validation normal videos — it needs only the glance annotations.
     ``video_auc``: ROC AUC of the videos' top-k mean scores against their video labels.
-    Either is ``nan`` when undefined.
+    ``normal_alarm``: the share of validation normal snippets scored >= 0.5 (a false-alarm rate on
+    held-out training videos; it sees what mining does, which the glance AUC, a ranking, does not).
+    Each is ``nan`` when undefined.
     """
     abnormal, normal = labels == 1, labels == 0
     positives = scores[abnormal][glance_masks[abnormal] > 0]
@@ -68,4 +70,5 @@ def validation_scores(
         warnings.simplefilter("ignore")
         glance_auc = roc_auc(values, weights_pos, 1 - weights_pos)
         video_auc = roc_auc(pooled, labels.astype(np.float64), 1 - labels.astype(np.float64))
-    return {"glance_auc": glance_auc, "video_auc": video_auc}
+    normal_alarm = float((negatives >= 0.5).mean()) if len(negatives) else float("nan")
+    return {"glance_auc": glance_auc, "video_auc": video_auc, "normal_alarm": normal_alarm}

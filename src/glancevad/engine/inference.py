@@ -34,6 +34,7 @@ class LoadedModel:
     in_dim: int
     crops: int | None
     config: dict[str, Any] | None
+    step: int | None = None
 
 
 def load_model(path: str | os.PathLike, *, device: torch.device | str = "cpu") -> LoadedModel:
@@ -46,7 +47,8 @@ def load_model(path: str | os.PathLike, *, device: torch.device | str = "cpu") -
     model = build(name, **kwargs)
     load_weights(model, state["model_state"], source=str(path))
     model.to(device).eval()
-    return LoadedModel(model, name, int(kwargs.get("in_dim", 1024)), state.get("crops"), state.get("config"))
+    return LoadedModel(model, name, int(kwargs.get("in_dim", 1024)), state.get("crops"), state.get("config"),
+                       state.get("step"))
 
 
 def evaluate_checkpoint(
@@ -82,9 +84,34 @@ def evaluate_checkpoint(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             metrics = evaluate_scores(scores, dataset.ground_truth, frames_per_snippet=dataset.frames_per_snippet)
-        write_json(out_dir / "metrics.json", {**metrics, "checkpoint": str(checkpoint), "videos": len(scores)})
+        write_json(out_dir / "metrics.json", {**metrics, "checkpoint": str(checkpoint), "step": loaded.step,
+                                              "videos": len(scores)})
     _plot_examples(out_dir / "plots", dataset, scores, plots)
     return metrics
+
+
+def companion_last(checkpoint: str | os.PathLike) -> Path | None:
+    """The run's ``last.pt`` when ``checkpoint`` is the ``best.pt`` of a run folder, else ``None``."""
+    checkpoint = Path(checkpoint)
+    last = checkpoint.with_name("last.pt")
+    return last if checkpoint.name == "best.pt" and last.is_file() else None
+
+
+def evaluate_best_and_last(
+    checkpoint: str | os.PathLike, data_root: str | os.PathLike, out_dir: str | os.PathLike, **options: Any
+) -> dict[str, dict[str, Any]]:
+    """Test ``checkpoint`` into ``out_dir`` and, for a run's ``best.pt``, its ``last.pt`` into ``out_dir/last``.
+
+    So that a reader sees what selection did. Returns ``{"best.pt": metrics, "last.pt": metrics}``
+    (keys by file name; only the given one for any other checkpoint). ``options`` as for
+    :func:`evaluate_checkpoint`.
+    """
+    checkpoint, out_dir = Path(checkpoint), Path(out_dir)
+    results = {checkpoint.name: evaluate_checkpoint(checkpoint, data_root, out_dir, **options)}
+    last = companion_last(checkpoint)
+    if last is not None:
+        results[last.name] = evaluate_checkpoint(last, data_root, out_dir / "last", **options)
+    return results
 
 
 def _plot_examples(folder: Path, dataset, scores: dict[str, np.ndarray], count: int) -> None:

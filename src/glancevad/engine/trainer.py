@@ -5,7 +5,8 @@ Run folder::
     config.yaml     the resolved configuration
     last.pt         the last checkpoint (every ``eval_every`` steps and at the end)
     best.pt         the checkpoint with the best validation score (a held-out share of the
-                    *training* videos; the test set is never looked at)
+                    *training* videos; the test set is never looked at), among the checkpoints
+                    that mining has trained; with ``val_fraction: 0`` the last checkpoint
     metrics.jsonl   losses every ``log_every`` steps, validation scores every ``eval_every``
     tb/             the same as TensorBoard scalars
     summary.json    final figures: steps, selection criterion, best step, timings
@@ -40,7 +41,8 @@ from glancevad.engine.distributed import (
     shutdown,
 )
 from glancevad.engine.evaluator import autocast, score_batch, validation_scores
-from glancevad.engine.sampler import PairedSampler
+from glancevad.engine.sampler import PairedSampler, crop_items, split_items
+from glancevad.engine.selection import DESCRIPTIONS, first_eligible_step, selection_value
 from glancevad.engine.supervision import GLANCE, WEAK, assign_roles, glance_targets
 from glancevad.errors import GlanceVADError
 from glancevad.fileio import atomic_write, write_json
@@ -135,6 +137,17 @@ class Trainer:
         abnormal = self.train_idx[labels[self.train_idx] == 1]
         normal = self.train_idx[labels[self.train_idx] == 0]
         self.roles = assign_roles(abnormal, has_glance, cfg, ids=self.cache.ids)
+        # an item is one crop of a video (crop_sampling item) or the whole video (average)
+        self.crops_per_video = self.cache.crops if cfg.crop_sampling == "item" else 1
+        normal_items = crop_items(normal, self.crops_per_video)
+        abnormal_items = crop_items(np.array(sorted(self.roles), dtype=np.int64), self.crops_per_video)
+        for name, items, videos in (("normal", normal_items, normal), ("abnormal", abnormal_items, self.roles)):
+            if cfg.batch_size > len(items):
+                raise GlanceVADError(
+                    f"batch_size {cfg.batch_size} is larger than the {len(items)} {name} training items "
+                    f"({len(videos)} videos x {self.crops_per_video} crop(s) per item under crop_sampling "
+                    f"{cfg.crop_sampling!r})"
+                )
         self.spec = get_spec(cfg.model)
         torch.manual_seed(cfg.seed)
         self.model = build(cfg.model, in_dim=self.cache.in_dim, **cfg.model_kwargs).to(self.device)
@@ -149,8 +162,11 @@ class Trainer:
             )
             torch.manual_seed(cfg.seed + self.dist.rank)  # rank 0 draws what a single process would
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.sampler = PairedSampler(normal, np.array(sorted(self.roles)), cfg.batch_size, cfg.seed)
+        self.sampler = PairedSampler(normal_items, abnormal_items, cfg.batch_size, cfg.seed)
         self.glance_masks = torch.from_numpy(self.cache.glances)
+        self.first_eligible = first_eligible_step(
+            mining=cfg.mining, min_mining_step=cfg.min_mining_step,
+            uses_glances=any(role == GLANCE for role in self.roles.values()))
         self.step = 0
         self.best: dict[str, Any] = {"score": -math.inf, "step": None}
         self.timer = StepTimer()
@@ -185,19 +201,32 @@ class Trainer:
         self.best = state["best"]
 
     # ----- one step -----
+    def read_items(self, items: np.ndarray) -> np.ndarray:
+        """Features of sampled items: ``(b, N, D)`` single crops, or ``(b, crops, N, D)`` whole videos."""
+        videos, crops = split_items(items, self.crops_per_video)
+        if self.cfg.crop_sampling == "item":
+            return self.cache.crop_rows(videos, crops)
+        return self.cache.rows(videos)
+
     def train_step(self) -> dict[str, float]:
+        """One optimisation step on this process's slice of the next paired batch.
+
+        The network's base loss sees every item; ``L_abn`` (BCE against the TGS targets, mined
+        from each item's own scores) the glance-supervised abnormal items. Returns the logged losses.
+        """
         cfg = self.cfg
         t0 = time.perf_counter()
         normal, abnormal = self.sampler.next()  # the global batch; this process trains on its slice
-        glances_in_batch = sum(self.roles[int(i)] == GLANCE for i in abnormal)
+        abnormal_videos = split_items(abnormal, self.crops_per_video)[0]
+        glances_in_batch = sum(self.roles[int(v)] == GLANCE for v in abnormal_videos)
         normal, abnormal = self.dist.shard(normal), self.dist.shard(abnormal)
-        batch = np.concatenate([normal, abnormal])
-        x = torch.from_numpy(self.cache.rows(batch)).to(self.device, non_blocking=True)
-        roles = np.array([self.roles[int(i)] for i in abnormal])
+        abnormal_videos = split_items(abnormal, self.crops_per_video)[0]
+        x = torch.from_numpy(self.read_items(np.concatenate([normal, abnormal]))).to(self.device, non_blocking=True)
+        roles = np.array([self.roles[int(v)] for v in abnormal_videos])
         mil_weight = torch.tensor(np.where(roles == WEAK, 1.0, cfg.abnormal_mil_weight),
                                   dtype=torch.float32, device=self.device)
         glance_rows = np.flatnonzero(roles == GLANCE)
-        masks = self.glance_masks[abnormal[glance_rows]].to(self.device)
+        masks = self.glance_masks[abnormal_videos[glance_rows]].to(self.device)
         t1 = time.perf_counter()
         self.model.train()
         with autocast(self.device, cfg.precision):
@@ -247,12 +276,14 @@ class Trainer:
         return validation_scores(scores, self.cache.labels[self.val_idx], self.cache.glances[self.val_idx])
 
 
-def _selection_value(val: dict[str, float]) -> float:
-    """The glance AUC when defined, else the video AUC, else -inf."""
-    for key in ("glance_auc", "video_auc"):
-        if not math.isnan(val[key]):
-            return val[key]
-    return -math.inf
+def _selection_text(trainer: Trainer) -> str:
+    """What best.pt is, in words, for summary.json and the reports."""
+    if len(trainer.val_idx) == 0:
+        return "best.pt: the last checkpoint (val_fraction 0: every training video trains); last.pt: the last step"
+    eligible = (f", among checkpoints from step {trainer.first_eligible} on (after mining started)"
+                if trainer.first_eligible > 1 else "")
+    return (f"best.pt: {DESCRIPTIONS[trainer.cfg.selection_rule]} on {len(trainer.val_idx)} held-out training "
+            f"videos{eligible}; last.pt: the last step")
 
 
 def _truncate_log(path: Path, step: int) -> None:
@@ -275,6 +306,7 @@ def train(
     stop_after: int | None = None,
     steps: int | None = None,
     dist_ctx: DistributedContext | None = None,
+    on_eval: Callable[[int, torch.nn.Module, dict[str, float]], None] | None = None,
 ) -> TrainResult:
     """Train (or continue) a run; returns the run folder and its summary.
 
@@ -283,6 +315,8 @@ def train(
     rich ``Progress`` for the cache build and step bars. ``stop_after`` ends the loop early after
     that many steps of this call (tests of resumption). Under torchrun (``dist_ctx``, read from the
     environment by default) every process calls this; rank 0 alone writes the run folder.
+    ``on_eval(step, model, validation_scores)`` is called on rank 0 after each validation (for
+    studies of selection; it must not change the model).
     """
     ctx = dist_ctx or context_from_env()
     run_dir = Path(run_dir)
@@ -320,14 +354,13 @@ def train(
     try:
         if main:
             _truncate_log(run_dir / "metrics.jsonl", trainer.step)
-        _loop(trainer, run_dir, resume=resume, progress=progress, stop_after=stop_after)
+        _loop(trainer, run_dir, resume=resume, progress=progress, stop_after=stop_after, on_eval=on_eval)
     finally:
         shutdown(ctx)
     summary = {
         "steps": trainer.step,
         "finished": trainer.step >= cfg.steps,
-        "selection": "best.pt: highest validation glance AUC (else video AUC) on "
-                     f"{len(trainer.val_idx)} held-out training videos; last.pt: the last step",
+        "selection": _selection_text(trainer),
         "best": trainer.best,
         "train_videos": len(trainer.train_idx),
         "abnormal_roles": {"glance": sum(r == GLANCE for r in trainer.roles.values()),
@@ -343,7 +376,28 @@ def train(
     return TrainResult(run_dir=run_dir, summary=summary)
 
 
-def _loop(trainer: Trainer, run_dir: Path, *, resume: bool, progress: Any, stop_after: int | None) -> None:
+def _select(trainer: Trainer, step: int, val: dict[str, float]) -> dict[str, Any] | None:
+    """The new selection record if the checkpoint of ``step`` becomes ``best.pt``, else ``None``.
+
+    Without validation videos every checkpoint is the best (``best.pt`` is ``last.pt``). Otherwise
+    a checkpoint must be eligible (see ``first_eligible_step``) and beat the best so far; the last
+    step of a run that never reached an eligible one is taken, and the record says so.
+    """
+    cfg = trainer.cfg
+    if len(trainer.val_idx) == 0:
+        return {"score": None, "step": step, "rule": "last (no validation videos)", **val}
+    value = selection_value(val, cfg.selection_rule)
+    eligible = step >= trainer.first_eligible
+    if eligible and (trainer.best["step"] is None or trainer.best.get("fallback") or value > trainer.best["score"]):
+        # (a fallback record is replaced by the first eligible checkpoint when a run is extended)
+        return {"score": value, "step": step, "rule": cfg.selection_rule, **val}
+    if not eligible and step == cfg.steps and trainer.best["step"] is None:
+        return {"score": value, "step": step, "rule": cfg.selection_rule, "fallback": True, **val}
+    return None
+
+
+def _loop(trainer: Trainer, run_dir: Path, *, resume: bool, progress: Any, stop_after: int | None,
+          on_eval: Callable[[int, torch.nn.Module, dict[str, float]], None] | None = None) -> None:
     """The step loop; logging, validation and checkpoints happen on rank 0 only."""
     cfg, main = trainer.cfg, trainer.dist.is_main
     writer = log = task = None
@@ -374,13 +428,14 @@ def _loop(trainer: Trainer, run_dir: Path, *, resume: bool, progress: Any, stop_
                 log.flush()
                 for key, value in val.items():
                     writer.add_scalar(f"val/{key}", value, step)
-                value = _selection_value(val)
-                improved = value > trainer.best["score"]
-                if improved:
-                    trainer.best = {"score": value, "step": step, **val}
+                candidate = _select(trainer, step, val)
+                if candidate is not None:
+                    trainer.best = candidate
                 save_checkpoint(run_dir / "last.pt", trainer.checkpoint_payload())
-                if improved:
+                if candidate is not None:
                     link_checkpoint(run_dir / "last.pt", run_dir / "best.pt")
+                if on_eval is not None:
+                    on_eval(step, trainer.model, val)
             if task is not None:
                 progress.update(task, completed=step, info=f"loss {values['loss']:.3f}")
     finally:

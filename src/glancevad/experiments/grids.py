@@ -8,6 +8,7 @@
 | ``supervision-mix`` | Table 5 | eleven weak / glance / part settings |
 | ``kernels`` | Table 6 | normal / Cauchy / Laplace |
 | ``sensitivity`` | Fig. 4 | r_g sweep at alpha = 0.9, and alpha sweep at r_g = 0.1 |
+| ``crop-sampling`` | (ours) | UR-DMU weak / glance x single-crop items (as released) / crop-averaged videos |
 """
 
 from __future__ import annotations
@@ -85,6 +86,15 @@ def _sensitivity() -> list[Cell]:
     return cells
 
 
+def _crop_sampling() -> list[Cell]:
+    labels = {"item": "one crop per item", "average": "all crops averaged"}
+    return [
+        Cell(f"{sup}-{mode}", f"UR-DMU {sup}, {labels[mode]}", {"model": "urdmu", "supervision": sup,
+                                                               "crop_sampling": mode})
+        for sup in ("weak", "glance") for mode in ("item", "average")
+    ]
+
+
 GRIDS = {
     "networks": _networks,
     "ablation": _ablation,
@@ -92,6 +102,7 @@ GRIDS = {
     "supervision-mix": _supervision_mix,
     "kernels": _kernels,
     "sensitivity": _sensitivity,
+    "crop-sampling": _crop_sampling,
 }
 
 

@@ -1,14 +1,15 @@
-"""Running a grid: one ordinary training run per (cell, seed), then a test of its ``best.pt``.
+"""Running a grid: one ordinary training run per (cell, seed), then a test of its ``best.pt`` and ``last.pt``.
 
 Layout of a grid folder::
 
     grid.json                  what was run: grid, data, preset, seeds, budget, overrides
-    runs/<cell>/seed<k>/       an ordinary run folder (config.yaml, best.pt, ...) + test/
+    runs/<cell>/seed<k>/       an ordinary run folder (config.yaml, best.pt, ...) + test/ (best.pt)
+                               and test/last/ (last.pt), as ``glancevad test`` writes them
     glances/shift-<K>.csv      perturbed glances (perturbation grid)
     table.csv, table.md        mean ± std over seeds (paper figures beside ours when known)
     figures/*.png
 
-A grid is resumable: a run whose ``test/metrics.json`` exists is skipped, an unfinished run is
+A grid is resumable: a run whose ``test/metrics.json`` exists is not trained again, an unfinished run is
 resumed from its ``last.pt``. ``parallel > 1`` runs that many at once in worker processes, each
 with its share of the CPU threads.
 """
@@ -88,39 +89,39 @@ def _perturbed_glances(dataset, out: Path, shift: int) -> Path:
     return path
 
 
-def execute(spec: RunSpec, threads: int | None = None) -> dict[str, Any]:
-    """Train (or resume, or skip) one run, then test its ``best.pt``; return its test metrics."""
+def execute(spec: RunSpec, threads: int | None = None) -> dict[str, dict[str, Any]]:
+    """Train (or resume, or skip) one run, then test it: ``{"best": metrics, "last": metrics}``."""
     from glancevad.engine.inference import evaluate_checkpoint
     from glancevad.engine.trainer import resolve_device, train
 
     if threads:
         torch.set_num_threads(threads)
     run_dir = Path(spec.run_dir)
-    metrics_path = run_dir / "test" / "metrics.json"
-    if metrics_path.exists():
-        return json.loads(metrics_path.read_text())
-    summary = run_dir / "summary.json"
-    finished = False
-    if summary.exists():
-        finished = json.loads(summary.read_text()).get("finished", False)
-    if not finished:
-        resume = (run_dir / "last.pt").exists()
-        cfg = None if resume else TrainConfig(**spec.config)
-        train(cfg, spec.data, run_dir, resume=resume, cache_dir=spec.cache_dir)
+    if not (run_dir / "test" / "metrics.json").exists():
+        summary = run_dir / "summary.json"
+        finished = summary.exists() and json.loads(summary.read_text()).get("finished", False)
+        if not finished:
+            resume = (run_dir / "last.pt").exists()
+            train(None if resume else TrainConfig(**spec.config), spec.data, run_dir, resume=resume,
+                  cache_dir=spec.cache_dir)
     cfg = TrainConfig(**spec.config)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        metrics = evaluate_checkpoint(run_dir / "best.pt", spec.data, run_dir / "test",
-                                      device=resolve_device(cfg.device), precision=cfg.precision, plots=0)
-    return {**metrics, "checkpoint": str(run_dir / "best.pt")}
+    results = {}
+    for name, folder in (("best", run_dir / "test"), ("last", run_dir / "test" / "last")):
+        if not (folder / "metrics.json").exists():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                evaluate_checkpoint(run_dir / f"{name}.pt", spec.data, folder, device=resolve_device(cfg.device),
+                                    precision=cfg.precision, plots=0)
+        results[name] = json.loads((folder / "metrics.json").read_text())
+    return results
 
 
 def run_grid(
     name: str, data: str | os.PathLike, out: str | os.PathLike, *, preset: str | None = None, seeds: int = 3,
     budget: str = "full", parallel: int = 1, overrides: dict[str, Any] | None = None,
     on_plan: Callable[[int], None] | None = None, on_run: Callable[[RunSpec], None] | None = None,
-) -> tuple[list[Cell], dict[tuple[str, int], dict[str, Any]]]:
-    """Run every (cell, seed) of a grid; return the cells and ``{(cell, seed): metrics}``.
+) -> tuple[list[Cell], dict[tuple[str, int], dict[str, dict[str, Any]]]]:
+    """Run every (cell, seed) of a grid; return the cells and ``{(cell, seed): {"best": .., "last": ..}}``.
 
     ``on_plan(number_of_runs)`` is called once the grid is planned, ``on_run(spec)`` after each run.
     """
@@ -136,7 +137,7 @@ def run_grid(
     for glance_csv in {spec.config.get("glance_csv") for spec in specs}:
         num_snippets = specs[0].config["num_snippets"]
         build_or_open_cache(load_dataset(data, glance_csv=glance_csv), out / "cache", num_snippets=num_snippets)
-    results: dict[tuple[str, int], dict[str, Any]] = {}
+    results: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
     if parallel <= 1:
         for spec in specs:
             results[(spec.cell_key, spec.seed)] = execute(spec)

@@ -16,6 +16,8 @@ from glancevad.experiments.grids import Cell
 from glancevad.fileio import atomic_write, save_figure
 
 METRICS = ("auc", "auc_a", "ap", "ap_a", "ap_step", "far")
+#: Every grid is reported for both checkpoints of each run, so a reader sees what selection did.
+CHECKPOINTS = {"best": "best.pt (selected on validation)", "last": "last.pt (the last step)"}
 PAPER_METRICS = {"ucf-crime": ("auc", "auc_a"), "xd-violence": ("ap", "ap_a")}
 
 
@@ -25,11 +27,13 @@ def paper_results(grid: str) -> dict[str, Any]:
     return yaml.safe_load(text).get(grid, {"source": "", "rows": {}})
 
 
-def summarise(cells: list[Cell], results: dict[tuple[str, int], dict[str, Any]]) -> list[dict[str, Any]]:
+def summarise(
+    cells: list[Cell], results: dict[tuple[str, int], dict[str, dict[str, Any]]], *, checkpoint: str = "best"
+) -> list[dict[str, Any]]:
     """One row per cell: ``{key, label, n, <metric>_mean, <metric>_std}`` (in %, std over seeds)."""
     rows = []
     for cell in cells:
-        runs = [m for (key, _), m in sorted(results.items()) if key == cell.key]
+        runs = [m[checkpoint] for (key, _), m in sorted(results.items()) if key == cell.key]
         row: dict[str, Any] = {"key": cell.key, "label": cell.label, "n": len(runs)}
         for metric in METRICS:
             values = np.array([100 * r[metric] for r in runs], dtype=float)
@@ -61,35 +65,58 @@ def _cell(mean: float, std: float) -> str:
 
 
 def write_tables(
-    out: Path, grid: str, rows: list[dict[str, Any]], *, dataset_name: str, seeds: int
+    out: Path, grid: str, rows: dict[str, list[dict[str, Any]]], *, dataset_name: str, seeds: int
 ) -> tuple[Path, Path]:
-    """``table.csv`` (numbers) and ``table.md`` (mean ± std, paper columns when the dataset is known)."""
+    """``table.csv`` (numbers) and ``table.md`` (mean ± std, paper columns when the dataset is known).
+
+    ``rows`` maps each checkpoint (``best``, ``last``) to its rows; both go into each file.
+    """
     paper = paper_results(grid)
     paper_metrics = PAPER_METRICS.get(dataset_name, ())
-    columns = ["key", "label", "n"] + [f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
+    columns = ["checkpoint", "key", "label", "n"] + [f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
     columns += [f"paper_{m}" for m in paper_metrics]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
-    for row in rows:
-        published = paper["rows"].get(row["key"], {}).get(dataset_name, {})
-        writer.writerow({**row, **{f"paper_{m}": published.get(m, "") for m in paper_metrics}})
+    for checkpoint, checkpoint_rows in rows.items():
+        for row in checkpoint_rows:
+            published = paper["rows"].get(row["key"], {}).get(dataset_name, {})
+            writer.writerow({"checkpoint": checkpoint, **row,
+                             **{f"paper_{m}": published.get(m, "") for m in paper_metrics}})
     with atomic_write(out / "table.csv", "w", encoding="utf-8", newline="") as handle:
         handle.write(buffer.getvalue())
     header = ["setting", *[m.upper() for m in METRICS]]
     header += [f"paper {m.upper()}" for m in paper_metrics]
-    lines = [f"# {grid}: mean ± std over {seeds} seed(s), in %, checkpoint best.pt (selected on validation)", ""]
+    lines = [f"# {grid}: mean ± std over {seeds} seed(s), in %", ""]
     if paper_metrics:
         lines += [f"Paper figures: {paper['source']}, {dataset_name}.", ""]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        published = paper["rows"].get(row["key"], {}).get(dataset_name, {})
-        cells = [row["label"], *(_cell(row[f"{m}_mean"], row[f"{m}_std"]) for m in METRICS)]
-        cells += [f"{published[m]:.2f}" if m in published else "–" for m in paper_metrics]
-        lines.append("| " + " | ".join(cells) + " |")
+    for checkpoint, checkpoint_rows in rows.items():
+        lines += [f"## {CHECKPOINTS.get(checkpoint, checkpoint)}", "",
+                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for row in checkpoint_rows:
+            published = paper["rows"].get(row["key"], {}).get(dataset_name, {})
+            cells = [row["label"], *(_cell(row[f"{m}_mean"], row[f"{m}_std"]) for m in METRICS)]
+            cells += [f"{published[m]:.2f}" if m in published else "–" for m in paper_metrics]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
     with atomic_write(out / "table.md", "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
+        handle.write("\n".join(lines))
     return out / "table.csv", out / "table.md"
+
+
+def tabulate_grid(
+    out: Path, grid: str, cells: list[Cell], results: dict[tuple[str, int], dict[str, dict[str, Any]]], *,
+    dataset_name: str, seeds: int,
+) -> tuple[Path, Path, list[Path]]:
+    """The tables of a finished grid for both checkpoints (plus glance-over-weak gains for the
+    networks grid) and its figure (of ``best.pt``): ``(table.csv, table.md, [PNG])``."""
+    rows = {}
+    for checkpoint in CHECKPOINTS:
+        rows[checkpoint] = summarise(cells, results, checkpoint=checkpoint)
+        if grid == "networks":
+            rows[checkpoint] += gain_rows(rows[checkpoint])
+    csv_path, md_path = write_tables(out, grid, rows, dataset_name=dataset_name, seeds=seeds)
+    return csv_path, md_path, plot_grid(out, grid, cells, rows["best"])
 
 
 def plot_grid(out: Path, grid: str, cells: list[Cell], rows: list[dict[str, Any]]) -> list[Path]:

@@ -1,0 +1,167 @@
+"""The selection study: which validation rule picks a checkpoint that tests well?
+
+Each run trains as usual, and after every validation a hook also scores the *test* set. That
+trace serves this analysis only: the run's own ``best.pt`` never sees it. Afterwards, for each
+rule of ``glancevad.engine.selection`` (and the glance AUC without the mining gate, to show what
+the gate does), the study looks up the test metrics of the checkpoint the rule selects from the
+logged validation scores, beside ``last.pt`` and the best-on-test oracle (a bound no honest
+protocol reaches).
+
+Folder::
+
+    runs/<supervision>/seed<k>/      ordinary run folders + test_trace.jsonl (step, test metrics)
+    selection.csv, selection.md      one row per (supervision, rule): mean ± std over seeds
+    selection.png                    test AUC over steps per run, each rule's choice marked
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from glancevad.config import resolve_config
+from glancevad.data.dataset import load_dataset
+from glancevad.engine.evaluator import score_videos
+from glancevad.engine.selection import SELECTION_RULES, choose_step, first_eligible_step
+from glancevad.fileio import atomic_write, save_figure
+from glancevad.metrics import evaluate_scores
+
+#: Columns of the study besides the rules: what the trainer could not know.
+REFERENCES = ("last.pt", "oracle (best on test)")
+NO_GATE = "glance_auc (any step)"
+METRICS = ("auc", "auc_a", "far")
+
+
+def _trace_hook(dataset, path: Path, precision: str) -> Callable[[int, torch.nn.Module, dict], None]:
+    """An ``on_eval`` hook appending the test metrics of the current weights to ``path``."""
+    videos = [(v.id, dataset.load_features(v)) for v in dataset.test]
+
+    def on_eval(step: int, model: torch.nn.Module, val: dict) -> None:
+        scores = score_videos(model, videos, device=next(model.parameters()).device, precision=precision)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            metrics = evaluate_scores(scores, dataset.ground_truth, frames_per_snippet=dataset.frames_per_snippet)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"step": step, **metrics}) + "\n")
+
+    return on_eval
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def _choices(run_dir: Path) -> dict[str, dict[str, float]]:
+    """Test metrics of each rule's choice, last.pt and the oracle, for one finished run."""
+    from glancevad.config import make_config
+
+    cfg = make_config(yaml.safe_load((run_dir / "config.yaml").read_text()))
+    log = _read_jsonl(run_dir / "metrics.jsonl")
+    evaluations = [(r["step"], {k[4:]: v for k, v in r.items() if k.startswith("val_")})
+                   for r in log if "val_glance_auc" in r]
+    trace = {r["step"]: r for r in _read_jsonl(run_dir / "test_trace.jsonl")}
+    summary = json.loads((run_dir / "summary.json").read_text())
+    gate = first_eligible_step(mining=cfg.mining, min_mining_step=cfg.min_mining_step,
+                               uses_glances=summary["abnormal_roles"]["glance"] > 0)
+    chosen = {rule: choose_step(evaluations, rule, first_eligible=gate) for rule in SELECTION_RULES}
+    chosen[NO_GATE] = choose_step(evaluations, "glance_auc", first_eligible=1)
+    chosen["last.pt"] = evaluations[-1][0]
+    chosen["oracle (best on test)"] = max(trace, key=lambda s: (trace[s]["auc"], -s))
+    return {name: {"step": step, **{m: trace[step][m] for m in METRICS}} for name, step in chosen.items()}
+
+
+def run_selection_study(
+    data: str | Path, out: str | Path, *, preset: str | None = "demo", seeds: int = 3,
+    supervisions: tuple[str, ...] = ("glance", "weak"), overrides: dict[str, Any] | None = None,
+    on_plan: Callable[[int], None] | None = None, on_run: Callable[[str], None] | None = None,
+) -> tuple[Path, Path, Path]:
+    """Train ``seeds`` runs per supervision with a test trace; write the study's table and figure.
+
+    A finished run (``summary.json`` says so, and its trace is complete) is not trained again; an
+    unfinished one is started afresh, since its trace would miss the evaluations before the kill.
+    Returns ``(selection.csv, selection.md, selection.png)``.
+    """
+    from glancevad.engine.trainer import train
+
+    data, out = Path(data), Path(out)
+    dataset = load_dataset(data)
+    if dataset.ground_truth is None:
+        from glancevad.errors import GlanceVADError
+
+        raise GlanceVADError(f"{data}: the selection study needs test ground truth")
+    runs = [(sup, seed) for sup in supervisions for seed in range(seeds)]
+    if on_plan:
+        on_plan(len(runs))
+    per_run: dict[tuple[str, int], dict[str, dict[str, float]]] = {}
+    for sup, seed in runs:
+        run_dir = out / "runs" / sup / f"seed{seed}"
+        cfg = resolve_config(preset, overrides or {}, {"supervision": sup, "seed": seed})
+        summary = run_dir / "summary.json"
+        if not (summary.exists() and json.loads(summary.read_text()).get("finished")):
+            shutil.rmtree(run_dir, ignore_errors=True)
+            train(cfg, data, run_dir, cache_dir=out / "cache",
+                  on_eval=_trace_hook(dataset, run_dir / "test_trace.jsonl", cfg.precision))
+        per_run[(sup, seed)] = _choices(run_dir)
+        if on_run:
+            on_run(f"{sup}/seed{seed}")
+    return (*_write_tables(out, per_run, supervisions), _plot(out, per_run))
+
+
+def _write_tables(out: Path, per_run, supervisions) -> tuple[Path, Path]:
+    names = [*SELECTION_RULES, NO_GATE, *REFERENCES]
+    rows = []
+    for sup in supervisions:
+        for name in names:
+            picks = [choices[name] for (s, _), choices in sorted(per_run.items()) if s == sup]
+            row: dict[str, Any] = {"supervision": sup, "rule": name, "n": len(picks),
+                                   "step_mean": float(np.mean([p["step"] for p in picks]))}
+            for metric in METRICS:
+                values = np.array([100 * p[metric] for p in picks])
+                row[f"{metric}_mean"] = float(values.mean())
+                row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+            rows.append(row)
+    with atomic_write(out / "selection.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    seeds = rows[0]["n"]
+    lines = [f"# Checkpoint selection: test metrics of the chosen checkpoint, mean ± std over {seeds} seed(s), in %",
+             "", "| supervision | rule | mean step | AUC | AUC_A | FAR |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        cells = [f"{r[f'{m}_mean']:.2f} ± {r[f'{m}_std']:.2f}" for m in METRICS]
+        lines.append(f"| {r['supervision']} | {r['rule']} | {r['step_mean']:.0f} | " + " | ".join(cells) + " |")
+    with atomic_write(out / "selection.md", "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return out / "selection.csv", out / "selection.md"
+
+
+def _plot(out: Path, per_run) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = sorted(per_run)
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3), sharey=True, squeeze=False)
+    markers = dict(zip([*SELECTION_RULES, NO_GATE, *REFERENCES], "o^sDvx", strict=True))
+    for ax, key in zip(axes[0], keys, strict=True):
+        trace = _read_jsonl(out / "runs" / key[0] / f"seed{key[1]}" / "test_trace.jsonl")
+        ax.plot([r["step"] for r in trace], [100 * r["auc"] for r in trace], color="0.6")
+        for name, pick in per_run[key].items():
+            ax.scatter([pick["step"]], [100 * pick["auc"]], marker=markers[name], label=name, zorder=3)
+        ax.set_title(f"{key[0]}, seed {key[1]}", fontsize=9)
+        ax.set_xlabel("step")
+    axes[0][0].set_ylabel("test AUC (%)")
+    axes[0][-1].legend(fontsize=6)
+    fig.tight_layout()
+    return save_figure(fig, out / "selection.png", dpi=100)
+
