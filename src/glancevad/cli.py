@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from glancevad.config import PRECISIONS, SUPERVISIONS
+from glancevad.config import CROP_SAMPLINGS, PRECISIONS, SUPERVISIONS
 from glancevad.console import console, err_console, progress_bar
 from glancevad.constants import FRAMES_PER_SNIPPET, NORMAL_ID_PATTERN
 from glancevad.errors import GlanceVADError
@@ -313,6 +313,7 @@ def evaluate(
 # The choices come from the config module, so the CLI and the config cannot drift apart.
 Supervision = Enum("Supervision", {name: name for name in SUPERVISIONS}, type=str)
 Precision = Enum("Precision", {name: name for name in PRECISIONS}, type=str)
+CropSampling = Enum("CropSampling", {name: name for name in CROP_SAMPLINGS}, type=str)
 
 
 def _model_names() -> str:
@@ -332,7 +333,9 @@ def train(
     glance_fraction: Annotated[float | None, typer.Option(help="mixed: share of abnormal videos glanced.")] = None,
     weak_fraction: Annotated[float | None, typer.Option(help="mixed: share with video labels only.")] = None,
     steps: Annotated[int | None, typer.Option(min=1, help="Training steps.")] = None,
-    batch_size: Annotated[int | None, typer.Option(min=1, help="Videos per class per step.")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Items per class per step.")] = None,
+    crop_sampling: Annotated[CropSampling | None, typer.Option(
+        help="item: one crop of a video per item (as released); average: whole videos, crops averaged.")] = None,
     precision: Annotated[Precision | None, typer.Option(help="fp32 or bf16 autocast.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
@@ -372,6 +375,7 @@ def train(
             "model": model, "supervision": supervision.value if supervision else None,
             "glance_fraction": glance_fraction, "weak_fraction": weak_fraction, "steps": steps,
             "batch_size": batch_size, "precision": precision.value if precision else None,
+            "crop_sampling": crop_sampling.value if crop_sampling else None,
             "device": device, "seed": seed,
         }
         cfg = resolve_config(preset, file_values, parse_overrides(set_ or []),

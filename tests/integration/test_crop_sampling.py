@@ -143,7 +143,7 @@ def test_best_is_chosen_only_after_mining_started(tiny_root, tmp_path):
     evaluations = [(r["step"], {k[4:]: v for k, v in r.items() if k.startswith("val_")})
                    for r in _log(tmp_path / "run") if "val_glance_auc" in r]
     assert [s for s, _ in evaluations] == [2, 4, 6, 8, 10, 12]
-    assert choose_step(evaluations, "glance_auc", first_eligible=8) == summary["best"]["step"]
+    assert choose_step(evaluations, cfg.selection_rule, first_eligible=8) == summary["best"]["step"]
     assert read_checkpoint(tmp_path / "run" / "best.pt")["step"] == summary["best"]["step"]
     # weak supervision has no mining: every checkpoint is eligible
     weak = resolve_config(None, {**TINY, "steps": 4, "eval_every": 2, "supervision": "weak", "min_mining_step": 7})
