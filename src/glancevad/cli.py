@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import warnings
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +19,7 @@ from rich.table import Table
 from glancevad.config import CROP_SAMPLINGS, PRECISIONS, SUPERVISIONS
 from glancevad.console import console, err_console, progress_bar
 from glancevad.constants import FRAMES_PER_SNIPPET, NORMAL_ID_PATTERN
-from glancevad.errors import GlanceVADError
+from glancevad.errors import GlanceVADError, GlanceVADWarning
 
 app = typer.Typer(
     help="GlanceVAD: video anomaly detection with glance supervision.",
@@ -739,14 +740,42 @@ def _relaunch_with_torchrun(nproc: int) -> None:
 _ARGV: list[str] = []
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """glancevad's own warnings as one ``warning:`` line; others as Python prints them."""
+    if issubclass(category, GlanceVADWarning):
+        err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True, markup=True)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
+def _fail(message: str) -> None:
+    """One ``error:`` line on stderr (whatever the terminal width), exit code 2."""
+    err_console.print(f"[red]error:[/] {GlanceVADError(message)}", highlight=False, soft_wrap=True)
+    sys.exit(2)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app, turning user errors into one line on stderr and exit code 2."""
+    """Entry point: run the app; user errors and bad parameters print one line on stderr and exit 2."""
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
     _ARGV[:] = list(sys.argv[1:] if argv is None else argv)
+    warnings.showwarning = _show_warning
     try:
-        app(args=argv, prog_name="glancevad")
+        code = app(args=argv, prog_name="glancevad", standalone_mode=False)
     except GlanceVADError as exc:
-        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(str(exc))
+    except NoArgsIsHelpError as exc:  # the help was printed
+        sys.exit(exc.exit_code)
+    except UsageError as exc:  # typer's parameter errors (bad choice, out of range, unknown option)
+        _fail(exc.format_message())
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

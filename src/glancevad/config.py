@@ -8,6 +8,7 @@ the key and the valid ones.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -79,7 +80,15 @@ class TrainConfig:
              f"selection_rule must be one of {', '.join(SELECTION_RULES)}, got {self.selection_rule!r}"),
             (min(self.steps, self.batch_size, self.num_snippets) >= 1, "steps, batch_size, num_snippets >= 1"),
             (self.eval_every >= 1 and self.log_every >= 1, "eval_every and log_every must be >= 1"),
-            (self.width > 0 and self.lr > 0, "width and lr must be positive"),
+            (_finite(self.width) and self.width > 0, f"width must be a positive number, got {self.width}"),
+            (_finite(self.lr) and self.lr > 0, f"lr must be a positive number, got {self.lr}"),
+            (_finite(self.weight_decay) and self.weight_decay >= 0,
+             f"weight_decay must be >= 0, got {self.weight_decay}"),
+            (_finite(self.abnormal_mil_weight) and self.abnormal_mil_weight >= 0,
+             f"abnormal_mil_weight must be >= 0, got {self.abnormal_mil_weight}"),
+            (0 < self.alpha <= 1, f"alpha must lie in (0, 1], got {self.alpha}"),
+            (0 <= self.fixed_threshold <= 1, f"fixed_threshold must lie in [0, 1], got {self.fixed_threshold}"),
+            (self.min_mining_step >= 0, f"min_mining_step must be >= 0, got {self.min_mining_step}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -96,6 +105,10 @@ class TrainConfig:
         if self.supervision == "glance":
             return 1.0, 0.0
         return self.glance_fraction, self.weak_fraction
+
+
+def _finite(value: float) -> bool:
+    return math.isfinite(value)
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}

@@ -14,3 +14,7 @@ class GlanceVADError(Exception):
 
 class DataError(GlanceVADError):
     """A dataset file is missing, malformed or inconsistent; the message names the file and video."""
+
+
+class GlanceVADWarning(UserWarning):
+    """Something the user should know that did not stop the work; the CLI prints it on one line."""

@@ -28,6 +28,9 @@ def link_checkpoint(source: str | os.PathLike, target: str | os.PathLike) -> Pat
     save of ``source`` writes a new file and leaves ``target`` untouched.
     """
     source, target = Path(source), Path(target)
+    if target.exists() and os.path.samefile(source, target):
+        # already linked; renaming a second link over it would be a no-op that leaves the link behind
+        return target
     temporary = target.with_name(f".{target.name}.link")
     temporary.unlink(missing_ok=True)
     try:

@@ -14,6 +14,7 @@ Run folder::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -41,6 +42,7 @@ from glancevad.engine.distributed import (
     shutdown,
 )
 from glancevad.engine.evaluator import autocast, score_batch, validation_scores
+from glancevad.engine.run_folder import RunLock, read_run_config, remove_stale_temporaries, truncate_log
 from glancevad.engine.sampler import PairedSampler, crop_items, split_items
 from glancevad.engine.selection import DESCRIPTIONS, first_eligible_step, selection_value
 from glancevad.engine.supervision import GLANCE, WEAK, assign_roles, glance_targets
@@ -191,6 +193,15 @@ class Trainer:
     def restore(self, path: Path) -> None:
         """Continue from a checkpoint of this run."""
         state = read_checkpoint(path)
+        trained_dim = state.get("model_kwargs", {}).get("in_dim")
+        if trained_dim is not None and trained_dim != self.cache.in_dim:
+            raise GlanceVADError(f"{path}: the run was trained on {trained_dim}-d features, the data has "
+                                 f"{self.cache.in_dim}-d (resume with the run's own --data)")
+        if state.get("crops") not in (None, self.cache.crops):
+            raise GlanceVADError(f"{path}: the run was trained on {state['crops']} crops per snippet, the data has "
+                                 f"{self.cache.crops}")
+        if "sampler_state" not in state or "optimizer_state" not in state:
+            raise GlanceVADError(f"{path}: not a training checkpoint of glancevad (no optimiser or sampler state)")
         self.model.load_state_dict(state["model_state"])
         self.optimizer.load_state_dict(state["optimizer_state"])
         self.sampler.load_state_dict(state["sampler_state"])
@@ -286,15 +297,6 @@ def _selection_text(trainer: Trainer) -> str:
             f"videos{eligible}; last.pt: the last step")
 
 
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop log lines written after ``step`` (by a run killed after its last checkpoint)."""
-    if not path.exists():
-        return
-    kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-    with atomic_write(path, "w") as handle:
-        handle.write("".join(line + "\n" for line in kept))
-
-
 def train(
     cfg: TrainConfig | None,
     data_root: str | os.PathLike,
@@ -321,18 +323,31 @@ def train(
     ctx = dist_ctx or context_from_env()
     run_dir = Path(run_dir)
     last = run_dir / "last.pt"
+    if resume and not last.exists():
+        raise GlanceVADError(f"{run_dir}: nothing to resume (no last.pt)")
+    if not resume and last.exists():
+        raise GlanceVADError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
+    # one writer per run folder, taken before anything is written (rank 0 writes the folder)
+    with RunLock(run_dir) if ctx.is_main else contextlib.nullcontext():
+        return _train_locked(cfg, data_root, run_dir, ctx, resume=resume, cache_dir=cache_dir, progress=progress,
+                             stop_after=stop_after, steps=steps, on_eval=on_eval)
+
+
+def _train_locked(
+    cfg: TrainConfig | None, data_root: str | os.PathLike, run_dir: Path, ctx: DistributedContext, *,
+    resume: bool, cache_dir: str | os.PathLike | None, progress: Any, stop_after: int | None, steps: int | None,
+    on_eval: Callable[[int, torch.nn.Module, dict[str, float]], None] | None,
+) -> TrainResult:
+    """The body of :func:`train`, run while the run folder is locked."""
+    last = run_dir / "last.pt"
     if resume:
-        if not last.exists():
-            raise GlanceVADError(f"{run_dir}: nothing to resume (no last.pt)")
-        cfg = make_config(yaml.safe_load((run_dir / "config.yaml").read_text()))
+        cfg = read_run_config(run_dir)
         if steps is not None:
             cfg = make_config({**cfg.to_dict(), "steps": steps})
-    elif last.exists():
-        raise GlanceVADError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
     assert cfg is not None
     main = ctx.is_main
     if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(run_dir)  # left by a writer killed mid-write; we hold the lock
         with atomic_write(run_dir / "config.yaml", "w") as handle:
             yaml.safe_dump(cfg.to_dict(), handle, sort_keys=False)
     else:
@@ -351,9 +366,12 @@ def train(
     trainer = Trainer(cfg, data_root, run_dir, cache_dir=cache_dir, on_cache=on_cache, dist_ctx=ctx)
     if resume:
         trainer.restore(last)
+        if main and trainer.best.get("step") == trainer.step:
+            # killed between saving last.pt and linking best.pt: make best.pt what last.pt records
+            link_checkpoint(last, run_dir / "best.pt")
     try:
         if main:
-            _truncate_log(run_dir / "metrics.jsonl", trainer.step)
+            truncate_log(run_dir / "metrics.jsonl", trainer.step)
         _loop(trainer, run_dir, resume=resume, progress=progress, stop_after=stop_after, on_eval=on_eval)
     finally:
         shutdown(ctx)

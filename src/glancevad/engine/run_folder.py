@@ -1,0 +1,121 @@
+"""A run folder you can trust after any crash: one writer at a time, no stale temporary files,
+and the saved state read back with errors that name the file.
+
+``train`` holds :class:`RunLock` from before it writes anything until it returns; a second
+``train`` into the same folder is refused with the owner's pid. The lock is an ``fcntl`` lock,
+which the kernel releases when its process dies, so a killed run never leaves the folder locked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from glancevad.config import TrainConfig, make_config
+from glancevad.errors import GlanceVADError, GlanceVADWarning
+from glancevad.fileio import atomic_write
+
+LOCK_NAME = ".lock"
+
+
+class RunLock:
+    """An exclusive lock on a run folder (``<run>/.lock`` holds the owner's pid)."""
+
+    def __init__(self, run_dir: str | os.PathLike):
+        self.run_dir = Path(run_dir)
+        self._fd: int | None = None
+
+    def __enter__(self) -> RunLock:
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise GlanceVADError(f"{self.run_dir}: not a folder (a file is in the way)") from None
+        except PermissionError:
+            raise GlanceVADError(f"{self.run_dir}: cannot create the run folder (permission denied)") from None
+        path = self.run_dir / LOCK_NAME
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError:
+            raise GlanceVADError(f"{self.run_dir}: run folder is not writable (permission denied)") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise GlanceVADError(
+                f"{self.run_dir}: another glancevad process (pid {owner}) is training in this run folder"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # closing releases the lock
+            self._fd = None
+
+
+def remove_stale_temporaries(run_dir: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files a killed writer left (``.<name>.*.tmp``, ``.<name>.link``)."""
+    run_dir = Path(run_dir)
+    removed = []
+    for path in list(run_dir.glob(".*.tmp")) + list(run_dir.glob(".*.link")):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def read_run_config(run_dir: str | os.PathLike) -> TrainConfig:
+    """The configuration a run was started with; any problem is an error naming ``config.yaml``."""
+    path = Path(run_dir) / "config.yaml"
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GlanceVADError(f"{path}: missing; cannot resume this run") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise GlanceVADError(f"{path}: not a readable run configuration ({type(exc).__name__})") from None
+    if not isinstance(values, dict):
+        raise GlanceVADError(f"{path}: not a run configuration (expected key: value lines)")
+    try:
+        return make_config(values)
+    except GlanceVADError as exc:
+        raise GlanceVADError(f"{path}: {exc}") from None
+
+
+def truncate_log(path: str | os.PathLike, step: int) -> None:
+    """Keep the log lines up to ``step`` (a run killed after its last checkpoint logged more).
+
+    A torn last line (a kill in the middle of a write) is dropped with a warning; an unreadable
+    line elsewhere is an error naming the file and line.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    kept: list[str] = []
+    for number, line in enumerate(lines, 1):
+        if not line:
+            continue
+        try:
+            record: Any = json.loads(line)
+            record_step = int(record["step"])
+        except (ValueError, TypeError, KeyError):
+            if number == len(lines):
+                warnings.warn(f"{path}: dropped a torn last line (line {number})", GlanceVADWarning, stacklevel=2)
+                continue
+            raise GlanceVADError(f"{path}: line {number} is not a log record") from None
+        if record_step <= step:
+            kept.append(line)
+    with atomic_write(path, "w", encoding="utf-8") as handle:
+        handle.write("".join(line + "\n" for line in kept))

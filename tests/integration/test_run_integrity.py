@@ -1,0 +1,155 @@
+"""A run folder stays consistent through kills and concurrent starts; resume checks what it reads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from glancevad.config import resolve_config
+from glancevad.engine.checkpoint import read_checkpoint
+from glancevad.engine.run_folder import RunLock, remove_stale_temporaries
+from glancevad.engine.trainer import train
+from glancevad.errors import GlanceVADError
+from glancevad.synth import synth_config, write_synthetic_dataset
+
+ARGS = ["--batch-size", "2", "--precision", "fp32", "--set", "num_snippets=16", "--set", "eval_every=3",
+        "--set", "log_every=1", "--set", "val_fraction=0.25", "--set", "min_mining_step=2"]
+
+
+def cli(*args, check=True, **kw):
+    proc = subprocess.run([sys.executable, "-m", "glancevad", *map(str, args)], capture_output=True, text=True, **kw)
+    if check and proc.returncode:
+        raise AssertionError(proc.stderr)
+    return proc
+
+
+def test_a_kill_at_the_best_link_is_repaired_on_resume(tiny_root, tmp_path):
+    """SIGKILL exactly between writing last.pt and linking best.pt (the second time it happens)."""
+    run = tmp_path / "run"
+    killer = (
+        "import os, signal, sys\n"
+        "import glancevad.engine.trainer as t\n"
+        "calls = []\n"
+        "real = t.link_checkpoint\n"
+        "def link(src, dst):\n"
+        "    calls.append(1)\n"
+        "    if len(calls) == 2: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    return real(src, dst)\n"
+        "t.link_checkpoint = link\n"
+        "from glancevad.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    # without validation videos every evaluation links best.pt, so the second link comes at step 6
+    args = ["train", "--data", tiny_root, "--out", run, "--steps", "12", "--cache-dir", tmp_path / "cache", *ARGS,
+            "--set", "val_fraction=0"]
+    proc = subprocess.run([sys.executable, "-c", killer, *map(str, args)], capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr
+    recorded = read_checkpoint(run / "last.pt")
+    assert recorded["best"]["step"] == recorded["step"]                    # last.pt says: I am the best
+    assert read_checkpoint(run / "best.pt")["step"] != recorded["step"]     # best.pt was not linked
+    cli("train", "--data", tiny_root, "--resume", run, "--cache-dir", tmp_path / "cache")
+    summary = json.loads((run / "summary.json").read_text())
+    assert read_checkpoint(run / "best.pt")["step"] == summary["best"]["step"]
+
+
+def test_two_trains_into_one_folder_one_is_refused(tiny_root, tmp_path):
+    run = tmp_path / "run"
+    common = ["train", "--data", tiny_root, "--cache-dir", tmp_path / "cache", *ARGS]
+    cli(*common, "--out", tmp_path / "warm", "--steps", "1")   # build the cache first
+    args = [*common, "--out", run, "--steps", "40"]
+    first = subprocess.Popen([sys.executable, "-m", "glancevad", *map(str, args)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (run / ".lock").exists() or not (run / ".lock").read_text().strip():
+        assert time.time() < deadline and first.poll() is None
+        time.sleep(0.02)
+    second = cli(*args, check=False)
+    first.communicate()
+    assert first.returncode == 0
+    assert second.returncode == 2 and "Traceback" not in second.stderr
+    assert f"another glancevad process (pid {first.pid}) is training in this run folder" in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines() if "loss" in line]
+    assert steps == list(range(1, 41))                                        # one run's log, not two
+
+
+def test_lock_is_released_on_exit_and_by_a_dead_owner(tmp_path):
+    with RunLock(tmp_path / "run"):
+        with pytest.raises(GlanceVADError, match="another glancevad process"), RunLock(tmp_path / "run"):
+            pass
+    with RunLock(tmp_path / "run"):   # free again
+        pass
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(GlanceVADError, match="not a folder"), RunLock(tmp_path / "file"):
+        pass
+
+
+def test_stale_temporary_files_are_removed_on_the_next_start(tiny_root, tmp_path):
+    run = tmp_path / "run"
+    cfg = resolve_config(None, {"steps": 3, "batch_size": 2, "num_snippets": 16, "eval_every": 3,
+                                "val_fraction": 0.25, "precision": "fp32"})
+    train(cfg, tiny_root, run, cache_dir=tmp_path / "cache")
+    assert not list(run.glob(".*.tmp")) and not list(run.glob(".*.link"))   # a clean exit leaves none
+    (run / ".last.pt.abc123.tmp").write_bytes(b"x" * 1000)
+    (run / ".best.pt.link").write_bytes(b"x")
+    train(None, tiny_root, run, resume=True, steps=6, cache_dir=tmp_path / "cache")
+    assert not list(run.glob(".*.tmp")) and not list(run.glob(".*.link"))
+    assert remove_stale_temporaries(run) == []
+
+
+def test_resume_checks_what_it_reads(tiny_root, tmp_path):
+    run = tmp_path / "run"
+    base = ["train", "--data", tiny_root, "--cache-dir", tmp_path / "cache"]
+    cli(*base, "--out", run, "--steps", "3", *ARGS)
+    log = run / "metrics.jsonl"
+    log.write_text(log.read_text() + '{"step": 3, "lo')                      # torn by a kill
+    proc = cli(*base, "--resume", run, "--steps", "4")
+    assert f"warning: {log}: dropped a torn last line" in proc.stderr.replace("\n", "")
+    assert all(json.loads(line) for line in log.read_text().splitlines())
+    (run / "config.yaml").write_text("{{{ not yaml")
+    proc = cli(*base, "--resume", run, check=False)
+    assert proc.returncode == 2 and f"{run / 'config.yaml'}: not a readable run configuration" in proc.stderr
+    (run / "config.yaml").write_text("alpha: -1\n")
+    proc = cli(*base, "--resume", run, check=False)
+    assert proc.returncode == 2 and "config.yaml: config: alpha must lie in (0, 1]" in proc.stderr
+
+
+def test_resume_with_other_data_is_refused(tiny_root, tmp_path):
+    run = tmp_path / "run"
+    other = write_synthetic_dataset(tmp_path / "wide", synth_config("tiny", dim=24, seed=3))
+    cfg = resolve_config(None, {"steps": 3, "batch_size": 2, "num_snippets": 16, "eval_every": 3,
+                                "val_fraction": 0.25, "precision": "fp32"})
+    train(cfg, tiny_root, run, cache_dir=tmp_path / "cache")
+    with pytest.raises(GlanceVADError, match=r"last.pt: the run was trained on 16-d features, the data has 24-d"):
+        train(None, other, run, resume=True, steps=6, cache_dir=tmp_path / "cache")
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("weight_decay=-1", "weight_decay must be >= 0, got -1"),
+    ("alpha=-1", "alpha must lie in (0, 1], got -1"),
+    ("alpha=.nan", "alpha must lie in (0, 1], got nan"),
+    ("width=0", "width must be a positive number, got 0"),
+    ("lr=.inf", "lr must be a positive number, got inf"),
+    ("abnormal_mil_weight=-2", "abnormal_mil_weight must be >= 0"),
+    ("fixed_threshold=1.5", "fixed_threshold must lie in [0, 1]"),
+    ("min_mining_step=-1", "min_mining_step must be >= 0"),
+])
+def test_config_values_are_checked_by_range_before_any_work(tiny_root, tmp_path, override, message):
+    proc = cli("train", "--data", tiny_root, "--out", tmp_path / "run", "--set", override, check=False)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["glances", "perturb", "x.csv", "--out", "y.csv", "--max-shift", "-5"],
+    ["train", "--data", ".", "--out", "r", "--crop-sampling", "crops"],
+    ["nosuchcommand"],
+])
+def test_parameter_errors_are_one_error_line(args, tmp_path):
+    proc = cli(*args, check=False, cwd=tmp_path, env={"COLUMNS": "40", "PATH": "/usr/bin:/bin"})
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
