@@ -20,6 +20,7 @@ from glancevad.config import CROP_SAMPLINGS, PRECISIONS, SUPERVISIONS
 from glancevad.console import console, err_console, progress_bar
 from glancevad.constants import FRAMES_PER_SNIPPET, NORMAL_ID_PATTERN
 from glancevad.errors import GlanceVADError, GlanceVADWarning
+from glancevad.fileio import check_output
 
 app = typer.Typer(
     help="GlanceVAD: video anomaly detection with glance supervision.",
@@ -108,6 +109,7 @@ def synth(
     force: Annotated[bool, typer.Option(help="Replace a non-empty folder.")] = False,
 ) -> None:
     """Write a synthetic dataset in the official layout (lists, glances, ground truth, features)."""
+    check_output(root, kind="folder")
     from glancevad.synth import synth_config, write_synthetic_dataset
 
     cfg = synth_config(
@@ -180,6 +182,7 @@ def gt_build(
     frames_per_snippet: FramesOpt = FRAMES_PER_SNIPPET,
 ) -> None:
     """Write <dataset>_ground_truth.json: labels of 16·T frames, intervals end-exclusive, clipped."""
+    check_output(out, kind="file")
     from glancevad.data.features import FeatureIndex, feature_shape
     from glancevad.data.groundtruth import (
         build_ground_truth,
@@ -220,6 +223,7 @@ def glances_stats(
     frames_per_snippet: FramesOpt = FRAMES_PER_SNIPPET,
 ) -> None:
     """Glances per video (mean/median/max) and a PNG of counts and relative positions (Fig. 2)."""
+    check_output(out, kind="folder")
     from glancevad.fileio import write_json
     from glancevad.glance import glance_stats, read_glances
     from glancevad.glance.stats import plot_glance_stats
@@ -248,6 +252,7 @@ def glances_simulate(
     perturb: Annotated[int, typer.Option(min=0, help="Then shift each glance by up to ±K frames.")] = 0,
 ) -> None:
     """Draw one random frame inside each ground-truth interval (seeded)."""
+    check_output(out, kind="file")
     from glancevad.data.groundtruth import read_ground_truth
     from glancevad.glance import perturb_glances, simulate_glances, write_glances
 
@@ -272,6 +277,7 @@ def glances_perturb(
     frames_per_snippet: FramesOpt = FRAMES_PER_SNIPPET,
 ) -> None:
     """Shift every glance by a random offset in ±K frames, clipped to the video (paper Table 4)."""
+    check_output(out, kind="file")
     from glancevad.glance import perturb_glances, read_glances, write_glances
 
     counts = _frame_counts(data, lengths, frames_per_snippet, "train")
@@ -291,6 +297,8 @@ def evaluate(
     frames_per_snippet: FramesOpt = FRAMES_PER_SNIPPET,
 ) -> None:
     """Frame-level AUC, AP (trapezoid and step-wise), AUC_A, AP_A and false-alarm rate."""
+    if out is not None:
+        check_output(out, kind="file")
     import warnings
 
     from glancevad.data.groundtruth import read_ground_truth
@@ -351,6 +359,8 @@ def train(
     With --resume, --steps sets a new total. Under `torchrun --nproc_per_node K -m glancevad train ...`
     (or --nproc K) each process trains on its slice of every batch (PyTorch DDP).
     """
+    if out is not None:
+        check_output(out, kind="folder")
     import yaml
 
     from glancevad.config import parse_overrides, resolve_config
@@ -413,6 +423,7 @@ def test(
 
     For a run's best.pt, its last.pt is tested too (into OUT/last/), so that both are reported.
     """
+    check_output(out, kind="folder")
     from glancevad.engine.inference import evaluate_best_and_last
     from glancevad.engine.trainer import resolve_device
 
@@ -436,6 +447,8 @@ def compare(
     out: Annotated[Path | None, typer.Option(help="Folder for comparison.json and the plots.")] = None,
 ) -> None:
     """Print the metrics of several test outputs side by side; plot their score curves together."""
+    if out is not None:
+        check_output(out, kind="folder")
     from glancevad.compare import plot_comparison, read_test_results
     from glancevad.data import load_dataset
     from glancevad.fileio import write_json
@@ -471,6 +484,7 @@ def experiment(
 
     Finished runs are skipped and unfinished ones resumed, so an interrupted grid continues where it stopped.
     """
+    check_output(out, kind="folder")
     from glancevad.config import parse_overrides
     from glancevad.data import load_dataset
     from glancevad.experiments.runner import run_grid

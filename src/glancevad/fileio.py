@@ -58,3 +58,29 @@ def save_figure(fig: Any, path: str | os.PathLike, **savefig_kw: Any) -> Path:
         fig.savefig(handle, format="png", **savefig_kw)
     plt.close(fig)
     return Path(path)
+
+
+def check_output(path: str | os.PathLike, *, kind: str) -> Path:
+    """Refuse, before any work, an output path that cannot be written: one error naming it.
+
+    ``kind`` is ``"file"`` or ``"folder"``. Refused: a folder where a file is wanted and the
+    reverse, a path below an existing file, and a place the user may not write to.
+    """
+    from glancevad.errors import GlanceVADError
+
+    path = Path(path)
+    if kind not in ("file", "folder"):
+        raise ValueError(kind)
+    if path.exists():
+        if kind == "file" and path.is_dir():
+            raise GlanceVADError(f"{path}: is a folder; give a file name to write")
+        if kind == "folder" and not path.is_dir():
+            raise GlanceVADError(f"{path}: is a file; give a folder to write into")
+    ancestor = path if kind == "folder" and path.is_dir() else path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise GlanceVADError(f"{path}: cannot be created, {ancestor} is a file")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise GlanceVADError(f"{path}: cannot write there ({ancestor} is not writable)")
+    return path

@@ -133,3 +133,45 @@ def test_evaluate_rejects_scores_of_the_wrong_length(tmp_path):
 def test_usage_errors_exit_non_zero_without_traceback():
     proc = run("synth", check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "Missing argument" in proc.stderr
+
+
+def _output_cases(root, tiny):
+    """(command line with OUT where the output goes, kind of output) for every command that writes."""
+    gt = tiny / "synthetic_train_ground_truth.json"
+    glances = tiny / "synthetic_glance_annotations.csv"
+    scores = root / "scores.json"
+    return [
+        (["train", "--data", tiny, "--out", "OUT"], "folder"),
+        (["test", "--checkpoint", root / "x.pt", "--data", tiny, "--out", "OUT"], "folder"),
+        (["evaluate", "--scores", scores, "--gt", gt, "--out", "OUT"], "file"),
+        (["gt", "build", "--annotations", UCF / "UCF_Annotation.txt", "--list", UCF / "ucf-crime.testing.csv",
+          "--lengths", UCF / "test_lengths.csv", "--out", "OUT"], "file"),
+        (["glances", "simulate", "--gt", gt, "--out", "OUT"], "file"),
+        (["glances", "perturb", glances, "--max-shift", "5", "--data", tiny, "--out", "OUT"], "file"),
+        (["glances", "stats", glances, "--out", "OUT"], "folder"),
+        (["compare", root, "--out", "OUT"], "folder"),
+        (["experiment", "kernels", "--data", tiny, "--out", "OUT"], "folder"),
+        (["synth", "OUT", "--preset", "tiny"], "folder"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(10))
+def test_unusable_output_paths_are_refused_before_any_work(case, tmp_path, tiny_root):
+    args, kind = _output_cases(tmp_path, tiny_root)[case]
+    (tmp_path / "afile").write_text("keep me")
+    (tmp_path / "adir").mkdir()
+    wrong_kind = tmp_path / ("afile" if kind == "folder" else "adir")
+    expected = "is a file; give a folder" if kind == "folder" else "is a folder; give a file name"
+    for target, message in ((wrong_kind, expected), (tmp_path / "afile" / "sub", "cannot be created, ")):
+        proc = run(*[target if a == "OUT" else a for a in args], check=False)
+        assert_user_error(proc, f"{target}: {message}")
+    assert (tmp_path / "afile").read_text() == "keep me" and not any((tmp_path / "adir").iterdir())
+
+
+def test_an_unwritable_place_is_named(tmp_path, monkeypatch):
+    from glancevad.errors import GlanceVADError
+    from glancevad.fileio import check_output
+
+    monkeypatch.setattr("os.access", lambda path, mode: str(path) != str(tmp_path))
+    with pytest.raises(GlanceVADError, match=f"{tmp_path / 'new' / 'run'}: cannot write there \\({tmp_path} is not"):
+        check_output(tmp_path / "new" / "run", kind="folder")
