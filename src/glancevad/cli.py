@@ -166,7 +166,7 @@ def data_check(
     )
     if not report.ok:
         for line in report.errors:
-            err_console.print(f"[red]error:[/] {line}", highlight=False)
+            err_console.print(f"[red]error:[/] {GlanceVADError(line)}", highlight=False, soft_wrap=True)
         raise GlanceVADError(f"{root}: {len(report.errors)} problem(s) found")
     console.print("[green]all checks passed[/]")
 

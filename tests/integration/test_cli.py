@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -175,3 +177,37 @@ def test_an_unwritable_place_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr("os.access", lambda path, mode: str(path) != str(tmp_path))
     with pytest.raises(GlanceVADError, match=f"{tmp_path / 'new' / 'run'}: cannot write there \\({tmp_path} is not"):
         check_output(tmp_path / "new" / "run", kind="folder")
+
+
+def test_data_check_problems_stay_one_line_each_on_a_narrow_pipe(tiny_copy):
+    victims = sorted((tiny_copy / "i3d" / "test").glob("*__1.npy"))[:2]
+    for victim in victims:
+        np.save(victim, np.full((3, 16), np.nan, np.float32))
+    proc = subprocess.run([sys.executable, "-m", "glancevad", "data", "check", str(tiny_copy)], capture_output=True,
+                          text=True, env={"COLUMNS": "40", "PATH": "/usr/bin:/bin"})
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 3 and all(any(v.name in line for line in errors) for v in victims), proc.stderr
+    assert all(line.startswith("error: ") for line in proc.stderr.splitlines() if "npy" in line)
+
+
+def test_messages_name_the_file_or_folder(tmp_path, tiny_copy):
+    import torch
+
+    odd = tmp_path / "odd.pt"
+    torch.save({"some.weight": torch.zeros(2)}, odd)
+    proc = run("test", "--checkpoint", odd, "--data", tiny_copy, "--out", tmp_path / "t", check=False)
+    assert_user_error(proc, f"{odd}: state dict matches no registered model")
+    (tmp_path / "empty").mkdir()
+    proc = run("extract", tmp_path / "empty", "--out", tmp_path / "f", check=False)
+    assert_user_error(proc, f"no videos in {tmp_path / 'empty'}")
+
+
+def test_a_video_id_that_looks_like_a_crop_gets_a_hint(tiny_copy):
+    from glancevad.data.features import FeatureIndex
+    from glancevad.errors import DataError
+
+    folder = tiny_copy / "i3d" / "train"
+    source = sorted(folder.glob("normal_*__1.npy"))[0]
+    source.rename(folder / "normal_cam__2.npy")
+    with pytest.raises(DataError, match=r"video normal_cam__2: no feature file .*ends in '__<number>'"):
+        FeatureIndex(folder).locate("normal_cam__2")

@@ -77,10 +77,11 @@ def test_two_trains_into_one_folder_one_is_refused(tiny_root, tmp_path):
     assert steps == list(range(1, 41))                                        # one run's log, not two
 
 
-def test_lock_is_released_on_exit_and_by_a_dead_owner(tmp_path):
-    with RunLock(tmp_path / "run"):
-        with pytest.raises(GlanceVADError, match="another glancevad process"), RunLock(tmp_path / "run"):
-            pass
+def test_lock_is_exclusive_and_released_on_exit(tmp_path):
+    # (a SIGKILLed owner releases it too: the kill test above resumes in the same folder)
+    with RunLock(tmp_path / "run"), pytest.raises(GlanceVADError, match="another glancevad process"), \
+            RunLock(tmp_path / "run"):
+        pass
     with RunLock(tmp_path / "run"):   # free again
         pass
     (tmp_path / "file").write_text("x")

@@ -20,6 +20,7 @@ from glancevad.errors import DataError
 from glancevad.fileio import write_npy
 
 _FEATURE_NAME = re.compile(r"^(?P<vid>.+?)(?:__(?P<crop>\d+))?\.npy$")
+_CROP_SUFFIX = re.compile(r"__\d+$")
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,13 @@ class FeatureIndex:
     def locate(self, video_id: str) -> FeatureFiles:
         """Resolve a video's files; a missing video or a gap in the crop numbers is an error."""
         files = self._crops.get(video_id)
+        # an id like "cam__2" reads as crop 2 of "cam" in the file names: say so in every error
+        hint = ("; the id ends in '__<number>', which feature file names use for crops: rename the video"
+                if _CROP_SUFFIX.search(video_id) else "")
         if not files:
             raise DataError(
                 f"{self.directory}: video {video_id}: no feature file "
-                f"(looked for {video_id}.npy and {video_id}__0.npy)"
+                f"(looked for {video_id}.npy and {video_id}__0.npy){hint}"
             )
         numbered = sorted(c for c in files if c is not None)
         if None in files:
@@ -94,7 +98,7 @@ class FeatureIndex:
                 missing = [0, *missing]
             raise DataError(
                 f"{self.directory}: video {video_id}: crop file(s) "
-                f"{', '.join(f'{video_id}__{c}.npy' for c in missing)} missing"
+                f"{', '.join(f'{video_id}__{c}.npy' for c in missing)} missing{hint}"
             )
         return FeatureFiles(video_id, tuple(files[c] for c in order), stacked=False)
 

@@ -43,7 +43,10 @@ def load_model(path: str | os.PathLike, *, device: torch.device | str = "cpu") -
     if "model_name" in state:
         name, kwargs = state["model_name"], dict(state["model_kwargs"])
     else:
-        name, kwargs = infer_from_state_dict(state["model_state"])
+        try:
+            name, kwargs = infer_from_state_dict(state["model_state"])
+        except GlanceVADError as exc:
+            raise GlanceVADError(f"{path}: {exc}") from None
     model = build(name, **kwargs)
     load_weights(model, state["model_state"], source=str(path))
     model.to(device).eval()

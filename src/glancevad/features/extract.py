@@ -109,7 +109,8 @@ def video_list(
             if line:
                 found.append(base / line.split(",")[0].strip())
     if not found:
-        raise GlanceVADError("no videos given (pass video files, a folder, or --list FILE)")
+        where = ", ".join(str(p) for p in [*paths, *([list_file] if list_file is not None else [])]) or "nothing"
+        raise GlanceVADError(f"no videos in {where} (pass video files, a folder holding videos, or --list FILE)")
     seen: dict[str, Path] = {}
     for path in found:
         vid = path.stem
