@@ -7,10 +7,11 @@ never a half-written file.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,6 +34,23 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kw: Any) -> It
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def remove_temporaries(folder: str | os.PathLike, names: Iterable[str] | None = None) -> list[Path]:
+    """Delete what a writer killed inside :func:`atomic_write` left: ``.<name>.*.tmp`` in ``folder``.
+
+    Only for the given target ``names`` (every target when ``None``), so that a process sharing the
+    folder (another extraction shard) keeps its own files in progress. Returns what was removed.
+    """
+    folder = Path(folder)
+    patterns = [".*.tmp"] if names is None else [f".{glob.escape(name)}.*.tmp" for name in names]
+    removed = []
+    for pattern in patterns:
+        for path in folder.glob(pattern):
+            if path.is_file():
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
 
 
 def write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> Path:

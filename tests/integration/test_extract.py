@@ -64,8 +64,15 @@ def test_resume_skips_finished_and_settings_are_checked(sample_features, tmp_pat
     before = target.stat().st_mtime_ns
     assert_user_error(run("extract", SAMPLE, "--out", sample_features, "--crops", "1", "--layout", "stacked",
                           check=False), "already holds an extraction", "--resume")
+    # a killed run's temporaries of this run's videos go; another shard's file in progress stays
+    orphans = [sample_features / ".shanghaitech_01_002.npy.k1ll3d.tmp", sample_features / ".extraction.json.x.tmp"]
+    other = sample_features / ".another_video.npy.busy.tmp"
+    for path in [*orphans, other]:
+        path.write_bytes(b"partial")
     proc = run("extract", SAMPLE, "--out", sample_features, "--crops", "1", "--layout", "stacked", "--resume")
     assert "0 failed" in proc.stdout and target.stat().st_mtime_ns == before
+    assert not any(p.exists() for p in orphans) and other.exists()
+    other.unlink()
     assert_user_error(run("extract", SAMPLE, "--out", sample_features, "--crops", "5", "--layout", "stacked",
                           "--resume", check=False), "other settings")
 

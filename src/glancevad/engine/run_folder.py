@@ -20,7 +20,7 @@ import yaml
 
 from glancevad.config import TrainConfig, make_config
 from glancevad.errors import GlanceVADError, GlanceVADWarning
-from glancevad.fileio import atomic_write
+from glancevad.fileio import atomic_write, remove_temporaries
 
 LOCK_NAME = ".lock"
 
@@ -68,8 +68,8 @@ class RunLock:
 def remove_stale_temporaries(run_dir: str | os.PathLike) -> list[Path]:
     """Delete the temporary files a killed writer left (``.<name>.*.tmp``, ``.<name>.link``)."""
     run_dir = Path(run_dir)
-    removed = []
-    for path in list(run_dir.glob(".*.tmp")) + list(run_dir.glob(".*.link")):
+    removed = remove_temporaries(run_dir)
+    for path in run_dir.glob(".*.link"):
         if path.is_file():
             path.unlink(missing_ok=True)
             removed.append(path)

@@ -25,7 +25,7 @@ from glancevad.errors import DataError, GlanceVADError
 from glancevad.features.i3d import FEATURE_DIM, InceptionI3d, fuse_batch_norm
 from glancevad.features.preprocess import CROP_CHOICES, snippet_crops
 from glancevad.features.video import VideoInfo, iter_frames, iter_snippets, probe
-from glancevad.fileio import write_json
+from glancevad.fileio import remove_temporaries, write_json
 from glancevad.tables import read_json_object, read_text
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv", ".flv")
@@ -214,6 +214,9 @@ def extract_videos(
     manifest = {"settings": settings, "shard": [shard.index, shard.count], "videos": manifest.get("videos", {})}
     crops = extractor.settings.crops
     mine = shard.select(videos)
+    # files a killed run of this shard was writing (other shards' files in progress are not touched)
+    remove_temporaries(out_dir, [manifest_path.name, *(p.name for vid, _ in mine
+                                                        for p in layout_paths(out_dir, vid, crops, layout))])
     todo = []
     for vid, path in mine:
         if all(p.is_file() for p in layout_paths(out_dir, vid, crops, layout)):
