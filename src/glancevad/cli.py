@@ -559,6 +559,7 @@ def extract(
         return
     if out is None:
         raise GlanceVADError("--out is required")
+    check_output(out, kind="folder")
     this_shard = Shard.parse(shard)
     settings = ExtractionSettings(crops=crops, stack=stack, step=step, fps=fps, weights=weights)
     todo = video_list(videos or [], list_file, root)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -20,7 +21,7 @@ import numpy as np
 
 from glancevad.constants import FRAMES_PER_SNIPPET
 from glancevad.errors import DataError, GlanceVADError
-from glancevad.fileio import atomic_write, save_figure, write_json, write_npy
+from glancevad.fileio import atomic_write, check_output, save_figure, write_json, write_npy
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,9 @@ def load_feature_file(path: str | os.PathLike) -> np.ndarray:
     if len(shape) not in (2, 3) or shape[0] == 0:
         raise DataError(f"{path}: expected features of shape [T, crops, D] or [T, D], found {list(shape)}")
     features = np.load(path, allow_pickle=False).astype(np.float32)
+    bad = np.flatnonzero(~np.isfinite(features).reshape(len(features), -1).all(axis=1))
+    if len(bad):
+        raise DataError(f"{path}: snippet {bad[0]} holds NaN or infinite values ({len(bad)} such snippet(s))")
     return features[:, None] if features.ndim == 2 else features
 
 
@@ -157,11 +161,18 @@ def run_detection(
 
     if overlay is not None and video is None:
         raise GlanceVADError("--overlay needs the VIDEO")
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise GlanceVADError(f"--fps must be a positive number of frames per second, got {fps}")
+    if not (math.isfinite(threshold) and 0 <= threshold <= 1):
+        raise GlanceVADError(f"--threshold must lie in [0, 1], got {threshold}")
+    video_id = Path(video if video is not None else features).stem.removesuffix(".features")
+    out_dir = Path(out) if out is not None else Path("runs") / "detect" / video_id
+    check_output(out_dir, kind="folder")
+    if overlay is not None:
+        check_output(overlay, kind="file")
     torch_device = resolve_device(device)
     loaded = load_model(checkpoint, device=torch_device)
     info = probe(video) if video is not None else None
-    video_id = Path(video if video is not None else features).stem.removesuffix(".features")
-    out_dir = Path(out) if out is not None else Path("runs") / "detect" / video_id
     paths: list[Path] = []
     if features is not None:
         x = load_feature_file(features)

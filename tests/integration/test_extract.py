@@ -211,3 +211,19 @@ def test_detect_user_errors(tmp_path, checkpoint_1024):
                       "bad.npy: expected features of shape [T, crops, D] or [T, D]")
     assert_user_error(run("detect", SAMPLE, "--checkpoint", checkpoint_1024, "--min-event", "soon", check=False),
                       "--min-event: expected seconds")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for option, value, message in (("--fps", "0", "--fps must be a positive number"),
+                                   ("--fps", "-5", "--fps must be a positive number"),
+                                   ("--threshold", "nan", "--threshold must lie in [0, 1], got nan"),
+                                   ("--out", afile, f"{afile}: is a file; give a folder"),
+                                   ("--overlay", tmp_path, f"{tmp_path}: is a folder; give a file name")):
+        assert_user_error(run("detect", SAMPLE, "--checkpoint", checkpoint_1024, option, value, check=False), message)
+    features = tmp_path / "nan.npy"
+    values = np.ones((6, 1, 1024), np.float32)
+    values[3, 0, 7] = np.nan
+    np.save(features, values)
+    assert_user_error(run("detect", "--features", features, "--checkpoint", checkpoint_1024, "--out", tmp_path / "o",
+                          check=False), "nan.npy: snippet 3 holds NaN or infinite values")
+    assert not (tmp_path / "o").exists()
+    assert_user_error(run("extract", SAMPLE, "--out", afile, check=False), f"{afile}: is a file; give a folder")
