@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from glancevad.engine.selection import SELECTION_RULES
 from glancevad.errors import GlanceVADError
+from glancevad.selection import SELECTION_RULES
 
 SUPERVISIONS = ("weak", "glance", "mixed")
 PRECISIONS = ("fp32", "bf16")
@@ -58,7 +58,7 @@ class TrainConfig:
     num_snippets: int = 200              # N of the training-time resampling
     # protocol
     val_fraction: float = 0.1            # 0: train on every video (as released); best.pt is then last.pt
-    selection_rule: str = "glance_auc-alarm"  # how best.pt is chosen (glancevad.engine.selection)
+    selection_rule: str = "glance_auc-alarm"  # how best.pt is chosen (glancevad.selection)
     eval_every: int = 50
     log_every: int = 10
     seed: int = 0

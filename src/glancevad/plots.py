@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from glancevad.constants import FRAMES_PER_SNIPPET
-from glancevad.data.groundtruth import label_intervals
 from glancevad.fileio import save_figure
+from glancevad.intervals import label_intervals
 
 
 def plot_score_curves(

@@ -16,9 +16,9 @@ from glancevad.data.cache import build_or_open_cache
 from glancevad.engine import trainer as trainer_module
 from glancevad.engine.checkpoint import read_checkpoint
 from glancevad.engine.sampler import PairedSampler, crop_items, split_items
-from glancevad.engine.selection import choose_step
 from glancevad.engine.trainer import Trainer, train
 from glancevad.errors import GlanceVADError
+from glancevad.selection import choose_step
 from glancevad.synth import synth_config, write_synthetic_dataset
 
 TINY = {"batch_size": 2, "num_snippets": 16, "eval_every": 3, "log_every": 1, "val_fraction": 0.25,

@@ -9,7 +9,6 @@ import pytest
 
 from conftest import UCF, XD
 from glancevad.data import load_dataset
-from glancevad.data.groundtruth import label_intervals
 from glancevad.errors import DataError, GlanceVADError
 from glancevad.glance import (
     glance_stats,
@@ -18,6 +17,7 @@ from glancevad.glance import (
     simulate_glances,
     write_glances,
 )
+from glancevad.intervals import label_intervals
 
 
 def _real_root(tmp_path, folder, name, glance_csv):

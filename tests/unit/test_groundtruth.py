@@ -11,7 +11,6 @@ from conftest import UCF, XD
 from glancevad.data.groundtruth import (
     build_ground_truth,
     interval_labels,
-    label_intervals,
     match_annotations,
     normalise_video_name,
     read_ground_truth,
@@ -21,6 +20,7 @@ from glancevad.data.groundtruth import (
 from glancevad.data.lengths import read_frame_counts, read_snippet_counts
 from glancevad.data.lists import read_video_list
 from glancevad.errors import DataError
+from glancevad.intervals import label_intervals
 
 
 def _expected_anomalous_frames(lengths_csv):

@@ -10,8 +10,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from glancevad.data import load_dataset
-from glancevad.data.groundtruth import label_intervals, read_ground_truth
+from glancevad.data.groundtruth import read_ground_truth
 from glancevad.errors import GlanceVADError
+from glancevad.intervals import label_intervals
 from glancevad.synth import synth_config, write_synthetic_dataset
 
 

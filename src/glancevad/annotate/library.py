@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from glancevad.annotate.store import GlanceStore, NotFound, VideoRecord
+from glancevad.constants import VIDEO_SUFFIXES
 from glancevad.errors import DataError, GlanceVADError
-from glancevad.features.extract import VIDEO_SUFFIXES
 from glancevad.features.video import VideoInfo, encode_mp4, iter_frames, probe
 
 BROWSER_CODECS = {"h264", "vp8", "vp9", "av1"}

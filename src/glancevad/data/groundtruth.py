@@ -18,13 +18,11 @@ import numpy as np
 from glancevad.constants import FRAMES_PER_SNIPPET
 from glancevad.errors import DataError
 from glancevad.fileio import atomic_write
+from glancevad.intervals import Interval
 from glancevad.tables import parse_int, read_json_object, read_text
 
 #: Video id -> uint8 array of 0/1 frame labels.
 GroundTruth = dict[str, np.ndarray]
-
-Interval = tuple[int, int]
-
 
 def read_ground_truth(path: str | os.PathLike) -> GroundTruth:
     """Read ``{video-id: {"labels": [0/1 ...], "num_frames": n?}}``; validate every entry."""
@@ -178,10 +176,3 @@ def build_ground_truth(
         intervals = ann.intervals if ann else ()
         out[vid] = interval_labels(intervals, lengths[vid], frames_per_snippet=frames_per_snippet)
     return out
-
-
-def label_intervals(labels: np.ndarray) -> list[Interval]:
-    """The maximal runs of 1s in a 0/1 frame-label array, as end-exclusive ``(start, end)``."""
-    padded = np.concatenate([[0], np.asarray(labels, dtype=np.int8), [0]])
-    edges = np.flatnonzero(np.diff(padded))
-    return [(int(s), int(e)) for s, e in zip(edges[0::2], edges[1::2], strict=True)]

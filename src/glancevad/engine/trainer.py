@@ -44,11 +44,11 @@ from glancevad.engine.distributed import (
 from glancevad.engine.evaluator import autocast, score_batch, validation_scores
 from glancevad.engine.run_folder import RunLock, read_run_config, remove_stale_temporaries, truncate_log
 from glancevad.engine.sampler import PairedSampler, crop_items, split_items
-from glancevad.engine.selection import DESCRIPTIONS, first_eligible_step, selection_value
 from glancevad.engine.supervision import GLANCE, WEAK, assign_roles, glance_targets
 from glancevad.errors import GlanceVADError
 from glancevad.fileio import atomic_write, write_json
 from glancevad.models import build, get_spec
+from glancevad.selection import DESCRIPTIONS, first_eligible_step, selection_value
 
 
 def resolve_device(name: str) -> torch.device:

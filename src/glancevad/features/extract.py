@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from glancevad.constants import VIDEO_SUFFIXES
 from glancevad.data.features import layout_paths, write_features
 from glancevad.errors import DataError, GlanceVADError
 from glancevad.features.i3d import FEATURE_DIM, InceptionI3d, fuse_batch_norm
@@ -27,8 +28,6 @@ from glancevad.features.preprocess import CROP_CHOICES, snippet_crops
 from glancevad.features.video import VideoInfo, iter_frames, iter_snippets, probe
 from glancevad.fileio import remove_temporaries, write_json
 from glancevad.tables import read_json_object, read_text
-
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv", ".flv")
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from glancevad.data.groundtruth import label_intervals
 from glancevad.errors import GlanceVADError
 from glancevad.glance.io import Glances
+from glancevad.intervals import label_intervals
 
 
 def simulate_glances(
