@@ -26,7 +26,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from glancevad.constants import FRAMES_PER_SNIPPET
-from glancevad.errors import GlanceVADError
+from glancevad.errors import GlanceVADError, GlanceVADWarning
+
+
+class UndefinedMetricWarning(GlanceVADWarning):
+    """A metric is undefined on this data (one class only, no normal video) and comes out ``nan``.
+
+    Callers that expect it (validation on a few held-out videos) filter this class, never all warnings.
+    """
+
 
 METRIC_NAMES = ("auc", "ap", "ap_step", "auc_a", "ap_a", "far")
 
@@ -81,14 +89,15 @@ def _cumulative_counts(
 
 def _roc_auc_from_counts(tps: np.ndarray, fps: np.ndarray) -> float:
     if tps.size == 0 or tps[-1] == 0 or fps[-1] == 0:
-        warnings.warn("ROC AUC is undefined with only one class present", stacklevel=3)
+        warnings.warn("ROC AUC is undefined with only one class present", UndefinedMetricWarning, stacklevel=3)
         return float("nan")
     return float(np.trapezoid(np.r_[0.0, tps / tps[-1]], np.r_[0.0, fps / fps[-1]]))
 
 
 def _precision_recall_from_counts(tps: np.ndarray, fps: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     if tps.size == 0 or tps[-1] == 0:
-        warnings.warn("precision-recall metrics are undefined with no positive frame", stacklevel=3)
+        warnings.warn("precision-recall metrics are undefined with no positive frame", UndefinedMetricWarning,
+                      stacklevel=3)
         return None
     return tps / (tps + fps), tps / tps[-1]
 
@@ -114,23 +123,13 @@ def roc_auc(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float:
     return _roc_auc_from_counts(*_cumulative_counts(scores, pos, neg))
 
 
-def pr_auc(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float:
-    """Trapezoid area under the precision-recall curve, end point (recall 0, precision 1) included."""
-    return _pr_auc_from_counts(*_cumulative_counts(scores, pos, neg))
-
-
-def average_precision(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float:
-    """Step-wise average precision ``sum (R_n - R_{n-1}) P_n``."""
-    return _average_precision_from_counts(*_cumulative_counts(scores, pos, neg))
-
-
 def false_alarm_rate(
     scores: np.ndarray, neg: np.ndarray, *, threshold: float = 0.5
 ) -> float:
     """Weighted fraction of normal frames scored ``>= threshold``; nan if there are none."""
     total = neg.sum()
     if total == 0:
-        warnings.warn("false-alarm rate is undefined with no normal video", stacklevel=2)
+        warnings.warn("false-alarm rate is undefined with no normal video", UndefinedMetricWarning, stacklevel=2)
         return float("nan")
     return float(neg[scores >= threshold].sum() / total)
 

@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_auc_score
 
 from glancevad.errors import GlanceVADError
-from glancevad.metrics import evaluate_scores, roc_auc, snippet_weights
+from glancevad.metrics import UndefinedMetricWarning, evaluate_scores, roc_auc, snippet_weights
 
 FPS = 16
 
@@ -97,12 +97,25 @@ def test_perfect_and_inverted_scores():
 
 def test_undefined_metrics_warn_and_give_nan():
     labels = {"n": np.zeros(32, np.uint8)}
-    with pytest.warns(UserWarning, match="undefined"):
+    with pytest.warns(UndefinedMetricWarning, match="undefined"):
         metrics = evaluate_scores({"n": np.array([0.2, 0.7])}, labels)
     assert np.isnan(metrics["auc"]) and np.isnan(metrics["auc_a"])
     assert metrics["far"] == 0.5
-    with pytest.warns(UserWarning):
+    with pytest.warns(UndefinedMetricWarning):
         assert np.isnan(roc_auc(np.array([0.5]), np.array([16.0]), np.array([0.0])))
+
+
+def test_validation_filters_undefined_metrics_only():
+    import warnings
+
+    from glancevad.engine.evaluator import validation_scores
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        val = validation_scores(np.array([[0.2, 0.6]]), np.array([0]), np.zeros((1, 2)))   # one class only
+        warnings.warn("something else", RuntimeWarning, stacklevel=1)
+    assert np.isnan(val["glance_auc"]) and val["normal_alarm"] == 0.5
+    assert [w.category for w in caught] == [RuntimeWarning]
 
 
 def test_label_length_must_match_sixteen_per_snippet():

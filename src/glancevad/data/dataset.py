@@ -27,7 +27,6 @@ from glancevad.data.lists import VideoList, read_video_list
 from glancevad.errors import DataError
 from glancevad.glance.io import Glances, read_glances
 
-SPLITS = ("train", "test")
 _LIST_SUFFIX = {"train": ".training.csv", "test": ".testing.csv"}
 
 

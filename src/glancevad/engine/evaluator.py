@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from glancevad.metrics import roc_auc
+from glancevad.metrics import UndefinedMetricWarning, roc_auc
 from glancevad.models.losses import topk_mean
 
 
@@ -67,7 +67,7 @@ def validation_scores(
     weights_pos = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
     pooled = topk_mean(torch.from_numpy(scores)).numpy()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
         glance_auc = roc_auc(values, weights_pos, 1 - weights_pos)
         video_auc = roc_auc(pooled, labels.astype(np.float64), 1 - labels.astype(np.float64))
     normal_alarm = float((negatives >= 0.5).mean()) if len(negatives) else float("nan")

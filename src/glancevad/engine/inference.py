@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,9 +83,7 @@ def evaluate_checkpoint(
     write_scores(out_dir / "scores.json", scores)
     metrics: dict[str, Any] = {}
     if dataset.ground_truth is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            metrics = evaluate_scores(scores, dataset.ground_truth, frames_per_snippet=dataset.frames_per_snippet)
+        metrics = evaluate_scores(scores, dataset.ground_truth, frames_per_snippet=dataset.frames_per_snippet)
         write_json(out_dir / "metrics.json", {**metrics, "checkpoint": str(checkpoint), "step": loaded.step,
                                               "videos": len(scores)})
     _plot_examples(out_dir / "plots", dataset, scores, plots)

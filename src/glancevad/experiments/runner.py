@@ -36,6 +36,7 @@ from glancevad.errors import GlanceVADError
 from glancevad.experiments.grids import Cell, grid_cells
 from glancevad.fileio import write_json
 from glancevad.glance import perturb_glances, read_glances, write_glances
+from glancevad.metrics import UndefinedMetricWarning
 
 #: What ``--budget small`` changes: few steps and one seed, so that a grid runs in minutes on a CPU.
 SMALL_BUDGET = {"steps": 40, "eval_every": 10, "log_every": 5, "min_mining_step": 10}
@@ -109,7 +110,7 @@ def execute(spec: RunSpec, threads: int | None = None) -> dict[str, dict[str, An
     for name, folder in (("best", run_dir / "test"), ("last", run_dir / "test" / "last")):
         if not (folder / "metrics.json").exists():
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+                warnings.simplefilter("ignore", UndefinedMetricWarning)
                 evaluate_checkpoint(run_dir / f"{name}.pt", spec.data, folder, device=resolve_device(cfg.device),
                                     precision=cfg.precision, plots=0)
         results[name] = json.loads((folder / "metrics.json").read_text())

@@ -32,7 +32,7 @@ from glancevad.config import resolve_config
 from glancevad.data.dataset import load_dataset
 from glancevad.engine.evaluator import score_videos
 from glancevad.fileio import atomic_write, save_figure
-from glancevad.metrics import evaluate_scores
+from glancevad.metrics import UndefinedMetricWarning, evaluate_scores
 from glancevad.selection import SELECTION_RULES, choose_step, first_eligible_step
 
 #: Columns of the study besides the rules: what the trainer could not know.
@@ -48,7 +48,7 @@ def _trace_hook(dataset, path: Path, precision: str) -> Callable[[int, torch.nn.
     def on_eval(step: int, model: torch.nn.Module, val: dict) -> None:
         scores = score_videos(model, videos, device=next(model.parameters()).device, precision=precision)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore", UndefinedMetricWarning)
             metrics = evaluate_scores(scores, dataset.ground_truth, frames_per_snippet=dataset.frames_per_snippet)
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps({"step": step, **metrics}) + "\n")
