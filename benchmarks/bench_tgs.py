@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import Result, best_time
-from glancevad.reference import mine_loop, render_loop
+from glancevad.testing.reference import mine_loop, render_loop
 from glancevad.tgs import mine, render
 
 

@@ -19,6 +19,7 @@ import yaml
 
 from glancevad.errors import GlanceVADError
 from glancevad.selection import SELECTION_RULES
+from glancevad.tgs import COMBINES, KERNELS
 
 SUPERVISIONS = ("weak", "glance", "mixed")
 PRECISIONS = ("fp32", "bf16")
@@ -45,7 +46,7 @@ class TrainConfig:
     alpha: float = 0.9
     fixed_threshold: float = 0.5
     gaussian: bool = True                # False: binary targets (the kernel-centre mask itself)
-    kernel: str = "normal"               # normal | cauchy | laplace (Table 6)
+    kernel: str = "normal"               # a name of glancevad.tgs.KERNELS: normal | cauchy | laplace (Table 6)
     combine: str = "max"                 # max (released) | sum (paper Eq. 4)
     width: float = 0.1                   # r_g, in normalised time [-1, 1]
     min_mining_step: int = 50            # warm-up: glances only before this step
@@ -71,8 +72,8 @@ class TrainConfig:
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
             (self.crop_sampling in CROP_SAMPLINGS,
              f"crop_sampling must be one of {', '.join(CROP_SAMPLINGS)}, got {self.crop_sampling!r}"),
-            (self.kernel in ("normal", "cauchy", "laplace"), "kernel must be normal, cauchy or laplace"),
-            (self.combine in ("max", "sum"), "combine must be max or sum"),
+            (self.kernel in KERNELS, f"kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}"),
+            (self.combine in COMBINES, f"combine must be one of {', '.join(COMBINES)}, got {self.combine!r}"),
             (0 <= self.glance_fraction <= 1 and 0 <= self.weak_fraction <= 1, "fractions must lie in [0, 1]"),
             (self.glance_fraction + self.weak_fraction <= 1 + 1e-9, "glance_fraction + weak_fraction must be <= 1"),
             (0 <= self.val_fraction < 1, "val_fraction must lie in [0, 1)"),

@@ -13,7 +13,7 @@ import torch
 from glancevad.config import resolve_config
 from glancevad.data import load_dataset
 from glancevad.data.cache import build_or_open_cache
-from glancevad.engine import trainer as trainer_module
+from glancevad.engine import supervision
 from glancevad.engine.checkpoint import read_checkpoint
 from glancevad.engine.sampler import PairedSampler, crop_items, split_items
 from glancevad.engine.trainer import Trainer, train
@@ -91,13 +91,13 @@ def test_one_crop_item_and_average_train_bit_identical_weights(one_crop_root, tm
 
 def test_item_batches_hold_single_crops_with_their_videos_glances(tiny_root, tmp_path, monkeypatch):
     captured = []
-    real = trainer_module.glance_targets
+    real = supervision.glance_targets
 
-    def capture(scores, masks, step, cfg):
+    def capture(scores, masks, step, settings):
         captured.append((scores.detach().clone(), masks.clone()))
-        return real(scores, masks, step, cfg)
+        return real(scores, masks, step, settings)
 
-    monkeypatch.setattr(trainer_module, "glance_targets", capture)
+    monkeypatch.setattr(supervision, "glance_targets", capture)
     cfg = resolve_config(None, {**TINY, "steps": 3, "batch_size": 4})
     trainer = Trainer(cfg, tiny_root, tmp_path / "run", cache_dir=tmp_path / "cache")
     assert trainer.crops_per_video == trainer.cache.crops == 2

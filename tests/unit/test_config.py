@@ -31,7 +31,7 @@ def test_overrides_are_typed_and_layered():
         ({"mining": "perhaps"}, "mining='perhaps' is not a valid bool"),
         ({"supervision": "full"}, "supervision must be one of weak, glance, mixed"),
         ({"supervision": "mixed", "glance_fraction": 0.8, "weak_fraction": 0.5}, "must be <= 1"),
-        ({"kernel": "box"}, "kernel must be normal"),
+        ({"kernel": "box"}, "kernel must be one of normal, cauchy, laplace"),
     ],
 )
 def test_bad_values_name_the_key(values, message):

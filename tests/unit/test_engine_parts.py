@@ -8,7 +8,7 @@ import torch
 
 from glancevad.config import TrainConfig
 from glancevad.engine.sampler import PairedSampler
-from glancevad.engine.supervision import GLANCE, WEAK, assign_roles, glance_targets
+from glancevad.engine.supervision import GLANCE, WEAK, TargetSettings, assign_roles, glance_loss, glance_targets
 from glancevad.engine.trainer import split_validation
 from glancevad.errors import GlanceVADError
 from glancevad.tgs import mine, render
@@ -70,13 +70,28 @@ def test_targets_warm_up_then_mine_and_binary_option():
     scores = torch.full((2, 50), 0.9)
     glances = torch.zeros(2, 50)
     glances[:, 25] = 1
-    cfg = TrainConfig(min_mining_step=10)
-    warm = glance_targets(scores, glances, 5, cfg)
+    settings = TargetSettings.from_config(TrainConfig(min_mining_step=10))
+    warm = glance_targets(scores, glances, 5, settings)
     torch.testing.assert_close(warm, render(glances).float())
-    mined = glance_targets(scores, glances, 10, cfg)
+    mined = glance_targets(scores, glances, 10, settings)
     torch.testing.assert_close(mined, render(mine(scores, glances)).float())
     assert mined.min() == 1  # flat high scores: everything mined
-    binary = glance_targets(scores, glances, 5, TrainConfig(gaussian=False))
+    binary = glance_targets(scores, glances, 5, TargetSettings(gaussian=False))
     torch.testing.assert_close(binary, glances)
-    no_mining = glance_targets(scores, glances, 100, TrainConfig(mining=False))
+    no_mining = glance_targets(scores, glances, 100, TargetSettings(mining=False))
     torch.testing.assert_close(no_mining, warm)
+
+
+def test_glance_loss_slices_under_ddp_add_up_to_the_batch_mean():
+    torch.manual_seed(1)
+    scores = torch.rand(6, 20, requires_grad=True)
+    glances = torch.zeros(6, 20)
+    glances[torch.arange(6), torch.randint(0, 20, (6,))] = 1
+    settings = TargetSettings(min_mining_step=0)
+    whole = glance_loss(scores, glances, 3, settings)
+    (grad_whole,) = torch.autograd.grad(whole, scores)
+    # two processes, each with every other item; DDP averages their gradients
+    parts = [glance_loss(scores[r::2], glances[r::2], 3, settings, batch_items=6, world=2) for r in (0, 1)]
+    grads = [torch.autograd.grad(part, scores)[0] for part in parts]
+    torch.testing.assert_close((grads[0] + grads[1]) / 2, grad_whole)
+    torch.testing.assert_close(sum(parts) / 2, whole)

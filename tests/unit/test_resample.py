@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from glancevad.data.resample import glance_mask, resample
-from glancevad.reference import resample_loop
+from glancevad.testing.reference import resample_loop
 
 
 @pytest.mark.parametrize("length", [1, 3, 7, 200, 201, 1000])

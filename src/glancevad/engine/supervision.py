@@ -9,8 +9,11 @@ used (paper Table 5: "weakly (part)", "glance (part)", "mixed").
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from glancevad.config import TrainConfig
 from glancevad.errors import GlanceVADError
@@ -55,17 +58,57 @@ def assign_roles(
     return roles
 
 
-def glance_targets(scores: torch.Tensor, glance_mask: torch.Tensor, step: int, cfg: TrainConfig) -> torch.Tensor:
-    """Targets ``(b, N)`` for abnormal videos with glances (paper section 4, switches of Table 3).
+@dataclass(frozen=True)
+class TargetSettings:
+    """How glances become targets: the TGS switches of the config (paper section 4, Table 3, Fig. 4)."""
+
+    mining: bool = True
+    min_mining_step: int = 50
+    alpha: float = 0.9
+    dynamic_threshold: bool = True
+    fixed_threshold: float = 0.5
+    gaussian: bool = True
+    kernel: str = "normal"
+    combine: str = "max"
+    width: float = 0.1
+
+    @classmethod
+    def from_config(cls, cfg: TrainConfig) -> TargetSettings:
+        return cls(**{f.name: getattr(cfg, f.name) for f in fields(cls)})
+
+
+def glance_targets(
+    scores: torch.Tensor, glance_mask: torch.Tensor, step: int, settings: TargetSettings
+) -> torch.Tensor:
+    """Targets ``(b, N)`` for abnormal items with glances.
 
     Kernel centres are the glances during warm-up (``step < min_mining_step``) or without mining,
     afterwards the glances plus the snippets mined from the current ``scores``. Targets are the
     rendered kernels, or the centre mask itself when ``gaussian`` is off (binary targets).
     """
     centres = glance_mask
-    if cfg.mining and step >= cfg.min_mining_step:
-        centres = mine(scores.detach().float(), glance_mask, alpha=cfg.alpha,
-                       dynamic=cfg.dynamic_threshold, threshold=cfg.fixed_threshold)
-    if not cfg.gaussian:
+    if settings.mining and step >= settings.min_mining_step:
+        centres = mine(scores.detach().float(), glance_mask, alpha=settings.alpha,
+                       dynamic=settings.dynamic_threshold, threshold=settings.fixed_threshold)
+    if not settings.gaussian:
         return centres.float()
-    return render(centres, kernel=cfg.kernel, width=cfg.width, combine=cfg.combine).float()
+    return render(centres, kernel=settings.kernel, width=settings.width, combine=settings.combine).float()
+
+
+def glance_loss(
+    scores: torch.Tensor, glance_mask: torch.Tensor, step: int, settings: TargetSettings, *,
+    batch_items: int | None = None, world: int = 1,
+) -> torch.Tensor:
+    """``L_abn``: BCE between the scores ``(b, N)`` of glance-supervised items and their targets.
+
+    On one process it is the mean over the ``b`` items. Under DDP each process holds a slice:
+    ``batch_items`` is the number of glance-supervised items in the whole batch and ``world`` the
+    number of processes, and the slice's share is scaled so that DDP's gradient average gives the
+    gradient of the whole batch's mean.
+    """
+    targets = glance_targets(scores.detach(), glance_mask, step, settings)
+    if world == 1:
+        return F.binary_cross_entropy(scores, targets)
+    if not batch_items:
+        raise ValueError("glance_loss under DDP needs the batch's number of glance items")
+    return F.binary_cross_entropy(scores, targets, reduction="sum") * (world / (batch_items * scores.shape[-1]))

@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 import yaml
 
 from glancevad.config import TrainConfig, make_config
@@ -44,7 +43,7 @@ from glancevad.engine.distributed import (
 from glancevad.engine.evaluator import autocast, score_batch, validation_scores
 from glancevad.engine.run_folder import RunLock, read_run_config, remove_stale_temporaries, truncate_log
 from glancevad.engine.sampler import PairedSampler, crop_items, split_items
-from glancevad.engine.supervision import GLANCE, WEAK, assign_roles, glance_targets
+from glancevad.engine.supervision import GLANCE, WEAK, TargetSettings, assign_roles, glance_loss
 from glancevad.errors import GlanceVADError
 from glancevad.fileio import atomic_write, write_json
 from glancevad.models import build, get_spec
@@ -166,6 +165,7 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.sampler = PairedSampler(normal_items, abnormal_items, cfg.batch_size, cfg.seed)
         self.glance_masks = torch.from_numpy(self.cache.glances)
+        self.targets = TargetSettings.from_config(cfg)
         self.first_eligible = first_eligible_step(
             mining=cfg.mining, min_mining_step=cfg.min_mining_step,
             uses_glances=any(role == GLANCE for role in self.roles.values()))
@@ -248,16 +248,9 @@ class Trainer:
         abnormal_scores = outputs["scores"][len(normal):]
         loss_abn = torch.zeros((), device=self.device)
         if len(glance_rows):
-            scores = abnormal_scores[torch.from_numpy(glance_rows).to(self.device)]
-            targets = glance_targets(scores.detach(), masks, self.step, cfg)
-            t3 = time.perf_counter()
-            if self.dist.enabled:  # this slice's share of the batch mean; DDP's average restores the mean
-                loss_abn = F.binary_cross_entropy(scores, targets, reduction="sum") * (
-                    self.dist.world / (glances_in_batch * scores.shape[-1]))
-            else:
-                loss_abn = F.binary_cross_entropy(scores, targets)
-        else:
-            t3 = time.perf_counter()
+            loss_abn = glance_loss(abnormal_scores[torch.from_numpy(glance_rows).to(self.device)], masks, self.step,
+                                   self.targets, batch_items=glances_in_batch, world=self.dist.world)
+        t3 = time.perf_counter()
         total = base + loss_abn
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()

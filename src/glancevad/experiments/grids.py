@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from glancevad.errors import GlanceVADError
+from glancevad.tgs import KERNELS
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def _supervision_mix() -> list[Cell]:
 
 
 def _kernels() -> list[Cell]:
-    return [Cell(k, k.capitalize(), {"supervision": "glance", "kernel": k}) for k in ("normal", "cauchy", "laplace")]
+    return [Cell(k, k.capitalize(), {"supervision": "glance", "kernel": k}) for k in KERNELS]
 
 
 def _sensitivity() -> list[Cell]:

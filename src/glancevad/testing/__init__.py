@@ -1,0 +1,1 @@
+"""Helpers for glancevad's own tests and benchmarks: independent plain-loop references."""
