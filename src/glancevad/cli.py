@@ -391,9 +391,6 @@ def train(
         }
         cfg = resolve_config(preset, file_values, parse_overrides(set_ or []),
                              {k: v for k, v in options.items() if v is not None})
-        from glancevad.models import get_spec
-
-        get_spec(cfg.model)
     run_dir = out or resume
     ctx = context_from_env()
     with progress_bar(unit="steps", info=True) if ctx.is_main else contextlib.nullcontext() as bar:

@@ -138,6 +138,7 @@ def test_resume_with_other_data_is_refused(tiny_root, tmp_path):
     ("abnormal_mil_weight=-2", "abnormal_mil_weight must be >= 0"),
     ("fixed_threshold=1.5", "fixed_threshold must lie in [0, 1]"),
     ("min_mining_step=-1", "min_mining_step must be >= 0"),
+    ("model_kwargs.dropuot=0.3", "model 'urdmu': URDMU.__init__() got an unexpected keyword argument 'dropuot'"),
 ])
 def test_config_values_are_checked_by_range_before_any_work(tiny_root, tmp_path, override, message):
     proc = cli("train", "--data", tiny_root, "--out", tmp_path / "run", "--set", override, check=False)

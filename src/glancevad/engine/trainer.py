@@ -46,7 +46,7 @@ from glancevad.engine.sampler import PairedSampler, crop_items, split_items
 from glancevad.engine.supervision import GLANCE, WEAK, TargetSettings, assign_roles, glance_loss
 from glancevad.errors import GlanceVADError
 from glancevad.fileio import atomic_write, write_json
-from glancevad.models import build, get_spec
+from glancevad.models import build, check_model_kwargs, get_spec
 from glancevad.selection import DESCRIPTIONS, first_eligible_step, selection_value
 
 
@@ -320,6 +320,8 @@ def train(
         raise GlanceVADError(f"{run_dir}: nothing to resume (no last.pt)")
     if not resume and last.exists():
         raise GlanceVADError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
+    if cfg is not None:
+        check_model_kwargs(cfg.model, cfg.model_kwargs)   # before anything is written
     # one writer per run folder, taken before anything is written (rank 0 writes the folder)
     with RunLock(run_dir) if ctx.is_main else contextlib.nullcontext():
         return _train_locked(cfg, data_root, run_dir, ctx, resume=resume, cache_dir=cache_dir, progress=progress,

@@ -4,6 +4,7 @@ from glancevad.models import mil, rtfm, urdmu  # noqa: F401  (each registers its
 from glancevad.models.registry import (
     ModelSpec,
     build,
+    check_model_kwargs,
     get_spec,
     infer_from_state_dict,
     list_models,
@@ -11,4 +12,5 @@ from glancevad.models.registry import (
     register_model,
 )
 
-__all__ = ["ModelSpec", "build", "get_spec", "infer_from_state_dict", "list_models", "load_weights", "register_model"]
+__all__ = ["ModelSpec", "build", "check_model_kwargs", "get_spec", "infer_from_state_dict", "list_models",
+           "load_weights", "register_model"]

@@ -78,6 +78,13 @@ def build(name: str, in_dim: int = 1024, **kwargs: Any) -> nn.Module:
         raise GlanceVADError(f"model {name!r}: {exc}") from None
 
 
+def check_model_kwargs(name: str, kwargs: Mapping[str, Any]) -> None:
+    """Build ``name`` with ``kwargs`` on the meta device (no memory, no weights): a misspelt or
+    invalid constructor argument is an error before any work, not after the training cache is built."""
+    with torch.device("meta"):
+        build(name, in_dim=8, **kwargs)
+
+
 def infer_from_state_dict(state_dict: Mapping[str, torch.Tensor]) -> tuple[str, dict[str, Any]]:
     """Recognise a bare state dict (e.g. the authors' release): the model name and its kwargs."""
     for spec in _REGISTRY.values():
