@@ -19,6 +19,7 @@ from rich.table import Table
 from glancevad.config import CROP_SAMPLINGS, PRECISIONS, SUPERVISIONS
 from glancevad.console import console, err_console, progress_bar
 from glancevad.constants import FRAMES_PER_SNIPPET, NORMAL_ID_PATTERN
+from glancevad.data.groundtruth import ANNOTATION_FORMATS
 from glancevad.errors import GlanceVADError, GlanceVADWarning
 from glancevad.fileio import check_output
 
@@ -44,10 +45,7 @@ FramesOpt = Annotated[
 ]
 
 
-class AnnotationFormat(str, Enum):
-    auto = "auto"
-    ucf = "ucf"
-    xd = "xd"
+AnnotationFormat = Enum("AnnotationFormat", {name: name for name in ("auto", *ANNOTATION_FORMATS)}, type=str)
 
 
 class CropNaming(str, Enum):
@@ -178,7 +176,8 @@ def gt_build(
     out: Annotated[Path, typer.Option(help="Ground-truth JSON to write.")],
     lengths: Annotated[Path | None, typer.Option(help="CSV with video-id,num_snippets_T.")] = None,
     features: Annotated[Path | None, typer.Option(help="Feature folder to read T from instead.")] = None,
-    fmt: Annotated[AnnotationFormat, typer.Option("--format", help="Annotation format.")] = AnnotationFormat.auto,
+    fmt: Annotated[AnnotationFormat, typer.Option("--format", help="auto, or " + "; ".join(
+        f"{f.name}: {f.example}" for f in ANNOTATION_FORMATS.values()))] = AnnotationFormat("auto"),
     frames_per_snippet: FramesOpt = FRAMES_PER_SNIPPET,
 ) -> None:
     """Write <dataset>_ground_truth.json: labels of 16·T frames, intervals end-exclusive, clipped."""

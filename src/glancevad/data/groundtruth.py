@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,20 +70,52 @@ def _is_int(token: str) -> bool:
     return re.fullmatch(r"-?\d+", token) is not None
 
 
+def _ucf_fields(tokens: list[str], path: Path, number: int) -> tuple[int | None, list[str]]:
+    if len(tokens) < 2:
+        raise DataError(f"{path}: line {number}: expected 'name n_frames Class s1 e1 ...'")
+    return parse_int(tokens[0], path=path, line=number, field="n_frames"), tokens[2:]
+
+
+def _xd_fields(tokens: list[str], path: Path, number: int) -> tuple[int | None, list[str]]:
+    return None, tokens
+
+
+@dataclass(frozen=True)
+class AnnotationFormat:
+    """A temporal annotation format: how to recognise its first line and split a line's fields.
+
+    ``fields(tokens after the name, path, line)`` returns ``(n_frames or None, interval tokens)``;
+    the interval tokens are pairs ``start end`` (``-1 -1``: none), parsed the same for every format.
+    """
+
+    name: str
+    example: str
+    looks_like: Callable[[list[str]], bool]
+    fields: Callable[[list[str], Path, int], tuple[int | None, list[str]]]
+
+
+#: The temporal annotation formats, in the order ``auto`` tries them (the last one accepts any
+#: line). The one place a format is added; ``glancevad gt build --format`` reads the names here.
+ANNOTATION_FORMATS: dict[str, AnnotationFormat] = {
+    "ucf": AnnotationFormat("ucf", "Class/Name.mp4 n_frames Class s1 e1 s2 e2",
+                            lambda t: len(t) >= 3 and _is_int(t[1]) and not _is_int(t[2]), _ucf_fields),
+    "xd": AnnotationFormat("xd", "name s1 e1 [s2 e2 ...]", lambda t: True, _xd_fields),
+}
+
+
 def detect_annotation_format(path: str | os.PathLike) -> str:
-    """``"ucf"`` (``name n_frames Class s1 e1 ...``) or ``"xd"`` (``name s1 e1 ...``)."""
+    """The name of the first format of ``ANNOTATION_FORMATS`` whose pattern the first line fits."""
     for raw in read_text(path, what="temporal annotation file").splitlines():
         tokens = raw.split()
         if tokens:
-            is_ucf = len(tokens) >= 3 and _is_int(tokens[1]) and not _is_int(tokens[2])
-            return "ucf" if is_ucf else "xd"
+            return next(name for name, fmt in ANNOTATION_FORMATS.items() if fmt.looks_like(tokens))
     raise DataError(f"{path}: temporal annotation file is empty")
 
 
 def read_temporal_annotations(
     path: str | os.PathLike, fmt: str = "auto"
 ) -> list[TemporalAnnotation]:
-    """Parse a UCF-style or XD-style temporal annotation file.
+    """Parse a temporal annotation file in one of ``ANNOTATION_FORMATS`` (``auto``: detect it).
 
     UCF: ``Class/Name.mp4 n_frames Class s1 e1 s2 e2`` with ``-1 -1`` for "no interval".
     XD: ``name s1 e1 [s2 e2 ...]``. Frame indices; intervals are end-exclusive.
@@ -91,20 +123,16 @@ def read_temporal_annotations(
     path = Path(path)
     if fmt == "auto":
         fmt = detect_annotation_format(path)
-    if fmt not in ("ucf", "xd"):
-        raise DataError(f"annotation format {fmt!r} is not one of auto, ucf, xd")
+    if fmt not in ANNOTATION_FORMATS:
+        raise DataError(f"annotation format {fmt!r} is not one of auto, {', '.join(ANNOTATION_FORMATS)}")
+    split_fields = ANNOTATION_FORMATS[fmt].fields
     out = []
     for number, raw in enumerate(read_text(path, what="temporal annotation file").splitlines(), 1):
         tokens = raw.split()
         if not tokens:
             continue
-        name, rest = tokens[0], tokens[1:]
-        num_frames = None
-        if fmt == "ucf":
-            if len(rest) < 2:
-                raise DataError(f"{path}: line {number}: expected 'name n_frames Class s1 e1 ...'")
-            num_frames = parse_int(rest[0], path=path, line=number, field="n_frames")
-            rest = rest[2:]
+        name = tokens[0]
+        num_frames, rest = split_fields(tokens[1:], path, number)
         if len(rest) % 2:
             raise DataError(f"{path}: line {number}: video {name}: odd number of interval bounds")
         intervals = []
