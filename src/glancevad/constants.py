@@ -9,3 +9,7 @@ NORMAL_ID_PATTERN = r"Normal_Videos|_label_A$|^normal_"
 
 #: File suffixes taken as videos when a folder is given (extraction, the annotation tool).
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv", ".flv")
+
+#: Top-k pooling in the released networks takes ``k = n // TOPK_DIVISOR + 1`` of ``n`` items
+#: (snippets for the video score, memory slots for UR-DMU's memory score). Not FRAMES_PER_SNIPPET.
+TOPK_DIVISOR = 16

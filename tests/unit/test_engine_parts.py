@@ -8,7 +8,7 @@ import torch
 
 from glancevad.config import TrainConfig
 from glancevad.engine.sampler import PairedSampler
-from glancevad.engine.supervision import GLANCE, WEAK, TargetSettings, assign_roles, glance_loss, glance_targets
+from glancevad.engine.supervision import Role, TargetSettings, assign_roles, glance_loss, glance_targets
 from glancevad.engine.trainer import split_validation
 from glancevad.errors import GlanceVADError
 from glancevad.tgs import mine, render
@@ -47,14 +47,14 @@ def test_roles_by_supervision():
     abnormal = np.arange(10)
     has = np.ones(10, bool)
     ids = [f"v{i}" for i in range(10)]
-    assert set(assign_roles(abnormal, has, TrainConfig(supervision="glance"), ids=ids).values()) == {GLANCE}
-    assert set(assign_roles(abnormal, has, TrainConfig(supervision="weak"), ids=ids).values()) == {WEAK}
+    assert set(assign_roles(abnormal, has, TrainConfig(supervision="glance"), ids=ids).values()) == {Role.GLANCE}
+    assert set(assign_roles(abnormal, has, TrainConfig(supervision="weak"), ids=ids).values()) == {Role.WEAK}
     roles = assign_roles(abnormal, has, TrainConfig(supervision="mixed", glance_fraction=0.3, weak_fraction=0.5),
                          ids=ids)
-    assert list(roles.values()).count(GLANCE) == 3 and list(roles.values()).count(WEAK) == 5
+    assert list(roles.values()).count(Role.GLANCE) == 3 and list(roles.values()).count(Role.WEAK) == 5
     part = assign_roles(abnormal, has, TrainConfig(supervision="mixed", glance_fraction=0.5, weak_fraction=0.0),
                         ids=ids)
-    assert len(part) == 5 and set(part.values()) == {GLANCE}
+    assert len(part) == 5 and set(part.values()) == {Role.GLANCE}
 
 
 def test_roles_need_glances():

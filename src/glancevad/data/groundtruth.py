@@ -19,7 +19,7 @@ from glancevad.constants import FRAMES_PER_SNIPPET
 from glancevad.errors import DataError
 from glancevad.fileio import atomic_write
 from glancevad.intervals import Interval
-from glancevad.tables import parse_int, read_json_object, read_text
+from glancevad.parsing import parse_int, read_json_object, read_text
 
 #: Video id -> uint8 array of 0/1 frame labels.
 GroundTruth = dict[str, np.ndarray]

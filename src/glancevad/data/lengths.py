@@ -16,7 +16,7 @@ from pathlib import Path
 from glancevad.constants import FRAMES_PER_SNIPPET
 from glancevad.data.groundtruth import normalise_video_name
 from glancevad.errors import DataError
-from glancevad.tables import parse_int, read_table, read_text
+from glancevad.parsing import parse_int, read_table, read_text
 
 
 def read_snippet_counts(path: str | os.PathLike) -> dict[str, int]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from glancevad.errors import DataError
 from glancevad.fileio import atomic_write
-from glancevad.tables import read_table
+from glancevad.parsing import read_table
 
 _LABEL_WORDS = {"0": 0, "1": 1, "normal": 0, "abnormal": 1}
 

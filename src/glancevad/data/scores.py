@@ -11,7 +11,7 @@ import numpy as np
 
 from glancevad.errors import DataError
 from glancevad.fileio import write_json
-from glancevad.tables import read_json_object
+from glancevad.parsing import read_json_object
 
 
 def read_scores(path: str | os.PathLike) -> dict[str, np.ndarray]:

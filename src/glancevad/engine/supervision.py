@@ -10,6 +10,7 @@ used (paper Table 5: "weakly (part)", "glance (part)", "mixed").
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from enum import IntEnum
 
 import numpy as np
 import torch
@@ -19,13 +20,18 @@ from glancevad.config import TrainConfig
 from glancevad.errors import GlanceVADError
 from glancevad.tgs import mine, render
 
-GLANCE, WEAK = 1, 0
+
+class Role(IntEnum):
+    """How an abnormal training video is supervised."""
+
+    WEAK = 0      # its video label (the network's full base loss)
+    GLANCE = 1    # its glances, through TGS targets (L_abn)
 
 
 def assign_roles(
     abnormal: np.ndarray, has_glance: np.ndarray, cfg: TrainConfig, *, ids: list[str]
-) -> dict[int, int]:
-    """Map each abnormal training video index to GLANCE or WEAK (videos left out are absent).
+) -> dict[int, Role]:
+    """Map each abnormal training video index to its Role (videos left out are absent).
 
     Only videos with glances can be GLANCE videos; under ``glance`` supervision an abnormal video
     without glances is an error naming it.
@@ -40,9 +46,9 @@ def assign_roles(
         missing = [ids[i] for i in abnormal if not has_glance[i]]
         if missing:
             raise GlanceVADError(f"video {missing[0]} is abnormal but has no glance ({len(missing)} such videos)")
-        return {int(i): GLANCE for i in abnormal}
+        return {int(i): Role.GLANCE for i in abnormal}
     if cfg.supervision == "weak":
-        return {int(i): WEAK for i in abnormal}
+        return {int(i): Role.WEAK for i in abnormal}
     rng = np.random.default_rng(cfg.seed + 1)
     order = rng.permutation(abnormal)
     glanced = [i for i in order if has_glance[i]]
@@ -50,9 +56,9 @@ def assign_roles(
     n_weak = int(round(weak_share * len(abnormal)))
     if n_glance > len(glanced):
         raise GlanceVADError(f"mixed supervision wants {n_glance} glance videos, only {len(glanced)} have glances")
-    roles = {int(i): GLANCE for i in glanced[:n_glance]}
+    roles = {int(i): Role.GLANCE for i in glanced[:n_glance]}
     rest = [i for i in order if int(i) not in roles]
-    roles.update({int(i): WEAK for i in rest[:n_weak]})
+    roles.update({int(i): Role.WEAK for i in rest[:n_weak]})
     if not roles:
         raise GlanceVADError("mixed supervision with these fractions uses no abnormal video")
     return roles

@@ -43,7 +43,7 @@ from glancevad.engine.distributed import (
 from glancevad.engine.evaluator import autocast, score_batch, validation_scores
 from glancevad.engine.run_folder import RunLock, read_run_config, remove_stale_temporaries, truncate_log
 from glancevad.engine.sampler import PairedSampler, crop_items, split_items
-from glancevad.engine.supervision import GLANCE, WEAK, TargetSettings, assign_roles, glance_loss
+from glancevad.engine.supervision import Role, TargetSettings, assign_roles, glance_loss
 from glancevad.errors import GlanceVADError
 from glancevad.fileio import atomic_write, write_json
 from glancevad.models import build, check_model_kwargs, get_spec
@@ -152,13 +152,13 @@ class Trainer:
         self.spec = get_spec(cfg.model)
         torch.manual_seed(cfg.seed)
         self.model = build(cfg.model, in_dim=self.cache.in_dim, **cfg.model_kwargs).to(self.device)
-        self.forward = self.model
+        self.step_model = self.model  # what a training step calls: the model, or its DDP wrapper
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel
 
             if self.device.type == "cuda":  # batch statistics over the whole batch (RTFM's batch norm)
                 self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
-            self.forward = DistributedDataParallel(
+            self.step_model = DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
             torch.manual_seed(cfg.seed + self.dist.rank)  # rank 0 draws what a single process would
@@ -168,7 +168,7 @@ class Trainer:
         self.targets = TargetSettings.from_config(cfg)
         self.first_eligible = first_eligible_step(
             mining=cfg.mining, min_mining_step=cfg.min_mining_step,
-            uses_glances=any(role == GLANCE for role in self.roles.values()))
+            uses_glances=any(role == Role.GLANCE for role in self.roles.values()))
         self.step = 0
         self.best: dict[str, Any] = {"score": -math.inf, "step": None}
         self.timer = StepTimer()
@@ -229,19 +229,19 @@ class Trainer:
         t0 = time.perf_counter()
         normal, abnormal = self.sampler.next()  # the global batch; this process trains on its slice
         abnormal_videos = split_items(abnormal, self.crops_per_video)[0]
-        glances_in_batch = sum(self.roles[int(v)] == GLANCE for v in abnormal_videos)
+        glances_in_batch = sum(self.roles[int(v)] == Role.GLANCE for v in abnormal_videos)
         normal, abnormal = self.dist.shard(normal), self.dist.shard(abnormal)
         abnormal_videos = split_items(abnormal, self.crops_per_video)[0]
         x = torch.from_numpy(self.read_items(np.concatenate([normal, abnormal]))).to(self.device, non_blocking=True)
         roles = np.array([self.roles[int(v)] for v in abnormal_videos])
-        mil_weight = torch.tensor(np.where(roles == WEAK, 1.0, cfg.abnormal_mil_weight),
+        mil_weight = torch.tensor(np.where(roles == Role.WEAK, 1.0, cfg.abnormal_mil_weight),
                                   dtype=torch.float32, device=self.device)
-        glance_rows = np.flatnonzero(roles == GLANCE)
+        glance_rows = np.flatnonzero(roles == Role.GLANCE)
         masks = self.glance_masks[abnormal_videos[glance_rows]].to(self.device)
         t1 = time.perf_counter()
         self.model.train()
         with autocast(self.device, cfg.precision):
-            outputs = self.forward(x)
+            outputs = self.step_model(x)
         outputs = {k: v.float() for k, v in outputs.items()}
         base, terms = self.spec.base_loss(outputs, mil_weight)
         t2 = time.perf_counter()
@@ -376,8 +376,8 @@ def _train_locked(
         "selection": _selection_text(trainer),
         "best": trainer.best,
         "train_videos": len(trainer.train_idx),
-        "abnormal_roles": {"glance": sum(r == GLANCE for r in trainer.roles.values()),
-                           "weak": sum(r == WEAK for r in trainer.roles.values())},
+        "abnormal_roles": {"glance": sum(r == Role.GLANCE for r in trainer.roles.values()),
+                           "weak": sum(r == Role.WEAK for r in trainer.roles.values())},
         "device": str(trainer.device),
         "processes": ctx.world,
         "timing": trainer.timer.as_dict(),

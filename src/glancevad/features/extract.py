@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from glancevad.constants import VIDEO_SUFFIXES
+from glancevad.constants import FRAMES_PER_SNIPPET, VIDEO_SUFFIXES
 from glancevad.data.features import layout_paths, write_features
 from glancevad.errors import DataError, GlanceVADError
 from glancevad.features.i3d import FEATURE_DIM, InceptionI3d, fuse_batch_norm
 from glancevad.features.preprocess import CROP_CHOICES, snippet_crops
 from glancevad.features.video import VideoInfo, iter_frames, iter_snippets, probe
 from glancevad.fileio import remove_temporaries, write_json
-from glancevad.tables import read_json_object, read_text
+from glancevad.parsing import read_json_object, read_text
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,8 @@ class ExtractionSettings:
     """What determines the features; a folder holds features of one setting only."""
 
     crops: int = 10
-    stack: int = 16
-    step: int = 16
+    stack: int = FRAMES_PER_SNIPPET
+    step: int = FRAMES_PER_SNIPPET
     fps: float | None = None
     weights: str = "rgb_scratch"
 
@@ -108,8 +108,9 @@ def video_list(
             if line:
                 found.append(base / line.split(",")[0].strip())
     if not found:
-        where = ", ".join(str(p) for p in [*paths, *([list_file] if list_file is not None else [])]) or "nothing"
-        raise GlanceVADError(f"no videos in {where} (pass video files, a folder holding videos, or --list FILE)")
+        where = ", ".join(str(p) for p in [*paths, *([list_file] if list_file is not None else [])])
+        raise GlanceVADError(f"no videos {f'in {where}' if where else 'given'} "
+                             "(pass video files, a folder holding videos, or --list FILE)")
     seen: dict[str, Path] = {}
     for path in found:
         vid = path.stem

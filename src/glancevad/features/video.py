@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from glancevad.constants import FRAMES_PER_SNIPPET
 from glancevad.errors import DataError
 
 SHORT_SIDE = 256
@@ -152,7 +153,7 @@ def iter_frames(
 
 
 def iter_snippets(
-    frames: Iterator[np.ndarray], *, stack: int = 16, step: int = 16
+    frames: Iterator[np.ndarray], *, stack: int = FRAMES_PER_SNIPPET, step: int = FRAMES_PER_SNIPPET
 ) -> Iterator[tuple[int, np.ndarray]]:
     """``(first frame index, (stack, H, W, 3) array)`` for every whole window; trailing frames are dropped."""
     if stack < 1 or step < 1:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from glancevad.fileio import atomic_write
-from glancevad.tables import parse_int, read_table
+from glancevad.parsing import parse_int, read_table
 
 #: Video id -> sorted, distinct glance frame indices.
 Glances = dict[str, tuple[int, ...]]

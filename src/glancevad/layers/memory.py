@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from glancevad.constants import TOPK_DIVISOR
+
 
 class MemoryUnit(nn.Module):
     """``slots`` prototypes of size ``dim``; a read returns a per-snippet score and an augmentation.
@@ -25,5 +27,5 @@ class MemoryUnit(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         attention = torch.sigmoid(x @ self.memory_block.T / math.sqrt(self.dim))
-        score = attention.topk(self.slots // 16 + 1, dim=-1).values.mean(-1)
+        score = attention.topk(self.slots // TOPK_DIVISOR + 1, dim=-1).values.mean(-1)
         return score, attention @ self.memory_block

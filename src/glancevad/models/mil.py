@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from glancevad.models.crops import check_pairs, crop_mean, flatten_crops
+from glancevad.models.batch import check_pairs, crop_mean, flatten_crops
 from glancevad.models.losses import topk_mean, video_bce
 from glancevad.models.registry import register_model
 

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from glancevad.layers import NonLocal1d
-from glancevad.models.crops import check_pairs, crop_mean, flatten_crops
+from glancevad.models.batch import check_pairs, crop_mean, flatten_crops
 from glancevad.models.losses import topk_count, video_bce
 from glancevad.models.registry import register_model
 

@@ -1,4 +1,5 @@
-"""Handling of the crop axis, shared by the networks: flatten for the network, average after."""
+"""The layout of a training batch, shared by the networks: the crop axis (flattened for the network,
+averaged after) and the normal-then-abnormal halves."""
 
 from __future__ import annotations
 
