@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,7 +72,7 @@ def test_ablation_switches_change_training(tiny_root, tmp_path):
         cfg = resolve_config(None, {**TINY, "steps": 5, **extra})
         train(cfg, tiny_root, tmp_path / name, cache_dir=tmp_path / "cache")
         finals[name] = read_checkpoint(tmp_path / name / "last.pt")["model_state"]["cls_head.mlp.2.weight"]
-    for name in ("binary", "no_mining", "cauchy"):
+    for name in ("binary", "no_mining", "fixed", "cauchy"):
         assert not torch.equal(finals[name], finals["default"]), name
 
 
@@ -159,6 +158,8 @@ def test_glance_mode_without_glances_is_an_error(tiny_copy, tmp_path):
 def test_refuses_to_overwrite_a_run(tiny_root, tmp_path):
     cfg = resolve_config(None, {**TINY, "steps": 2})
     train(cfg, tiny_root, tmp_path / "run")
+    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in (tmp_path / "run").iterdir() if p.is_file()}
     with pytest.raises(GlanceVADError, match="already holds a run; pass --resume"):
         train(cfg, tiny_root, tmp_path / "run")
-    assert isinstance(Path(tmp_path / "run" / "last.pt").stat().st_size, int)
+    after = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in (tmp_path / "run").iterdir() if p.is_file()}
+    assert after == before  # nothing of the first run was touched

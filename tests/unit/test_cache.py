@@ -21,6 +21,9 @@ def test_cache_holds_every_resampled_video_and_rows_read_them(tiny_root, tmp_pat
     assert rows.dtype == np.float32 and rows.flags.writeable
     np.testing.assert_array_equal(rows, np.asarray(cache.features[picks]))
     assert cache.rows(np.array([], dtype=np.int64)).shape == (0, *cache.features.shape[1:])
+    stamp = (cache.folder / "features.npy").stat()
     again = build_or_open_cache(dataset, tmp_path, num_snippets=32)  # opened, not rebuilt
     assert again.folder == cache.folder
+    assert (cache.folder / "features.npy").stat().st_ino == stamp.st_ino        # the same file, not a new one
+    assert (cache.folder / "features.npy").stat().st_mtime_ns == stamp.st_mtime_ns
     assert not list(tmp_path.glob("*.partial"))

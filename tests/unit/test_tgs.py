@@ -12,17 +12,24 @@ from conftest import FIXTURES
 from glancevad.testing.reference import mine_loop, render_loop
 from glancevad.tgs import KERNELS, mine, render
 
-CASES = np.load(FIXTURES / "official-tgs" / "tgs_cases.npz")
+
+@pytest.fixture(scope="module")
+def cases():
+    """Outputs of the released TGS code (../shared/fixtures); a clear failure when they are absent."""
+    path = FIXTURES / "official-tgs" / "tgs_cases.npz"
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: the parity tests need ../shared beside the project")
+    return np.load(path)
 
 
 # ---------- parity with the released implementation ----------
 
 @pytest.mark.parametrize("alpha", [0.5, 0.7, 0.9])
-def test_mining_matches_released_code_with_the_right_walk_fixed(alpha):
-    mined = mine(torch.tensor(CASES["scores"]), torch.tensor(CASES["glance_mask"]), alpha=alpha)
-    np.testing.assert_array_equal(mined.numpy(), CASES[f"mined_alpha{alpha}"])
+def test_mining_matches_released_code_with_the_right_walk_fixed(cases, alpha):
+    mined = mine(torch.tensor(cases["scores"]), torch.tensor(cases["glance_mask"]), alpha=alpha)
+    np.testing.assert_array_equal(mined.numpy(), cases[f"mined_alpha{alpha}"])
     # The released loop stops one snippet short on the right: we differ exactly there.
-    official = CASES[f"mined_official_alpha{alpha}"]
+    official = cases[f"mined_official_alpha{alpha}"]
     differ = np.argwhere(mined.numpy() != official)
     assert len(differ) and all(j == 199 for _, j in differ)
 
@@ -33,9 +40,9 @@ def test_mining_matches_released_code_with_the_right_walk_fixed(alpha):
      ("render_cauchy_0.1", "cauchy", 0.1), ("render_laplace_0.1", "laplace", 0.1)],
 )
 @pytest.mark.parametrize("source", ["glance_mask", "mined_alpha0.9"])
-def test_rendering_matches_released_code(key, kernel, width, source):
-    expected = CASES[key if source == "glance_mask" else f"{key}_of_mined0.9"]
-    rendered = render(torch.tensor(CASES[source]), kernel=kernel, width=width)
+def test_rendering_matches_released_code(cases, key, kernel, width, source):
+    expected = cases[key if source == "glance_mask" else f"{key}_of_mined0.9"]
+    rendered = render(torch.tensor(cases[source]), kernel=kernel, width=width)
     np.testing.assert_allclose(rendered.numpy(), expected, atol=1e-6, rtol=0)
 
 
