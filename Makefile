@@ -36,7 +36,7 @@ browser:
 # -> both tested -> side-by-side metrics and score curves.
 demo: setup
 	rm -rf $(DEMO_DIR)
-	$(GV) synth $(DEMO_DIR)/data --preset demo
+	$(GV) synth $(DEMO_DIR)/data --size demo
 	$(GV) data check $(DEMO_DIR)/data
 	$(GV) glances stats $(DEMO_DIR)/data/synthetic_glance_annotations.csv --data $(DEMO_DIR)/data \
 		--out $(DEMO_DIR)/glance_stats
@@ -51,7 +51,7 @@ demo: setup
 
 # Every registered network under weak and glance supervision on the demo data (about 12 minutes).
 demo-networks: setup
-	test -d $(DEMO_DIR)/data || $(GV) synth $(DEMO_DIR)/data --preset demo
+	test -d $(DEMO_DIR)/data || $(GV) synth $(DEMO_DIR)/data --size demo
 	for model in $(DEMO_MODELS); do for sup in weak glance; do \
 		test -f $(DEMO_DIR)/networks/$$model-$$sup/test/metrics.json && continue; \
 		rm -rf $(DEMO_DIR)/networks/$$model-$$sup; \

@@ -90,7 +90,7 @@ def _frame_counts(data: Path | None, lengths: Path | None, frames_per_snippet: i
 @app.command()
 def synth(
     root: Annotated[Path, typer.Argument(help="Folder to write the dataset into.")],
-    preset: Annotated[str, typer.Option(help="Size preset: demo, tiny or default.")] = "demo",
+    size: Annotated[str, typer.Option("--size", "--preset", help="Dataset size: demo, tiny or default.")] = "demo",
     train_normal: Annotated[int | None, typer.Option(min=1, help="Normal training videos.")] = None,
     train_abnormal: Annotated[int | None, typer.Option(min=1, help="Abnormal training videos.")] = None,
     test_normal: Annotated[int | None, typer.Option(min=1, help="Normal test videos.")] = None,
@@ -111,7 +111,7 @@ def synth(
     from glancevad.synth import synth_config, write_synthetic_dataset
 
     cfg = synth_config(
-        preset, train_normal=train_normal, train_abnormal=train_abnormal,
+        size, train_normal=train_normal, train_abnormal=train_abnormal,
         test_normal=test_normal, test_abnormal=test_abnormal, dim=dim, crops=crops,
         min_snippets=min_snippets, max_snippets=max_snippets, crop_naming=crop_naming.value,
         seed=seed,

@@ -78,7 +78,8 @@ class SynthConfig:
     seed: int = 0
 
 
-PRESETS: dict[str, SynthConfig] = {
+#: Named dataset sizes (``glancevad synth --size``); not to be confused with training presets.
+SIZES: dict[str, SynthConfig] = {
     "default": SynthConfig(),
     "demo": SynthConfig(
         train_normal=120, train_abnormal=120, test_normal=40, test_abnormal=40,
@@ -268,12 +269,12 @@ def write_synthetic_dataset(
     return final
 
 
-def synth_config(preset: str = "demo", **overrides: object) -> SynthConfig:
-    """A preset with some fields replaced (``None`` values are ignored)."""
-    if preset not in PRESETS:
-        raise GlanceVADError(f"unknown synthetic preset {preset!r}; choose from {', '.join(PRESETS)}")
+def synth_config(size: str = "demo", **overrides: object) -> SynthConfig:
+    """A named size with some fields replaced (``None`` values are ignored)."""
+    if size not in SIZES:
+        raise GlanceVADError(f"unknown synthetic dataset size {size!r}; choose from {', '.join(SIZES)}")
     fields = SynthConfig.__dataclass_fields__
     unknown = [key for key in overrides if key not in fields]
     if unknown:
         raise GlanceVADError(f"unknown synthetic option {unknown[0]!r}")
-    return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
+    return replace(SIZES[size], **{k: v for k, v in overrides.items() if v is not None})

@@ -17,7 +17,7 @@ from glancevad.metrics import evaluate_scores
 
 COMMANDS = [
     ([], ["synth", "evaluate", "data", "gt", "glances", "train", "test", "compare"]),
-    (["synth"], ["--preset", "--dim", "--crops", "--crop-naming", "--seed", "--force"]),
+    (["synth"], ["--size", "--dim", "--crops", "--crop-naming", "--seed", "--force"]),
     (["data", "check"], ["--dim", "--glances", "--features", "--normal-pattern"]),
     (["gt", "build"], ["--annotations", "--list", "--lengths", "--features", "--format", "--out"]),
     (["glances", "stats"], ["--data", "--lengths", "--out"]),
@@ -47,7 +47,7 @@ def test_help_lists_every_option(command, words):
 
 def test_synth_check_stats_and_evaluate_end_to_end(tmp_path):
     root = tmp_path / "data"
-    out = run("synth", root, "--preset", "tiny", "--crop-naming", "indexed").stdout
+    out = run("synth", root, "--size", "tiny", "--crop-naming", "indexed").stdout
     assert str(root) in out
     assert (root / "i3d" / "train" / "normal_train_0001__0.npy").exists()
     check = run("data", "check", root).stdout
@@ -110,7 +110,7 @@ def test_glances_simulate_and_perturb(tmp_path, tiny_root):
         (["evaluate", "--scores", "/nope.json", "--gt", "/nope2.json"], ["/nope.json: scores JSON not found"]),
         (["glances", "stats", "/nope.csv"], ["/nope.csv: glance CSV not found"]),
         (["gt", "build", "--annotations", "a", "--list", "b", "--out", "c"], ["exactly one of --lengths"]),
-        (["synth", "/tmp/x", "--preset", "huge"], ["unknown synthetic preset 'huge'"]),
+        (["synth", "/tmp/x", "--size", "huge"], ["unknown synthetic dataset size 'huge'"]),
     ],
 )
 def test_user_errors_are_one_line_with_exit_code_2(args, fragments):
@@ -153,7 +153,7 @@ def _output_cases(root, tiny):
         (["glances", "stats", glances, "--out", "OUT"], "folder"),
         (["compare", root, "--out", "OUT"], "folder"),
         (["experiment", "kernels", "--data", tiny, "--out", "OUT"], "folder"),
-        (["synth", "OUT", "--preset", "tiny"], "folder"),
+        (["synth", "OUT", "--size", "tiny"], "folder"),
     ]
 
 
