@@ -21,6 +21,7 @@ from glancevad.console import console, err_console, progress_bar
 from glancevad.constants import FRAMES_PER_SNIPPET, NORMAL_ID_PATTERN
 from glancevad.data.groundtruth import ANNOTATION_FORMATS
 from glancevad.errors import GlanceVADError, GlanceVADWarning
+from glancevad.experiments.grids import GRIDS, STUDIES
 from glancevad.fileio import check_output
 
 app = typer.Typer(
@@ -332,6 +333,7 @@ def _model_names() -> str:
 
 @app.command()
 def train(
+    ctx: typer.Context,
     data: Annotated[Path, typer.Option(help="Dataset root in the official layout.")],
     out: Annotated[Path | None, typer.Option(help="Run folder to create (checkpoints, logs, config).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder from its last.pt.")] = None,
@@ -358,29 +360,18 @@ def train(
     With --resume, --steps sets a new total. Under `torchrun --nproc_per_node K -m glancevad train ...`
     (or --nproc K) each process trains on its slice of every batch (PyTorch DDP).
     """
-    if out is not None:
-        check_output(out, kind="folder")
-    import yaml
-
-    from glancevad.config import parse_overrides, resolve_config
+    from glancevad.config import load_train_config
     from glancevad.engine.distributed import context_from_env
     from glancevad.engine.trainer import train as run_training
 
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
-        _relaunch_with_torchrun(nproc)
+        _relaunch_with_torchrun(nproc, ctx.obj["argv"])
         return
     if (out is None) == (resume is None):
         raise GlanceVADError("give exactly one of --out (a new run) and --resume (an existing run)")
     cfg = None
     if out is not None:
-        file_values = {}
-        if config is not None:
-            try:
-                file_values = yaml.safe_load(config.read_text()) or {}
-            except (OSError, yaml.YAMLError) as exc:
-                raise GlanceVADError(f"{config}: cannot read config ({exc})".splitlines()[0]) from None
-            if not isinstance(file_values, dict):
-                raise GlanceVADError(f"{config}: a config file must map keys to values")
+        check_output(out, kind="folder")
         options = {
             "model": model, "supervision": supervision.value if supervision else None,
             "glance_fraction": glance_fraction, "weak_fraction": weak_fraction, "steps": steps,
@@ -388,8 +379,7 @@ def train(
             "crop_sampling": crop_sampling.value if crop_sampling else None,
             "device": device, "seed": seed,
         }
-        cfg = resolve_config(preset, file_values, parse_overrides(set_ or []),
-                             {k: v for k, v in options.items() if v is not None})
+        cfg = load_train_config(preset=preset, config_file=config, overrides=set_ or [], options=options)
     run_dir = out or resume
     ctx = context_from_env()
     with progress_bar(unit="steps", info=True) if ctx.is_main else contextlib.nullcontext() as bar:
@@ -459,7 +449,7 @@ def compare(
             console.print(f"score curves: [bold]{pngs[0].parent}[/] ({len(pngs)} PNG)")
 
 
-GRID_HELP = "networks, ablation, perturbation, supervision-mix, kernels, sensitivity, crop-sampling or selection."
+GRID_HELP = "One of: " + ", ".join([*GRIDS, *STUDIES]) + "."
 
 
 @app.command()
@@ -482,32 +472,16 @@ def experiment(
     """
     check_output(out, kind="folder")
     from glancevad.config import parse_overrides
-    from glancevad.data import load_dataset
-    from glancevad.experiments.runner import run_grid
-    from glancevad.experiments.tables import tabulate_grid
+    from glancevad.experiments.runner import run_experiment
 
-    overrides = parse_overrides(set_ or [])
-    budget_seeds = 1 if budget == "small" else seeds
-    if name == "selection":
-        from glancevad.experiments.selection import run_selection_study
-
-        with progress_bar(unit="runs") as bar:
-            task = bar.add_task("selection study", total=None)
-            csv_path, md_path, png = run_selection_study(
-                data, out, preset=preset, seeds=budget_seeds, overrides=overrides,
-                on_plan=lambda total: bar.update(task, total=total), on_run=lambda _: bar.advance(task))
-        console.print(md_path.read_text(), markup=False, highlight=False)
-        console.print(f"wrote [bold]{csv_path}[/], [bold]{md_path}[/], [bold]{png}[/]; runs in {out / 'runs'}")
-        return
     with progress_bar(unit="runs") as bar:
         task = bar.add_task(f"experiment {name}", total=None)
-        cells, results = run_grid(name, data, out, preset=preset, seeds=budget_seeds, budget=budget, parallel=parallel,
-                                  overrides=overrides, on_plan=lambda total: bar.update(task, total=total),
-                                  on_run=lambda _: bar.advance(task))
-    csv_path, md_path, pngs = tabulate_grid(out, name, cells, results, dataset_name=load_dataset(data).name,
-                                            seeds=budget_seeds)
+        csv_path, md_path, png = run_experiment(
+            name, data, out, preset=preset, seeds=seeds, budget=budget, parallel=parallel,
+            overrides=parse_overrides(set_ or []), on_plan=lambda total: bar.update(task, total=total),
+            on_run=lambda _: bar.advance(task))
     console.print(md_path.read_text(), markup=False, highlight=False)
-    console.print(f"wrote [bold]{csv_path}[/], [bold]{md_path}[/], [bold]{pngs[0]}[/]; runs in {out / 'runs'}")
+    console.print(f"wrote [bold]{csv_path}[/], [bold]{md_path}[/], [bold]{png}[/]; runs in {out / 'runs'}")
 
 
 @app.command()
@@ -725,12 +699,12 @@ def annotate_import(
     console.print(f"imported {added} glances of {len(glances)} videos from {csv_path} into [bold]{db}[/]")
 
 
-def _relaunch_with_torchrun(nproc: int) -> None:
-    """Run this same command under ``torchrun --standalone --nproc_per_node nproc`` and exit with its code."""
+def _relaunch_with_torchrun(nproc: int, argv: list[str]) -> None:
+    """Run this same command (``argv``) under ``torchrun --standalone --nproc_per_node nproc``; exit with its code."""
     import subprocess
 
     args, skip = [], False
-    for arg in _ARGV:
+    for arg in argv:
         if skip:
             skip = False
         elif arg == "--nproc":
@@ -746,9 +720,6 @@ def _relaunch_with_torchrun(nproc: int) -> None:
     code = subprocess.run(command, env=env).returncode
     if code:
         raise typer.Exit(code)
-
-
-_ARGV: list[str] = []
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -772,10 +743,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; user errors and bad parameters print one line on stderr and exit 2."""
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
-    _ARGV[:] = list(sys.argv[1:] if argv is None else argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     warnings.showwarning = _show_warning
     try:
-        code = app(args=argv, prog_name="glancevad", standalone_mode=False)
+        code = app(args=argv, prog_name="glancevad", standalone_mode=False, obj={"argv": argv})
     except GlanceVADError as exc:
         _fail(str(exc))
     except NoArgsIsHelpError as exc:  # the help was printed

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import types
 import typing
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from glancevad.errors import GlanceVADError
 from glancevad.selection import SELECTION_RULES
-from glancevad.tgs import COMBINES, KERNELS
 
 SUPERVISIONS = ("weak", "glance", "mixed")
 PRECISIONS = ("fp32", "bf16")
@@ -67,6 +68,8 @@ class TrainConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
+        from glancevad.tgs import COMBINES, KERNELS  # here, so that importing the config loads no torch
+
         checks = [
             (self.supervision in SUPERVISIONS, f"supervision must be one of {', '.join(SUPERVISIONS)}"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
@@ -191,3 +194,21 @@ def resolve_config(preset: str | None = None, *layers: dict[str, Any]) -> TrainC
             else:
                 merged[key] = value
     return make_config(merged)
+
+
+def load_train_config(
+    *, preset: str | None = None, config_file: str | os.PathLike | None = None, overrides: list[str] = (),
+    options: dict[str, Any] | None = None,
+) -> TrainConfig:
+    """The configuration of a new run, in the CLI's order: defaults, ``preset``, the YAML
+    ``config_file``, ``key=value`` ``overrides``, then the named ``options`` that are not ``None``."""
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            file_values = yaml.safe_load(Path(config_file).read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise GlanceVADError(f"{config_file}: cannot read config ({exc})".splitlines()[0]) from None
+        if not isinstance(file_values, dict):
+            raise GlanceVADError(f"{config_file}: a config file must map keys to values")
+    chosen = {key: value for key, value in (options or {}).items() if value is not None}
+    return resolve_config(preset, file_values, parse_overrides(list(overrides)), chosen)

@@ -50,3 +50,19 @@ def test_abnormal_split_by_supervision():
     assert TrainConfig(supervision="weak").abnormal_split == (0.0, 1.0)
     assert TrainConfig(supervision="glance").abnormal_split == (1.0, 0.0)
     assert TrainConfig(supervision="mixed", glance_fraction=0.25, weak_fraction=0.5).abnormal_split == (0.25, 0.5)
+
+
+def test_load_train_config_layers_preset_file_overrides_and_options(tmp_path):
+    from glancevad.config import load_train_config
+
+    path = tmp_path / "run.yaml"
+    path.write_text("steps: 7\nalpha: 0.8\nwidth: 0.2\nmodel_kwargs: {dropout: 0.1}\n")
+    cfg = load_train_config(preset="demo", config_file=path, overrides=["alpha=0.7", "model_kwargs.hidden=64"],
+                            options={"steps": 9, "model": None})
+    assert (cfg.steps, cfg.alpha, cfg.width, cfg.batch_size) == (9, 0.7, 0.2, 8)   # option > override > file > preset
+    assert cfg.model_kwargs == {"dropout": 0.1, "hidden": 64} and cfg.model == "urdmu"
+    path.write_text("- not\n- a mapping\n")
+    with pytest.raises(GlanceVADError, match="run.yaml: a config file must map keys to values"):
+        load_train_config(config_file=path)
+    with pytest.raises(GlanceVADError, match="missing.yaml: cannot read config"):
+        load_train_config(config_file=tmp_path / "missing.yaml")

@@ -65,3 +65,12 @@ def test_cycle_finder_finds_a_planted_cycle():
 def test_no_import_cycle_between_packages():
     assert _cycle(_import_graph(module_level_only=True)) is None
 
+
+
+def test_the_command_line_starts_without_torch():
+    """`glancevad --help` and every command's parsing stay fast: torch loads only where a command needs it."""
+    import subprocess
+    import sys
+
+    code = "import glancevad.cli, sys; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,6 +1,16 @@
-"""Grids of training runs that reproduce the paper's tables and figures on any dataset."""
+"""Grids of training runs that reproduce the paper's tables and figures on any dataset.
 
-from glancevad.experiments.grids import GRIDS, Cell, grid_cells
-from glancevad.experiments.runner import run_grid
+The grids themselves are data (``grids``) and load no torch; the runner is imported on first use.
+"""
 
-__all__ = ["GRIDS", "Cell", "grid_cells", "run_grid"]
+from glancevad.experiments.grids import GRIDS, STUDIES, Cell, grid_cells
+
+__all__ = ["GRIDS", "STUDIES", "Cell", "grid_cells", "run_experiment", "run_grid"]
+
+
+def __getattr__(name: str):
+    if name in ("run_grid", "run_experiment"):
+        from glancevad.experiments import runner
+
+        return getattr(runner, name)
+    raise AttributeError(name)

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from glancevad.errors import GlanceVADError
-from glancevad.tgs import KERNELS
 
 
 @dataclass(frozen=True)
@@ -71,6 +70,8 @@ def _supervision_mix() -> list[Cell]:
 
 
 def _kernels() -> list[Cell]:
+    from glancevad.tgs import KERNELS  # here: listing the grids loads no torch
+
     return [Cell(k, k.capitalize(), {"supervision": "glance", "kernel": k}) for k in KERNELS]
 
 
@@ -107,8 +108,12 @@ GRIDS = {
 }
 
 
+#: Experiments that are studies rather than grids of cells (``glancevad.experiments.selection``).
+STUDIES = ("selection",)
+
+
 def grid_cells(name: str) -> list[Cell]:
     """The cells of a grid; an unknown name lists the valid ones."""
     if name not in GRIDS:
-        raise GlanceVADError(f"unknown experiment {name!r}; experiments: {', '.join(GRIDS)}")
+        raise GlanceVADError(f"unknown experiment {name!r}; experiments: {', '.join([*GRIDS, *STUDIES])}")
     return GRIDS[name]()

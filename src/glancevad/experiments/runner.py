@@ -38,8 +38,21 @@ from glancevad.fileio import write_json
 from glancevad.glance import perturb_glances, read_glances, write_glances
 from glancevad.metrics import UndefinedMetricWarning
 
-#: What ``--budget small`` changes: few steps and one seed, so that a grid runs in minutes on a CPU.
-SMALL_BUDGET = {"steps": 40, "eval_every": 10, "log_every": 5, "min_mining_step": 10}
+#: What each ``--budget`` changes in every run's configuration; ``small`` also runs one seed only,
+#: so that a grid runs in minutes on a CPU.
+BUDGETS: dict[str, dict[str, Any]] = {
+    "full": {},
+    "small": {"steps": 40, "eval_every": 10, "log_every": 5, "min_mining_step": 10},
+}
+
+
+def budget_seeds(budget: str, seeds: int) -> int:
+    """How many seeds a budget runs per setting."""
+    if budget not in BUDGETS:
+        raise GlanceVADError(f"budget must be one of {', '.join(BUDGETS)}, got {budget!r}")
+    if seeds < 1:
+        raise GlanceVADError("seeds must be >= 1")
+    return 1 if budget == "small" else seeds
 
 
 @dataclass(frozen=True)
@@ -59,13 +72,10 @@ def plan_grid(
     overrides: dict[str, Any] | None = None,
 ) -> tuple[list[Cell], list[RunSpec]]:
     """The cells of grid ``name`` and one ``RunSpec`` per (cell, seed); writes perturbed glances."""
-    if budget not in ("full", "small"):
-        raise GlanceVADError(f"budget must be full or small, got {budget!r}")
-    if seeds < 1:
-        raise GlanceVADError("seeds must be >= 1")
+    budget_seeds(budget, seeds)
     cells = grid_cells(name)
     dataset = load_dataset(data)
-    budget_values = SMALL_BUDGET if budget == "small" else {}
+    budget_values = BUDGETS[budget]
     specs = []
     for cell in cells:
         extra: dict[str, Any] = {}
@@ -154,3 +164,26 @@ def run_grid(
             if on_run:
                 on_run(spec)
     return cells, results
+
+
+def run_experiment(
+    name: str, data: str | os.PathLike, out: str | os.PathLike, *, preset: str | None = None, seeds: int = 3,
+    budget: str = "full", parallel: int = 1, overrides: dict[str, Any] | None = None,
+    on_plan: Callable[[int], None] | None = None, on_run: Callable[[Any], None] | None = None,
+) -> tuple[Path, Path, Path]:
+    """``glancevad experiment``: a grid (tables of best.pt and last.pt, and a figure) or a study.
+
+    Returns ``(table CSV, table markdown, figure PNG)``.
+    """
+    from glancevad.experiments.selection import run_selection_study
+    from glancevad.experiments.tables import tabulate_grid
+
+    seeds = budget_seeds(budget, seeds)
+    if name == "selection":
+        return run_selection_study(data, out, preset=preset, seeds=seeds,
+                                   overrides={**BUDGETS[budget], **(overrides or {})}, on_plan=on_plan, on_run=on_run)
+    cells, results = run_grid(name, data, out, preset=preset, seeds=seeds, budget=budget, parallel=parallel,
+                              overrides=overrides, on_plan=on_plan, on_run=on_run)
+    csv_path, md_path, pngs = tabulate_grid(Path(out), name, cells, results,
+                                            dataset_name=load_dataset(data).name, seeds=seeds)
+    return csv_path, md_path, pngs[0]
