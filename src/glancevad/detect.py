@@ -151,9 +151,9 @@ def run_detection(
 
     Returns ``{"events": [Event], "frame_scores": array, "paths": [written files]}``.
     """
+    from glancevad.engine.distributed import resolve_device
     from glancevad.engine.evaluator import score_videos
     from glancevad.engine.inference import load_model
-    from glancevad.engine.trainer import resolve_device
     from glancevad.features.extract import ExtractionSettings, SnippetExtractor
     from glancevad.features.i3d import FEATURE_DIM
     from glancevad.features.video import probe

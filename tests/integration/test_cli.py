@@ -211,3 +211,12 @@ def test_a_video_id_that_looks_like_a_crop_gets_a_hint(tiny_copy):
     source.rename(folder / "normal_cam__2.npy")
     with pytest.raises(DataError, match=r"video normal_cam__2: no feature file .*ends in '__<number>'"):
         FeatureIndex(folder).locate("normal_cam__2")
+
+
+def test_undefined_metrics_are_one_warning_line_each(tmp_path):
+    (tmp_path / "gt.json").write_text(json.dumps({"v": {"labels": [1] * 32}}))   # no normal video
+    (tmp_path / "s.json").write_text(json.dumps({"v": [0.2, 0.9]}))
+    proc = run("evaluate", "--scores", tmp_path / "s.json", "--gt", tmp_path / "gt.json")
+    warnings = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert warnings and all(line.startswith("warning: ") for line in warnings), proc.stderr
+    assert any("false-alarm rate is undefined with no normal video" in line for line in warnings)

@@ -204,3 +204,30 @@ def build_ground_truth(
         intervals = ann.intervals if ann else ()
         out[vid] = interval_labels(intervals, lengths[vid], frames_per_snippet=frames_per_snippet)
     return out
+
+
+def ground_truth_from_annotations(
+    annotations: str | os.PathLike, video_list: str | os.PathLike, *, fmt: str = "auto",
+    lengths: str | os.PathLike | None = None, features: str | os.PathLike | None = None,
+    frames_per_snippet: int = FRAMES_PER_SNIPPET,
+) -> tuple[GroundTruth, list[str]]:
+    """``glancevad gt build``: frame labels of every listed video from temporal annotations.
+
+    The snippet counts T come from a lengths CSV (``lengths``) or from the feature files in the
+    folder ``features`` (exactly one of them). Returns the ground truth and the annotation names
+    that match no listed video.
+    """
+    from glancevad.data.features import FeatureIndex, feature_shape
+    from glancevad.data.lengths import read_snippet_counts
+    from glancevad.data.lists import read_video_list
+
+    if (lengths is None) == (features is None):
+        raise DataError("give exactly one of --lengths and --features")
+    ids = read_video_list(video_list).ids
+    matched, unmatched = match_annotations(read_temporal_annotations(annotations, fmt), ids)
+    if lengths is not None:
+        counts = read_snippet_counts(lengths)
+    else:
+        index = FeatureIndex(features)
+        counts = {vid: feature_shape(index.locate(vid))[0] for vid in ids}
+    return build_ground_truth(ids, matched, counts, frames_per_snippet=frames_per_snippet), unmatched

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +19,19 @@ import torch
 import torch.distributed as dist
 
 from glancevad.errors import GlanceVADError
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; anything else as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise GlanceVADError(f"unknown device {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GlanceVADError("device cuda requested but CUDA is not available")
+    return device
 
 
 @dataclass(frozen=True)
@@ -90,3 +103,29 @@ def check_batch(batch_size: int, ctx: DistributedContext) -> None:
         raise GlanceVADError(
             f"batch_size {batch_size} videos per class cannot be split evenly over {ctx.world} processes"
         )
+
+
+def run_under_torchrun(nproc: int, argv: list[str], *, on_start: Callable[[str], None] | None = None) -> int:
+    """Run ``glancevad ARGV`` (its ``--nproc`` removed) as ``torchrun --standalone --nproc_per_node nproc``.
+
+    Each process gets ``cores / nproc`` threads unless OMP_NUM_THREADS is set. ``on_start(command
+    line)`` is called before the start. Returns torchrun's exit code.
+    """
+    import subprocess
+    import sys
+
+    args, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            args.append(arg)
+    threads = max(1, (os.cpu_count() or 1) // nproc)
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(threads))}
+    if on_start is not None:
+        on_start(f"torchrun --standalone --nproc_per_node={nproc} -m glancevad " + " ".join(args))
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               "-m", "glancevad", *args]
+    return subprocess.run(command, env=env).returncode

@@ -38,6 +38,7 @@ from glancevad.engine.distributed import (
     check_batch,
     context_from_env,
     init_process_group,
+    resolve_device,
     shutdown,
 )
 from glancevad.engine.evaluator import autocast, score_batch, validation_scores
@@ -48,19 +49,6 @@ from glancevad.errors import GlanceVADError
 from glancevad.fileio import atomic_write, write_json
 from glancevad.models import build, check_model_kwargs, get_spec
 from glancevad.selection import DESCRIPTIONS, first_eligible_step, selection_value
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; anything else as given."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise GlanceVADError(f"unknown device {name!r}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise GlanceVADError("device cuda requested but CUDA is not available")
-    return device
 
 
 def split_validation(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,65 @@
+"""The ``glancevad`` command line: thin doors over the library, one module per command group.
+
+``data`` (synth, data check, gt build, evaluate), ``glances``, ``training`` (train, test, compare),
+``experiments`` (experiment, report), ``video`` (extract, extract merge, detect), ``annotate``.
+Each command parses its options, calls one library function and prints where its outputs went.
+User errors (:class:`~glancevad.errors.GlanceVADError`) and bad parameters print one line on
+stderr and exit 2. Adding a command: a function with ``@app.command()`` in the module of its
+group (or a new module imported below).
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import typer
+
+from glancevad.cli import annotate, data, experiments, glances, training, video  # noqa: F401  (register)
+from glancevad.cli.app import app
+from glancevad.console import err_console
+from glancevad.errors import GlanceVADError, GlanceVADWarning
+
+__all__ = ["app", "main"]
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """glancevad's own warnings as one ``warning:`` line; others as Python prints them."""
+    if issubclass(category, GlanceVADWarning):
+        err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True, markup=True)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
+def _fail(message: str) -> None:
+    """One ``error:`` line on stderr (whatever the terminal width), exit code 2."""
+    err_console.print(f"[red]error:[/] {GlanceVADError(message)}", highlight=False, soft_wrap=True)
+    sys.exit(2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app; user errors and bad parameters print one line on stderr and exit 2."""
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    warnings.showwarning = _show_warning
+    try:
+        code = app(args=argv, prog_name="glancevad", standalone_mode=False, obj={"argv": argv})
+    except GlanceVADError as exc:
+        _fail(str(exc))
+    except NoArgsIsHelpError as exc:  # the help was printed
+        sys.exit(exc.exit_code)
+    except UsageError as exc:  # typer's parameter errors (bad choice, out of range, unknown option)
+        _fail(exc.format_message())
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    if isinstance(code, int) and code:
+        sys.exit(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,95 @@
+"""``glancevad annotate`` (serve), ``annotate export`` and ``annotate import``: the glance annotation tool."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from glancevad.cli.app import app
+from glancevad.console import console, err_console
+from glancevad.errors import GlanceVADError
+
+annotate_app = typer.Typer(
+    help="The glance annotation tool: serve a video folder (default), import or export glances.",
+)
+app.add_typer(annotate_app, name="annotate")
+
+
+@annotate_app.callback(invoke_without_command=True)
+def annotate(
+    ctx: typer.Context,
+    videos: Annotated[Path | None, typer.Option(help="Folder of videos to annotate (searched recursively).")] = None,
+    db: Annotated[Path, typer.Option(help="SQLite database: the store of record.")] = Path("glances.sqlite"),
+    host: Annotated[str, typer.Option(help="Interface to bind; off loopback a token is required.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8765,
+    token: Annotated[str | None, typer.Option(help="Access token (generated when binding off loopback).")] = None,
+    duplicate_frames: Annotated[int, typer.Option(min=0, help="Review: glances this close are flagged.")] = 8,
+    transcode: Annotated[bool, typer.Option(help="Make H.264 copies of videos a browser cannot play.")] = True,
+) -> None:
+    """Serve the annotation page for a video folder: glance, review, export (`glancevad annotate --videos DIR`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import uvicorn
+
+    from glancevad.annotate.library import scan_videos
+    from glancevad.annotate.server import create_app, is_loopback, new_token
+    from glancevad.annotate.store import GlanceStore
+
+    if videos is None:
+        raise GlanceVADError("--videos DIR is required to serve (or use: annotate export / annotate import)")
+    if token is None and not is_loopback(host):
+        token = new_token()
+    store = GlanceStore(db)
+    proxies = db.parent / f"{db.stem}-proxies" if transcode else None
+    with console.status(f"probing videos in {videos} ...") as status:
+        count, problems = scan_videos(videos, store, proxies=proxies,
+                                      on_video=lambda vid, what: status.update(f"{vid}: {what} ..."))
+    for problem in problems:
+        err_console.print(f"[yellow]skipped:[/] {problem}", highlight=False)
+    url = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
+    console.print(f"{count} videos from [bold]{videos}[/]; glances stored in [bold]{db}[/]"
+                  + (f"; browser copies in [bold]{proxies}[/]" if proxies and proxies.is_dir() else ""))
+    console.print(f"open [bold]{url}[/]  (Ctrl+C stops; every action is already saved)")
+    app_ = create_app(videos, store, token=token, duplicate_frames=duplicate_frames, proxies=proxies)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+@annotate_app.command("export")
+def annotate_export(
+    out: Annotated[Path, typer.Option(help="CSV to write (video-id,glance).")],
+    db: Annotated[Path, typer.Option(help="SQLite database of glancevad annotate.")] = Path("glances.sqlite"),
+    include_proposed: Annotated[bool, typer.Option(help="Also glances not yet reviewed (not rejected).")] = False,
+) -> None:
+    """Export accepted glances as the official `video-id,glance` CSV."""
+    from glancevad.annotate.store import GlanceStore
+    from glancevad.glance import write_glances
+
+    if not db.is_file():
+        raise GlanceVADError(f"{db}: database not found")
+    glances = GlanceStore(db).export_glances(include_proposed=include_proposed)
+    write_glances(out, glances)
+    console.print(f"wrote {sum(map(len, glances.values()))} glances of {len(glances)} videos to [bold]{out}[/]")
+
+
+@annotate_app.command("import")
+def annotate_import(
+    csv_path: Annotated[Path, typer.Argument(help="An official glance CSV (video-id,glance).")],
+    videos: Annotated[Path, typer.Option(help="The video folder the CSV's ids refer to.")],
+    db: Annotated[Path, typer.Option(help="SQLite database of glancevad annotate.")] = Path("glances.sqlite"),
+    annotator: Annotated[str, typer.Option(help="Name the imported glances are stored under.")] = "imported",
+    status: Annotated[str, typer.Option(help="accepted (curated glances) or proposed (to be reviewed).")] = "accepted",
+) -> None:
+    """Import an existing glance CSV into the database (repeated imports add nothing twice)."""
+    from glancevad.annotate.library import scan_videos
+    from glancevad.annotate.store import GlanceStore
+    from glancevad.glance import read_glances
+
+    if status not in ("accepted", "proposed"):
+        raise GlanceVADError("--status must be accepted or proposed")
+    glances = read_glances(csv_path)
+    store = GlanceStore(db)
+    scan_videos(videos, store)
+    added = store.import_glances({vid: list(frames) for vid, frames in glances.items()}, annotator, status=status)
+    console.print(f"imported {added} glances of {len(glances)} videos from {csv_path} into [bold]{db}[/]")

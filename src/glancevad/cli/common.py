@@ -1,0 +1,70 @@
+"""What several command modules share: option types and choices (read from the library's own
+registries), and the printing of metrics."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from typer.core import TyperGroup
+
+from glancevad.config import CROP_SAMPLINGS, PRECISIONS, SUPERVISIONS
+from glancevad.data.features import LAYOUTS
+from glancevad.data.groundtruth import ANNOTATION_FORMATS
+from glancevad.errors import GlanceVADError
+
+FramesOpt = Annotated[int, typer.Option("--frames-per-snippet", min=1, help="Frames covered by one snippet.")]
+
+AnnotationFormat = Enum("AnnotationFormat", {name: name for name in ("auto", *ANNOTATION_FORMATS)}, type=str)
+CropNaming = Enum("CropNaming", {name: name for name in LAYOUTS}, type=str)
+Supervision = Enum("Supervision", {name: name for name in SUPERVISIONS}, type=str)
+Precision = Enum("Precision", {name: name for name in PRECISIONS}, type=str)
+CropSampling = Enum("CropSampling", {name: name for name in CROP_SAMPLINGS}, type=str)
+
+
+def model_names() -> str:
+    """The registered networks, for help texts."""
+    from glancevad.models import list_models
+
+    return ", ".join(list_models())
+
+
+def metrics_table(title: str, rows: dict[str, dict[str, float]]) -> Table:
+    """Metrics in % as a table, one row per named result (an empty name hides the name column)."""
+    from glancevad.metrics import METRIC_NAMES
+
+    table = Table(title=title)
+    named = any(rows)
+    if named:
+        table.add_column("run")
+    for key in METRIC_NAMES:
+        table.add_column(key)
+    for name, metrics in rows.items():
+        table.add_row(*([name] if named else []), *(f"{100 * metrics[key]:.2f}" for key in METRIC_NAMES))
+    return table
+
+
+def seconds(text: str, option: str) -> float:
+    """``"1.5s"`` or ``"1.5"`` → 1.5 (the duration options of ``detect``)."""
+    try:
+        value = float(text.strip().removesuffix("s"))
+    except ValueError:
+        raise GlanceVADError(f"{option}: expected seconds such as 1.0s, not {text!r}") from None
+    if value < 0:
+        raise GlanceVADError(f"{option}: must not be negative")
+    return value
+
+
+class DefaultCommandGroup(TyperGroup):
+    """A command group whose first word, unless it names one of the group's commands, goes to its
+    ``run`` command: ``glancevad extract VIDEO --out DIR`` is ``glancevad extract run VIDEO --out DIR``,
+    beside ``glancevad extract merge OUT``."""
+
+    default_command = "run"
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        if not args or args[0] not in self.commands:
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)

@@ -1,0 +1,57 @@
+"""``glancevad experiment`` and ``report``: the paper's grids, studies and HTML reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from glancevad.cli.app import app
+from glancevad.config import parse_overrides
+from glancevad.console import console, progress_bar
+from glancevad.experiments.grids import GRIDS, STUDIES
+from glancevad.fileio import check_output
+
+GRID_HELP = "One of: " + ", ".join([*GRIDS, *STUDIES]) + "."
+
+
+@app.command()
+def experiment(
+    name: Annotated[str, typer.Argument(help=GRID_HELP)],
+    data: Annotated[Path, typer.Option(help="Dataset root in the official layout.")],
+    out: Annotated[Path, typer.Option(help="Grid folder (runs/, table.csv, table.md, figures/).")],
+    preset: Annotated[str | None, typer.Option(help="Training preset: ucf, xd or demo.")] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per setting (mean ± std).")] = 3,
+    budget: Annotated[str, typer.Option(help="full, or small: few steps for a quick look.")] = "full",
+    parallel: Annotated[int, typer.Option(min=1, help="Runs at once (each gets cores / parallel threads).")] = 1,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Config key for every run: --set steps=100.")] = None,
+) -> None:
+    """Reproduce a table or figure of the paper: one training run per setting and seed, then a table.
+
+    `selection` is the checkpoint-selection study: each validation rule's choice vs last.pt vs the
+    best-on-test oracle (the test set is scored at every evaluation for this analysis only).
+
+    Finished runs are skipped and unfinished ones resumed, so an interrupted grid continues where it stopped.
+    """
+    check_output(out, kind="folder")
+    from glancevad.experiments.runner import run_experiment
+
+    with progress_bar(unit="runs") as bar:
+        task = bar.add_task(f"experiment {name}", total=None)
+        csv_path, md_path, png = run_experiment(
+            name, data, out, preset=preset, seeds=seeds, budget=budget, parallel=parallel,
+            overrides=parse_overrides(set_ or []), on_plan=lambda total: bar.update(task, total=total),
+            on_run=lambda _: bar.advance(task))
+    console.print(md_path.read_text(), markup=False, highlight=False)
+    console.print(f"wrote [bold]{csv_path}[/], [bold]{md_path}[/], [bold]{png}[/]; runs in {out / 'runs'}")
+
+
+@app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(help="A run folder (glancevad train) or a grid (glancevad experiment).")],
+) -> None:
+    """Render one self-contained HTML report (figures embedded) of a run or a grid."""
+    from glancevad.report import render_report
+
+    console.print(f"wrote [bold]{render_report(folder)}[/]")
