@@ -45,3 +45,42 @@ def write_video(path: Path, count: int, *, width: int = 320, height: int = 240, 
         container.mux(packet)
     container.close()
     return path
+
+
+BARCODE_BITS, BARCODE_BLOCK = 10, 16
+
+
+def barcode_frame(number: int, *, width: int = 192, height: int = 48) -> np.ndarray:
+    """An RGB frame showing ``number`` as a row of big black (0) / white (1) blocks, least bit first.
+
+    The blocks are :data:`BARCODE_BLOCK` pixels wide, so they survive lossy compression; pages read
+    them back from the centre of each block (x = 8 + 16·i + 8, y = height / 2).
+    """
+    frame = np.full((height, width, 3), 128, np.uint8)
+    for bit in range(BARCODE_BITS):
+        x = 8 + BARCODE_BLOCK * bit
+        frame[8 : height - 8, x : x + BARCODE_BLOCK] = 255 if number >> bit & 1 else 0
+    return frame
+
+
+def write_numbered_video(path: Path, rate: Fraction, count: int, *, start: float = 0.0,
+                         times: list[float] | None = None) -> Path:
+    """An H.264 MP4 whose frame ``i`` shows ``i`` as a bar code (:func:`barcode_frame`).
+
+    Frames are ``1/rate`` apart from ``start`` seconds on, or at ``times`` (variable frame rate).
+    """
+    container = av.open(str(path), mode="w")
+    stream = container.add_stream("libx264", rate=rate)
+    stream.width, stream.height, stream.pix_fmt = 192, 48, "yuv420p"
+    time_base = Fraction(1, 1000) if times is not None else 1 / rate
+    stream.codec_context.time_base = time_base
+    for i in range(count):
+        frame = av.VideoFrame.from_ndarray(barcode_frame(i), format="rgb24")
+        seconds = times[i] if times is not None else start + i / rate
+        frame.pts, frame.time_base = round(seconds / time_base), time_base
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return path
