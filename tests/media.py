@@ -25,26 +25,32 @@ def moving_square_frames(count: int, width: int, height: int) -> list[np.ndarray
     return frames
 
 
-def write_video(path: Path, count: int, *, width: int = 320, height: int = 240, fps: int = 25,
-                codec: str = "mpeg4", times: list[float] | None = None) -> Path:
-    """Encode a moving-square video; ``times`` (seconds per frame) makes its frame rate variable."""
+def _encode(path: Path, codec: str, rate: Fraction | int, pix_fmt: str, frames: list[np.ndarray],
+            seconds: list[float] | None, time_base: Fraction = Fraction(1, 1000)) -> Path:
+    """Encode RGB ``frames`` shown at ``seconds`` (``None``: every ``1/rate``) into ``path``."""
     container = av.open(str(path), mode="w")
-    stream = container.add_stream(codec, rate=fps)
-    stream.width, stream.height = width, height
-    stream.pix_fmt = "yuv420p" if codec != "ffv1" else "yuv444p"
-    if times is not None:
-        stream.codec_context.time_base = Fraction(1, 1000)
-    for i, rgb in enumerate(moving_square_frames(count, width, height)):
+    stream = container.add_stream(codec, rate=rate)
+    stream.height, stream.width = frames[0].shape[:2]
+    stream.pix_fmt = pix_fmt
+    if seconds is not None:
+        stream.codec_context.time_base = time_base
+    for i, rgb in enumerate(frames):
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-        if times is not None:
-            frame.pts = int(round(times[i] * 1000))
-            frame.time_base = Fraction(1, 1000)
+        if seconds is not None:
+            frame.pts, frame.time_base = round(seconds[i] / time_base), time_base
         for packet in stream.encode(frame):
             container.mux(packet)
     for packet in stream.encode():
         container.mux(packet)
     container.close()
     return path
+
+
+def write_video(path: Path, count: int, *, width: int = 320, height: int = 240, fps: int = 25,
+                codec: str = "mpeg4", times: list[float] | None = None) -> Path:
+    """Encode a moving-square video; ``times`` (seconds per frame) makes its frame rate variable."""
+    return _encode(path, codec, fps, "yuv420p" if codec != "ffv1" else "yuv444p",
+                   moving_square_frames(count, width, height), times)
 
 
 BARCODE_BITS, BARCODE_BLOCK = 10, 16
@@ -69,18 +75,7 @@ def write_numbered_video(path: Path, rate: Fraction, count: int, *, start: float
 
     Frames are ``1/rate`` apart from ``start`` seconds on, or at ``times`` (variable frame rate).
     """
-    container = av.open(str(path), mode="w")
-    stream = container.add_stream("libx264", rate=rate)
-    stream.width, stream.height, stream.pix_fmt = 192, 48, "yuv420p"
-    time_base = Fraction(1, 1000) if times is not None else 1 / rate
-    stream.codec_context.time_base = time_base
-    for i in range(count):
-        frame = av.VideoFrame.from_ndarray(barcode_frame(i), format="rgb24")
-        seconds = times[i] if times is not None else start + i / rate
-        frame.pts, frame.time_base = round(seconds / time_base), time_base
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
-    return path
+    frames = [barcode_frame(i) for i in range(count)]
+    if times is not None:
+        return _encode(path, "libx264", rate, "yuv420p", frames, times)
+    return _encode(path, "libx264", rate, "yuv420p", frames, [start + i / rate for i in range(count)], 1 / rate)
