@@ -33,7 +33,8 @@ app.add_typer(data_app, name="data")
 app.add_typer(gt_app, name="gt")
 app.add_typer(glances_app, name="glances")
 annotate_app = typer.Typer(
-    help="The glance annotation tool: serve a video folder (default), import or export glances.",
+    help="The glance annotation tool: serve a video folder (default; only reviewers named with --reviewer"
+    " accept or reject glances), import or export glances.",
 )
 app.add_typer(annotate_app, name="annotate")
 

@@ -394,6 +394,8 @@ def test_a_stale_tab_is_told_and_shown_the_current_glances(page):
     assert glance_frames(other) == [0]
     other.keyboard.press("g")  # now up to date: saved
     other.wait_for_function("() => document.querySelectorAll('#glances li').length === 2")
+    page.wait_for_function("() => document.querySelectorAll('#glances li').length === 2")  # its poll redraws
+    status_says(page, "changed in another tab")
     page.keyboard.press("Shift+ArrowRight")
     page.keyboard.press("g")
     page.wait_for_function("() => document.querySelectorAll('#glances li').length === 3")

@@ -571,7 +571,7 @@ function onKey(event) {
     case "]": setSpeed(1); break;
     case "=": case "+": zoom(2); break;
     case "-": zoom(0.5); break;
-    case "f": event.preventDefault(); $("goto").focus(); $("goto").select(); break;
+    case "f": event.preventDefault(); $("goto").value = ""; $("goto").focus(); break;
     default: break;
   }
 }
@@ -586,7 +586,7 @@ function wireControls() {
   $("glance").addEventListener("click", addGlance);
   $("delete").addEventListener("click", deleteSelected);
   $("undo").addEventListener("click", undo);
-  $("no-anomaly").addEventListener("click", () => finish("no_anomaly"));
+  $("no-anomaly").addEventListener("click", () => setState("no_anomaly").then(afterChange));
   $("done").addEventListener("click", doneAndNext);
   $("next-review").addEventListener("click", nextForReview);
   $("ask-yes").addEventListener("click", () => answer(true));
@@ -654,8 +654,9 @@ async function start() {
   wireControls();
   followPlayback();
   setInterval(poll, 2000);
-  if (!app.annotator) { $("who").hidden = false; $("who-name").focus(); return; }
-  setAnnotator(await api("POST", "/api/annotators", { name: app.annotator }));
+  const me = app.annotator ? await api("POST", "/api/annotators", { name: app.annotator }).catch(() => null) : null;
+  if (!me) { $("who").hidden = false; $("who-name").focus(); return; }
+  setAnnotator(me);
   await loadVideos();
   say(`${app.videos.length} videos · press ? for the shortcuts`);
   const kept = new URLSearchParams(location.hash.slice(1));  // the last video and frame, kept over a reload
