@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from glancevad.annotate.review import disagreements, duplicate_pairs
 from glancevad.errors import GlanceVADError
 
 STATES = ("todo", "in_progress", "done", "no_anomaly")
@@ -417,8 +418,6 @@ class GlanceStore:
 
     def needs_review(self, video_id: str, within: int) -> list[str]:
         """Why ``video_id`` needs a reviewer: unreviewed, duplicate or disagreeing glances (empty: it does not)."""
-        from glancevad.annotate.review import disagreements, duplicate_pairs
-
         glances = self.glances(video_id)
         rows = self.read().execute("SELECT annotator, state FROM video_state WHERE video_id=?", (video_id,))
         reasons = []

@@ -67,6 +67,7 @@ async function act(label, fn) {
       await refresh();
       say(`${label}: not saved — ${error.body.detail}`, true);
     } else {
+      if (error.status === 404 && app.video) await refresh().catch(() => null);  // drop what is gone
       say(`${label} failed: ${error.message}`, true);
     }
     return undefined;
