@@ -30,6 +30,7 @@ TOKEN_COOKIE = "glancevad_token"
 FRAME_MAPPING = (
     "frame = the last frame whose presentation time (probed with PyAV) is at or before the time of the picture"
     " shown (requestVideoFrameCallback's mediaTime); seeking to a frame sets the middle of its display interval"
+    " (variable rates: at most half the shortest frame interval after its start)"
 )
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 SECURITY_HEADERS = {

@@ -93,12 +93,14 @@ function frameAt(t) {
   return lo;
 }
 
-// The middle of frame f's display interval: seeking there never lands on a neighbour.
+// Where to seek for frame f: the middle of its display interval at a constant rate. At a variable
+// rate, no later than half the shortest interval of the video after the frame's start, because the
+// browser skips a frame whose nominal duration (from the container) ends before the target.
 function frameMiddle(f) {
   const times = app.video.times;
   const last = times.length - 1;
   const span = f < last ? times[f + 1] - times[f] : (last > 0 ? times[last] - times[last - 1] : 1 / app.video.fps);
-  return times[f] + span / 2;
+  return times[f] + Math.min(span, app.video.shortest || span) / 2;
 }
 
 function currentFrame() {
@@ -193,6 +195,11 @@ async function loadVideos() {
 async function openVideo(id, frame = 0) {
   const info = await api("GET", `/api/videos/${enc(id)}?annotator=${who()}`);
   app.video = info;
+  info.shortest = Infinity;
+  for (let i = 1; i < info.times.length; i++) {
+    const gap = info.times[i] - info.times[i - 1];
+    if (gap > 0 && gap < info.shortest) info.shortest = gap;
+  }
   app.selected = null;
   app.frame = 0;
   $("title").textContent = info.id;
