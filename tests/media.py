@@ -25,23 +25,57 @@ def moving_square_frames(count: int, width: int, height: int) -> list[np.ndarray
     return frames
 
 
-def write_video(path: Path, count: int, *, width: int = 320, height: int = 240, fps: int = 25,
-                codec: str = "mpeg4", times: list[float] | None = None) -> Path:
-    """Encode a moving-square video; ``times`` (seconds per frame) makes its frame rate variable."""
+def _encode(path: Path, codec: str, rate: Fraction | int, pix_fmt: str, frames: list[np.ndarray],
+            seconds: list[float] | None, time_base: Fraction = Fraction(1, 1000)) -> Path:
+    """Encode RGB ``frames`` shown at ``seconds`` (``None``: every ``1/rate``) into ``path``."""
     container = av.open(str(path), mode="w")
-    stream = container.add_stream(codec, rate=fps)
-    stream.width, stream.height = width, height
-    stream.pix_fmt = "yuv420p" if codec != "ffv1" else "yuv444p"
-    if times is not None:
-        stream.codec_context.time_base = Fraction(1, 1000)
-    for i, rgb in enumerate(moving_square_frames(count, width, height)):
+    stream = container.add_stream(codec, rate=rate)
+    stream.height, stream.width = frames[0].shape[:2]
+    stream.pix_fmt = pix_fmt
+    if seconds is not None:
+        stream.codec_context.time_base = time_base
+    for i, rgb in enumerate(frames):
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-        if times is not None:
-            frame.pts = int(round(times[i] * 1000))
-            frame.time_base = Fraction(1, 1000)
+        if seconds is not None:
+            frame.pts, frame.time_base = round(seconds[i] / time_base), time_base
         for packet in stream.encode(frame):
             container.mux(packet)
     for packet in stream.encode():
         container.mux(packet)
     container.close()
     return path
+
+
+def write_video(path: Path, count: int, *, width: int = 320, height: int = 240, fps: int = 25,
+                codec: str = "mpeg4", times: list[float] | None = None) -> Path:
+    """Encode a moving-square video; ``times`` (seconds per frame) makes its frame rate variable."""
+    return _encode(path, codec, fps, "yuv420p" if codec != "ffv1" else "yuv444p",
+                   moving_square_frames(count, width, height), times)
+
+
+BARCODE_BITS, BARCODE_BLOCK = 10, 16
+
+
+def barcode_frame(number: int, *, width: int = 192, height: int = 48) -> np.ndarray:
+    """An RGB frame showing ``number`` as a row of big black (0) / white (1) blocks, least bit first.
+
+    The blocks are :data:`BARCODE_BLOCK` pixels wide, so they survive lossy compression; pages read
+    them back from the centre of each block (x = 8 + 16·i + 8, y = height / 2).
+    """
+    frame = np.full((height, width, 3), 128, np.uint8)
+    for bit in range(BARCODE_BITS):
+        x = 8 + BARCODE_BLOCK * bit
+        frame[8 : height - 8, x : x + BARCODE_BLOCK] = 255 if number >> bit & 1 else 0
+    return frame
+
+
+def write_numbered_video(path: Path, rate: Fraction, count: int, *, start: float = 0.0,
+                         times: list[float] | None = None) -> Path:
+    """An H.264 MP4 whose frame ``i`` shows ``i`` as a bar code (:func:`barcode_frame`).
+
+    Frames are ``1/rate`` apart from ``start`` seconds on, or at ``times`` (variable frame rate).
+    """
+    frames = [barcode_frame(i) for i in range(count)]
+    if times is not None:
+        return _encode(path, "libx264", rate, "yuv420p", frames, times)
+    return _encode(path, "libx264", rate, "yuv420p", frames, [start + i / rate for i in range(count)], 1 / rate)

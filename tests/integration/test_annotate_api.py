@@ -20,6 +20,7 @@ from glancevad.annotate.store import GlanceStore
 from media import write_video
 
 ARTIFACTS = PROJECT / "runs" / "test-artifacts"
+LOCAL = "http://127.0.0.1"  # the Host header must name the bound interface
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,8 @@ def client(video_dir, tmp_path):
     store = GlanceStore(tmp_path / "g.sqlite")
     count, problems = scan_videos(video_dir, store)
     assert count == 2 and len(problems) == 1 and "broken.mp4" in problems[0]
-    with TestClient(create_app(video_dir, store, duplicate_frames=5)) as c:
+    store.add_annotator("rev", reviewer=True)
+    with TestClient(create_app(video_dir, store, duplicate_frames=5), base_url=LOCAL) as c:
         for name in ("ann", "bob", "rev"):
             assert c.post("/api/annotators", json={"name": name}).status_code == 201
         yield c
@@ -50,7 +52,8 @@ def test_videos_are_probed_exactly(client):
     assert videos["beta"]["frames"] == 40 and videos["beta"]["fps"] == 30
     assert all(v["state"] == "todo" and v["glances"] == 0 for v in videos.values())
     info = client.get("/api/videos/alpha").json()
-    assert info["width"] == 320 and "floor(t × fps" in info["frame_mapping"]
+    assert info["width"] == 320 and "mediaTime" in info["frame_mapping"]
+    assert len(info["times"]) == 50 and info["times"][:3] == [0.0, 0.04, 0.08] and info["version"] == 0
 
 
 def test_glance_lifecycle_with_undo(client):
@@ -62,17 +65,18 @@ def test_glance_lifecycle_with_undo(client):
         "id": "alpha", "frames": 50, "fps": 25.0, "duration": 2.0, "glances": 3, "state": "in_progress"}
     assert client.delete(f"/api/glances/{ids[0]}?annotator=ann").status_code == 200
     assert [g["frame"] for g in client.get("/api/videos/alpha/glances").json()] == [0, 49]
-    assert client.post("/api/undo", json={"annotator": "ann"}).json()["undone"]["kind"] == "delete"
+    assert client.post("/api/videos/alpha/undo", json={"annotator": "ann"}).json()["undone"]["kind"] == "delete"
     assert [g["frame"] for g in client.get("/api/videos/alpha/glances").json()] == [0, 10, 49]
     client.post("/api/videos/alpha/state", json={"annotator": "ann", "state": "done"})
     assert client.get("/api/videos/alpha?annotator=ann").json()["state"] == "done"
-    assert client.post("/api/undo", json={"annotator": "ann"}).json()["undone"] == {
-        "kind": "state", "video": "alpha", "state": "in_progress"}
+    assert client.post("/api/videos/alpha/undo", json={"annotator": "ann"}).json()["undone"] == {
+        "kind": "state", "video": "alpha", "state": "in_progress", "new": "done",
+        "message": "undid marking the video done: it is in progress again"}
     assert client.get("/api/videos/alpha?annotator=ann").json()["state"] == "in_progress"
-    client.post("/api/undo", json={"annotator": "ann"})  # the add of frame 49
+    client.post("/api/videos/alpha/undo", json={"annotator": "ann"})  # the add of frame 49
     assert [g["frame"] for g in client.get("/api/videos/alpha/glances").json()] == [0, 10]
     # another annotator's undo never touches ann's actions
-    assert client.post("/api/undo", json={"annotator": "bob"}).json() == {"undone": None}
+    assert client.post("/api/videos/alpha/undo", json={"annotator": "bob"}).json() == {"undone": None}
 
 
 def test_review_flags_and_export(client):
@@ -94,8 +98,8 @@ def test_review_flags_and_export(client):
     assert accepted == [["video-id", "glance"], ["alpha", "10"], ["alpha", "44"]]
     everything = list(csv.reader(io.StringIO(client.get("/api/export?include_proposed=true").text)))
     assert everything[1:] == [["alpha", "10"], ["alpha", "30"], ["alpha", "44"], ["beta", "5"]]
-    assert client.post("/api/undo", json={"annotator": "rev"}).json()["undone"]["kind"] == "add"
-    client.post("/api/undo", json={"annotator": "rev"})  # the rejection of b1 is undone
+    assert client.post("/api/videos/alpha/undo", json={"annotator": "rev"}).json()["undone"]["kind"] == "add"
+    client.post("/api/videos/alpha/undo", json={"annotator": "rev"})  # the rejection of b1 is undone
     statuses = {g["id"]: g["status"] for g in client.get("/api/videos/alpha/glances").json()}
     assert statuses[b1] == "proposed" and statuses[a1] == "accepted" and a2 in statuses
 
@@ -103,7 +107,15 @@ def test_review_flags_and_export(client):
 @pytest.mark.parametrize(("method", "url", "body", "status", "fragment"), [
     ("post", "/api/videos/alpha/glances", {"annotator": "ann", "frame": 50}, 422, "outside video 'alpha' (0..49)"),
     ("post", "/api/videos/alpha/glances", {"annotator": "ann", "frame": -1}, 422, "greater than or equal"),
-    ("post", "/api/videos/alpha/glances", {"annotator": "ann", "frame": "7"}, 201, ""),
+    ("post", "/api/videos/alpha/glances", {"annotator": "ann", "frame": "7"}, 422, "body.frame: Input should be"),
+    ("post", "/api/videos/alpha/glances", {"annotator": "ann", "frame": True}, 422, "valid integer"),
+    ("post", "/api/videos/alpha/glances", {"annotator": "ann", "frame": 7.0}, 422, "valid integer"),
+    ("post", "/api/videos/alpha/glances", {"annotator": "ann", "frame": 2**70}, 422, "less than or equal"),
+    ("post", "/api/videos/alpha/glances", {"annotator": "ann", "frame": 1, "version": -1}, 422, "body.version"),
+    ("delete", "/api/glances/99999999999999999999999?annotator=ann", None, 422, "less than or equal"),
+    ("delete", "/api/glances/0?annotator=ann", None, 422, "greater than or equal"),
+    ("post", "/api/glances/18446744073709551617/review", {"reviewer": "rev", "status": "accepted"}, 422, ""),
+    ("delete", "/api/glances/9223372036854775807?annotator=ann", None, 404, "unknown glance"),
     ("post", "/api/videos/alpha/glances", {"annotator": "ann", "frame": 1, "x": 1}, 422, "Extra inputs"),
     ("post", "/api/videos/alpha/glances", {"annotator": "zed", "frame": 1}, 404, "unknown annotator 'zed'"),
     ("post", "/api/videos/gamma/glances", {"annotator": "ann", "frame": 1}, 404, "unknown video 'gamma'"),
@@ -140,7 +152,7 @@ def test_a_tampered_path_outside_the_folder_is_not_served(video_dir, tmp_path):
     (tmp_path / "secret.mp4").write_bytes(b"secret")
     with sqlite3.connect(tmp_path / "g.sqlite") as db:
         db.execute("UPDATE videos SET path='../secret.mp4' WHERE id='alpha'")
-    with TestClient(create_app(video_dir, store)) as c:
+    with TestClient(create_app(video_dir, store), base_url=LOCAL) as c:
         assert c.get("/api/videos/alpha/stream").status_code == 404
 
 
@@ -173,7 +185,7 @@ def test_oversize_bodies_are_refused(client):
 def test_token_required_off_loopback(video_dir, tmp_path):
     store = GlanceStore(tmp_path / "g.sqlite")
     scan_videos(video_dir, store)
-    with TestClient(create_app(video_dir, store, token="s3cret")) as c:
+    with TestClient(create_app(video_dir, store, token="s3cret"), base_url=LOCAL) as c:
         assert c.get("/api/videos").status_code == 401
         assert c.get("/").status_code == 401
         assert c.get("/api/videos", headers={"X-Glancevad-Token": "wrong"}).status_code == 401
@@ -223,9 +235,12 @@ def test_acknowledged_glances_survive_a_killed_server(video_dir, tmp_path):
     assert stored == 40
 
 
-def test_twenty_clients_add_one_hundred_glances_each(video_dir, tmp_path):
+def test_twenty_clients_add_one_hundred_glances_each(tmp_path):
     db = tmp_path / "g.sqlite"
     clients, per_client = 20, 100
+    video_dir = tmp_path / "videos"
+    video_dir.mkdir()
+    write_video(video_dir / "alpha.mp4", per_client, width=64, height=48, codec="h264")  # a frame per glance
     with AnnotateServer(video_dir, db) as server:
         with httpx.Client(base_url=server.url) as http:
             for i in range(clients):
@@ -239,7 +254,7 @@ def test_twenty_clients_add_one_hundred_glances_each(video_dir, tmp_path):
                 barrier.wait()
                 for k in range(per_client):
                     code = http.post("/api/videos/alpha/glances",
-                                     json={"annotator": f"c{i}", "frame": (i + k) % 50}).status_code
+                                     json={"annotator": f"c{i}", "frame": (i + k) % per_client}).status_code
                     with lock:
                         statuses.append(code)
 
@@ -284,7 +299,7 @@ def test_videos_a_browser_cannot_play_get_a_frame_exact_copy(tmp_path):
     count, problems = scan_videos(folder, store, proxies=proxies, on_video=lambda vid, what: seen.append(what))
     assert count == 1 and problems == [] and any("browser copy of mpeg4" in w for w in seen)
     assert store.video("gamma").proxy == "gamma.mp4" and (proxies / "gamma.mp4").is_file()
-    with TestClient(create_app(folder, store, proxies=proxies)) as c:
+    with TestClient(create_app(folder, store, proxies=proxies), base_url=LOCAL) as c:
         info = c.get("/api/videos/gamma").json()
         assert info["browser_copy"] and info["codec"] == "mpeg4" and info["frames"] == 37 and info["fps"] == 24
         body = c.get("/api/videos/gamma/stream")
@@ -312,3 +327,161 @@ def test_videos_a_browser_cannot_play_get_a_frame_exact_copy(tmp_path):
     plain = GlanceStore(tmp_path / "plain.sqlite")
     scan_videos(folder, plain)
     assert plain.video("gamma").proxy is None
+
+
+def test_only_reviewers_review_and_annotators_delete_only_their_own_unreviewed_glances(client):
+    def add(who, frame, **extra):
+        return client.post("/api/videos/alpha/glances", json={"annotator": who, "frame": frame, **extra})
+
+    mine, theirs = add("ann", 10).json()["id"], add("bob", 12).json()["id"]
+    refused = client.post(f"/api/glances/{mine}/review", json={"reviewer": "ann", "status": "accepted"})
+    assert refused.status_code == 403 and "only reviewers" in refused.json()["detail"]
+    assert add("ann", 20, status="accepted").status_code == 403
+    other = client.delete(f"/api/glances/{theirs}?annotator=ann")
+    assert other.status_code == 403 and "only they can delete it" in other.json()["detail"]
+    client.post(f"/api/glances/{mine}/review", json={"reviewer": "rev", "status": "accepted"})
+    reviewed = client.delete(f"/api/glances/{mine}?annotator=ann")
+    assert reviewed.status_code == 403 and "already accepted" in reviewed.json()["detail"]
+    assert {g["id"] for g in client.get("/api/videos/alpha/glances").json()} == {mine, theirs}
+    assert client.get("/api/annotators").json() == [
+        {"name": "ann", "reviewer": False}, {"name": "bob", "reviewer": False}, {"name": "rev", "reviewer": True}]
+
+
+def test_keep_resolves_a_duplicate_pair_in_one_undoable_action(client):
+    first = client.post("/api/videos/alpha/glances", json={"annotator": "ann", "frame": 10}).json()["id"]
+    second = client.post("/api/videos/alpha/glances", json={"annotator": "bob", "frame": 12}).json()["id"]
+    far = client.post("/api/videos/alpha/glances", json={"annotator": "bob", "frame": 40}).json()["id"]
+    assert client.get("/api/videos/alpha/review").json()["duplicates"] == [[first, second]]
+    assert client.post(f"/api/glances/{second}/keep", json={"reviewer": "bob"}).status_code == 403
+    kept = client.post(f"/api/glances/{second}/keep", json={"reviewer": "rev"}).json()
+    assert kept["status"] == "accepted"
+    statuses = {g["id"]: g["status"] for g in client.get("/api/videos/alpha/glances").json()}
+    assert statuses == {first: "rejected", second: "accepted", far: "proposed"}
+    assert client.get("/api/videos/alpha/review").json()["duplicates"] == []
+    undone = client.post("/api/videos/alpha/undo", json={"annotator": "rev"}).json()["undone"]
+    assert undone["kind"] == "keep" and "frame 12" in undone["message"]
+    assert {g["status"] for g in client.get("/api/videos/alpha/glances").json()} == {"proposed"}
+
+
+def test_a_second_glance_on_the_same_frame_by_the_same_annotator_does_nothing(client):
+    answers = [client.post("/api/videos/alpha/glances", json={"annotator": "ann", "frame": 17}) for _ in range(20)]
+    assert [a.status_code for a in answers] == [201] + [200] * 19
+    assert {a.json()["id"] for a in answers} == {answers[0].json()["id"]}
+    assert [a.json()["created"] for a in answers[:2]] == [True, False]
+    assert len(client.get("/api/videos/alpha/glances").json()) == 1
+    assert client.get("/api/videos/alpha").json()["version"] == 1  # the refused ones wrote nothing
+    assert client.post("/api/videos/alpha/glances", json={"annotator": "bob", "frame": 17}).status_code == 201
+    assert client.get("/api/videos/alpha/review").json()["duplicates"] != []
+
+
+def test_undo_is_per_video_and_says_what_it_undid(client):
+    client.post("/api/videos/alpha/glances", json={"annotator": "ann", "frame": 5})
+    client.post("/api/videos/beta/glances", json={"annotator": "ann", "frame": 7})
+    undone = client.post("/api/videos/alpha/undo", json={"annotator": "ann"}).json()["undone"]
+    assert undone["kind"] == "add" and undone["message"].startswith("undid adding the glance")
+    assert "frame 5" in undone["message"]
+    assert client.get("/api/videos/alpha/glances").json() == []
+    assert [g["frame"] for g in client.get("/api/videos/beta/glances").json()] == [7]  # the other video untouched
+    assert client.post("/api/videos/alpha/undo", json={"annotator": "ann"}).json() == {"undone": None}
+
+
+def test_a_write_from_a_stale_tab_gets_409_with_the_current_state(client):
+    version = client.get("/api/videos/alpha").json()["version"]
+    glance = client.post("/api/videos/alpha/glances", json={"annotator": "ann", "frame": 3, "version": version}).json()
+    other_tab = client.post("/api/videos/alpha/glances", json={"annotator": "ann", "frame": 9, "version": version})
+    assert other_tab.status_code == 409 and "changed in another tab" in other_tab.json()["detail"]
+    assert other_tab.json()["current"]["version"] == version + 1
+    assert [g["id"] for g in other_tab.json()["current"]["glances"]] == [glance["id"]]
+    stale_delete = client.delete(f"/api/glances/{glance['id']}?annotator=ann&version={version}")
+    assert stale_delete.status_code == 409
+    assert client.delete(f"/api/glances/{glance['id']}?annotator=ann&version={version + 1}").status_code == 200
+    gone = client.delete(f"/api/glances/{glance['id']}?annotator=ann&version={version + 2}")
+    assert gone.status_code == 404 and "another tab" in gone.json()["detail"]
+    assert client.get("/api/videos/alpha/version").json() == {"version": version + 2}
+
+
+def test_review_queue_and_progress(client):
+    assert client.get("/api/review/next").json() == {"id": None, "reasons": []}
+    client.post("/api/videos/beta/glances", json={"annotator": "ann", "frame": 1})
+    assert client.get("/api/review/next").json() == {"id": "beta", "reasons": ["1 unreviewed"]}
+    client.post("/api/videos/alpha/state", json={"annotator": "bob", "state": "no_anomaly"})
+    client.post("/api/videos/alpha/glances", json={"annotator": "rev", "frame": 30, "status": "accepted"})
+    assert client.get("/api/review/next?after=alpha").json()["id"] == "beta"
+    assert client.get("/api/review/next?after=beta").json() == {"id": "alpha", "reasons": ["annotators disagree"]}
+    progress = client.get("/api/progress").json()
+    assert progress["bob"] == {"done": 1, "total": 2} and progress["ann"] == {"done": 0, "total": 2}
+
+
+def test_a_chunked_body_over_the_limit_writes_nothing(client):
+    def chunks():
+        yield b'{"annotator": "ann", "frame": 4}'
+        for _ in range(17):
+            yield b" " * 1000
+
+    response = client.post("/api/videos/alpha/glances", content=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert client.get("/api/videos/alpha/glances").json() == []
+
+
+def test_numbers_json_cannot_hold_are_refused(client):
+    response = client.post("/api/videos/alpha/glances", content=b'{"annotator": "ann", "frame": 1e400}',
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 422 and "body.frame" in response.json()["detail"]
+
+
+def test_host_header_and_security_headers(client):
+    evil = client.get("/api/export", headers={"Host": "attacker.example:8765"})
+    assert evil.status_code == 400 and "Host" in evil.text
+    for host in ("127.0.0.1:8765", "localhost", "[::1]:8765"):
+        assert client.get("/api/config", headers={"Host": host}).status_code == 200
+    page = client.get("/")
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert "script-src" not in page.headers["content-security-policy"]  # default-src 'self' covers scripts
+    assert page.headers["x-content-type-options"] == "nosniff" and page.headers["referrer-policy"] == "no-referrer"
+    assert evil.headers["x-content-type-options"] == "nosniff"
+
+
+def test_links_and_ids_are_handled_one_way(tmp_path, video_dir):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    (folder / "real").mkdir()
+    write_video(folder / "real" / "inside.mp4", 10, codec="h264")
+    (folder / "linked.mp4").symlink_to(folder / "real" / "inside.mp4")
+    (folder / "outside.mp4").symlink_to(video_dir / "sub" / "beta.mp4")
+    for name in ("..mp4", "...mp4", " .mp4"):
+        write_video(folder / name, 3, codec="h264")
+    store = GlanceStore(tmp_path / "g.sqlite")
+    count, problems = scan_videos(folder, store)
+    assert count == 2 and sorted(v["id"] for v in store.videos()) == ["inside", "linked"]
+    text = "\n".join(problems)
+    assert "outside.mp4: a link to" in text and "outside the video folder" in text
+    assert "'.' cannot appear in a URL" in text and "'..' cannot appear in a URL" in text and "id is empty" in text
+    with TestClient(create_app(folder, store), base_url=LOCAL) as c:
+        linked = c.get("/api/videos/linked/stream")
+        assert linked.status_code == 200 and linked.content == (folder / "real" / "inside.mp4").read_bytes()
+
+
+def test_frame_times_keep_the_start_time_and_a_variable_rate(tmp_path):
+    from fractions import Fraction
+
+    from media import write_numbered_video
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    write_numbered_video(folder / "late.mp4", Fraction(25), 10, start=2.0)
+    write_numbered_video(folder / "vfr.mp4", Fraction(30), 4, times=[0.0, 0.05, 0.07, 0.2])
+    store = GlanceStore(tmp_path / "g.sqlite")
+    scan_videos(folder, store)
+    assert store.frame_times("late")[:3] == [2.0, 2.04, 2.08] and len(store.frame_times("late")) == 10
+    assert store.frame_times("vfr") == [0.0, 0.05, 0.07, 0.2]
+
+
+def test_a_database_of_the_first_release_is_upgraded(video_dir, tmp_path):
+    db = tmp_path / "old.sqlite"
+    with sqlite3.connect(db) as old:
+        old.executescript("CREATE TABLE annotators (name TEXT PRIMARY KEY, created REAL NOT NULL);"
+                          "INSERT INTO annotators VALUES ('ann', 0);")
+    store = GlanceStore(db)
+    assert store.roles() == [{"name": "ann", "reviewer": False}]
+    scan_videos(video_dir, store)
+    assert store.version("alpha") == 0 and len(store.frame_times("alpha")) == 50

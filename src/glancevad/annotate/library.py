@@ -4,10 +4,16 @@ Browsers play few formats (H.264, VP8/VP9, AV1 in MP4 or WebM). Any other video 
 an H.264 MP4 beside the database with every frame of the original at a constant rate and a
 keyframe every second, so that frame ``i`` of the proxy is frame ``i`` of the original (checked
 after encoding) and seeking stays fast. Glances always refer to the original's frames.
+
+The page maps the browser's media time to a frame through the presentation times of the file it
+plays (probed here, packet by packet), so variable frame rates and non-zero start times are exact.
+A symbolic link is served when it resolves inside the folder and refused otherwise; ids a URL
+cannot carry (empty, ``.``, ``..``) are refused. Both are reported at start-up.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +43,45 @@ def make_proxy(info: VideoInfo, target: Path) -> Path:
     return target
 
 
+def frame_times(path: str | os.PathLike) -> list[float]:
+    """Presentation time (s) of every frame of ``path`` in display order, as browsers' media time reports it.
+
+    Packets are read, not decoded. Timestamps are the container's (a first frame stamped at 2.0 s
+    stays at 2.0 s); a file whose first timestamp is negative is shifted to start at 0, as players do.
+    """
+    import av
+
+    from glancevad.features.video import _open
+
+    path = Path(path)
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        stamps = [packet.pts for packet in container.demux(stream) if packet.size > 0]
+        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        base = stream.time_base
+    except av.FFmpegError as exc:
+        raise DataError(f"{path}: cannot be read to the end ({exc})") from None
+    finally:
+        container.close()
+    if not stamps:
+        raise DataError(f"{path}: no frames")
+    if any(pts is None for pts in stamps) or base is None:  # no timestamps (some AVI): a constant rate
+        return [round(i / rate, 6) for i in range(len(stamps))]
+    times = sorted(float(pts * base) for pts in stamps)
+    shift = min(times[0], 0.0)
+    return [round(t - shift, 6) for t in times]
+
+
+def unservable_id(video_id: str) -> str | None:
+    """Why ``video_id`` cannot be served (``None``: it can): URLs normalise ``.`` and ``..`` away."""
+    if not video_id.strip():
+        return "its id is empty"
+    if video_id in (".", ".."):
+        return f"its id {video_id!r} cannot appear in a URL"
+    return None
+
+
 def scan_videos(
     folder: str | os.PathLike,
     store: GlanceStore,
@@ -49,15 +94,24 @@ def scan_videos(
     A video's id is its file name without the suffix, as in the official glance CSVs; two files
     with one id are an error. Frame counts are exact (packets counted), since glances are frame
     numbers. Videos a browser cannot play get a proxy in ``proxies`` (none made when it is
-    ``None``). Unreadable files are reported and left out. ``on_video(id, what)`` reports progress.
+    ``None``). Unreadable files, links leading out of the folder and ids no URL can carry are
+    reported and left out. ``on_video(id, what)`` reports progress.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise GlanceVADError(f"{folder}: video folder not found")
+    root = folder.resolve()
     seen: dict[str, Path] = {}
     problems: list[str] = []
+    unreadable = 0
     for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()):
         video_id = path.stem
+        if not path.resolve().is_relative_to(root):
+            problems.append(f"{path}: a link to {path.resolve()}, outside the video folder (copy the file in)")
+            continue
+        if reason := unservable_id(video_id):
+            problems.append(f"{path}: {reason} (rename the file)")
+            continue
         if video_id in seen:
             raise GlanceVADError(f"two videos share the id {video_id!r}: {seen[video_id]} and {path}")
         seen[video_id] = path
@@ -67,22 +121,23 @@ def scan_videos(
         if known == (relative, stat.st_size, stat.st_mtime_ns) and _proxy_ready(store, video_id, proxies):
             continue
         try:
-            info = probe(path, count=True)
-            if info.frames <= 0:
-                raise DataError(f"{path}: no frames")
+            times = frame_times(path)
+            info = dataclasses.replace(probe(path), frames=len(times))
             proxy = None
             if proxies is not None and not browser_playable(info.codec, path):
                 if on_video is not None:
                     on_video(video_id, f"making a browser copy of {info.codec} video")
                 proxy = make_proxy(info, Path(proxies) / f"{video_id}.mp4").name
+                times = frame_times(Path(proxies) / proxy)
         except DataError as exc:
             problems.append(str(exc))
+            unreadable += 1
             continue
         store.upsert_video(VideoRecord(video_id, relative, info.frames, info.fps, info.duration, info.width,
-                                       info.height, info.codec, proxy), stat.st_size, stat.st_mtime_ns)
+                                       info.height, info.codec, proxy), stat.st_size, stat.st_mtime_ns, times)
         if on_video is not None:
             on_video(video_id, "probed")
-    return len(seen) - len(problems), problems
+    return len(seen) - unreadable, problems
 
 
 def _proxy_ready(store: GlanceStore, video_id: str, proxies: str | os.PathLike | None) -> bool:

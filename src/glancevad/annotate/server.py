@@ -10,52 +10,76 @@ import ipaddress
 import os
 import secrets
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Query, Request
+from fastapi import Path as FastPath
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from glancevad.annotate.library import video_file
 from glancevad.annotate.review import review_summary
-from glancevad.annotate.store import STATES, GlanceStore, Invalid, NotFound
+from glancevad.annotate.store import STATES, Forbidden, GlanceStore, Invalid, NotFound, Stale
 from glancevad.glance.io import format_glances
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY_BYTES = 16 * 1024
 TOKEN_COOKIE = "glancevad_token"
 FRAME_MAPPING = (
-    "frame = floor(t × fps + 1e-6), t = the player's media time in seconds; seeking to frame f sets t = (f + 0.5) / fps"
+    "frame = the last frame whose presentation time (probed with PyAV) is at or before the time of the picture"
+    " shown (requestVideoFrameCallback's mediaTime); seeking to a frame sets the middle of its display interval"
+    " (variable rates: at most half the shortest frame interval after its start)"
 )
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:;"
+                               " object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+Id = Annotated[int, FastPath(ge=1, le=2**63 - 1)]
+Version = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
+Name = Annotated[str, Field(min_length=1, max_length=40)]
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class AnnotatorIn(_Body):
-    name: str = Field(min_length=1, max_length=40)
+    name: Name
 
 
 class GlanceIn(_Body):
-    annotator: str = Field(min_length=1, max_length=40)
-    frame: int = Field(ge=0, le=2**31 - 1)
+    annotator: Name
+    frame: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
     status: Literal["proposed", "accepted"] = "proposed"
+    version: Version | None = None
 
 
 class StateIn(_Body):
-    annotator: str = Field(min_length=1, max_length=40)
+    annotator: Name
     state: Literal[STATES]  # type: ignore[valid-type]
+    version: Version | None = None
 
 
 class ReviewIn(_Body):
-    reviewer: str = Field(min_length=1, max_length=40)
+    reviewer: Name
     status: Literal["accepted", "rejected"]
+    version: Version | None = None
+
+
+class KeepIn(_Body):
+    reviewer: Name
+    version: Version | None = None
 
 
 class WhoIn(_Body):
-    annotator: str = Field(min_length=1, max_length=40)
+    annotator: Name
+    version: Version | None = None
 
 
 def is_loopback(host: str) -> bool:
@@ -69,7 +93,11 @@ def is_loopback(host: str) -> bool:
 
 
 class BodyLimit:
-    """ASGI middleware: a request body over ``limit`` bytes is answered 413 (declared or streamed)."""
+    """ASGI middleware: the whole request body is read and measured before the app sees any of it.
+
+    A body over ``limit`` bytes (declared or streamed in chunks) is answered 413 and never reaches
+    a route, so nothing of it can be written.
+    """
 
     def __init__(self, app, limit: int = MAX_BODY_BYTES):
         self.app, self.limit = app, limit
@@ -80,47 +108,86 @@ class BodyLimit:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             return await PlainTextResponse("request body too large", status_code=413)(scope, receive, send)
-        received, too_large = 0, False
-
-        async def limited_receive():
-            nonlocal received, too_large
-            if too_large:
-                return {"type": "http.disconnect"}
+        body, more = b"", True
+        while more:
             message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.limit:  # a body without Content-Length that keeps coming: cut it off
-                too_large = True
-                return {"type": "http.request", "body": b"", "more_body": False}
-            return message
+            if message["type"] == "http.disconnect":
+                return None
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.limit:
+                return await PlainTextResponse("request body too large", status_code=413)(scope, receive, send)
+        replayed = False
 
-        async def guarded_send(message):
-            if not too_large:
-                await send(message)
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()  # after the body: wait for the disconnect
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
-        await self.app(scope, limited_receive, guarded_send)
-        if too_large:
-            await PlainTextResponse("request body too large", status_code=413)(scope, receive, send)
+        await self.app(scope, replay, send)
+
+
+def allowed_hosts(host: str) -> set[str] | None:
+    """Host header names the server answers when bound to ``host``; ``None``: any IP literal as well.
+
+    A DNS-rebinding page reaches the server under its own domain name, so a Host outside the
+    loopback names and the bound name is refused. Bound to every interface (``0.0.0.0``, ``::``),
+    any IP address is accepted too (the token guards that case).
+    """
+    names = {*LOOPBACK_NAMES, host.strip("[]").lower()}
+    return None if host in ("0.0.0.0", "::", "") else names
+
+
+def host_allowed(header: str, names: set[str] | None) -> bool:
+    """Whether a Host header (``name[:port]``) is one of ``names`` (``None``: loopback names or any IP literal)."""
+    if header.startswith("["):  # [::1]:8765
+        name = header[1:].partition("]")[0]
+    else:
+        name = header.rpartition(":")[0] if ":" in header else header
+    name = name.lower()
+    if names is None:
+        try:
+            ipaddress.ip_address(name)
+            return True
+        except ValueError:
+            return name in LOOPBACK_NAMES
+    return name in names
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    """One line naming each bad field: ``body.frame: Input should be a valid integer``."""
+    return "; ".join(".".join(str(part) for part in error["loc"]) + ": " + error["msg"] for error in exc.errors())
 
 
 def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | None = None,
-               duplicate_frames: int = 8, proxies: str | os.PathLike | None = None) -> FastAPI:
-    """The app serving ``videos`` (a folder already scanned into ``store``; browser copies in ``proxies``)."""
+               duplicate_frames: int = 8, proxies: str | os.PathLike | None = None,
+               host: str = "127.0.0.1") -> FastAPI:
+    """The app serving ``videos`` (a folder already scanned into ``store``; browser copies in ``proxies``).
+
+    ``host`` is the interface bound: requests naming another host are refused (DNS rebinding).
+    """
     app = FastAPI(title="glancevad annotate", docs_url=None, redoc_url=None, openapi_url=None)
     folder = Path(videos)
-    app.add_middleware(BodyLimit)
+    names = allowed_hosts(host)
 
     @app.middleware("http")
-    async def require_token(request: Request, call_next):
-        if token is None:
-            return await call_next(request)
-        offered = (request.headers.get("x-glancevad-token") or request.cookies.get(TOKEN_COOKIE)
-                   or request.query_params.get("token") or "")
-        if not secrets.compare_digest(offered.encode(), token.encode()):
-            return PlainTextResponse("a valid token is required", status_code=401)
-        response = await call_next(request)
-        if request.query_params.get("token"):
-            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+    async def guard(request: Request, call_next):
+        if not host_allowed(request.headers.get("host", ""), names):
+            response = PlainTextResponse("unknown Host header: open the address the server printed", 400)
+        elif token is not None and not secrets.compare_digest(
+                (request.headers.get("x-glancevad-token") or request.cookies.get(TOKEN_COOKIE)
+                 or request.query_params.get("token") or "").encode(), token.encode()):
+            response = PlainTextResponse("a valid token is required", status_code=401)
+        else:
+            response = await call_next(request)
+            if token is not None and request.query_params.get("token"):
+                response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+        response.headers.update(SECURITY_HEADERS)
         return response
+
+    app.add_middleware(BodyLimit)  # outermost: the body is measured before any other middleware runs
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
@@ -129,6 +196,18 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
     @app.exception_handler(Invalid)
     async def invalid(_: Request, exc: Invalid) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(_: Request, exc: Forbidden) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+
+    @app.exception_handler(Stale)
+    async def stale(_: Request, exc: Stale) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "current": store.snapshot(exc.video_id)}, status_code=409)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
@@ -141,12 +220,17 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
         return {"duplicate_frames": duplicate_frames, "frame_mapping": FRAME_MAPPING, "states": list(STATES)}
 
     @app.get("/api/annotators")
-    def annotators() -> list[str]:
-        return store.annotators()
+    def annotators() -> list[dict[str, Any]]:
+        return store.roles()
 
     @app.post("/api/annotators", status_code=201)
-    def add_annotator(body: AnnotatorIn) -> dict[str, str]:
-        return {"name": store.add_annotator(body.name)}
+    def add_annotator(body: AnnotatorIn) -> dict[str, Any]:
+        store.add_annotator(body.name)
+        return {"name": body.name, "reviewer": store.is_reviewer(body.name)}
+
+    @app.get("/api/progress")
+    def progress() -> dict[str, dict[str, int]]:
+        return store.progress()
 
     @app.get("/api/videos")
     def list_videos(annotator: str | None = Query(None, max_length=40)) -> list[dict[str, Any]]:
@@ -160,7 +244,12 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
         state = store.state(video_id, store.require_annotator(annotator)) if annotator else None
         return {"id": record.id, "frames": record.frames, "fps": record.fps, "duration": record.duration,
                 "width": record.width, "height": record.height, "state": state, "frame_mapping": FRAME_MAPPING,
-                "codec": record.codec, "browser_copy": record.proxy is not None}
+                "codec": record.codec, "browser_copy": record.proxy is not None,
+                "times": store.frame_times(video_id), "version": store.version(video_id)}
+
+    @app.get("/api/videos/{video_id}/version")
+    def video_version(video_id: str) -> dict[str, int]:
+        return {"version": store.version(video_id)}
 
     @app.get("/api/videos/{video_id}/stream")
     def stream(video_id: str) -> FileResponse:
@@ -174,31 +263,44 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
         return store.glances(video_id, annotator=annotator)
 
     @app.post("/api/videos/{video_id}/glances", status_code=201)
-    def add_glance(video_id: str, body: GlanceIn) -> dict[str, Any]:
-        return store.add_glance(video_id, body.frame, body.annotator, status=body.status)
+    def add_glance(video_id: str, body: GlanceIn, response: Response) -> dict[str, Any]:
+        glance = store.add_glance(video_id, body.frame, body.annotator, status=body.status, version=body.version)
+        if not glance["created"]:
+            response.status_code = 200
+        return glance
 
     @app.delete("/api/glances/{glance_id}")
-    def delete_glance(glance_id: int, annotator: str = Query(..., min_length=1, max_length=40)) -> dict[str, Any]:
-        return store.delete_glance(glance_id, annotator)
+    def delete_glance(glance_id: Id, annotator: str = Query(..., min_length=1, max_length=40),
+                      version: int | None = Query(None, ge=0, le=2**63 - 1)) -> dict[str, Any]:
+        return store.delete_glance(glance_id, annotator, version=version)
 
     @app.post("/api/glances/{glance_id}/review")
-    def review_glance(glance_id: int, body: ReviewIn) -> dict[str, Any]:
-        return store.review(glance_id, body.status, body.reviewer)
+    def review_glance(glance_id: Id, body: ReviewIn) -> dict[str, Any]:
+        return store.review(glance_id, body.status, body.reviewer, version=body.version)
+
+    @app.post("/api/glances/{glance_id}/keep")
+    def keep_glance(glance_id: Id, body: KeepIn) -> dict[str, Any]:
+        return store.keep(glance_id, body.reviewer, duplicate_frames, version=body.version)
 
     @app.post("/api/videos/{video_id}/state")
-    def set_state(video_id: str, body: StateIn) -> dict[str, str]:
-        return {"state": store.set_state(video_id, body.annotator, body.state)}
+    def set_state(video_id: str, body: StateIn) -> dict[str, Any]:
+        state = store.set_state(video_id, body.annotator, body.state, version=body.version)
+        return {"state": state, "version": store.version(video_id)}
 
-    @app.post("/api/undo")
-    def undo(body: WhoIn) -> dict[str, Any]:
-        return {"undone": store.undo(body.annotator)}
+    @app.post("/api/videos/{video_id}/undo")
+    def undo(video_id: str, body: WhoIn) -> dict[str, Any]:
+        return {"undone": store.undo(video_id, body.annotator, version=body.version)}
 
     @app.get("/api/videos/{video_id}/review")
     def review(video_id: str) -> dict[str, Any]:
         items = store.glances(video_id)
         states = {name: store.state(video_id, name) for name in store.annotators()}
         states = {name: state for name, state in states.items() if state != "todo"}
-        return review_summary(items, states, duplicate_frames)
+        return review_summary(items, states, duplicate_frames) | {"version": store.version(video_id)}
+
+    @app.get("/api/review/next")
+    def next_for_review(after: str | None = Query(None, max_length=300)) -> dict[str, Any]:
+        return store.next_for_review(after, duplicate_frames) or {"id": None, "reasons": []}
 
     @app.get("/api/export")
     def export(include_proposed: bool = False) -> Response:

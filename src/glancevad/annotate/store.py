@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from glancevad.annotate.review import disagreements, duplicate_pairs
 from glancevad.errors import GlanceVADError
 
 STATES = ("todo", "in_progress", "done", "no_anomaly")
@@ -40,11 +41,14 @@ CREATE TABLE IF NOT EXISTS videos (
     size INTEGER NOT NULL,              -- file size and mtime: re-probe when they change
     mtime_ns INTEGER NOT NULL,
     codec TEXT NOT NULL,
-    proxy TEXT                          -- a browser-playable copy (absolute path), when the file is not
+    proxy TEXT,                         -- a browser-playable copy (absolute path), when the file is not
+    times TEXT,                         -- JSON: each frame's presentation time (s) in the file served
+    version INTEGER NOT NULL DEFAULT 0  -- bumped by every write to the video's glances or states
 );
 CREATE TABLE IF NOT EXISTS annotators (
     name TEXT PRIMARY KEY,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    reviewer INTEGER NOT NULL DEFAULT 0 -- only reviewers accept or reject glances
 );
 CREATE TABLE IF NOT EXISTS glances (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -67,12 +71,20 @@ CREATE TABLE IF NOT EXISTS video_state (
 CREATE TABLE IF NOT EXISTS actions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     annotator TEXT NOT NULL,
+    video_id TEXT,                      -- undo is per video
     kind TEXT NOT NULL,
     payload TEXT NOT NULL,              -- JSON: what the action changed, so that undo can invert it
     created REAL NOT NULL,
     undone INTEGER NOT NULL DEFAULT 0
 );
 """
+# Columns added since the first release: (table, column, declaration), added to older databases.
+_ADDED_COLUMNS = (
+    ("videos", "times", "TEXT"),
+    ("videos", "version", "INTEGER NOT NULL DEFAULT 0"),
+    ("annotators", "reviewer", "INTEGER NOT NULL DEFAULT 0"),
+    ("actions", "video_id", "TEXT"),
+)
 
 
 class NotFound(GlanceVADError):
@@ -81,6 +93,19 @@ class NotFound(GlanceVADError):
 
 class Invalid(GlanceVADError):
     """A request that names existing things but asks for something impossible."""
+
+
+class Forbidden(GlanceVADError):
+    """An action the annotator's role does not allow (accepting without being a reviewer ...)."""
+
+
+class Stale(GlanceVADError):
+    """A write based on an old version of a video: the page must show the current state first."""
+
+    def __init__(self, video_id: str, version: int):
+        super().__init__(f"video {video_id!r} changed in another tab or by another annotator (now version {version})"
+                         "; showing its current glances, nothing was saved")
+        self.video_id, self.version = video_id, version
 
 
 @dataclass(frozen=True)
@@ -103,7 +128,11 @@ class GlanceStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._connection().executescript(_SCHEMA)  # executescript manages its own transaction
+        db = self._connection()
+        db.executescript(_SCHEMA)  # executescript manages its own transaction
+        for table, column, declaration in _ADDED_COLUMNS:
+            if column not in {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -137,20 +166,23 @@ class GlanceStore:
 
     # -- videos and annotators -------------------------------------------------------------
 
-    def upsert_video(self, record: VideoRecord, size: int, mtime_ns: int) -> None:
+    def upsert_video(self, record: VideoRecord, size: int, mtime_ns: int, times: list[float] | None = None) -> None:
+        """Record a probed video; ``times`` are its frames' presentation times in the file served."""
         with self.write() as db:
             db.execute(
-                "INSERT INTO videos VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+                "INSERT INTO videos (id, path, frames, fps, duration, width, height, size, mtime_ns, codec, proxy,"
+                " times) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
                 " path=excluded.path, frames=excluded.frames, fps=excluded.fps, duration=excluded.duration,"
                 " width=excluded.width, height=excluded.height, size=excluded.size, mtime_ns=excluded.mtime_ns,"
-                " codec=excluded.codec, proxy=excluded.proxy",
+                " codec=excluded.codec, proxy=excluded.proxy, times=excluded.times",
                 (record.id, record.path, record.frames, record.fps, record.duration, record.width, record.height,
-                 size, mtime_ns, record.codec, record.proxy),
+                 size, mtime_ns, record.codec, record.proxy, None if times is None else json.dumps(times)),
             )
 
     def video_stat(self, video_id: str) -> tuple[str, int, int] | None:
-        """``(path, size, mtime_ns)`` recorded when ``video_id`` was probed."""
-        row = self.read().execute("SELECT path, size, mtime_ns FROM videos WHERE id=?", (video_id,)).fetchone()
+        """``(path, size, mtime_ns)`` recorded when ``video_id`` was probed (``None``: unknown or never timed)."""
+        row = self.read().execute("SELECT path, size, mtime_ns FROM videos WHERE id=? AND times IS NOT NULL",
+                                  (video_id,)).fetchone()
         return None if row is None else (row["path"], row["size"], row["mtime_ns"])
 
     def video(self, video_id: str) -> VideoRecord:
@@ -161,11 +193,27 @@ class GlanceStore:
             raise NotFound(f"unknown video {video_id!r}")
         return VideoRecord(**dict(row))
 
-    def add_annotator(self, name: str) -> str:
+    def frame_times(self, video_id: str) -> list[float]:
+        """Presentation time (s) of every frame of the file served for ``video_id``, in frame order."""
+        row = self.read().execute("SELECT times, frames, fps FROM videos WHERE id=?", (video_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"unknown video {video_id!r}")
+        return json.loads(row["times"]) if row["times"] else [i / row["fps"] for i in range(row["frames"])]
+
+    def version(self, video_id: str) -> int:
+        row = self.read().execute("SELECT version FROM videos WHERE id=?", (video_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"unknown video {video_id!r}")
+        return row["version"]
+
+    def add_annotator(self, name: str, *, reviewer: bool = False) -> str:
+        """Register ``name`` (idempotent); ``reviewer=True`` also grants the reviewer role."""
         if not ANNOTATOR_NAME.match(name or ""):
-            raise Invalid("annotator names are 1-40 letters, digits or . _ - @")
+            raise Invalid(f"annotator names are 1-40 letters, digits or . _ - @ (not {name!r})")
         with self.write() as db:
-            db.execute("INSERT OR IGNORE INTO annotators VALUES (?, ?)", (name, time.time()))
+            db.execute("INSERT OR IGNORE INTO annotators (name, created) VALUES (?, ?)", (name, time.time()))
+            if reviewer:
+                db.execute("UPDATE annotators SET reviewer=1 WHERE name=?", (name,))
         return name
 
     def require_annotator(self, name: str) -> str:
@@ -173,8 +221,22 @@ class GlanceStore:
             raise NotFound(f"unknown annotator {name!r}")
         return name
 
+    def is_reviewer(self, name: str) -> bool:
+        row = self.read().execute("SELECT reviewer FROM annotators WHERE name=?", (name,)).fetchone()
+        return bool(row and row["reviewer"])
+
+    def _require_reviewer(self, name: str, action: str) -> None:
+        self.require_annotator(name)
+        if not self.is_reviewer(name):
+            raise Forbidden(f"only reviewers {action}; {name!r} is not one (start the server with --reviewer {name})")
+
     def annotators(self) -> list[str]:
         return [r["name"] for r in self.read().execute("SELECT name FROM annotators ORDER BY name")]
+
+    def roles(self) -> list[dict[str, Any]]:
+        """``[{"name", "reviewer"}]`` for every annotator, by name."""
+        rows = self.read().execute("SELECT name, reviewer FROM annotators ORDER BY name")
+        return [{"name": r["name"], "reviewer": bool(r["reviewer"])} for r in rows]
 
     def videos(self, annotator: str | None = None) -> list[dict[str, Any]]:
         """Every video with its glance count and state (the annotator's; with none, the most advanced)."""
@@ -197,6 +259,14 @@ class GlanceStore:
                         "glances": row["glances"], "state": state})
         return out
 
+    def progress(self) -> dict[str, dict[str, int]]:
+        """``{annotator: {"done": n, "total": N}}``: videos each annotator marked done or no anomaly."""
+        total = self.read().execute("SELECT COUNT(*) FROM videos").fetchone()[0]
+        done = dict(self.read().execute(
+            "SELECT annotator, COUNT(*) FROM video_state WHERE state IN ('done', 'no_anomaly') GROUP BY annotator"
+        ).fetchall())
+        return {name: {"done": done.get(name, 0), "total": total} for name in self.annotators()}
+
     # -- glances -------------------------------------------------------------------------------
 
     def glances(self, video_id: str, *, annotator: str | None = None) -> list[dict[str, Any]]:
@@ -208,14 +278,41 @@ class GlanceStore:
         ).fetchall()
         return [dict(r) for r in rows]
 
-    def add_glance(self, video_id: str, frame: int, annotator: str, *, status: str = "proposed") -> dict[str, Any]:
+    def snapshot(self, video_id: str) -> dict[str, Any]:
+        """The video's version and every live glance: what a stale page is sent to catch up."""
+        return {"version": self.version(video_id), "glances": self.glances(video_id)}
+
+    @contextmanager
+    def _video_write(self, video_id: str, version: int | None) -> Iterator[sqlite3.Connection]:
+        """A write transaction on one video: refused with :class:`Stale` when ``version`` is not its
+        current version (``None``: no check); the version goes up by one when the write commits."""
+        with self.write() as db:
+            current = db.execute("SELECT version FROM videos WHERE id=?", (video_id,)).fetchone()["version"]
+            if version is not None and version != current:
+                raise Stale(video_id, current)
+            yield db
+            db.execute("UPDATE videos SET version=version+1 WHERE id=?", (video_id,))
+
+    def add_glance(self, video_id: str, frame: int, annotator: str, *, status: str = "proposed",
+                   version: int | None = None) -> dict[str, Any]:
+        """Add a glance; returns it with ``created``: ``False`` when the annotator already had one on that frame
+        (nothing is written then)."""
         video = self.video(video_id)
         self.require_annotator(annotator)
         self._check_glance(video, frame, status)
-        with self.write() as db:
-            glance_id = self._insert_glance(db, video_id, frame, annotator, status)
-            self._log(db, annotator, "add", {"glance": glance_id})
-        return self._glance(glance_id)
+        if status != "proposed":
+            self._require_reviewer(annotator, "add accepted glances")
+        try:
+            with self._video_write(video_id, version) as db:
+                row = db.execute("SELECT id FROM glances WHERE video_id=? AND frame=? AND annotator=?"
+                                 " AND deleted IS NULL", (video_id, frame, annotator)).fetchone()
+                if row is not None:
+                    raise _Unchanged(row["id"])  # rolls the transaction back: the version stays
+                glance_id = self._insert_glance(db, video_id, frame, annotator, status)
+                self._log(db, annotator, video_id, "add", {"glance": glance_id, "frame": frame})
+        except _Unchanged as existing:
+            return self._glance(existing.glance_id) | {"created": False}
+        return self._glance(glance_id) | {"created": True}
 
     @staticmethod
     def _check_glance(video: VideoRecord, frame: int, status: str) -> None:
@@ -233,25 +330,47 @@ class GlanceStore:
         self._set_state(db, video_id, annotator, "in_progress", only_from_todo=True)
         return cursor.lastrowid
 
-    def delete_glance(self, glance_id: int, annotator: str) -> dict[str, Any]:
+    def delete_glance(self, glance_id: int, annotator: str, *, version: int | None = None) -> dict[str, Any]:
+        """Delete one of the annotator's own glances; annotators who are not reviewers only unreviewed ones."""
         self.require_annotator(annotator)
         glance = self._glance(glance_id)
-        with self.write() as db:
+        if glance["annotator"] != annotator:
+            raise Forbidden(f"glance #{glance_id} is {glance['annotator']}'s: only they can delete it"
+                            " (a reviewer rejects it instead)")
+        if glance["status"] != "proposed" and not self.is_reviewer(annotator):
+            raise Forbidden(f"glance #{glance_id} was already {glance['status']} by a reviewer: it cannot be deleted")
+        with self._video_write(glance["video_id"], version) as db:
             db.execute("UPDATE glances SET deleted=? WHERE id=? AND deleted IS NULL", (time.time(), glance_id))
-            self._log(db, annotator, "delete", {"glance": glance_id})
+            self._log(db, annotator, glance["video_id"], "delete", {"glance": glance_id, "frame": glance["frame"]})
         return glance
 
-    def review(self, glance_id: int, status: str, reviewer: str) -> dict[str, Any]:
-        """Accept or reject a glance (appendix A.2's quality control)."""
-        self.require_annotator(reviewer)
+    def review(self, glance_id: int, status: str, reviewer: str, *, version: int | None = None) -> dict[str, Any]:
+        """Accept or reject a glance (appendix A.2's quality control); reviewers only."""
+        self._require_reviewer(reviewer, "accept or reject glances")
         if status not in ("accepted", "rejected"):
             raise Invalid("review status must be accepted or rejected")
-        before = self._glance(glance_id)
-        with self.write() as db:
-            db.execute("UPDATE glances SET status=?, reviewer=? WHERE id=?", (status, reviewer, glance_id))
-            self._log(db, reviewer, "review", {"glance": glance_id, "status": before["status"],
-                                               "reviewer": before["reviewer"]})
-        return self._glance(glance_id)
+        return self._set_statuses(self._glance(glance_id), {glance_id: status}, reviewer, "review", version)
+
+    def keep(self, glance_id: int, reviewer: str, within: int, *, version: int | None = None) -> dict[str, Any]:
+        """Accept ``glance_id`` and reject every live glance at most ``within`` frames from it (its duplicates)."""
+        self._require_reviewer(reviewer, "resolve duplicates")
+        kept = self._glance(glance_id)
+        verdicts = {g["id"]: "rejected" for g in self.glances(kept["video_id"])
+                    if abs(g["frame"] - kept["frame"]) <= within and g["status"] != "rejected"}
+        return self._set_statuses(kept, verdicts | {glance_id: "accepted"}, reviewer, "keep", version)
+
+    def _set_statuses(self, glance: dict[str, Any], verdicts: dict[int, str], reviewer: str, kind: str,
+                      version: int | None) -> dict[str, Any]:
+        """Give each glance of ``verdicts`` its status in one undoable action; returns ``glance`` as it is now."""
+        with self._video_write(glance["video_id"], version) as db:
+            before = [dict(r) for r in db.execute(
+                f"SELECT id, status, reviewer FROM glances WHERE id IN ({','.join('?' * len(verdicts))})",
+                list(verdicts))]
+            db.executemany("UPDATE glances SET status=?, reviewer=? WHERE id=?",
+                           [(status, reviewer, gid) for gid, status in verdicts.items()])
+            self._log(db, reviewer, glance["video_id"], kind, {"glance": glance["id"], "frame": glance["frame"],
+                                                              "status": verdicts[glance["id"]], "before": before})
+        return self._glance(glance["id"])
 
     def _glance(self, glance_id: int) -> dict[str, Any]:
         row = self.read().execute(
@@ -259,20 +378,20 @@ class GlanceStore:
             " WHERE id=? AND deleted IS NULL", (glance_id,),
         ).fetchone()
         if row is None:
-            raise NotFound(f"unknown glance {glance_id}")
+            raise NotFound(f"unknown glance {glance_id} (deleted, perhaps in another tab)")
         return dict(row)
 
     # -- per-video state ------------------------------------------------------------------------
 
-    def set_state(self, video_id: str, annotator: str, state: str) -> str:
+    def set_state(self, video_id: str, annotator: str, state: str, *, version: int | None = None) -> str:
         self.video(video_id)
         self.require_annotator(annotator)
         if state not in STATES:
             raise Invalid(f"state must be one of {', '.join(STATES)}")
-        with self.write() as db:
+        with self._video_write(video_id, version) as db:
             previous = self._state(db, video_id, annotator)
             self._set_state(db, video_id, annotator, state)
-            self._log(db, annotator, "state", {"video": video_id, "state": previous})
+            self._log(db, annotator, video_id, "state", {"video": video_id, "state": previous, "new": state})
         return state
 
     def state(self, video_id: str, annotator: str) -> str:
@@ -295,19 +414,47 @@ class GlanceStore:
             (video_id, annotator, state, time.time()),
         )
 
+    # -- review queue ---------------------------------------------------------------------------
+
+    def needs_review(self, video_id: str, within: int) -> list[str]:
+        """Why ``video_id`` needs a reviewer: unreviewed, duplicate or disagreeing glances (empty: it does not)."""
+        glances = self.glances(video_id)
+        rows = self.read().execute("SELECT annotator, state FROM video_state WHERE video_id=?", (video_id,))
+        reasons = []
+        if unreviewed := sum(g["status"] == "proposed" for g in glances):
+            reasons.append(f"{unreviewed} unreviewed")
+        if pairs := duplicate_pairs(glances, within):
+            reasons.append(f"{len(pairs)} possible duplicate pair(s)")
+        if disagreements(glances, {r["annotator"]: r["state"] for r in rows}):
+            reasons.append("annotators disagree")
+        return reasons
+
+    def next_for_review(self, after: str | None, within: int) -> dict[str, Any] | None:
+        """The first video after ``after`` (by id, wrapping round) that needs review, with its reasons."""
+        ids = [r["id"] for r in self.read().execute("SELECT id FROM videos ORDER BY id")]
+        start = ids.index(after) + 1 if after in ids else 0
+        for video_id in ids[start:] + ids[:start]:
+            if reasons := self.needs_review(video_id, within):
+                return {"id": video_id, "reasons": reasons}
+        return None
+
     # -- undo -------------------------------------------------------------------------------------
 
     @staticmethod
-    def _log(db: sqlite3.Connection, annotator: str, kind: str, payload: dict[str, Any]) -> None:
-        db.execute("INSERT INTO actions (annotator, kind, payload, created) VALUES (?, ?, ?, ?)",
-                   (annotator, kind, json.dumps(payload), time.time()))
+    def _log(db: sqlite3.Connection, annotator: str, video_id: str, kind: str, payload: dict[str, Any]) -> None:
+        db.execute("INSERT INTO actions (annotator, video_id, kind, payload, created) VALUES (?, ?, ?, ?, ?)",
+                   (annotator, video_id, kind, json.dumps(payload), time.time()))
 
-    def undo(self, annotator: str) -> dict[str, Any] | None:
-        """Invert the annotator's last action not yet undone; ``None`` when there is nothing to undo."""
+    def undo(self, video_id: str, annotator: str, *, version: int | None = None) -> dict[str, Any] | None:
+        """Invert the annotator's last action on ``video_id`` not yet undone; ``None`` when there is none.
+
+        Returns the action with ``message``, a sentence saying what was undone.
+        """
+        self.video(video_id)
         self.require_annotator(annotator)
-        with self.write() as db:
-            row = db.execute("SELECT id, kind, payload FROM actions WHERE annotator=? AND undone=0"
-                             " ORDER BY id DESC LIMIT 1", (annotator,)).fetchone()
+        with self._video_write(video_id, version) as db:
+            row = db.execute("SELECT id, kind, payload FROM actions WHERE annotator=? AND video_id=? AND undone=0"
+                             " ORDER BY id DESC LIMIT 1", (annotator, video_id)).fetchone()
             if row is None:
                 return None
             payload = json.loads(row["payload"])
@@ -315,13 +462,13 @@ class GlanceStore:
                 db.execute("UPDATE glances SET deleted=? WHERE id=?", (time.time(), payload["glance"]))
             elif row["kind"] == "delete":
                 db.execute("UPDATE glances SET deleted=NULL WHERE id=?", (payload["glance"],))
-            elif row["kind"] == "review":
-                db.execute("UPDATE glances SET status=?, reviewer=? WHERE id=?",
-                           (payload["status"], payload["reviewer"], payload["glance"]))
+            elif row["kind"] in ("review", "keep"):
+                db.executemany("UPDATE glances SET status=?, reviewer=? WHERE id=?",
+                               [(b["status"], b["reviewer"], b["id"]) for b in payload["before"]])
             elif row["kind"] == "state":
-                self._set_state(db, payload["video"], annotator, payload["state"])
+                self._set_state(db, video_id, annotator, payload["state"])
             db.execute("UPDATE actions SET undone=1 WHERE id=?", (row["id"],))
-        return {"kind": row["kind"], **payload}
+        return {"kind": row["kind"], **payload, "message": _undo_message(row["kind"], payload)}
 
     # -- import / export ------------------------------------------------------------------------
 
@@ -346,6 +493,7 @@ class GlanceStore:
         with self.write() as db:
             for video_id, frame in new:
                 self._insert_glance(db, video_id, frame, annotator, status)
+            db.executemany("UPDATE videos SET version=version+1 WHERE id=?", [(v,) for v in {v for v, _ in new}])
         return len(new)
 
     def export_glances(self, *, include_proposed: bool = False) -> dict[str, list[int]]:
@@ -363,3 +511,24 @@ class GlanceStore:
 
     def count_glances(self) -> int:
         return self.read().execute("SELECT COUNT(*) FROM glances WHERE deleted IS NULL").fetchone()[0]
+
+
+class _Unchanged(Exception):
+    """Raised inside a write to roll it back: the glance asked for exists already (``glance_id``)."""
+
+    def __init__(self, glance_id: int):
+        super().__init__(glance_id)
+        self.glance_id = glance_id
+
+
+def _undo_message(kind: str, payload: dict[str, Any]) -> str:
+    """What undoing an action did, in words."""
+    where = f"glance #{payload.get('glance')} at frame {payload.get('frame')}"
+    return {
+        "add": f"undid adding the {where}",
+        "delete": f"undid deleting the {where}: it is back",
+        "review": f"undid {payload.get('status')} on the {where}",
+        "keep": f"undid keeping the {where} (its duplicates' reviews too)",
+        "state": f"undid marking the video {str(payload.get('new', '')).replace('_', ' ')}:"
+                 f" it is {str(payload.get('state', '')).replace('_', ' ')} again",
+    }[kind]

@@ -10,9 +10,11 @@ import typer
 from glancevad.cli.app import app
 from glancevad.console import console, err_console
 from glancevad.errors import GlanceVADError
+from glancevad.fileio import check_output
 
 annotate_app = typer.Typer(
-    help="The glance annotation tool: serve a video folder (default), import or export glances.",
+    help="The glance annotation tool: serve a video folder (default; only reviewers named with --reviewer"
+    " accept or reject glances), import or export glances.",
 )
 app.add_typer(annotate_app, name="annotate")
 
@@ -27,8 +29,13 @@ def annotate(
     token: Annotated[str | None, typer.Option(help="Access token (generated when binding off loopback).")] = None,
     duplicate_frames: Annotated[int, typer.Option(min=0, help="Review: glances this close are flagged.")] = 8,
     transcode: Annotated[bool, typer.Option(help="Make H.264 copies of videos a browser cannot play.")] = True,
+    reviewer: Annotated[list[str] | None, typer.Option(
+        help="Name allowed to accept/reject glances (repeatable; kept in the database).")] = None,
 ) -> None:
-    """Serve the annotation page for a video folder: glance, review, export (`glancevad annotate --videos DIR`)."""
+    """Serve the annotation page for a video folder: glance, review, export (`glancevad annotate --videos DIR`).
+
+    Annotators propose glances; only reviewers (--reviewer NAME) accept or reject them.
+    """
     if ctx.invoked_subcommand is not None:
         return
     import uvicorn
@@ -42,6 +49,8 @@ def annotate(
     if token is None and not is_loopback(host):
         token = new_token()
     store = GlanceStore(db)
+    for name in reviewer or []:
+        store.add_annotator(name, reviewer=True)
     proxies = db.parent / f"{db.stem}-proxies" if transcode else None
     with console.status(f"probing videos in {videos} ...") as status:
         count, problems = scan_videos(videos, store, proxies=proxies,
@@ -51,8 +60,10 @@ def annotate(
     url = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
     console.print(f"{count} videos from [bold]{videos}[/]; glances stored in [bold]{db}[/]"
                   + (f"; browser copies in [bold]{proxies}[/]" if proxies and proxies.is_dir() else ""))
+    reviewers = [r["name"] for r in store.roles() if r["reviewer"]]
+    console.print("reviewers: " + (", ".join(reviewers) if reviewers else "none (add one with --reviewer NAME)"))
     console.print(f"open [bold]{url}[/]  (Ctrl+C stops; every action is already saved)")
-    app_ = create_app(videos, store, token=token, duplicate_frames=duplicate_frames, proxies=proxies)
+    app_ = create_app(videos, store, token=token, duplicate_frames=duplicate_frames, proxies=proxies, host=host)
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
@@ -63,6 +74,7 @@ def annotate_export(
     include_proposed: Annotated[bool, typer.Option(help="Also glances not yet reviewed (not rejected).")] = False,
 ) -> None:
     """Export accepted glances as the official `video-id,glance` CSV."""
+    check_output(out, kind="file")
     from glancevad.annotate.store import GlanceStore
     from glancevad.glance import write_glances
 

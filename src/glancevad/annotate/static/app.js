@@ -4,18 +4,33 @@
 
 const $ = (id) => document.getElementById(id);
 const player = $("player");
+const SPEEDS = [0.25, 0.5, 1, 1.5, 2, 4];
+const TIME_TOLERANCE = 1e-4;  // browsers round media time to microseconds; frames are milliseconds apart
 
 const app = {
   annotator: localStorage.getItem("glancevad.annotator") || "",
+  reviewer: false,
   mode: "annotate",
   videos: [],
-  video: null,        // {id, frames, fps, ...}
+  video: null,        // {id, frames, fps, times, version, ...}
+  version: null,      // the video's version the page shows; writes carry it (a stale one gets 409)
+  frame: 0,           // the frame whose picture the player shows
   glances: [],        // glances shown on the timeline and in the list
   selected: null,     // id of the selected glance
   review: null,
+  zoom: 1,
+  busy: 0,            // writes in flight (the poll waits for them)
 };
 
 // ---------------------------------------------------------------- server calls
+
+class ApiError extends Error {
+  constructor(status, detail, body) {
+    super(`${status}: ${detail}`);
+    this.status = status;
+    this.body = body;
+  }
+}
 
 async function api(method, path, body) {
   const options = { method, headers: {} };
@@ -26,11 +41,12 @@ async function api(method, path, body) {
   const response = await fetch(path, options);
   if (!response.ok) {
     let detail = response.statusText;
+    let data = null;
     try {
-      const data = await response.json();
+      data = await response.json();
       detail = typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail);
     } catch (_) { /* not JSON */ }
-    throw new Error(`${response.status}: ${detail}`);
+    throw new ApiError(response.status, detail, data);
   }
   return response.json();
 }
@@ -41,57 +57,104 @@ function say(text, isError = false) {
   status.classList.toggle("error", isError);
 }
 
+// Run one write; a 409 (another tab or annotator changed the video) shows the video as it is now.
 async function act(label, fn) {
+  app.busy += 1;
   try {
-    const result = await fn();
-    say(`${label} · saved`);
-    return result;
+    return await fn();
   } catch (error) {
-    say(`${label} failed: ${error.message}`, true);
+    if (error.status === 409 && app.video) {
+      await refresh();
+      say(`${label}: not saved — ${error.body.detail}`, true);
+    } else {
+      if (error.status === 404 && app.video) await refresh().catch(() => null);  // drop what is gone
+      say(`${label} failed: ${error.message}`, true);
+    }
     return undefined;
+  } finally {
+    app.busy -= 1;
   }
 }
 
+const enc = encodeURIComponent;
+const who = () => enc(app.annotator);
+
 // ---------------------------------------------------------------- frames and time
 
+// The frame shown at media time t: the last frame whose probed presentation time is at or before t.
+function frameAt(t) {
+  const times = app.video.times;
+  let lo = 0;
+  let hi = times.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (times[mid] <= t + TIME_TOLERANCE) lo = mid; else hi = mid - 1;
+  }
+  return lo;
+}
+
+// Where to seek for frame f: the middle of its display interval at a constant rate. At a variable
+// rate, no later than half the shortest interval of the video after the frame's start, because the
+// browser skips a frame whose nominal duration (from the container) ends before the target.
+function frameMiddle(f) {
+  const times = app.video.times;
+  const last = times.length - 1;
+  const span = f < last ? times[f + 1] - times[f] : (last > 0 ? times[last] - times[last - 1] : 1 / app.video.fps);
+  return times[f] + Math.min(span, app.video.shortest || span) / 2;
+}
+
 function currentFrame() {
-  if (!app.video) return 0;
-  const frame = Math.floor(player.currentTime * app.video.fps + 1e-6);
-  return Math.max(0, Math.min(app.video.frames - 1, frame));
+  return app.video ? app.frame : 0;
 }
 
 function seekFrame(frame) {
   if (!app.video) return;
   const target = Math.max(0, Math.min(app.video.frames - 1, frame));
-  player.pause();
-  // the middle of the frame's display interval, so that rounding never lands on a neighbour
-  player.currentTime = (target + 0.5) / app.video.fps;
-  showFrame(target);
+  if (!player.paused) player.pause();
+  app.frame = target;
+  player.currentTime = frameMiddle(target);
+  showFrame();
 }
 
-function showFrame(frame = currentFrame()) {
+function showFrame() {
   if (!app.video) return;
-  $("frame").textContent = frame;
-  $("time").textContent = player.currentTime.toFixed(3);
-  const span = Math.max(app.video.frames - 1, 1);
-  $("playhead").style.left = `${(100 * frame) / span}%`;
+  $("frame").textContent = app.frame;
+  $("time").textContent = app.video.times[app.frame].toFixed(3);
+  $("playhead").style.left = `${(100 * app.frame) / Math.max(app.video.frames - 1, 1)}%`;
+  keepInUrl();
+}
+
+let urlTimer = null;
+function keepInUrl() {
+  clearTimeout(urlTimer);
+  urlTimer = setTimeout(() => {
+    if (app.video) history.replaceState(null, "", `#video=${enc(app.video.id)}&frame=${app.frame}`);
+  }, 150);
 }
 
 function followPlayback() {
-  if ("requestVideoFrameCallback" in player) {
-    const onFrame = (_, metadata) => {
-      if (app.video) showFrame(Math.min(app.video.frames - 1, Math.floor(metadata.mediaTime * app.video.fps + 1e-6)));
-      player.requestVideoFrameCallback(onFrame);
-    };
+  const onFrame = (_, metadata) => {
+    if (app.video && !player.seeking) {
+      app.frame = frameAt(metadata.mediaTime);
+      showFrame();
+    }
     player.requestVideoFrameCallback(onFrame);
-  }
-  player.addEventListener("timeupdate", () => showFrame());
-  player.addEventListener("seeked", () => showFrame());
+  };
+  player.requestVideoFrameCallback(onFrame);
   player.addEventListener("play", () => { $("play").textContent = "pause"; });
-  player.addEventListener("pause", () => { $("play").textContent = "play"; showFrame(); });
+  // on pause, snap to the frame last presented: the picture, the counter and G agree
+  player.addEventListener("pause", () => { $("play").textContent = "play"; if (app.video) seekFrame(app.frame); });
   player.addEventListener("error", () => {
-    say("this browser cannot play the file: convert it to H.264 MP4 or VP8/VP9 WebM", true);
+    if (player.getAttribute("src")) say("this browser cannot play the file: convert it to H.264 MP4 or VP8/VP9 WebM", true);
   });
+}
+
+function setSpeed(direction) {
+  const index = SPEEDS.indexOf(player.playbackRate);
+  const next = SPEEDS[Math.max(0, Math.min(SPEEDS.length - 1, (index < 0 ? 2 : index) + direction))];
+  player.playbackRate = next;
+  $("speed").textContent = `${next}×`;
+  say(`playback speed ${next}×`);
 }
 
 // ---------------------------------------------------------------- videos
@@ -121,43 +184,65 @@ function renderVideos() {
 }
 
 async function loadVideos() {
-  app.videos = await api("GET", `/api/videos?annotator=${encodeURIComponent(app.annotator)}`);
+  app.videos = await api("GET", `/api/videos?annotator=${who()}`);
   renderVideos();
+  const progress = await api("GET", "/api/progress");
+  const mine = progress[app.annotator] || { done: 0, total: app.videos.length };
+  $("progress").textContent = `${mine.done} of ${mine.total} done`;
+  $("progress").title = Object.entries(progress).map(([name, p]) => `${name}: ${p.done} of ${p.total} done`).join("\n");
 }
 
-async function openVideo(id) {
-  const info = await api("GET", `/api/videos/${encodeURIComponent(id)}?annotator=${encodeURIComponent(app.annotator)}`);
+async function openVideo(id, frame = 0) {
+  const info = await api("GET", `/api/videos/${enc(id)}?annotator=${who()}`);
   app.video = info;
+  info.shortest = Infinity;
+  for (let i = 1; i < info.times.length; i++) {
+    const gap = info.times[i] - info.times[i - 1];
+    if (gap > 0 && gap < info.shortest) info.shortest = gap;
+  }
   app.selected = null;
+  app.frame = 0;
   $("title").textContent = info.id;
   $("frames").textContent = info.frames;
   $("fps").textContent = info.fps.toFixed(3);
   const copy = info.browser_copy ? `; playing an H.264 copy of this ${info.codec} file, frame for frame` : "";
-  $("mapping").textContent = `mapping: ${info.frame_mapping} (fps ${info.fps.toFixed(3)} probed with PyAV${copy})`;
+  $("mapping").textContent = `mapping: ${info.frame_mapping} (timestamps probed with PyAV${copy})`;
   $("help-mapping").textContent = info.frame_mapping;
   $("state").textContent = info.state;
-  player.src = `/api/videos/${encodeURIComponent(id)}/stream`;
+  const source = `/api/videos/${enc(id)}/stream`;
+  player.src = source;
+  $("thumb-video").src = source;
   await new Promise((resolve) => {
     player.addEventListener("loadedmetadata", resolve, { once: true });
     player.addEventListener("error", resolve, { once: true });
   });
-  seekFrame(0);
+  player.playbackRate = Number($("speed").textContent.replace("×", "")) || 1;
+  seekFrame(frame);
   await refresh();
   renderVideos();
 }
 
 // ---------------------------------------------------------------- glances
 
+// One colour per annotator, the same on every page.
+function colour(name) {
+  let hash = 0;
+  for (const c of name) hash = (hash * 31 + c.codePointAt(0)) % 360;
+  return `hsl(${(hash * 137) % 360}, 70%, 42%)`;
+}
+
 async function refresh() {
   if (!app.video) return;
-  const id = encodeURIComponent(app.video.id);
+  const id = enc(app.video.id);
+  const { version } = await api("GET", `/api/videos/${id}/version`);  // first: a newer list is never marked older
   if (app.mode === "review") {
     app.review = await api("GET", `/api/videos/${id}/review`);
     app.glances = Object.values(app.review.annotators).flatMap((a) => a.glances);
     app.glances.sort((a, b) => a.frame - b.frame || a.id - b.id);
   } else {
-    app.glances = await api("GET", `/api/videos/${id}/glances?annotator=${encodeURIComponent(app.annotator)}`);
+    app.glances = await api("GET", `/api/videos/${id}/glances?annotator=${who()}`);
   }
+  app.version = version;
   if (!app.glances.some((g) => g.id === app.selected)) app.selected = null;
   renderGlances();
   renderReview();
@@ -165,6 +250,19 @@ async function refresh() {
   if (summary) {
     summary.glances = app.glances.filter((g) => g.status !== "rejected" && (app.mode === "review" || g.annotator === app.annotator)).length;
   }
+}
+
+// Another tab or annotator changed the video: show it as it is now.
+async function poll() {
+  if (!app.video || app.busy || document.hidden) return;
+  try {
+    const { version } = await api("GET", `/api/videos/${enc(app.video.id)}/version`);
+    if (version !== app.version && !app.busy) {
+      await refresh();
+      await loadVideos();
+      say("this video was changed in another tab or by another annotator: showing it as it is now");
+    }
+  } catch (_) { /* the next poll tries again */ }
 }
 
 function select(glanceId, seek = true) {
@@ -177,14 +275,17 @@ function select(glanceId, seek = true) {
 
 function renderGlances() {
   const timeline = $("timeline");
+  timeline.style.width = `${100 * app.zoom}%`;
   timeline.querySelectorAll(".tick").forEach((tick) => tick.remove());
   const span = Math.max(app.video.frames - 1, 1);
   for (const glance of app.glances) {
     const tick = document.createElement("div");
     tick.className = `tick${glance.id === app.selected ? " selected" : ""}${glance.status === "rejected" ? " rejected" : ""}`;
     tick.style.left = `${(100 * glance.frame) / span}%`;
+    tick.style.backgroundColor = glance.status === "rejected" ? "" : colour(glance.annotator);
     tick.title = `frame ${glance.frame} (${glance.annotator}, ${glance.status})`;
     tick.dataset.frame = glance.frame;
+    tick.dataset.annotator = glance.annotator;
     tick.addEventListener("click", (event) => { event.stopPropagation(); select(glance.id); });
     timeline.appendChild(tick);
   }
@@ -195,8 +296,11 @@ function renderGlances() {
     item.dataset.id = glance.id;
     item.dataset.frame = glance.frame;
     item.className = glance.id === app.selected ? "selected" : "";
-    const seconds = (glance.frame / app.video.fps).toFixed(2);
-    item.textContent = `frame ${glance.frame} · ${seconds} s · ${glance.annotator} · ${glance.status}`;
+    const seconds = app.video.times[glance.frame].toFixed(2);
+    const dot = document.createElement("span");
+    dot.className = "dot";
+    dot.style.backgroundColor = colour(glance.annotator);
+    item.append(dot, `frame ${glance.frame} · ${seconds} s · ${glance.annotator} · ${glance.status}`);
     item.addEventListener("click", () => select(glance.id));
     list.appendChild(item);
   }
@@ -213,11 +317,12 @@ function renderReview() {
     duplicates.set(b, (duplicates.get(b) || []).concat(a));
   }
   const flags = [];
+  if (!app.reviewer) flags.push(`${app.annotator} is not a reviewer: review mode is read-only (start the server with --reviewer ${app.annotator})`);
   if (app.review.disagreement.length) {
     flags.push(`⚠ disagreement: ${app.review.disagreement.join(", ")} marked "no anomaly" but others glanced this video`);
   }
   if (app.review.duplicates.length) {
-    flags.push(`⚠ ${app.review.duplicates.length} pair(s) of glances within ${app.review.duplicate_frames} frames: possible duplicates`);
+    flags.push(`⚠ ${app.review.duplicates.length} pair(s) of glances within ${app.review.duplicate_frames} frames: possible duplicates (K keeps the selected one)`);
   }
   $("review-flags").innerHTML = "";
   for (const text of flags) {
@@ -233,16 +338,21 @@ function renderReview() {
     column.className = "review-column";
     column.innerHTML = `<h4></h4><ul class="review-list"></ul>`;
     column.querySelector("h4").textContent = `${name} · ${data.state.replace("_", " ")}`;
+    column.querySelector("h4").style.color = colour(name);
     for (const glance of data.glances) {
       const item = document.createElement("li");
       item.dataset.id = glance.id;
       item.className = glance.id === app.selected ? "selected" : "";
       const dup = duplicates.has(glance.id) ? ` <span class="flag" title="within ${app.review.duplicate_frames} frames of #${duplicates.get(glance.id).join(", #")}">⚠ duplicate?</span>` : "";
-      item.innerHTML = `<span class="status-${glance.status}">#${glance.id} frame ${glance.frame} (${glance.status})</span>${dup} `
-        + `<button type="button" data-review="accepted">accept</button> <button type="button" data-review="rejected">reject</button>`;
+      const buttons = app.reviewer
+        ? `<button type="button" data-review="accepted">accept</button> <button type="button" data-review="rejected">reject</button>`
+          + (dup ? ` <button type="button" data-review="keep">keep this one</button>` : "")
+        : "";
+      item.innerHTML = `<span class="status-${glance.status}">#${glance.id} frame ${glance.frame} (${glance.status})</span>${dup} ${buttons}`;
       item.addEventListener("click", (event) => {
         const verdict = event.target.dataset && event.target.dataset.review;
-        if (verdict) reviewGlance(glance.id, verdict);
+        if (verdict === "keep") keepGlance(glance.id);
+        else if (verdict) reviewGlance(glance.id, verdict);
         else select(glance.id);
       });
       column.querySelector("ul").appendChild(item);
@@ -254,12 +364,17 @@ function renderReview() {
 async function addGlance() {
   if (!app.video) return;
   const frame = currentFrame();
-  const status = app.mode === "review" ? "accepted" : "proposed";
+  const status = app.mode === "review" && app.reviewer ? "accepted" : "proposed";
   const glance = await act(`glance at frame ${frame}`, () =>
-    api("POST", `/api/videos/${encodeURIComponent(app.video.id)}/glances`, { annotator: app.annotator, frame, status }));
-  if (glance) {
-    app.selected = glance.id;
+    api("POST", `/api/videos/${enc(app.video.id)}/glances`, { annotator: app.annotator, frame, status, version: app.version }));
+  if (!glance) return;
+  app.selected = glance.id;
+  if (glance.created) {
     await afterChange();
+    say(`glance at frame ${frame} · saved`);
+  } else {
+    renderGlances();
+    say(`you already have a glance at frame ${frame} (#${glance.id}): nothing added`);
   }
 }
 
@@ -267,37 +382,61 @@ async function deleteSelected() {
   if (app.selected === null) { say("select a glance first (click it, or N / P)"); return; }
   const id = app.selected;
   const done = await act(`delete glance #${id}`, () =>
-    api("DELETE", `/api/glances/${id}?annotator=${encodeURIComponent(app.annotator)}`));
-  if (done) { app.selected = null; await afterChange(); }
+    api("DELETE", `/api/glances/${id}?annotator=${who()}&version=${app.version}`));
+  if (done) {
+    app.selected = null;
+    await afterChange();
+    say(`deleted glance #${id} at frame ${done.frame} · saved (undo: Ctrl+Z)`);
+  }
 }
 
 async function reviewGlance(id, status) {
+  if (!app.reviewer) { say(`only reviewers accept or reject; ${app.annotator} is not one`, true); return; }
   const done = await act(`${status} glance #${id}`, () =>
-    api("POST", `/api/glances/${id}/review`, { reviewer: app.annotator, status }));
-  if (done) { app.selected = id; await afterChange(); }
+    api("POST", `/api/glances/${id}/review`, { reviewer: app.annotator, status, version: app.version }));
+  if (done) { app.selected = id; await afterChange(); say(`${status} glance #${id} at frame ${done.frame} · saved`); }
+}
+
+async function keepGlance(id) {
+  if (!app.reviewer) { say(`only reviewers resolve duplicates; ${app.annotator} is not one`, true); return; }
+  const done = await act(`keep glance #${id}`, () =>
+    api("POST", `/api/glances/${id}/keep`, { reviewer: app.annotator, version: app.version }));
+  if (done) {
+    app.selected = id;
+    await afterChange();
+    say(`kept glance #${id} at frame ${done.frame}; its duplicates are rejected · saved`);
+  }
 }
 
 async function undo() {
-  const result = await act("undo", () => api("POST", "/api/undo", { annotator: app.annotator }));
-  if (result) {
-    say(result.undone ? `undid ${result.undone.kind}` : "nothing to undo");
-    if (result.undone && result.undone.kind === "state" && app.video && result.undone.video === app.video.id) {
-      $("state").textContent = result.undone.state;
-    }
-    await afterChange();
-  }
+  if (!app.video) return;
+  const result = await act("undo", () =>
+    api("POST", `/api/videos/${enc(app.video.id)}/undo`, { annotator: app.annotator, version: app.version }));
+  if (!result) return;
+  await afterChange();
+  say(result.undone ? result.undone.message : `nothing of yours to undo on ${app.video.id}`);
 }
 
 async function setState(state) {
   if (!app.video) return undefined;
   const result = await act(`mark ${state.replace("_", " ")}`, () =>
-    api("POST", `/api/videos/${encodeURIComponent(app.video.id)}/state`, { annotator: app.annotator, state }));
-  if (result) $("state").textContent = result.state;
+    api("POST", `/api/videos/${enc(app.video.id)}/state`, { annotator: app.annotator, state, version: app.version }));
+  if (result) {
+    $("state").textContent = result.state;
+    say(`marked ${state.replace("_", " ")} · saved`);
+  }
   return result;
 }
 
 async function doneAndNext() {
-  if (!app.video || !(await setState("done"))) return;
+  if (!app.video) return;
+  const mine = app.glances.filter((g) => g.annotator === app.annotator && g.status !== "rejected");
+  if (app.mode === "annotate" && !mine.length) { ask(); return; }
+  await finish("done");
+}
+
+async function finish(state) {
+  if (!(await setState(state))) return;
   const current = app.video.id;
   await loadVideos();
   const order = visibleVideos();
@@ -305,6 +444,27 @@ async function doneAndNext() {
   const next = order.slice(index + 1).concat(order.slice(0, index)).find((v) => v.state !== "done" && v.state !== "no_anomaly");
   if (next) await openVideo(next.id);
   else say("every video in the list is done");
+}
+
+// "done" without a glance: does the video have no anomaly?
+function ask() {
+  $("ask").hidden = false;
+  $("ask-yes").focus();
+}
+
+async function answer(noAnomaly) {
+  $("ask").hidden = true;
+  if (noAnomaly) await finish("no_anomaly");
+  else say("not marked: add a glance (G) on each abnormal event, then done");
+}
+
+async function nextForReview() {
+  const after = app.video ? `?after=${enc(app.video.id)}` : "";
+  const next = await api("GET", `/api/review/next${after}`);
+  if (!next.id) { say("no video needs review"); return; }
+  if (app.mode !== "review") { document.querySelector("input[name=mode][value=review]").checked = true; app.mode = "review"; }
+  await openVideo(next.id);
+  say(`${next.id} needs review: ${next.reasons.join(", ")}`);
 }
 
 async function afterChange() {
@@ -326,12 +486,71 @@ function neighbour(direction) {
   if (target) select(target.id);
 }
 
+// ---------------------------------------------------------------- timeline: zoom and thumbnails
+
+function frameUnder(event) {
+  const box = $("timeline").getBoundingClientRect();
+  const share = Math.max(0, Math.min(1, (event.clientX - box.left) / box.width));
+  return Math.round(share * (app.video.frames - 1));
+}
+
+function zoom(factor) {
+  if (!app.video) return;
+  app.zoom = Math.max(1, Math.min(64, app.zoom * factor));
+  renderGlances();
+  const wrap = $("timeline-wrap");
+  const x = (app.frame / Math.max(app.video.frames - 1, 1)) * wrap.scrollWidth;
+  wrap.scrollLeft = x - wrap.clientWidth / 2;  // keep the playhead in view
+  $("zoom").textContent = `${app.zoom}×`;
+}
+
+const thumb = { wanted: null, seeking: false };
+function showThumbnail(event) {
+  if (!app.video) return;
+  const frame = frameUnder(event);
+  const card = $("thumb");
+  card.hidden = false;
+  const wrap = $("timeline-wrap").getBoundingClientRect();
+  card.style.left = `${Math.max(0, event.clientX - wrap.left - 80)}px`;
+  $("thumb-label").textContent = `frame ${frame}`;
+  thumb.wanted = frame;
+  if (!thumb.seeking) seekThumbnail();
+}
+
+function seekThumbnail() {
+  const video = $("thumb-video");
+  if (thumb.wanted === null || video.readyState < 1) return;
+  thumb.seeking = true;
+  thumb.showing = thumb.wanted;
+  video.currentTime = frameMiddle(thumb.wanted);
+}
+
+function drawThumbnail() {
+  const canvas = $("thumb-canvas");
+  canvas.getContext("2d").drawImage($("thumb-video"), 0, 0, canvas.width, canvas.height);
+  thumb.seeking = false;
+  if (thumb.wanted !== thumb.showing) seekThumbnail();
+}
+
 // ---------------------------------------------------------------- keyboard and controls
 
+// Keys reach the page everywhere except where text is typed (the filter, the frame box, the name).
+function typing(target) {
+  const tag = (target.tagName || "").toLowerCase();
+  return tag === "textarea" || (tag === "input" && !["radio", "checkbox", "button"].includes(target.type));
+}
+
 function onKey(event) {
-  const tag = (event.target.tagName || "").toLowerCase();
-  if (tag === "input" || tag === "select" || tag === "textarea") return;
   const key = event.key;
+  if (typing(event.target)) {
+    if (key === "Escape" || (key === "Enter" && event.target.id === "filter")) event.target.blur();
+    return;
+  }
+  if (!$("ask").hidden) {
+    if (key === "y" || key === "Y") { event.preventDefault(); answer(true); }
+    if (key === "Escape" || key === "n" || key === "N") { event.preventDefault(); answer(false); }
+    return;
+  }
   if (key === "?") { toggleHelp(); event.preventDefault(); return; }
   if (key === "Escape") { $("help").hidden = true; return; }
   if (!app.video) return;
@@ -342,6 +561,7 @@ function onKey(event) {
     seekFrame(currentFrame() + step);
     return;
   }
+  if (key === "ArrowUp" || key === "ArrowDown") { event.preventDefault(); return; }  // never a select's option
   if (key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); doneAndNext(); return; }
   if ((key === "z" || key === "Z") && (event.ctrlKey || event.metaKey)) { event.preventDefault(); undo(); return; }
   if (event.ctrlKey || event.metaKey || event.altKey) return;
@@ -353,6 +573,13 @@ function onKey(event) {
     case "u": undo(); break;
     case "a": if (app.mode === "review" && app.selected !== null) reviewGlance(app.selected, "accepted"); break;
     case "r": if (app.mode === "review" && app.selected !== null) reviewGlance(app.selected, "rejected"); break;
+    case "k": if (app.mode === "review" && app.selected !== null) keepGlance(app.selected); break;
+    case "q": nextForReview(); break;
+    case "[": setSpeed(-1); break;
+    case "]": setSpeed(1); break;
+    case "=": case "+": zoom(2); break;
+    case "-": zoom(0.5); break;
+    case "f": event.preventDefault(); $("goto").value = ""; $("goto").focus(); break;
     default: break;
   }
 }
@@ -369,16 +596,36 @@ function wireControls() {
   $("undo").addEventListener("click", undo);
   $("no-anomaly").addEventListener("click", () => setState("no_anomaly").then(afterChange));
   $("done").addEventListener("click", doneAndNext);
+  $("next-review").addEventListener("click", nextForReview);
+  $("ask-yes").addEventListener("click", () => answer(true));
+  $("ask-no").addEventListener("click", () => answer(false));
+  $("zoom-in").addEventListener("click", () => zoom(2));
+  $("zoom-out").addEventListener("click", () => zoom(0.5));
   $("show-help").addEventListener("click", toggleHelp);
   $("close-help").addEventListener("click", toggleHelp);
   $("filter").addEventListener("input", renderVideos);
-  $("state-filter").addEventListener("change", renderVideos);
-  $("timeline").addEventListener("click", (event) => {
-    if (!app.video) return;
-    const box = $("timeline").getBoundingClientRect();
-    seekFrame(Math.round(((event.clientX - box.left) / box.width) * (app.video.frames - 1)));
+  $("state-filter").addEventListener("change", () => { renderVideos(); $("state-filter").blur(); });
+  $("goto-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const frame = Number($("goto").value);
+    $("goto").blur();
+    if (!app.video || !Number.isInteger(frame) || frame < 0 || frame >= app.video.frames) {
+      say(`go to frame: give a whole number from 0 to ${app.video ? app.video.frames - 1 : "the last frame"}`, true);
+      return;
+    }
+    seekFrame(frame);
   });
+  $("timeline").addEventListener("click", (event) => { if (app.video) seekFrame(frameUnder(event)); });
+  $("timeline").addEventListener("mousemove", showThumbnail);
+  $("timeline").addEventListener("mouseleave", () => { $("thumb").hidden = true; thumb.wanted = null; });
+  $("timeline-wrap").addEventListener("wheel", (event) => {
+    if (!event.ctrlKey) return;
+    event.preventDefault();
+    zoom(event.deltaY < 0 ? 2 : 0.5);
+  }, { passive: false });
+  $("thumb-video").addEventListener("seeked", drawThumbnail);
   document.querySelectorAll("input[name=mode]").forEach((radio) => radio.addEventListener("change", async () => {
+    radio.blur();  // the switch never keeps the keyboard: → steps a frame, N goes to the next glance
     app.mode = radio.value;
     app.selected = null;
     await refresh();
@@ -387,30 +634,43 @@ function wireControls() {
   $("who-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const name = $("who-name").value.trim();
-    const ok = await act(`annotator ${name}`, () => api("POST", "/api/annotators", { name }));
-    if (!ok) return;
-    app.annotator = name;
-    localStorage.setItem("glancevad.annotator", name);
-    $("annotator-name").textContent = name;
+    const me = await act(`annotator ${name}`, () => api("POST", "/api/annotators", { name }));
+    if (!me) return;
+    setAnnotator(me);
     $("who").hidden = true;
     await loadVideos();
     if (app.video) await openVideo(app.video.id);
   });
-  // one blur so that keys reach the page, not a focused button
+  // buttons give the keyboard back to the page
   document.querySelectorAll("button").forEach((button) => button.addEventListener("mouseup", () => button.blur()));
 }
 
+function setAnnotator(me) {
+  app.annotator = me.name;
+  app.reviewer = me.reviewer;
+  localStorage.setItem("glancevad.annotator", me.name);
+  $("annotator-name").textContent = me.name + (me.reviewer ? " (reviewer)" : "");
+}
+
 async function start() {
+  // the token has become a cookie: take it out of the address bar (and the history)
+  const query = new URLSearchParams(location.search);
+  if (query.has("token")) {
+    query.delete("token");
+    history.replaceState(null, "", location.pathname + (query.toString() ? `?${query}` : "") + location.hash);
+  }
   wireControls();
   followPlayback();
-  const known = await api("GET", "/api/annotators");
-  if (!app.annotator || !known.includes(app.annotator)) {
-    if (app.annotator) await api("POST", "/api/annotators", { name: app.annotator }).catch(() => null);
-  }
-  if (!app.annotator) { $("who").hidden = false; $("who-name").focus(); return; }
-  $("annotator-name").textContent = app.annotator;
+  setInterval(poll, 2000);
+  const me = app.annotator ? await api("POST", "/api/annotators", { name: app.annotator }).catch(() => null) : null;
+  if (!me) { $("who").hidden = false; $("who-name").focus(); return; }
+  setAnnotator(me);
   await loadVideos();
   say(`${app.videos.length} videos · press ? for the shortcuts`);
+  const kept = new URLSearchParams(location.hash.slice(1));  // the last video and frame, kept over a reload
+  if (kept.get("video") && app.videos.some((v) => v.id === kept.get("video"))) {
+    await openVideo(kept.get("video"), Number(kept.get("frame")) || 0);
+  }
 }
 
 start().catch((error) => say(`could not start: ${error.message}`, true));
