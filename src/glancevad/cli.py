@@ -401,11 +401,18 @@ def test(
     precision: Annotated[Precision, typer.Option(help="fp32 or bf16 autocast.")] = Precision.fp32,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
     plots: Annotated[int, typer.Option(min=0, help="Score-curve PNGs to draw.")] = 4,
+    window: Annotated[list[int] | None, typer.Option(
+        help="Also score causally with this window of snippets, as `watch` does (repeatable): "
+             "a table offline vs causal.")] = None,
+    lookahead: Annotated[int, typer.Option(min=0, help="With --window: snippets each causal score waits for.")] = 0,
 ) -> None:
     """Score every test video (all crops, averaged) and compute the metrics against the ground truth."""
     from glancevad.engine.inference import evaluate_checkpoint
     from glancevad.engine.trainer import resolve_device
 
+    if window:
+        _causal_test(checkpoint, data, out, window, lookahead, resolve_device(device), precision.value)
+        return
     with progress_bar(unit="videos") as bar:
         task = bar.add_task("testing", total=None)
         metrics = evaluate_checkpoint(checkpoint, data, out, device=resolve_device(device), precision=precision.value,
@@ -414,6 +421,18 @@ def test(
     if metrics:
         console.print(_metrics_table(f"test metrics of {checkpoint} (%)", {"": metrics}))
     console.print(f"wrote [bold]{out}[/]: scores.json" + (", metrics.json" if metrics else "") + ", plots/")
+
+
+def _causal_test(checkpoint: Path, data: Path, out: Path, windows: list[int], lookahead: int, device,
+                 precision: str) -> None:
+    from glancevad.causal import causal_comparison
+
+    with progress_bar(unit="scorings") as bar:
+        task = bar.add_task("testing offline and causally", total=len(windows) + 1)
+        rows = causal_comparison(checkpoint, data, out, windows, lookahead=lookahead, device=device,
+                                 precision=precision, on_window=lambda _: bar.advance(task))
+    console.print(_metrics_table(f"{checkpoint}: offline vs causal (lookahead {lookahead}) (%)", rows))
+    console.print(f"wrote [bold]{out}[/]: causal.json, causal.md, offline/ and causal-w*/ (scores.json, metrics.json)")
 
 
 @app.command()
@@ -580,6 +599,9 @@ def detect(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
     batch: Annotated[int, typer.Option(min=1, help="Snippets per forward pass.")] = 1,
     precision: Annotated[Precision, typer.Option(help="fp32 or bf16 autocast.")] = Precision.fp32,
+    causal: Annotated[bool, typer.Option(help="Score as `watch` does: each snippet from the last --window.")] = False,
+    window: Annotated[int, typer.Option(help="--causal: snippets the network sees (the scored one last).")] = 32,
+    lookahead: Annotated[int, typer.Option(help="--causal: snippets each score waits for (0: none).")] = 0,
 ) -> None:
     """Score a new video with a trained model: per-frame scores, events (JSON, CSV) and a PNG."""
     from glancevad.detect import run_detection
@@ -593,6 +615,7 @@ def detect(
             min_event=_seconds(min_event, "--min-event"), merge_gap=_seconds(merge_gap, "--merge-gap"),
             overlay=overlay, fps=fps, crops=crops, weights=weights,
             device=device, precision=precision.value, batch=batch,
+            window=window if causal else None, lookahead=lookahead,
             on_start=(lambda total: bar.update(task, total=total)) if bar is not None else None,
             on_snippet=(lambda: bar.advance(task)) if bar is not None else None,
         )
@@ -600,6 +623,95 @@ def detect(
         console.print(f"event {event.start_s:8.2f}s – {event.end_s:8.2f}s  frames {event.start_frame}–{event.end_frame}"
                       f"  peak {event.peak_score:.3f}")
     console.print(f"{len(result['events'])} event(s); wrote " + ", ".join(f"[bold]{p}[/]" for p in result["paths"]))
+
+
+@app.command()
+def watch(
+    source: Annotated[str, typer.Argument(help="A video file, a growing file (--follow), a URL (rtsp://, http://) "
+                                               "or a capture device (/dev/video0).")],
+    checkpoint: Annotated[Path, typer.Option(help="A trained glancevad checkpoint (1024-d I3D features).")] = ...,
+    window: Annotated[int, typer.Option(help="Snippets the network sees for each score (the newest last).")] = 32,
+    lookahead: Annotated[int, typer.Option(help="Snippets each score waits for (adds latency; 0: none).")] = 0,
+    threshold: Annotated[float, typer.Option(help="Score at or above which a frame is anomalous.")] = 0.5,
+    min_event: Annotated[str, typer.Option(help="An event raises an alarm once it lasts this long, e.g. 1.0s.")] = (
+        "1.0s"),
+    merge_gap: Annotated[str, typer.Option(help="Events closer than this are one, e.g. 2.0s.")] = "2.0s",
+    crops: Annotated[int | None, typer.Option(help="1, 5 or 10 (default: the checkpoint's).")] = None,
+    precision: Annotated[Precision, typer.Option(help="fp32 or bf16 (I3D and the network).")] = Precision.fp32,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
+    weights: Annotated[str, typer.Option(help="rgb_scratch (bundled) or a PyTorch I3D state dict.")] = "rgb_scratch",
+    realtime: Annotated[bool, typer.Option(help="Read a file at its frame rate (default: as fast as possible).")] = (
+        False),
+    follow: Annotated[bool, typer.Option(help="The source is live: wait for a file to grow, reconnect a "
+                                              "stream that ends.")] = False,
+    stall_timeout: Annotated[float, typer.Option(help="Seconds without data before a stall is reported.")] = 5.0,
+    retries: Annotated[int, typer.Option(help="Failed attempts in a row before the source is given up.")] = 5,
+    backoff: Annotated[float, typer.Option(help="First wait before a retry, in seconds (doubles, up to 30).")] = 1.0,
+    input_format: Annotated[str | None, typer.Option(help="PyAV/FFmpeg input format (v4l2, mpegts ...).")] = None,
+    alarms: Annotated[Path | None, typer.Option(help="Also append the JSON lines to this file.")] = None,
+    webhook: Annotated[str | None, typer.Option(help="Also POST each alarm as JSON to this URL.")] = None,
+) -> None:
+    """Score a stream as it arrives; alarms as JSON lines on stdout (Ctrl+C ends with a summary).
+
+    Each 16-frame snippet is scored from the last --window snippets; an event raises a `start`
+    alarm once it lasts --min-event and an `end` alarm when it is over. Status goes to stderr.
+    """
+    from glancevad.watch import AlarmSinks, WatchSettings
+    from glancevad.watch import watch as run_watch
+
+    settings = WatchSettings(
+        window=window, lookahead=lookahead, threshold=threshold, min_event=_seconds(min_event, "--min-event"),
+        merge_gap=_seconds(merge_gap, "--merge-gap"), crops=crops, precision=precision.value, device=device,
+        weights=weights, realtime=realtime, follow=follow, stall_timeout=stall_timeout, retries=retries,
+        backoff=backoff, input_format=input_format,
+    )
+
+    def status(kind: str, message: str) -> None:
+        colour = "yellow" if kind in ("stall", "drop", "lost", "warning", "webhook") else "cyan"
+        err_console.print(f"[{colour}]{kind}:[/] {message}", highlight=False)
+
+    sinks = AlarmSinks(sys.stdout, alarms, webhook, on_status=status)
+    summary = run_watch(source, checkpoint, settings, sinks=sinks, on_status=status)
+    err_console.print(
+        f"{summary.ended}: {summary.media_s:.1f} s of media ({summary.frames} frames, {summary.snippets} snippets) "
+        f"in {summary.wall_s:.1f} s (real-time factor {summary.realtime_factor or 0:.2f}); {summary.alarms} alarm(s)"
+        + (f", largest latency {summary.max_latency_s:.2f} s" if summary.max_latency_s is not None else "")
+        + f"; {summary.stalls} stall(s), {summary.reconnects} reconnect(s)", highlight=False)
+    err_console.print("alarms and summary: stdout" + (f", [bold]{alarms}[/]" if alarms else "")
+                      + (f", {webhook}" if webhook else ""), highlight=False)
+    if summary.ended == "source lost":
+        raise typer.Exit(1)
+
+
+class ExportFormat(str, Enum):
+    torchscript = "torchscript"
+    onnx = "onnx"
+
+
+@app.command()
+def export(
+    checkpoint: Annotated[Path, typer.Option(help="A trained glancevad checkpoint.")],
+    format: Annotated[ExportFormat, typer.Option(help="torchscript, or onnx (the onnx extra).")] = (
+        ExportFormat.torchscript),
+    out: Annotated[Path | None, typer.Option(help="Folder to write (default runs/export/<checkpoint stem>).")] = None,
+    with_i3d: Annotated[bool, typer.Option(help="Also export the I3D feature extractor.")] = False,
+    crops: Annotated[int | None, typer.Option(help="Crops of the traced example (default: the checkpoint's).")] = None,
+    weights: Annotated[str, typer.Option(help="I3D weights: rgb_scratch (bundled) or a state dict.")] = "rgb_scratch",
+) -> None:
+    """Write the scoring network (and with --with-i3d the feature extractor) for use without glancevad.
+
+    Every file is checked against glancevad's own outputs (to 1e-5) before the command returns.
+    """
+    from glancevad.export import export_checkpoint
+
+    out = out or Path("runs") / "export" / checkpoint.stem
+    with console.status(f"exporting {checkpoint} as {format.value} ..."):
+        manifest = export_checkpoint(checkpoint, out, fmt=format.value, with_i3d=with_i3d, crops=crops,
+                                     weights=weights)
+    for part, entry in manifest["files"].items():
+        console.print(f"{part}: {entry['input']} -> {entry['output']}; largest difference from glancevad "
+                      f"{entry['max_abs_difference']:.1e}", highlight=False)
+    console.print("wrote " + ", ".join(f"[bold]{p}[/]" for p in manifest["paths"]))
 
 
 def _seconds(text: str, option: str) -> float:
