@@ -47,6 +47,7 @@ class LocalServer:
         self.frames, self.fps = frames or [], fps
         self.stall_data, self.stall_bytes = stall_data, stall_bytes
         self.posts: list[dict] = []
+        self.stall_requests = 0
         self.live_started: list[float] = []   # wall time (time.time()) of frame 0 of each live stream
         self.stop = threading.Event()
         owner = self
@@ -70,8 +71,9 @@ class LocalServer:
                 else:
                     self.send_header("Content-Length", str(len(owner.stall_data)))
                     self.end_headers()
-                if self.path == "/stall.ts":
-                    self.wfile.write(owner.stall_data[: owner.stall_bytes])
+                if self.path == "/stall.ts":  # the first request gets part of the file, later ones nothing
+                    owner.stall_requests += 1
+                    self.wfile.write(owner.stall_data[: owner.stall_bytes if owner.stall_requests == 1 else 0])
                     self.wfile.flush()
                     owner.stop.wait(60)
 

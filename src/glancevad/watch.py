@@ -358,6 +358,7 @@ def watch(
     from glancevad.features.i3d import FEATURE_DIM
     from glancevad.features.weights import load_i3d
 
+    stream = Source(source, settings, on_status)   # a missing file is an error before any loading
     device = resolve_device(settings.device)
     loaded = load_model(checkpoint, device=device)
     if loaded.in_dim != FEATURE_DIM:
@@ -368,7 +369,6 @@ def watch(
                                  device=device, precision=settings.precision)
     scorer = CausalScorer(loaded.model, window=settings.window, lookahead=settings.lookahead, device=device,
                           precision=settings.precision)
-    stream = Source(source, settings, on_status)
     summary = WatchSummary(source, str(checkpoint), loaded.name,
                            settings={**asdict(settings), "crops": crops, "frames_per_snippet": FRAMES_PER_SNIPPET})
     tracker: EventTracker | None = None
