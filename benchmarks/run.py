@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from benchmarks import bench_i3d, bench_memory, bench_metrics, bench_tgs, bench_training  # noqa: E402
+from benchmarks import bench_i3d, bench_live, bench_memory, bench_metrics, bench_tgs, bench_training  # noqa: E402
 from glancevad.fileio import write_json  # noqa: E402
 
 SUITES = {
@@ -24,6 +24,7 @@ SUITES = {
     "training": bench_training.run,
     "i3d": bench_i3d.run,
     "memory": bench_memory.run,
+    "live": bench_live.run,
 }
 
 

@@ -144,6 +144,8 @@ def export_checkpoint(
     if fmt == "onnx":
         _require_onnx()
     loaded = load_model(checkpoint, device="cpu")
+    if with_i3d and loaded.in_dim != FEATURE_DIM:
+        raise GlanceVADError(f"{checkpoint}: the network takes {loaded.in_dim}-d features, not I3D's {FEATURE_DIM}")
     crops = crops or loaded.crops or 10
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -158,8 +160,6 @@ def export_checkpoint(
                         "output": "scores (B, T) float32", "max_abs_difference": _check(run, model, [example, *others],
                                                                                          scorer_path)}}
     if with_i3d:
-        if loaded.in_dim != FEATURE_DIM:
-            raise GlanceVADError(f"{checkpoint}: the network takes {loaded.in_dim}-d features, not I3D's {FEATURE_DIM}")
         i3d = _Features(fuse_batch_norm(load_i3d(weights).eval()))
         clips = torch.rand(1, 3, FRAMES_PER_SNIPPET, CROP_SIZE, CROP_SIZE, generator=generator) * 2 - 1
         i3d_path = out / f"{name}.i3d{SUFFIX[fmt]}"

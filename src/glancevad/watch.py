@@ -356,6 +356,7 @@ def watch(
     from glancevad.engine.trainer import resolve_device
     from glancevad.features.extract import ExtractionSettings, SnippetExtractor
     from glancevad.features.i3d import FEATURE_DIM
+    from glancevad.features.video import SHORT_SIDE
     from glancevad.features.weights import load_i3d
 
     stream = Source(source, settings, on_status)   # a missing file is an error before any loading
@@ -369,6 +370,10 @@ def watch(
                                  device=device, precision=settings.precision)
     scorer = CausalScorer(loaded.model, window=settings.window, lookahead=settings.lookahead, device=device,
                           precision=settings.precision)
+    # one blank snippet through both networks before the stream opens: first-call set-up is not latency
+    blank = np.zeros((FRAMES_PER_SNIPPET, SHORT_SIDE, SHORT_SIDE, 3), np.uint8)
+    for features in extractor.snippets(iter(blank)):
+        CausalScorer(loaded.model, window=1, device=device, precision=settings.precision).push(features)
     summary = WatchSummary(source, str(checkpoint), loaded.name,
                            settings={**asdict(settings), "crops": crops, "frames_per_snippet": FRAMES_PER_SNIPPET})
     tracker: EventTracker | None = None
