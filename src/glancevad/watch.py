@@ -330,7 +330,7 @@ class WatchSummary:
 def alarm_record(phase: str, event, number: int, fps: float, source: str, latency_s: float | None) -> dict:
     """The JSON of one alarm: event times in media seconds and frames, the wall clock of emission."""
     record = {"kind": "alarm", "phase": phase, "event": number, "source": source, "wall_time": utc_now(),
-              **{k: v for k, v in asdict(event).items()}, "peak_s": round(event.peak_frame / fps, 3)}
+              **asdict(event), "peak_s": round(event.peak_frame / fps, 3)}
     if latency_s is not None:
         record["latency_s"] = round(latency_s, 3)
     return record
