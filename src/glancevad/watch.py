@@ -242,8 +242,11 @@ class Source:
     def _retry_or_give_up(self, failures: int, why: str, kind: str = "drop") -> None:
         s = self.settings
         if failures > s.retries:
-            self.on_status("lost", f"{self.name}: {why}; gave up after {s.retries} retries")
-            raise SourceLost(f"{self.name}: {why}; gave up after {s.retries} retries")
+            message = f"{self.name}: {why}; gave up after {s.retries} retries"
+            if self.fps is None:  # never opened: nothing was watched
+                raise GlanceVADError(message)
+            self.on_status("lost", message)
+            raise SourceLost(message)
         wait = min(s.backoff * 2 ** (failures - 1), MAX_BACKOFF_S)
         self.on_status(kind, f"{self.name}: {why}; retrying in {wait:g} s (attempt {failures} of {s.retries})")
         time.sleep(wait)

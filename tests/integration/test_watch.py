@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 
-from cli_helpers import assert_user_error, run
+from cli_helpers import assert_user_error, free_port, run
 from glancevad.detect import find_events, frame_scores
 from glancevad.engine.checkpoint import save_checkpoint
 from glancevad.features.extract import ExtractionSettings, SnippetExtractor
@@ -221,6 +221,8 @@ def test_watch_user_errors(event_video, tmp_path):
                       "takes 32-d features but I3D gives 1024-d")
     assert_user_error(run("watch", event_video["path"], "--checkpoint", ckpt, "--webhook", "ftp://x", check=False),
                       "--webhook must be an http:// or https:// URL")
+    assert_user_error(run("watch", f"http://127.0.0.1:{free_port()}/none.ts", "--checkpoint", ckpt, "--retries", 1,
+                          "--backoff", 0.1, check=False), "cannot open", "gave up after 1 retries")
 
 
 def test_detect_causal_scores_a_file_as_watch_does(event_video, tmp_path):
