@@ -37,6 +37,7 @@ from glancevad.errors import GlanceVADError
 
 MAX_BACKOFF_S = 30.0
 DEFAULT_FPS = 25.0
+BEHIND_WARNING_S = 5.0  # a live source this far ahead of the scoring is reported once
 
 
 @dataclass(frozen=True)
@@ -383,6 +384,7 @@ def watch(
     numbers: dict[int, int] = {}          # event start frame -> event number
     latencies: list[float] = []
     last_score = 0.0
+    warned = False
     began = time.perf_counter()
 
     def publish(opened, closed) -> None:
@@ -419,6 +421,11 @@ def watch(
             for features in extractor.snippets(frames):
                 scores = scorer.push(features)
                 scored(scores)
+                lag = time.time() - stream.arrivals.get(stream.frames_read - 1, time.time())
+                if lag > BEHIND_WARNING_S and not warned:
+                    warned = True
+                    on_status("warning", f"scoring is {lag:.1f} s behind the stream (slower than real time): "
+                                         "alarms will lag; try --crops 1, --precision bf16 or a GPU")
                 if on_snippet is not None:
                     on_snippet(scorer.pushed - 1, scores[-1] if scores else float("nan"))
         except SourceLost:
