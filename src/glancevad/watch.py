@@ -20,6 +20,7 @@ import io
 import json
 import os
 import queue
+import signal
 import stat
 import threading
 import time
@@ -102,8 +103,9 @@ class FollowedFile(io.RawIOBase):
     """
 
     def __init__(self, path: Path, *, stall_timeout: float, retries: int, backoff: float,
-                 on_stall: Callable[[int, float], None], poll: float = 0.05):
+                 on_stall: Callable[[int, float], None], stop: threading.Event, poll: float = 0.05):
         super().__init__()
+        self.stop = stop
         self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
         self.stall_timeout, self.retries, self.backoff, self.poll = stall_timeout, retries, backoff, poll
         self.on_stall = on_stall
@@ -118,6 +120,8 @@ class FollowedFile(io.RawIOBase):
             count = self._file.readinto(buffer)
             if count:
                 return count
+            if self.stop.is_set():
+                return 0
             if waited >= limit:
                 if attempt >= self.retries:
                     return 0
@@ -126,7 +130,7 @@ class FollowedFile(io.RawIOBase):
                 wait = min(self.backoff * 2 ** (attempt - 1), MAX_BACKOFF_S)
                 self.on_stall(attempt, wait)
                 waited, limit = 0.0, wait
-            time.sleep(self.poll)
+            self.stop.wait(self.poll)
             waited += self.poll
 
     def close(self) -> None:
@@ -143,8 +147,10 @@ class Source:
     was decoded, or for ``realtime`` files when it was due (its media time after the first frame).
     """
 
-    def __init__(self, source: str, settings: WatchSettings, on_status: Callable[[str, str], None]):
+    def __init__(self, source: str, settings: WatchSettings, on_status: Callable[[str, str], None],
+                 stop: threading.Event | None = None):
         self.name, self.settings, self.on_status = source, settings, on_status
+        self.stop = stop or threading.Event()   # set by Ctrl+C: frames() raises KeyboardInterrupt
         self.kind = "url" if is_url(source) else "device" if is_device(source) else "file"
         if self.kind == "file" and not Path(source).is_file():
             raise GlanceVADError(f"{source}: no such file, URL or capture device")
@@ -167,7 +173,7 @@ class Source:
                                         f"(attempt {attempt} of {s.retries})")
 
             handle = FollowedFile(Path(self.name), stall_timeout=s.stall_timeout, retries=s.retries,
-                                  backoff=s.backoff, on_stall=stalled)
+                                  backoff=s.backoff, on_stall=stalled, stop=self.stop)
             try:
                 return av.open(handle, format=fmt)
             except BaseException:
@@ -212,6 +218,7 @@ class Source:
                     self.reconnects += 1
                     self.on_status("reconnected", f"{self.name}: reading again at frame {self.frames_read}")
                 for rgb in decode_frames(container):
+                    self._check_stop()
                     failures = 0
                     if started is None:
                         started = time.time()
@@ -219,7 +226,8 @@ class Source:
                     if s.realtime and self.kind == "file":  # the frame is due at its media time, late or not
                         arrival = started + self.frames_read / self.fps
                         if arrival > time.time():
-                            time.sleep(arrival - time.time())
+                            self.stop.wait(arrival - time.time())
+                            self._check_stop()
                     self.arrivals[self.frames_read] = arrival
                     self.frames_read += 1
                     yield self.frames_read - 1, rgb
@@ -235,6 +243,7 @@ class Source:
                 continue
             finally:
                 container.close()
+            self._check_stop()
             if self.kind == "file" or not s.follow:
                 return  # the end of the file, or a stream that ended cleanly
             failures += 1
@@ -250,7 +259,12 @@ class Source:
             raise SourceLost(message)
         wait = min(s.backoff * 2 ** (failures - 1), MAX_BACKOFF_S)
         self.on_status(kind, f"{self.name}: {why}; retrying in {wait:g} s (attempt {failures} of {s.retries})")
-        time.sleep(wait)
+        self.stop.wait(wait)
+        self._check_stop()
+
+    def _check_stop(self) -> None:
+        if self.stop.is_set():
+            raise KeyboardInterrupt
 
 
 class AlarmSinks:
@@ -340,6 +354,20 @@ def alarm_record(phase: str, event, number: int, fps: float, source: str, latenc
     return record
 
 
+def _stop_on_sigint(stop: threading.Event) -> Callable[[], None]:
+    """Ctrl+C sets ``stop`` rather than raising wherever the main thread is: inside PyAV a raised
+    KeyboardInterrupt can be swallowed. A second Ctrl+C raises at once. Returns the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum, frame) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    return lambda: signal.signal(signal.SIGINT, previous)
+
+
 def watch(
     source: str,
     checkpoint: str | os.PathLike,
@@ -363,7 +391,8 @@ def watch(
     from glancevad.features.video import SHORT_SIDE
     from glancevad.features.weights import load_i3d
 
-    stream = Source(source, settings, on_status)   # a missing file is an error before any loading
+    stop = threading.Event()
+    stream = Source(source, settings, on_status, stop)   # a missing file is an error before any loading
     device = resolve_device(settings.device)
     loaded = load_model(checkpoint, device=device)
     if loaded.in_dim != FEATURE_DIM:
@@ -416,6 +445,7 @@ def watch(
                 del stream.arrivals[frame]
 
     frames = (rgb for _, rgb in stream.frames())
+    restore = _stop_on_sigint(stop)
     try:
         try:
             for features in extractor.snippets(frames):
@@ -451,4 +481,5 @@ def watch(
             summary.webhook_failures = sinks.webhook_failures
             sinks.emit({"kind": "summary", **asdict(summary)})
             sinks.close()
+        restore()
     return summary
