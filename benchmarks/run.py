@@ -18,6 +18,7 @@ from rich.table import Table  # noqa: E402
 from benchmarks import (  # noqa: E402
     bench_crop_sampling,
     bench_i3d,
+    bench_live,
     bench_memory,
     bench_metrics,
     bench_tgs,
@@ -32,6 +33,7 @@ SUITES = {
     "crop-sampling": bench_crop_sampling.run,
     "i3d": bench_i3d.run,
     "memory": bench_memory.run,
+    "live": bench_live.run,
 }
 
 

@@ -79,3 +79,36 @@ def write_numbered_video(path: Path, rate: Fraction, count: int, *, start: float
     if times is not None:
         return _encode(path, "libx264", rate, "yuv420p", frames, times)
     return _encode(path, "libx264", rate, "yuv420p", frames, [start + i / rate for i in range(count)], 1 / rate)
+
+
+def event_frames(count: int, event: tuple[int, int], *, width: int = 320, height: int = 240,
+                 seed: int = 0) -> list[np.ndarray]:
+    """A still gradient, with a white square jumping about during frames ``event[0] <= i < event[1]``."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:height, 0:width]
+    background = np.stack([xs * 200 // max(width - 1, 1), ys * 200 // max(height - 1, 1),
+                           np.full_like(xs, 60)], axis=-1).astype(np.uint8)
+    side = min(width, height) // 3
+    frames = []
+    for i in range(count):
+        frame = background.copy()
+        if event[0] <= i < event[1]:
+            y, x = rng.integers(0, height - side), rng.integers(0, width - side)
+            frame[y : y + side, x : x + side] = 255
+        frames.append(frame)
+    return frames
+
+
+def encode_frames(frames: list[np.ndarray], handle, *, fps: int = 25, format: str = "mpegts",
+                  codec: str = "mpeg4") -> None:
+    """Mux RGB frames into ``handle`` (a path or a binary file object); MPEG-TS can be read while written."""
+    container = av.open(handle, mode="w", format=format)
+    stream = container.add_stream(codec, rate=fps)
+    stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
+    stream.pix_fmt = "yuv420p"
+    for rgb in frames:
+        for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()

@@ -51,9 +51,8 @@ def frame_scores(snippet_scores: np.ndarray, num_frames: int, *, frames_per_snip
     return scores[index]
 
 
-def find_events(scores: np.ndarray, fps: float, *, threshold: float = 0.5, min_event: float = 1.0,
-                merge_gap: float = 2.0) -> list[Event]:
-    """Events of per-frame ``scores`` (see the module docstring); times in seconds at ``fps``."""
+def merged_runs(scores: np.ndarray, fps: float, *, threshold: float = 0.5, merge_gap: float = 2.0) -> list[list[int]]:
+    """Runs ``[start, end)`` of frames at or above ``threshold``, runs closer than ``merge_gap`` s joined."""
     above = np.asarray(scores) >= threshold
     edges = np.diff(np.r_[0, above.astype(np.int8), 0])
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)  # ends exclusive
@@ -64,15 +63,81 @@ def find_events(scores: np.ndarray, fps: float, *, threshold: float = 0.5, min_e
             runs[-1][1] = int(end)
         else:
             runs.append([int(start), int(end)])
-    events = []
-    for start, end in runs:
-        if (end - start) / fps < min_event:
-            continue
-        window = scores[start:end]
-        peak = int(np.argmax(window))
-        events.append(Event(start, end - 1, round(start / fps, 3), round(end / fps, 3), float(window[peak]),
-                            start + peak, float(window.mean())))
-    return events
+    return runs
+
+
+def make_event(scores: np.ndarray, start: int, end: int, fps: float, *, first_frame: int = 0) -> Event:
+    """The :class:`Event` of frames ``[start, end)`` of ``scores``, whose frame 0 is video frame ``first_frame``."""
+    window = np.asarray(scores)[start:end]
+    peak = int(np.argmax(window))
+    start, end = start + first_frame, end + first_frame
+    return Event(start, end - 1, round(start / fps, 3), round(end / fps, 3), float(window[peak]), start + peak,
+                 float(window.mean()))
+
+
+def find_events(scores: np.ndarray, fps: float, *, threshold: float = 0.5, min_event: float = 1.0,
+                merge_gap: float = 2.0) -> list[Event]:
+    """Events of per-frame ``scores`` (see the module docstring); times in seconds at ``fps``."""
+    runs = merged_runs(scores, fps, threshold=threshold, merge_gap=merge_gap)
+    return [make_event(scores, start, end, fps) for start, end in runs if (end - start) / fps >= min_event]
+
+
+class EventTracker:
+    """:func:`find_events` on a score stream that arrives a few frames at a time.
+
+    ``push(scores)`` appends per-frame scores and returns ``(opened, closed)``: events that just
+    reached ``min_event`` (the alarm; its end and peak so far) and events that can no longer grow
+    (no later run can come within ``merge_gap`` of them). After ``finish()`` the closed events are
+    exactly ``find_events`` of the whole stream. Memory: the frames of the run chain still open.
+    """
+
+    def __init__(self, fps: float, *, threshold: float = 0.5, min_event: float = 1.0, merge_gap: float = 2.0):
+        self.fps, self.threshold, self.min_event, self.merge_gap = fps, threshold, min_event, merge_gap
+        self._scores = np.zeros(0)
+        self._first = 0                 # stream frame of self._scores[0]
+        self._open: set[int] = set()    # start frames of events alarmed but not closed
+
+    @property
+    def frames(self) -> int:
+        """Frames received so far."""
+        return self._first + len(self._scores)
+
+    @property
+    def first_frame(self) -> int:
+        """The first frame still held: every event not yet closed starts at or after it."""
+        return self._first
+
+    def push(self, scores: np.ndarray) -> tuple[list[Event], list[Event]]:
+        """Append per-frame ``scores``; the events opened and closed by them."""
+        self._scores = np.concatenate([self._scores, np.asarray(scores, dtype=np.float64).reshape(-1)])
+        return self._update(final=False)
+
+    def finish(self) -> tuple[list[Event], list[Event]]:
+        """The stream ended: every event is closed."""
+        return self._update(final=True)
+
+    def _update(self, *, final: bool) -> tuple[list[Event], list[Event]]:
+        opened: list[Event] = []
+        closed: list[Event] = []
+        length = len(self._scores)
+        keep = length
+        runs = merged_runs(self._scores, self.fps, threshold=self.threshold, merge_gap=self.merge_gap)
+        for start, end in runs:
+            done = final or length - end > self.merge_gap * self.fps
+            if not done:
+                keep = min(keep, start)
+            if (end - start) / self.fps < self.min_event:
+                continue
+            event = make_event(self._scores, start, end, self.fps, first_frame=self._first)
+            if event.start_frame not in self._open:
+                opened.append(event)
+                self._open.add(event.start_frame)
+            if done:
+                closed.append(event)
+                self._open.discard(event.start_frame)
+        self._scores = self._scores[keep:]
+        self._first += keep
+        return opened, closed
 
 
 def write_events(out_dir: str | os.PathLike, video_id: str, events: list[Event], summary: dict) -> tuple[Path, Path]:
@@ -144,13 +209,19 @@ def run_detection(
     device: str = "auto",
     precision: str = "fp32",
     batch: int = 1,
+    window: int | None = None,
+    lookahead: int = 0,
     on_start: Callable[[int], None] | None = None,
     on_snippet: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Extract (unless ``features`` is given), score, find events, and write them; see ``glancevad detect``.
 
+    With ``window`` the snippets are scored causally, as ``glancevad watch`` scores them
+    (:func:`glancevad.causal.causal_scores`: the last ``window`` snippets, ``lookahead`` snippets late).
+
     Returns ``{"events": [Event], "frame_scores": array, "paths": [written files]}``.
     """
+    from glancevad.causal import causal_scores, check_window
     from glancevad.engine.distributed import resolve_device
     from glancevad.engine.evaluator import score_videos
     from glancevad.engine.inference import load_model
@@ -170,6 +241,8 @@ def run_detection(
     check_output(out_dir, kind="folder")
     if overlay is not None:
         check_output(overlay, kind="file")
+    if window is not None:
+        check_window(window, lookahead)
     torch_device = resolve_device(device)
     loaded = load_model(checkpoint, device=torch_device)
     info = probe(video) if video is not None else None
@@ -193,7 +266,11 @@ def run_detection(
         paths.append(write_npy(out_dir / f"{video_id}.features.npy", x))
     if x.shape[2] != loaded.in_dim:
         raise GlanceVADError(f"{features}: {x.shape[2]}-d features, but {checkpoint} takes {loaded.in_dim}-d")
-    snippet_scores = score_videos(loaded.model, [(video_id, x)], device=torch_device, precision=precision)[video_id]
+    if window is None:
+        snippet_scores = score_videos(loaded.model, [(video_id, x)], device=torch_device, precision=precision)[video_id]
+    else:
+        snippet_scores = causal_scores(loaded.model, x, window=window, lookahead=lookahead, device=torch_device,
+                                       precision=precision)
     fps = fps or (info.fps if info is not None else 30.0)
     per_frame = frame_scores(snippet_scores, max(num_frames, 1))
     events = find_events(per_frame, fps, threshold=threshold, min_event=min_event, merge_gap=merge_gap)
@@ -202,6 +279,7 @@ def run_detection(
         "checkpoint": str(checkpoint), "model": loaded.name, "frames": int(num_frames), "fps": fps,
         "snippets": int(x.shape[0]), "crops": int(x.shape[1]), "frames_per_snippet": FRAMES_PER_SNIPPET,
         "threshold": threshold, "min_event_s": min_event, "merge_gap_s": merge_gap,
+        "scoring": "offline" if window is None else {"causal_window": window, "lookahead": lookahead},
     }
     paths.extend(write_events(out_dir, video_id, events, summary))
     paths.append(write_frame_scores(out_dir / f"{video_id}.frame_scores.csv", per_frame, fps))

@@ -16,7 +16,7 @@ from glancevad.glance import read_glances
 from glancevad.metrics import evaluate_scores
 
 COMMANDS = [
-    ([], ["synth", "evaluate", "data", "gt", "glances", "train", "test", "compare"]),
+    ([], ["synth", "evaluate", "data", "gt", "glances", "train", "test", "compare", "watch", "export"]),
     (["synth"], ["--size", "--dim", "--crops", "--crop-naming", "--seed", "--force"]),
     (["data", "check"], ["--dim", "--glances", "--features", "--normal-pattern"]),
     (["gt", "build"], ["--annotations", "--list", "--lengths", "--features", "--format", "--out"]),
@@ -27,14 +27,18 @@ COMMANDS = [
     (["train"], ["--data", "--out", "--resume", "--preset", "--model", "urdmu", "--supervision", "--glance-fraction",
                  "--weak-fraction", "--steps", "--batch-size", "--precision", "--device", "--seed", "--config",
                  "--set", "--cache-dir"]),
-    (["test"], ["--checkpoint", "--data", "--out", "--precision", "--device", "--plots"]),
+    (["test"], ["--checkpoint", "--data", "--out", "--precision", "--device", "--plots", "--window", "--lookahead"]),
     (["compare"], ["--name", "--data", "--out"]),
     (["extract"], ["--out", "--list", "--root", "--crops", "--layout", "--stack", "--step", "--fps", "--weights",
                    "--device", "--batch", "--precision", "--shard", "--resume", "merge"]),
     (["annotate"], ["--videos", "--db", "--host", "--port", "--token", "--duplicate-frames", "--transcode",
                     "export", "import"]),
     (["detect"], ["--checkpoint", "--features", "--out", "--threshold", "--min-event", "--merge-gap", "--overlay",
-                  "--fps", "--crops", "--weights"]),
+                  "--fps", "--crops", "--weights", "--causal", "--window", "--lookahead"]),
+    (["watch"], ["--checkpoint", "--window", "--lookahead", "--threshold", "--min-event", "--merge-gap", "--crops",
+                 "--precision", "--device", "--weights", "--realtime", "--follow", "--stall-timeout", "--retries",
+                 "--backoff", "--input-format", "--alarms", "--webhook"]),
+    (["export"], ["--checkpoint", "--format", "torchscript", "onnx", "--out", "--with-i3d", "--crops", "--weights"]),
 ]
 
 

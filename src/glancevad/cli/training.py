@@ -96,6 +96,10 @@ def test(
     precision: Annotated[Precision, typer.Option(help="fp32 or bf16 autocast.")] = Precision.fp32,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
     plots: Annotated[int, typer.Option(min=0, help="Score-curve PNGs to draw.")] = 4,
+    window: Annotated[list[int] | None, typer.Option(
+        help="Also score causally with this window of snippets, as `watch` does (repeatable): "
+             "a table offline vs causal.")] = None,
+    lookahead: Annotated[int, typer.Option(min=0, help="With --window: snippets each causal score waits for.")] = 0,
 ) -> None:
     """Score every test video (all crops, averaged) and compute the metrics against the ground truth.
 
@@ -105,6 +109,9 @@ def test(
     from glancevad.engine.distributed import resolve_device
     from glancevad.engine.inference import evaluate_best_and_last
 
+    if window:
+        _causal_test(checkpoint, data, out, window, lookahead, resolve_device(device), precision.value)
+        return
     with progress_bar(unit="videos") as bar:
         task = bar.add_task("testing", total=None)
         results = evaluate_best_and_last(
@@ -115,6 +122,18 @@ def test(
         console.print(metrics_table(f"test metrics of {checkpoint.parent} (%)", rows))
     written = "scores.json" + (", metrics.json" if rows else "") + ", plots/" + (", last/" if len(results) > 1 else "")
     console.print(f"wrote [bold]{out}[/]: {written}")
+
+
+def _causal_test(checkpoint: Path, data: Path, out: Path, windows: list[int], lookahead: int, device,
+                 precision: str) -> None:
+    from glancevad.causal import causal_comparison
+
+    with progress_bar(unit="scorings") as bar:
+        task = bar.add_task("testing offline and causally", total=len(windows) + 1)
+        rows = causal_comparison(checkpoint, data, out, windows, lookahead=lookahead, device=device,
+                                 precision=precision, on_window=lambda _: bar.advance(task))
+    console.print(metrics_table(f"{checkpoint}: offline vs causal (lookahead {lookahead}) (%)", rows))
+    console.print(f"wrote [bold]{out}[/]: causal.json, causal.md, offline/ and causal-w*/ (scores.json, metrics.json)")
 
 
 @app.command()

@@ -112,6 +112,9 @@ def detect(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
     batch: Annotated[int, typer.Option(min=1, help="Snippets per forward pass.")] = 1,
     precision: Annotated[Precision, typer.Option(help="fp32 or bf16 autocast.")] = Precision.fp32,
+    causal: Annotated[bool, typer.Option(help="Score as `watch` does: each snippet from the last --window.")] = False,
+    window: Annotated[int, typer.Option(help="--causal: snippets the network sees (the scored one last).")] = 32,
+    lookahead: Annotated[int, typer.Option(help="--causal: snippets each score waits for (0: none).")] = 0,
 ) -> None:
     """Score a new video with a trained model: per-frame scores, events (JSON, CSV) and a PNG."""
     from glancevad.detect import run_detection
@@ -125,6 +128,7 @@ def detect(
             min_event=seconds(min_event, "--min-event"), merge_gap=seconds(merge_gap, "--merge-gap"),
             overlay=overlay, fps=fps, crops=crops, weights=weights,
             device=device, precision=precision.value, batch=batch,
+            window=window if causal else None, lookahead=lookahead,
             on_start=(lambda total: bar.update(task, total=total)) if bar is not None else None,
             on_snippet=(lambda: bar.advance(task)) if bar is not None else None,
         )

@@ -61,10 +61,15 @@ def evaluate_checkpoint(
     device: torch.device,
     precision: str = "fp32",
     plots: int = 4,
+    window: int | None = None,
+    lookahead: int = 0,
     on_start: Callable[[int], None] | None = None,
     on_video: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Score every test video (all crops, averaged) and write ``scores.json``, ``metrics.json`` and plots.
+
+    With ``window`` the videos are scored causally (:func:`glancevad.causal.causal_scores`), as
+    ``glancevad watch`` scores a stream.
 
     ``on_start(number_of_videos)`` is called once the dataset is read, ``on_video(id)`` after each.
     Returns the metrics (empty when the dataset has no ground truth).
@@ -79,13 +84,20 @@ def evaluate_checkpoint(
         on_start(len(dataset.test))
     # one video at a time, memory-mapped: the resident size does not grow with the test set
     videos = ((v.id, dataset.load_features(v, expected_dim=loaded.in_dim, mmap=True)) for v in dataset.test)
-    scores = score_videos(loaded.model, videos, device=device, precision=precision, on_video=on_video)
+    if window is None:
+        scores = score_videos(loaded.model, videos, device=device, precision=precision, on_video=on_video)
+    else:
+        from glancevad.causal import score_videos_causally
+
+        scores = score_videos_causally(loaded.model, videos, window=window, lookahead=lookahead, device=device,
+                                       precision=precision, on_video=on_video)
     write_scores(out_dir / "scores.json", scores)
     metrics: dict[str, Any] = {}
     if dataset.ground_truth is not None:
         metrics = evaluate_scores(scores, dataset.ground_truth, frames_per_snippet=dataset.frames_per_snippet)
+        scoring = {} if window is None else {"causal_window": window, "lookahead": lookahead}
         write_json(out_dir / "metrics.json", {**metrics, "checkpoint": str(checkpoint), "step": loaded.step,
-                                              "videos": len(scores)})
+                                              "videos": len(scores), **scoring})
     _plot_examples(out_dir / "plots", dataset, scores, plots)
     return metrics
 

@@ -129,27 +129,34 @@ def iter_frames(
     path = Path(path)
     container = _open(path)
     try:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        next_slot = 0
-        size: tuple[int, int] | None = None
-        try:
-            for frame in container.decode(stream):
-                if fps is not None:
-                    time = frame.time if frame.time is not None else 0.0
-                    slot = math.floor(time * fps + 1e-6)
-                    if slot < next_slot:
-                        continue
-                    next_slot = slot + 1
-                rgb = frame.to_ndarray(format="rgb24")
-                if short_side is not None:
-                    size = size or resized_size(rgb.shape[1], rgb.shape[0], short_side)
-                    rgb = resize_frame(rgb, size)
-                yield rgb
-        except av.FFmpegError as exc:
-            raise DataError(f"{path}: decoding failed ({exc})") from None
+        yield from decode_frames(container, fps=fps, short_side=short_side)
+    except av.FFmpegError as exc:
+        raise DataError(f"{path}: decoding failed ({exc})") from None
     finally:
         container.close()
+
+
+def decode_frames(container, *, fps: float | None = None, short_side: int | None = SHORT_SIDE) -> Iterator[np.ndarray]:
+    """The frames of an open PyAV container's first video stream, as :func:`iter_frames` gives them.
+
+    Decoding errors (``av.FFmpegError``) propagate; the caller owns the container.
+    """
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    next_slot = 0
+    size: tuple[int, int] | None = None
+    for frame in container.decode(stream):
+        if fps is not None:
+            time = frame.time if frame.time is not None else 0.0
+            slot = math.floor(time * fps + 1e-6)
+            if slot < next_slot:
+                continue
+            next_slot = slot + 1
+        rgb = frame.to_ndarray(format="rgb24")
+        if short_side is not None:
+            size = size or resized_size(rgb.shape[1], rgb.shape[0], short_side)
+            rgb = resize_frame(rgb, size)
+        yield rgb
 
 
 def iter_snippets(

@@ -1,0 +1,156 @@
+"""Causal scoring: each snippet scored by the network over a window of the last ``W`` snippets.
+
+Offline, a network sees the whole video (UR-DMU and RTFM attend over every snippet). On a live
+stream only the past exists, so snippet ``t`` is scored from the window of snippets
+``[t + L - W + 1, t + L]`` (fewer at the start of the stream), taking the network's output at ``t``;
+``L`` (``lookahead``, default 0) delays each score by ``L`` snippets so that a network with a
+local receptive field sees its right-hand context too. For MIL (two k=3 convolutions: two snippets
+either side) ``W ≥ 5`` with ``L = 2`` reproduces the offline scores, and ``L = 0`` the offline
+scores of the video cut at ``t``. At the end of a stream the last ``L`` snippets take their scores
+from the final window, as offline scoring does at the end of a video.
+
+:class:`CausalScorer` is the streaming form (``glancevad watch``); :func:`causal_scores` scores a
+whole ``[T, crops, D]`` array with the same windows (``glancevad detect --causal``, ``glancevad
+test --window``), batching the full-length windows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from glancevad.engine.evaluator import score_batch
+from glancevad.errors import GlanceVADError
+
+
+def check_window(window: int, lookahead: int = 0) -> None:
+    """A window of at least one snippet that holds the lookahead snippets and the scored one."""
+    if window < 1:
+        raise GlanceVADError(f"--window must be at least 1 snippet, not {window}")
+    if lookahead < 0 or lookahead >= window:
+        raise GlanceVADError(f"--lookahead must be between 0 and window - 1 = {window - 1}, not {lookahead}")
+
+
+def score_windows(model: nn.Module, windows: torch.Tensor, *, device: torch.device, precision: str) -> np.ndarray:
+    """Scores ``(N, W)`` of ``N`` windows ``(N, crops, W, D)``, every window scored on its own."""
+    return score_batch(model, windows, device=device, precision=precision)
+
+
+class CausalScorer:
+    """Snippet features in, causal snippet scores out, one snippet at a time.
+
+    ``push(features (crops, D))`` returns the scores that became final: none during the first
+    ``lookahead`` snippets, then one per snippet (that of snippet ``n - 1 - lookahead``).
+    ``finish()`` returns the last ``lookahead`` scores. Memory: ``window`` snippets of features.
+    """
+
+    def __init__(self, model: nn.Module, *, window: int, lookahead: int = 0, device: torch.device | str = "cpu",
+                 precision: str = "fp32"):
+        check_window(window, lookahead)
+        self.model, self.window, self.lookahead = model, window, lookahead
+        self.device, self.precision = torch.device(device), precision
+        self._features: deque[np.ndarray] = deque(maxlen=window)
+        self._last: np.ndarray | None = None   # scores of the last window
+        self.pushed = 0                         # snippets received
+        self.scored = 0                         # snippet scores returned
+
+    def push(self, features: np.ndarray) -> list[float]:
+        """Add one snippet ``(crops, D)``; the scores now final, in snippet order."""
+        self._features.append(np.asarray(features, dtype=np.float32))
+        self.pushed += 1
+        x = torch.from_numpy(np.stack(self._features, axis=1))[None]      # (1, crops, w, D)
+        self._last = score_windows(self.model, x, device=self.device, precision=self.precision)[0]
+        if self.pushed <= self.lookahead:
+            return []
+        self.scored += 1
+        return [float(self._last[-1 - self.lookahead])]
+
+    def finish(self) -> list[float]:
+        """The scores of the snippets still waiting for their lookahead, from the last window."""
+        if self._last is None:
+            return []
+        waiting = self.pushed - self.scored
+        self.scored = self.pushed
+        return [float(s) for s in self._last[len(self._last) - waiting :]]
+
+
+def causal_scores(model: nn.Module, features: np.ndarray, *, window: int, lookahead: int = 0,
+                  device: torch.device | str = "cpu", precision: str = "fp32", batch: int = 64) -> np.ndarray:
+    """Causal scores ``(T,)`` of one video's features ``[T, crops, D]``: what :class:`CausalScorer` gives.
+
+    The windows shorter than ``window`` (the stream's first snippets) are scored one by one,
+    the full-length ones ``batch`` at a time.
+    """
+    check_window(window, lookahead)
+    device = torch.device(device)
+    x = torch.from_numpy(np.ascontiguousarray(np.asarray(features, dtype=np.float32).transpose(1, 0, 2)))
+    length = x.shape[1]
+    ends = np.arange(length)                     # the window ending at snippet e scores snippet e - lookahead
+    out = np.empty(length, dtype=np.float32)
+    last: np.ndarray | None = None
+    for end in ends[: min(window - 1, length)]:
+        last = score_windows(model, x[None, :, : end + 1], device=device, precision=precision)[0]
+        if end >= lookahead:
+            out[end - lookahead] = last[-1 - lookahead]
+    full = ends[window - 1 :]
+    for start in range(0, len(full), batch):
+        chunk = full[start : start + batch]
+        windows = torch.stack([x[:, e - window + 1 : e + 1] for e in chunk])
+        scores = score_windows(model, windows, device=device, precision=precision)
+        out[chunk - lookahead] = scores[:, -1 - lookahead]
+        last = scores[-1]
+    if last is not None and lookahead:
+        tail = min(lookahead, length)
+        out[length - tail :] = last[len(last) - tail :]
+    return out
+
+
+def score_videos_causally(model: nn.Module, videos: Iterable[tuple[str, np.ndarray]], *, window: int,
+                          lookahead: int = 0, device: torch.device, precision: str = "fp32",
+                          on_video: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
+    """:func:`causal_scores` of each ``(id, features [T, crops, D])``: ``{id: scores (T,)}``."""
+    out = {}
+    for vid, features in videos:
+        out[vid] = causal_scores(model, features, window=window, lookahead=lookahead, device=device,
+                                 precision=precision)
+        if on_video is not None:
+            on_video(vid)
+    return out
+
+
+def causal_comparison(checkpoint: str | os.PathLike, data_root: str | os.PathLike, out: str | os.PathLike,
+                      windows: Sequence[int], *, lookahead: int = 0, device: torch.device, precision: str = "fp32",
+                      on_window: Callable[[str], None] | None = None) -> dict[str, dict[str, float]]:
+    """Test metrics of ``checkpoint`` scored offline and causally with each window: ``{"offline": m, "W=8": m, ...}``.
+
+    Each scoring goes to its own folder under ``out`` (``offline/``, ``causal-w8/`` ...: scores.json,
+    metrics.json); the comparison to ``out/causal.json`` and ``out/causal.md``.
+    """
+    from glancevad.engine.inference import evaluate_checkpoint
+    from glancevad.fileio import atomic_write, write_json
+    from glancevad.metrics import METRIC_NAMES
+
+    for window in windows:
+        check_window(window, lookahead)
+    out = Path(out)
+    rows = {"offline": evaluate_checkpoint(checkpoint, data_root, out / "offline", device=device,
+                                           precision=precision, plots=0)}
+    if on_window is not None:
+        on_window("offline")
+    for window in windows:
+        rows[f"W={window}"] = evaluate_checkpoint(checkpoint, data_root, out / f"causal-w{window}", device=device,
+                                                  precision=precision, plots=0, window=window, lookahead=lookahead)
+        if on_window is not None:
+            on_window(f"W={window}")
+    write_json(out / "causal.json", {"checkpoint": str(checkpoint), "lookahead": lookahead, "metrics": rows})
+    lines = ["| scoring | " + " | ".join(METRIC_NAMES) + " |", "|" + " --- |" * (len(METRIC_NAMES) + 1)]
+    lines += [f"| {name} | " + " | ".join(f"{100 * m[k]:.2f}" for k in METRIC_NAMES) + " |" for name, m in rows.items()]
+    with atomic_write(out / "causal.md", "w", encoding="utf-8") as handle:
+        handle.write(f"{checkpoint}, lookahead {lookahead}\n\n" + "\n".join(lines) + "\n")
+    return rows
