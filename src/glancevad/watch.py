@@ -384,8 +384,8 @@ def watch(
     """
     from glancevad.causal import CausalScorer
     from glancevad.detect import EventTracker
-    from glancevad.engine.inference import load_model
     from glancevad.engine.distributed import resolve_device
+    from glancevad.engine.inference import load_model
     from glancevad.features.extract import ExtractionSettings, SnippetExtractor
     from glancevad.features.i3d import FEATURE_DIM
     from glancevad.features.video import SHORT_SIDE

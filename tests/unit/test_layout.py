@@ -74,3 +74,11 @@ def test_the_command_line_starts_without_torch():
 
     code = "import glancevad.cli, sys; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_annotation_server_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = "import glancevad.annotate.server, sys; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -15,8 +15,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from glancevad.constants import FRAMES_PER_SNIPPET
 from glancevad.errors import DataError
@@ -107,6 +105,9 @@ def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     Half-pixel centres without antialiasing, as OpenCV's ``INTER_LINEAR`` with which the field's
     features were made.
     """
+    import torch  # here: probing, decoding and encoding (the annotation tool) need no torch
+    import torch.nn.functional as F
+
     width, height = size
     if frame.shape[1] == width and frame.shape[0] == height:
         return frame
