@@ -199,7 +199,9 @@ async function loadVideos() {
 }
 
 async function openVideo(id, frame = 0) {
+  const call = (app.opening = (app.opening || 0) + 1);  // a later call (a click during a restore) wins
   const info = await api("GET", `/api/videos/${enc(id)}?annotator=${who()}`);
+  if (call !== app.opening) return;
   app.video = info;
   app.selected = null;
   app.frame = 0;
@@ -217,6 +219,7 @@ async function openVideo(id, frame = 0) {
     player.addEventListener("loadedmetadata", resolve, { once: true });
     player.addEventListener("error", resolve, { once: true });
   });
+  if (call !== app.opening) return;
   player.playbackRate = Number($("speed").textContent.replace("×", "")) || 1;
   seekFrame(frame);
   await refresh();
