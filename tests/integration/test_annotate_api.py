@@ -474,6 +474,9 @@ def test_frame_times_keep_the_start_time_and_a_variable_rate(tmp_path):
     scan_videos(folder, store)
     assert store.frame_times("late")[:3] == [2.0, 2.04, 2.08] and len(store.frame_times("late")) == 10
     assert store.frame_times("vfr") == [0.0, 0.05, 0.07, 0.2]
+    assert store.seek_times("late")[:2] == [2.02, 2.06]  # a constant rate: the middle of each frame
+    times, seeks = store.frame_times("vfr"), store.seek_times("vfr")
+    assert all(s is None or t <= s < u for t, s, u in zip(times, seeks, times[1:] + [1.0], strict=True))
 
 
 def test_a_database_of_the_first_release_is_upgraded(video_dir, tmp_path):

@@ -14,6 +14,7 @@ cannot carry (empty, ``.``, ``..``) are refused. Both are reported at start-up.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -43,11 +44,17 @@ def make_proxy(info: VideoInfo, target: Path) -> Path:
     return target
 
 
-def frame_times(path: str | os.PathLike) -> list[float]:
-    """Presentation time (s) of every frame of ``path`` in display order, as browsers' media time reports it.
+def frame_times(path: str | os.PathLike) -> tuple[list[float], list[float | None]]:
+    """Presentation time (s) of every frame of ``path`` in display order, and where to seek to show it.
 
-    Packets are read, not decoded. Timestamps are the container's (a first frame stamped at 2.0 s
-    stays at 2.0 s); a file whose first timestamp is negative is shifted to start at 0, as players do.
+    Packets are read, not decoded. Timestamps are the container's, as browsers' media time reports
+    them (a first frame stamped at 2.0 s stays at 2.0 s); a file whose first timestamp is negative
+    is shifted to start at 0, as players do. Chromium shows, after a seek to ``t``, the first frame
+    whose *nominal* end (timestamp + container duration) is past ``t``; at a variable rate those
+    durations can overlap the next frame, so frame ``f``'s seek target is the middle of the span
+    after every earlier frame's nominal end and before its own end and the next frame's start (at
+    a constant rate: the middle of its display interval). ``None``: earlier frames' durations cover
+    the frame entirely, so no seek shows it (it shows during playback; the page steps over it).
     """
     import av
 
@@ -57,20 +64,29 @@ def frame_times(path: str | os.PathLike) -> list[float]:
     container = _open(path)
     try:
         stream = container.streams.video[0]
-        stamps = [packet.pts for packet in container.demux(stream) if packet.size > 0]
+        packets = [(packet.pts, packet.duration) for packet in container.demux(stream) if packet.size > 0]
         rate = float(stream.average_rate or stream.guessed_rate or 25)
         base = stream.time_base
     except av.FFmpegError as exc:
         raise DataError(f"{path}: cannot be read to the end ({exc})") from None
     finally:
         container.close()
-    if not stamps:
+    if not packets:
         raise DataError(f"{path}: no frames")
-    if any(pts is None for pts in stamps) or base is None:  # no timestamps (some AVI): a constant rate
-        return [round(i / rate, 6) for i in range(len(stamps))]
-    times = sorted(float(pts * base) for pts in stamps)
-    shift = min(times[0], 0.0)
-    return [round(t - shift, 6) for t in times]
+    if any(pts is None for pts, _ in packets) or base is None:  # no timestamps (some AVI): a constant rate
+        times = [i / rate for i in range(len(packets))]
+        return [round(t, 6) for t in times], [round(t + 0.5 / rate, 6) for t in times]
+    stamped = sorted((float(pts * base), float((duration or 0) * base)) for pts, duration in packets)
+    shift = min(stamped[0][0], 0.0)
+    times = [t - shift for t, _ in stamped]
+    seeks, ended = [], -math.inf
+    for f, (start, (_, duration)) in enumerate(zip(times, stamped, strict=True)):
+        following = times[f + 1] if f + 1 < len(times) else start + (duration or 1 / rate)
+        own_end = start + duration if duration > 0 else following
+        low, high = max(start, ended), min(following, own_end)
+        seeks.append(round((low + high) / 2, 6) if low < high else None)  # None: no seek shows it
+        ended = max(ended, own_end)
+    return [round(t, 6) for t in times], seeks
 
 
 def unservable_id(video_id: str) -> str | None:
@@ -121,20 +137,20 @@ def scan_videos(
         if known == (relative, stat.st_size, stat.st_mtime_ns) and _proxy_ready(store, video_id, proxies):
             continue
         try:
-            times = frame_times(path)
+            times, seeks = frame_times(path)
             info = dataclasses.replace(probe(path), frames=len(times))
             proxy = None
             if proxies is not None and not browser_playable(info.codec, path):
                 if on_video is not None:
                     on_video(video_id, f"making a browser copy of {info.codec} video")
                 proxy = make_proxy(info, Path(proxies) / f"{video_id}.mp4").name
-                times = frame_times(Path(proxies) / proxy)
+                times, seeks = frame_times(Path(proxies) / proxy)
         except DataError as exc:
             problems.append(str(exc))
             unreadable += 1
             continue
         store.upsert_video(VideoRecord(video_id, relative, info.frames, info.fps, info.duration, info.width,
-                                       info.height, info.codec, proxy), stat.st_size, stat.st_mtime_ns, times)
+                                       info.height, info.codec, proxy), stat.st_size, stat.st_mtime_ns, times, seeks)
         if on_video is not None:
             on_video(video_id, "probed")
     return len(seen) - unreadable, problems

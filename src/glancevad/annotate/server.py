@@ -30,7 +30,7 @@ TOKEN_COOKIE = "glancevad_token"
 FRAME_MAPPING = (
     "frame = the last frame whose presentation time (probed with PyAV) is at or before the time of the picture"
     " shown (requestVideoFrameCallback's mediaTime); seeking to a frame sets the middle of its display interval"
-    " (variable rates: at most half the shortest frame interval after its start)"
+    " (variable rates: of the part of it no earlier frame's nominal duration covers)"
 )
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 SECURITY_HEADERS = {
@@ -245,7 +245,8 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
         return {"id": record.id, "frames": record.frames, "fps": record.fps, "duration": record.duration,
                 "width": record.width, "height": record.height, "state": state, "frame_mapping": FRAME_MAPPING,
                 "codec": record.codec, "browser_copy": record.proxy is not None,
-                "times": store.frame_times(video_id), "version": store.version(video_id)}
+                "times": store.frame_times(video_id), "seeks": store.seek_times(video_id),
+                "version": store.version(video_id)}
 
     @app.get("/api/videos/{video_id}/version")
     def video_version(video_id: str) -> dict[str, int]:

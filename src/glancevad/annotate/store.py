@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS videos (
     mtime_ns INTEGER NOT NULL,
     codec TEXT NOT NULL,
     proxy TEXT,                         -- a browser-playable copy (absolute path), when the file is not
-    times TEXT,                         -- JSON: each frame's presentation time (s) in the file served
+    times TEXT,                         -- JSON {"times", "seeks"}: each frame's presentation time (s) in
+                                        -- the file served, and the time to seek to to show it
     version INTEGER NOT NULL DEFAULT 0  -- bumped by every write to the video's glances or states
 );
 CREATE TABLE IF NOT EXISTS annotators (
@@ -166,8 +167,9 @@ class GlanceStore:
 
     # -- videos and annotators -------------------------------------------------------------
 
-    def upsert_video(self, record: VideoRecord, size: int, mtime_ns: int, times: list[float] | None = None) -> None:
-        """Record a probed video; ``times`` are its frames' presentation times in the file served."""
+    def upsert_video(self, record: VideoRecord, size: int, mtime_ns: int, times: list[float] | None = None,
+                     seeks: list[float | None] | None = None) -> None:
+        """Record a probed video; ``times``/``seeks``: its frames' presentation and seek times in the file served."""
         with self.write() as db:
             db.execute(
                 "INSERT INTO videos (id, path, frames, fps, duration, width, height, size, mtime_ns, codec, proxy,"
@@ -176,7 +178,8 @@ class GlanceStore:
                 " width=excluded.width, height=excluded.height, size=excluded.size, mtime_ns=excluded.mtime_ns,"
                 " codec=excluded.codec, proxy=excluded.proxy, times=excluded.times",
                 (record.id, record.path, record.frames, record.fps, record.duration, record.width, record.height,
-                 size, mtime_ns, record.codec, record.proxy, None if times is None else json.dumps(times)),
+                 size, mtime_ns, record.codec, record.proxy,
+                 None if times is None else json.dumps({"times": times, "seeks": seeks or times})),
             )
 
     def video_stat(self, video_id: str) -> tuple[str, int, int] | None:
@@ -195,10 +198,20 @@ class GlanceStore:
 
     def frame_times(self, video_id: str) -> list[float]:
         """Presentation time (s) of every frame of the file served for ``video_id``, in frame order."""
+        return self._timing(video_id)["times"]
+
+    def seek_times(self, video_id: str) -> list[float | None]:
+        """The time to seek to to show each frame (see :func:`glancevad.annotate.library.frame_times`)."""
+        return self._timing(video_id)["seeks"]
+
+    def _timing(self, video_id: str) -> dict[str, list[Any]]:
         row = self.read().execute("SELECT times, frames, fps FROM videos WHERE id=?", (video_id,)).fetchone()
         if row is None:
             raise NotFound(f"unknown video {video_id!r}")
-        return json.loads(row["times"]) if row["times"] else [i / row["fps"] for i in range(row["frames"])]
+        if row["times"]:
+            return json.loads(row["times"])
+        times = [i / row["fps"] for i in range(row["frames"])]
+        return {"times": times, "seeks": [t + 0.5 / row["fps"] for t in times]}
 
     def version(self, video_id: str) -> int:
         row = self.read().execute("SELECT version FROM videos WHERE id=?", (video_id,)).fetchone()

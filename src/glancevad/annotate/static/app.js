@@ -93,23 +93,29 @@ function frameAt(t) {
   return lo;
 }
 
-// Where to seek for frame f: the middle of its display interval at a constant rate. At a variable
-// rate, no later than half the shortest interval of the video after the frame's start, because the
-// browser skips a frame whose nominal duration (from the container) ends before the target.
+// Where to seek to show frame f, probed with the timestamps: the middle of its display interval
+// (at a variable rate, of the part no earlier frame's nominal duration covers: Chromium shows the
+// first frame whose nominal end is past the target).
 function frameMiddle(f) {
-  const times = app.video.times;
-  const last = times.length - 1;
-  const span = f < last ? times[f + 1] - times[f] : (last > 0 ? times[last] - times[last - 1] : 1 / app.video.fps);
-  return times[f] + Math.min(span, app.video.shortest || span) / 2;
+  return app.video.seeks[f];
 }
 
 function currentFrame() {
   return app.video ? app.frame : 0;
 }
 
-function seekFrame(frame) {
+// The frame nearest to f, going in direction (+1 / -1), that a seek can show.
+function reachable(f, direction = 1) {
+  const seeks = app.video.seeks;
+  for (const d of [direction, -direction]) {
+    for (let g = f; g >= 0 && g < seeks.length; g += d) if (seeks[g] !== null) return g;
+  }
+  return f;
+}
+
+function seekFrame(frame, direction = 1) {
   if (!app.video) return;
-  const target = Math.max(0, Math.min(app.video.frames - 1, frame));
+  const target = reachable(Math.max(0, Math.min(app.video.frames - 1, frame)), direction);
   if (!player.paused) player.pause();
   app.frame = target;
   player.currentTime = frameMiddle(target);
@@ -143,7 +149,7 @@ function followPlayback() {
   player.requestVideoFrameCallback(onFrame);
   player.addEventListener("play", () => { $("play").textContent = "pause"; });
   // on pause, snap to the frame last presented: the picture, the counter and G agree
-  player.addEventListener("pause", () => { $("play").textContent = "play"; if (app.video) seekFrame(app.frame); });
+  player.addEventListener("pause", () => { $("play").textContent = "play"; if (app.video) seekFrame(app.frame, -1); });
   player.addEventListener("error", () => {
     if (player.getAttribute("src")) say("this browser cannot play the file: convert it to H.264 MP4 or VP8/VP9 WebM", true);
   });
@@ -193,13 +199,10 @@ async function loadVideos() {
 }
 
 async function openVideo(id, frame = 0) {
+  const call = (app.opening = (app.opening || 0) + 1);  // a later call (a click during a restore) wins
   const info = await api("GET", `/api/videos/${enc(id)}?annotator=${who()}`);
+  if (call !== app.opening) return;
   app.video = info;
-  info.shortest = Infinity;
-  for (let i = 1; i < info.times.length; i++) {
-    const gap = info.times[i] - info.times[i - 1];
-    if (gap > 0 && gap < info.shortest) info.shortest = gap;
-  }
   app.selected = null;
   app.frame = 0;
   $("title").textContent = info.id;
@@ -216,6 +219,7 @@ async function openVideo(id, frame = 0) {
     player.addEventListener("loadedmetadata", resolve, { once: true });
     player.addEventListener("error", resolve, { once: true });
   });
+  if (call !== app.opening) return;
   player.playbackRate = Number($("speed").textContent.replace("×", "")) || 1;
   seekFrame(frame);
   await refresh();
@@ -558,7 +562,7 @@ function onKey(event) {
   if (key === "ArrowLeft" || key === "ArrowRight") {
     event.preventDefault();
     const step = (event.shiftKey ? 10 : 1) * (key === "ArrowLeft" ? -1 : 1);
-    seekFrame(currentFrame() + step);
+    seekFrame(currentFrame() + step, Math.sign(step));
     return;
   }
   if (key === "ArrowUp" || key === "ArrowDown") { event.preventDefault(); return; }  // never a select's option
