@@ -82,9 +82,10 @@ def _write(module: nn.Module, example: torch.Tensor, path: Path, fmt: str, names
     if fmt == "torchscript":
         with _quiet(), torch.no_grad():
             traced = torch.jit.trace(module, example)
-        with atomic_write(path, "wb") as handle:
-            torch.jit.save(traced, handle)
-        loaded = torch.jit.load(str(path))
+        with _quiet():
+            with atomic_write(path, "wb") as handle:
+                torch.jit.save(traced, handle)
+            loaded = torch.jit.load(str(path))
 
         def run_torchscript(x: np.ndarray) -> np.ndarray:
             with torch.no_grad():
