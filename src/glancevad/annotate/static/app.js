@@ -58,10 +58,22 @@ function say(text, isError = false) {
 }
 
 // Run one write; a 409 (another tab or annotator changed the video) shows the video as it is now.
-async function act(label, fn) {
+// Writes run one at a time, each after the previous one has fetched the version it left: keys
+// pressed faster than the server answers must not send a version this tab itself made stale.
+let writes = Promise.resolve();
+
+function act(label, fn) {
+  const run = writes.then(() => actNow(label, fn));
+  writes = run.catch(() => undefined);
+  return run;
+}
+
+async function actNow(label, fn) {
   app.busy += 1;
   try {
-    return await fn();
+    const result = await fn();
+    if (app.video) await refresh();  // the version this write left, before the next write goes
+    return result;
   } catch (error) {
     if (error.status === 409 && app.video) {
       await refresh();
