@@ -58,17 +58,18 @@ function say(text, isError = false) {
 }
 
 // Run one write; a 409 (another tab or annotator changed the video) shows the video as it is now.
-// Writes run one at a time, each after the previous one has fetched the version it left: keys
-// pressed faster than the server answers must not send a version this tab itself made stale.
-let writes = Promise.resolve();
+// User actions that write run one at a time, start to finish (the write, the refresh, the message):
+// keys pressed faster than the server answers must not send a version this tab itself made stale,
+// nor have an earlier action's message overwrite a later one's.
+let actions = Promise.resolve();
 
-function act(label, fn) {
-  const run = writes.then(() => actNow(label, fn));
-  writes = run.catch(() => undefined);
+function serial(fn) {
+  const run = actions.then(fn);
+  actions = run.catch(() => undefined);
   return run;
 }
 
-async function actNow(label, fn) {
+async function act(label, fn) {
   app.busy += 1;
   try {
     const result = await fn();
@@ -377,9 +378,14 @@ function renderReview() {
   }
 }
 
-async function addGlance() {
+function addGlance() {
+  if (!app.video) return undefined;
+  const frame = currentFrame();  // the frame shown when G was pressed
+  return serial(() => addGlanceAt(frame));
+}
+
+async function addGlanceAt(frame) {
   if (!app.video) return;
-  const frame = currentFrame();
   const status = app.mode === "review" && app.reviewer ? "accepted" : "proposed";
   const glance = await act(`glance at frame ${frame}`, () =>
     api("POST", `/api/videos/${enc(app.video.id)}/glances`, { annotator: app.annotator, frame, status, version: app.version }));
@@ -394,9 +400,13 @@ async function addGlance() {
   }
 }
 
-async function deleteSelected() {
-  if (app.selected === null) { say("select a glance first (click it, or N / P)"); return; }
-  const id = app.selected;
+function deleteSelected() {
+  if (app.selected === null) { say("select a glance first (click it, or N / P)"); return undefined; }
+  const id = app.selected;  // the glance selected when Delete was pressed
+  return serial(() => deleteGlance(id));
+}
+
+async function deleteGlance(id) {
   const done = await act(`delete glance #${id}`, () =>
     api("DELETE", `/api/glances/${id}?annotator=${who()}&version=${app.version}`));
   if (done) {
@@ -406,14 +416,22 @@ async function deleteSelected() {
   }
 }
 
-async function reviewGlance(id, status) {
+function reviewGlance(id, status) {
+  return serial(() => reviewGlanceNow(id, status));
+}
+
+async function reviewGlanceNow(id, status) {
   if (!app.reviewer) { say(`only reviewers accept or reject; ${app.annotator} is not one`, true); return; }
   const done = await act(`${status} glance #${id}`, () =>
     api("POST", `/api/glances/${id}/review`, { reviewer: app.annotator, status, version: app.version }));
   if (done) { app.selected = id; await afterChange(); say(`${status} glance #${id} at frame ${done.frame} · saved`); }
 }
 
-async function keepGlance(id) {
+function keepGlance(id) {
+  return serial(() => keepGlanceNow(id));
+}
+
+async function keepGlanceNow(id) {
   if (!app.reviewer) { say(`only reviewers resolve duplicates; ${app.annotator} is not one`, true); return; }
   const done = await act(`keep glance #${id}`, () =>
     api("POST", `/api/glances/${id}/keep`, { reviewer: app.annotator, version: app.version }));
@@ -424,7 +442,11 @@ async function keepGlance(id) {
   }
 }
 
-async function undo() {
+function undo() {
+  return serial(undoNow);
+}
+
+async function undoNow() {
   if (!app.video) return;
   const result = await act("undo", () =>
     api("POST", `/api/videos/${enc(app.video.id)}/undo`, { annotator: app.annotator, version: app.version }));
@@ -433,7 +455,11 @@ async function undo() {
   say(result.undone ? result.undone.message : `nothing of yours to undo on ${app.video.id}`);
 }
 
-async function setState(state) {
+function setState(state) {
+  return serial(() => setStateNow(state));
+}
+
+async function setStateNow(state) {
   if (!app.video) return undefined;
   const result = await act(`mark ${state.replace("_", " ")}`, () =>
     api("POST", `/api/videos/${enc(app.video.id)}/state`, { annotator: app.annotator, state, version: app.version }));
