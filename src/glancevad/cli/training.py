@@ -73,11 +73,11 @@ def train(
         }
         cfg = load_train_config(preset=preset, config_file=config, overrides=set_ or [], options=options)
     run_dir = out or resume
-    ctx = context_from_env()
-    with progress_bar(unit="steps", info=True) if ctx.is_main else contextlib.nullcontext() as bar:
+    processes = context_from_env()
+    with progress_bar(unit="steps", info=True) if processes.is_main else contextlib.nullcontext() as bar:
         result = run_training(cfg, data, run_dir, resume=resume is not None, cache_dir=cache_dir, progress=bar,
-                              steps=steps if resume is not None else None, dist_ctx=ctx)
-    if not ctx.is_main:
+                              steps=steps if resume is not None else None, dist_ctx=processes)
+    if not processes.is_main:
         return
     best = result.summary["best"]
     score = "" if best.get("score") is None else f", validation score {best['score']:.4f}"
