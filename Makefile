@@ -14,7 +14,7 @@ DEMO_DIR ?= runs/demo
 
 DEMO_MODELS ?= mil rtfm urdmu
 
-.PHONY: setup browser demo demo-networks causal-table test bench lint clean
+.PHONY: setup browser demo demo-networks causal-table paper test bench lint clean
 
 setup: $(STAMP)
 
@@ -75,6 +75,15 @@ causal-table: setup
 			$(foreach w,$(CAUSAL_WINDOWS),--window $(w)) || exit 1; \
 	done
 	cat $(foreach m,$(DEMO_MODELS),$(CAUSAL_DIR)/$(m)/causal/causal.md)
+
+# Every table and figure of the paper (six grids, 3 seeds, the paper budget) on demo-sized synthetic data,
+# in one HTML report, $(PAPER_DIR)/index.html. Resumable: run it again after an interruption.
+PAPER_DIR ?= runs/paper
+PAPER_SIZE ?= demo
+PAPER_ARGS ?=
+paper: setup
+	test -d $(PAPER_DIR)/data || $(GV) synth $(PAPER_DIR)/data --size $(PAPER_SIZE)
+	$(GV) paper --data $(PAPER_DIR)/data --out $(PAPER_DIR) $(PAPER_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -145,13 +145,95 @@ def _grid_section(grid_dir: Path, folder: Path) -> str:
 def _weak_glance_pair(grid_dir: Path, info: dict[str, Any]) -> dict[str, Path]:
     """Test scores of a weak and a glance run of the same network in this grid, if any (seed 0)."""
     keys = [c["key"] for c in info["cells"]]
+    runs = info.get("runs") or {key: [str(grid_dir / "runs" / key / "seed0")] for key in keys}
     for weak, glance in (("urdmu-weak", "urdmu-glance"), ("baseline", "all"), ("w100-g0", "w0-g100")):
         if weak in keys and glance in keys:
-            paths = {name: grid_dir / "runs" / key / "seed0" / "test" / "scores.json"
+            paths = {name: Path(runs[key][0]) / "test" / "scores.json"
                      for name, key in (("weak", weak), ("glance", glance))}
             if all(p.exists() for p in paths.values()):
                 return paths
     return {}
+
+
+def _mean_std(row: dict[str, str], metric: str) -> str:
+    mean, std = float(row[f"{metric}_mean"]), float(row[f"{metric}_std"] or "nan")
+    if np.isnan(mean):
+        return "n/a"
+    return f"{mean:.2f}" if np.isnan(std) or std == 0 else f"{mean:.2f} ± {std:.2f}"
+
+
+def _paper_grid_section(grid_dir: Path, folder: Path) -> str:
+    """One grid of the paper report: the table beside the published figures, the statements, the figure."""
+    from glancevad.experiments.grids import grid_cells
+    from glancevad.experiments.paper import statements
+    from glancevad.experiments.tables import paper_results
+
+    info = json.loads((grid_dir / "grid.json").read_text())
+    name = info["grid"]
+    paper = paper_results(name)
+    with open(grid_dir / "table.csv", encoding="utf-8") as handle:
+        table = list(csv.DictReader(handle))
+    best = [r for r in table if r["checkpoint"] == "best"]
+    last = {r["key"]: r for r in table if r["checkpoint"] == "last"}
+    published = [("ucf-crime", "auc"), ("ucf-crime", "auc_a"), ("xd-violence", "ap"), ("xd-violence", "ap_a")]
+    head = ("<tr><th rowspan=2>setting</th><th colspan=5>best.pt (selected on validation)</th>"
+            "<th colspan=3>last.pt</th><th colspan=2>paper, UCF-Crime</th><th colspan=2>paper, XD-Violence</th></tr>"
+            "<tr>" + "".join(f"<th>{h}</th>" for h in ("AUC", "AUC_A", "AP", "AP_A", "FAR", "AUC", "AUC_A", "FAR",
+                                                          "AUC", "AUC_A", "AP", "AP_A")) + "</tr>")
+    body = []
+    for row in best:
+        figures = paper["rows"].get(row["key"], {})
+        cells = [_mean_std(row, m) for m in ("auc", "auc_a", "ap", "ap_a", "far")]
+        if row["key"] in last:
+            cells += [_mean_std(last[row["key"]], m) for m in ("auc", "auc_a", "far")]
+        else:
+            cells += ["–"] * 3
+        cells += [f"{figures[d][m]:.2f}" if m in figures.get(d, {}) else "–" for d, m in published]
+        body.append(f"<tr><td>{html.escape(row['label'])}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    numeric = [{**r, **{k: float(v) for k, v in r.items() if k.endswith(("_mean", "_std")) and v != ""}}
+               for r in best if not r["key"].endswith("-gain")]
+    said = statements(name, grid_cells(name), numeric, paper["rows"])
+    parts = [f"<h2 id='{name}'>{html.escape(name)}: {html.escape(paper.get('source') or 'ours')}</h2>",
+             "<p class='holds'><b>Does it hold here?</b></p><ul class='holds'>"
+             + "".join(f"<li>{html.escape(line)}</li>" for line in said) + "</ul>",
+             f"<table>{head}{''.join(body)}</table>"]
+    parts += [_img(png) for png in sorted((grid_dir / "figures").glob("*.png"))]
+    if name == "networks" and (pair := _weak_glance_pair(grid_dir, info)):
+        curves = {f"UR-DMU {sup}": read_scores(path) for sup, path in pair.items()}
+        parts.append("<h2 id='fig5'>Score curves: UR-DMU weak vs glance (paper Fig. 5)</h2>")
+        parts += [_img(p) for p in _score_figures(curves, info["data"], folder)]
+    return "\n".join(parts)
+
+
+def render_paper_report(out: str | os.PathLike) -> Path:
+    """Write ``index.html`` of a ``glancevad paper`` folder and return its path."""
+    from glancevad.experiments.runner import BUDGET_STEPS
+
+    out = Path(out)
+    info = json.loads((out / "paper.json").read_text())
+    steps = BUDGET_STEPS.get(info["budget"], {})
+    budget = (", ".join(f"{m} {s} steps" for m, s in steps.items()) if steps else info["budget"])
+    overrides = info.get("overrides") or {}
+    intro = (f"<p>Data <code>{html.escape(info['data'])}</code>, preset {info['preset']}, {info['seeds']} seed(s) "
+             f"per setting, budget <b>{html.escape(info['budget'])}</b> ({html.escape(budget)})"
+             + (f", overrides <code>{html.escape(json.dumps(overrides))}</code>" if overrides else "")
+             + f". {info['settings']} (grid, setting, seed) runs, {info['runs']} distinct ones trained "
+             f"({info['settings'] - info['runs']} shared across grids); wall time {info['wall_s'] / 60:.1f} min "
+             f"(estimated {info['estimate_s'] / 60:.1f} min before the start).</p>"
+             "<p>Each row: mean ± std over seeds, in %. best.pt is the checkpoint the selection rule chose on "
+             "held-out training videos, last.pt the last step; the test set never chose anything. The paper's "
+             "published figures stand beside ours; they come from UCF-Crime and XD-Violence, not from this data, so "
+             "only orderings can be compared. The statements under each title are computed from the table.</p>")
+    toc = "".join(f"<a href='#{g}'>{g}</a> · " for g in info["grids"]) + "<a href='#fig5'>Fig. 5</a>"
+    with tempfile.TemporaryDirectory() as tmp:
+        sections = [_paper_grid_section(out / g, Path(tmp)) for g in info["grids"] if (out / g / "table.csv").exists()]
+        title = "GlanceVAD's tables on data you control"
+        page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{STYLE}</style>"
+                f"</head><body><h1>{title}</h1>{intro}<p>{toc}</p>{''.join(sections)}</body></html>")
+    path = out / "index.html"
+    with atomic_write(path, "w", encoding="utf-8") as handle:
+        handle.write(page)
+    return path
 
 
 def render_report(path: str | os.PathLike) -> Path:

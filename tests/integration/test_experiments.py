@@ -128,3 +128,17 @@ def test_selection_study_at_tiny_size(tiny_root, tmp_path):
     trace = (out / "runs" / "glance" / "seed0" / "test_trace.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in trace] == [2, 4, 6]
     assert (out / "selection.png").stat().st_size > 1000
+
+
+def test_plateau_study_at_tiny_size(tiny_root, tmp_path):
+    out = tmp_path / "plateau"
+    printed = cli("experiment", "plateau", "--data", tiny_root, "--out", out, "--seeds", "1", "--preset", "demo",
+                  "--set", "steps=6", "--set", "eval_every=2", *FAST[2:6], *FAST[8:]).stdout
+    assert str(out / "plateau.md") in printed.replace("\n", "")
+    with open(out / "plateau.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["model"], r["supervision"]) for r in rows] == [
+        (m, s) for m in ("mil", "rtfm", "urdmu") for s in ("weak", "glance")]
+    assert all(int(r["plateau_step"]) in (2, 4, 6) and int(r["horizon"]) == 6 for r in rows)
+    assert "Steps every run of a network needs (the latest plateau): mil " in (out / "plateau.md").read_text()
+    assert (out / "plateau.png").stat().st_size > 1000

@@ -23,7 +23,8 @@ def experiment(
     out: Annotated[Path, typer.Option(help="Grid folder (runs/, table.csv, table.md, figures/).")],
     preset: Annotated[str | None, typer.Option(help="Training preset: ucf, xd or demo.")] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per setting (mean ± std).")] = 3,
-    budget: Annotated[str, typer.Option(help="full, or small: few steps for a quick look.")] = "full",
+    budget: Annotated[str, typer.Option(help="full; small (40 steps, one seed: a quick look); or paper (for demo-sized "
+                                             "data: each network until its validation levels off).")] = "full",
     parallel: Annotated[int, typer.Option(min=1, help="Runs at once (each gets cores / parallel threads).")] = 1,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Config key for every run: --set steps=100.")] = None,
 ) -> None:
@@ -55,3 +56,36 @@ def report(
     from glancevad.report import render_report
 
     console.print(f"wrote [bold]{render_report(folder)}[/]")
+
+
+@app.command()
+def paper(
+    data: Annotated[Path, typer.Option(help="Dataset root (make paper: glancevad synth --size demo).")],
+    out: Annotated[Path, typer.Option(help="Report folder: index.html, one folder per grid, runs/ shared.")],
+    preset: Annotated[str | None, typer.Option(help="Training preset: ucf, xd or demo.")] = "demo",
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per setting (mean ± std).")] = 3,
+    budget: Annotated[str, typer.Option(help="paper (steps where each network's validation levels off), "
+                                             "small or full.")] = "paper",
+    parallel: Annotated[int, typer.Option(min=1, help="Runs at once (each gets cores / parallel threads).")] = 2,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Config key for every run: --set steps=100.")] = None,
+) -> None:
+    """Every table and figure of the paper (Tables 1-6, Fig. 4 and 5) in one HTML report.
+
+    Runs the six grids; a setting that several grids share is trained once. Prints an estimate before
+    it starts and shows progress over the distinct runs; an interrupted run continues where it stopped.
+    """
+    check_output(out, kind="folder")
+    from glancevad.experiments.paper import run_paper
+
+    with progress_bar(unit="runs") as bar:
+        task = bar.add_task("paper", total=None)
+
+        def on_plan(plan, estimate: float) -> None:
+            bar.console.print(f"{len(plan.grids)} grids, {len(plan.specs)} (grid, setting, seed) runs, "
+                              f"{len(plan.unique)} distinct; estimated {estimate / 60:.0f} min for the unfinished "
+                              f"ones at --parallel {parallel}")
+            bar.update(task, total=len(plan.unique))
+
+        index = run_paper(data, out, preset=preset, seeds=seeds, budget=budget, parallel=parallel,
+                          overrides=parse_overrides(set_ or []), on_plan=on_plan, on_run=lambda _: bar.advance(task))
+    console.print(f"wrote [bold]{index}[/]; tables in {out}/<grid>/table.md, runs in {out / 'runs'}")

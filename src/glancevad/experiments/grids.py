@@ -109,7 +109,7 @@ GRIDS = {
 
 
 #: Experiments that are studies rather than grids of cells (``glancevad.experiments.selection``).
-STUDIES = ("selection",)
+STUDIES = ("selection", "plateau")
 
 
 def grid_cells(name: str) -> list[Cell]:

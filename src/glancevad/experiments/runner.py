@@ -16,6 +16,7 @@ with its share of the CPU threads.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -39,10 +40,19 @@ from glancevad.glance import perturb_glances, read_glances, write_glances
 from glancevad.metrics import UndefinedMetricWarning
 
 #: What each ``--budget`` changes in every run's configuration; ``small`` also runs one seed only,
-#: so that a grid runs in minutes on a CPU.
+#: so that a grid runs in minutes on a CPU. ``paper`` is meant for the demo-sized synthetic data
+#: (``--preset demo``): each network trains until its validation score has levelled off.
 BUDGETS: dict[str, dict[str, Any]] = {
     "full": {},
     "small": {"steps": 40, "eval_every": 10, "log_every": 5, "min_mining_step": 10},
+    "paper": {},
+}
+
+#: Per-network steps of a budget. ``paper``: the latest plateau step over weak and glance runs,
+#: measured by ``glancevad experiment plateau --data D --out O --preset demo --parallel 2`` on
+#: ``glancevad synth D --size demo`` (table in the README).
+BUDGET_STEPS: dict[str, dict[str, int]] = {
+    "paper": {"mil": 300, "rtfm": 300, "urdmu": 300},
 }
 
 
@@ -69,23 +79,47 @@ class RunSpec:
 
 def plan_grid(
     name: str, data: Path, out: Path, *, preset: str | None, seeds: int, budget: str,
-    overrides: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None, store: Path | None = None,
 ) -> tuple[list[Cell], list[RunSpec]]:
-    """The cells of grid ``name`` and one ``RunSpec`` per (cell, seed); writes perturbed glances."""
+    """The cells of grid ``name`` and one ``RunSpec`` per (cell, seed); writes perturbed glances.
+
+    Runs go to ``out/runs/<cell>/seed<k>``, or, with a ``store``, to ``store/<run_digest>`` so that
+    equal runs of different grids are one run.
+    """
     budget_seeds(budget, seeds)
     cells = grid_cells(name)
     dataset = load_dataset(data)
-    budget_values = BUDGETS[budget]
     specs = []
     for cell in cells:
         extra: dict[str, Any] = {}
         if cell.glance_shift:
             extra["glance_csv"] = str(_perturbed_glances(dataset, out, cell.glance_shift))
         for seed in range(seeds):
-            cfg = resolve_config(preset, budget_values, overrides or {}, cell.overrides, extra, {"seed": seed})
-            specs.append(RunSpec(cell.key, seed, cfg.to_dict(), str(data), str(out / "runs" / cell.key / f"seed{seed}"),
-                                 str(out / "cache")))
+            layers = (overrides or {}, cell.overrides, extra, {"seed": seed})
+            model = resolve_config(preset, BUDGETS[budget], *layers).model
+            cfg = resolve_config(preset, budget_overrides(budget, model), *layers).to_dict()
+            run_dir = store / run_digest(cfg, data) if store else out / "runs" / cell.key / f"seed{seed}"
+            specs.append(RunSpec(cell.key, seed, cfg, str(data), str(run_dir), str((store or out) / "cache")))
     return cells, specs
+
+
+def budget_overrides(budget: str, model: str) -> dict[str, Any]:
+    """The configuration a budget sets for one network (the ``paper`` budget's steps differ by network)."""
+    values = dict(BUDGETS[budget])
+    if budget in BUDGET_STEPS:
+        values["steps"] = BUDGET_STEPS[budget][model]
+    return values
+
+
+def run_digest(config: dict[str, Any], data: Path) -> str:
+    """A name for a run that equal runs share: the resolved configuration, the data root and the
+    content of its glance file (perturbed glances of two grids are one file's worth of identity)."""
+    identity = dict(config)
+    if identity.get("glance_csv"):
+        identity["glance_csv"] = hashlib.sha256(Path(identity["glance_csv"]).read_bytes()).hexdigest()
+    identity["data"] = str(Path(data).resolve())
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return f"{config['model']}-{config['supervision']}-s{config['seed']}-{digest}"
 
 
 def _perturbed_glances(dataset, out: Path, shift: int) -> Path:
@@ -141,30 +175,58 @@ def run_grid(
     out.mkdir(parents=True, exist_ok=True)
     cells, specs = plan_grid(name, data, out, preset=preset, seeds=seeds, budget=budget, overrides=overrides)
     if on_plan:
-        on_plan(len(specs))
-    write_json(out / "grid.json", {"grid": name, "data": str(data), "preset": preset, "seeds": seeds,
-                                   "budget": budget, "overrides": overrides or {},
-                                   "cells": [asdict(c) for c in cells]})
+        on_plan(len({spec.run_dir for spec in specs}))
+    write_grid_info(out, name, data, preset=preset, seeds=seeds, budget=budget, overrides=overrides, cells=cells,
+                    specs=specs)
     # Build each distinct training cache once, before any worker needs it.
-    for glance_csv in {spec.config.get("glance_csv") for spec in specs}:
-        num_snippets = specs[0].config["num_snippets"]
-        build_or_open_cache(load_dataset(data, glance_csv=glance_csv), out / "cache", num_snippets=num_snippets)
-    results: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
+    build_caches(specs)
+    done = execute_specs(specs, parallel=parallel, on_run=on_run)
+    return cells, {(spec.cell_key, spec.seed): done[spec.run_dir] for spec in specs}
+
+
+def write_grid_info(
+    out: Path, name: str, data: Path, *, preset: str | None, seeds: int, budget: str,
+    overrides: dict[str, Any] | None, cells: list[Cell], specs: list[RunSpec],
+) -> Path:
+    """``grid.json``: what was run, and each cell's run folder per seed (shared runs live elsewhere)."""
+    runs: dict[str, list[str]] = {}
+    for spec in specs:
+        runs.setdefault(spec.cell_key, []).append(spec.run_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return write_json(out / "grid.json", {"grid": name, "data": str(data), "preset": preset, "seeds": seeds,
+                                          "budget": budget, "overrides": overrides or {},
+                                          "cells": [asdict(c) for c in cells], "runs": runs})
+
+
+def build_caches(specs: list[RunSpec]) -> None:
+    """Build each distinct training cache once, before any worker needs it."""
+    for data, glance_csv, cache_dir, num_snippets in {
+        (s.data, s.config.get("glance_csv"), s.cache_dir, s.config["num_snippets"]) for s in specs
+    }:
+        build_or_open_cache(load_dataset(data, glance_csv=glance_csv), cache_dir, num_snippets=num_snippets)
+
+
+def execute_specs(
+    specs: list[RunSpec], *, parallel: int = 1, on_run: Callable[[RunSpec], None] | None = None,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Execute each distinct run folder once (``parallel`` at a time): ``{run_dir: {"best", "last"}}``."""
+    unique = list({spec.run_dir: spec for spec in specs}.values())
+    results: dict[str, dict[str, dict[str, Any]]] = {}
     if parallel <= 1:
-        for spec in specs:
-            results[(spec.cell_key, spec.seed)] = execute(spec)
+        for spec in unique:
+            results[spec.run_dir] = execute(spec)
             if on_run:
                 on_run(spec)
-        return cells, results
+        return results
     threads = max(1, (os.cpu_count() or 1) // parallel)
     with ProcessPoolExecutor(max_workers=parallel, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(execute, spec, threads): spec for spec in specs}
+        futures = {pool.submit(execute, spec, threads): spec for spec in unique}
         for future in as_completed(futures):
             spec = futures[future]
-            results[(spec.cell_key, spec.seed)] = future.result()
+            results[spec.run_dir] = future.result()
             if on_run:
                 on_run(spec)
-    return cells, results
+    return results
 
 
 def run_experiment(
@@ -183,6 +245,11 @@ def run_experiment(
     if name == "selection":
         return run_selection_study(data, out, preset=preset, seeds=seeds,
                                    overrides={**BUDGETS[budget], **(overrides or {})}, on_plan=on_plan, on_run=on_run)
+    if name == "plateau":
+        from glancevad.experiments.plateau import run_plateau_study
+
+        return run_plateau_study(data, out, preset=preset, seeds=seeds, parallel=parallel,
+                                 overrides={**BUDGETS[budget], **(overrides or {})}, on_plan=on_plan, on_run=on_run)
     cells, results = run_grid(name, data, out, preset=preset, seeds=seeds, budget=budget, parallel=parallel,
                               overrides=overrides, on_plan=on_plan, on_run=on_run)
     csv_path, md_path, pngs = tabulate_grid(Path(out), name, cells, results,

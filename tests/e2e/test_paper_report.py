@@ -1,0 +1,64 @@
+"""``make paper`` end to end at a tiny size, its report in real headless Chromium, and its resumption."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from browser import ARTIFACTS, CHROMIUM, FLAGS, require_chromium
+from conftest import PROJECT
+from glancevad.experiments.grids import grid_cells
+from glancevad.experiments.paper import PAPER_GRIDS
+
+require_chromium()
+sync_api = pytest.importorskip("playwright.sync_api")
+
+TINY = ("--seeds 2 --parallel 2 --set steps=4 --set eval_every=2 --set min_mining_step=2 --set batch_size=4 "
+        "--set num_snippets=16 --set precision=fp32")
+
+
+def make_paper(folder) -> subprocess.CompletedProcess:
+    proc = subprocess.run(["make", "-s", "-C", str(PROJECT), "paper", f"PAPER_DIR={folder}", "PAPER_SIZE=tiny",
+                           f"PAPER_ARGS={TINY}"], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc
+
+
+@pytest.mark.slow
+def test_make_paper_at_tiny_size_opens_in_chromium_and_resumes(tmp_path):
+    folder = tmp_path / "paper"
+    printed = make_paper(folder)
+    assert "76 (grid, setting, seed) runs, 66 distinct" in " ".join(printed.stderr.split())
+    assert str(folder / "index.html") in printed.stdout.replace("\n", "")
+    info = json.loads((folder / "paper.json").read_text())
+    assert info["runs"] == len(list((folder / "runs").glob("*-s[01]-*"))) == 66 and info["wall_s"] > 0
+    for grid in PAPER_GRIDS:
+        table = (folder / grid / "table.md").read_text()
+        assert table.count("\n| ") == 2 * (len(grid_cells(grid)) + (3 if grid == "networks" else 0)), grid
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.goto((folder / "index.html").as_uri())
+        titles = page.locator("h2").all_inner_texts()
+        assert [t.split(":")[0] for t in titles if t.split(":")[0] in PAPER_GRIDS] == list(PAPER_GRIDS)
+        assert len(titles) == len(PAPER_GRIDS) + 1 and any("Fig. 5" in t for t in titles)
+        assert page.locator("ul.holds li").count() >= 2 * len(PAPER_GRIDS)
+        assert page.get_by_text("does it hold here?", exact=False).count() == len(PAPER_GRIDS)
+        broken = page.evaluate("[...document.images].filter(i => !i.complete || i.naturalWidth === 0).length")
+        assert page.locator("img").count() >= len(PAPER_GRIDS) + 4 and broken == 0
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "paper_report.png"), full_page=True)
+        browser.close()
+    assert errors == []
+
+    # a second make trains nothing: every run folder is left as it was
+    stamps = {p: p.stat().st_mtime_ns for p in (folder / "runs").glob("*/last.pt")}
+    again = make_paper(folder)
+    assert "estimated 0 min" in again.stderr
+    assert {p: p.stat().st_mtime_ns for p in (folder / "runs").glob("*/last.pt")} == stamps

@@ -1,0 +1,130 @@
+"""The pieces of ``glancevad paper``: plateau detection, run sharing, the estimate, the statements."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from glancevad.experiments.grids import grid_cells
+from glancevad.experiments.paper import (
+    PAPER_GRIDS,
+    SECONDS_PER_RUN,
+    SECONDS_PER_STEP,
+    estimate_seconds,
+    glance_gain_statement,
+    optimum_statement,
+    ordering_statement,
+    plan_paper,
+)
+from glancevad.experiments.plateau import plateau_step, suggested_steps
+from glancevad.experiments.runner import BUDGET_STEPS, RunSpec, run_digest
+
+
+@pytest.mark.parametrize(("values", "window", "expected"), [
+    ([0.5, 0.8, 0.9, 0.9], 1, 75),          # rises, then flat from step 75
+    ([0.5, 0.8, 0.9, 0.9], 3, 100),         # the 3-evaluation mean still rises until the end
+    ([0.9, 0.95, 0.9, 0.9], 1, 50),         # a peak: nothing after step 50 beats it
+    ([0.9, 0.905, 0.9, 0.9], 1, 25),        # gains within the tolerance count as flat
+    ([math.nan, 0.3, 0.8, 0.8], 1, 75),     # undefined scores count as 0
+])
+def test_plateau_step_hand_computed(values, window, expected):
+    assert plateau_step([25, 50, 75, 100], values, window=window, tolerance=0.01) == expected
+
+
+def test_plateau_step_equals_a_brute_force_loop():
+    rng = random.Random(0)
+    for _ in range(200):
+        values = [rng.random() for _ in range(rng.randint(1, 12))]
+        steps = [25 * (i + 1) for i in range(len(values))]
+        window, tolerance = rng.randint(1, 4), rng.choice([0.0, 0.01, 0.1])
+        smooth = [sum(values[max(0, i - window + 1): i + 1]) / len(values[max(0, i - window + 1): i + 1])
+                  for i in range(len(values))]
+        expected = next(steps[i] for i in range(len(values))
+                        if all(smooth[j] - smooth[i] <= tolerance + 1e-12 for j in range(i, len(values))))
+        assert plateau_step(steps, values, window=window, tolerance=tolerance) == expected
+
+
+def test_suggested_steps_is_the_latest_plateau_per_network():
+    rows = [{"model": "mil", "plateau_step": 100}, {"model": "mil", "plateau_step": 250},
+            {"model": "urdmu", "plateau_step": 75}]
+    assert suggested_steps(rows) == {"mil": 250, "urdmu": 75}
+
+
+def test_run_digest_names_equal_runs_alike(tmp_path):
+    a, b, c = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.csv"
+    a.write_text("video-id,glance\nv,3\n")
+    b.write_text("video-id,glance\nv,3\n")
+    c.write_text("video-id,glance\nv,4\n")
+    config = {"model": "urdmu", "supervision": "glance", "seed": 0, "steps": 10, "glance_csv": str(a)}
+    assert run_digest(config, tmp_path) == run_digest(dict(config), tmp_path)
+    assert run_digest(config, tmp_path) == run_digest({**config, "glance_csv": str(b)}, tmp_path)
+    assert run_digest(config, tmp_path) != run_digest({**config, "glance_csv": str(c)}, tmp_path)
+    assert run_digest(config, tmp_path) != run_digest({**config, "seed": 1}, tmp_path)
+    assert run_digest(config, tmp_path) != run_digest(config, tmp_path / "other")
+    assert run_digest(config, tmp_path).startswith("urdmu-glance-s0-")
+
+
+def test_the_paper_shares_exactly_the_equal_settings(tiny_root, tmp_path):
+    plan = plan_paper(tiny_root, tmp_path, preset="demo", seeds=2, budget="paper")
+    assert list(plan.grids) == list(PAPER_GRIDS)
+    assert len(plan.specs) == 2 * sum(len(grid_cells(g)) for g in PAPER_GRIDS) == 76
+    by_dir: dict[str, set[tuple[str, str]]] = {}
+    for grid, (_, specs) in plan.grids.items():
+        for spec in specs:
+            by_dir.setdefault(spec.run_dir, set()).add((grid, spec.cell_key))
+    shared = sorted(sorted(members) for members in by_dir.values() if len(members) > 1)
+    glance_default = [("ablation", "all"), ("kernels", "normal"), ("networks", "urdmu-glance"),
+                      ("perturbation", "shift-0"), ("sensitivity", "rg-0.1")]
+    weak_default = [("ablation", "baseline"), ("networks", "urdmu-weak")]
+    assert shared == sorted([glance_default, glance_default, weak_default, weak_default])  # one per seed
+    assert len(plan.unique) == 76 - 2 * 5
+    assert all(str(tmp_path / "runs") in spec.run_dir for spec in plan.specs)
+
+
+def test_paper_budget_steps_per_network_and_overrides_win(tiny_root, tmp_path):
+    plan = plan_paper(tiny_root, tmp_path, preset="demo", seeds=1, budget="paper", grids=("networks",))
+    steps = {spec.config["model"]: spec.config["steps"] for spec in plan.specs}
+    assert steps == BUDGET_STEPS["paper"]
+    plan = plan_paper(tiny_root, tmp_path, preset="demo", seeds=1, budget="paper", overrides={"steps": 7},
+                      grids=("networks",))
+    assert {spec.config["steps"] for spec in plan.specs} == {7}
+
+
+def test_estimate_counts_only_unfinished_runs(tmp_path):
+    def spec(name, model, steps):
+        return RunSpec(name, 0, {"model": model, "steps": steps}, "", str(tmp_path / name), "")
+
+    specs = [spec("a", "mil", 100), spec("b", "urdmu", 200), spec("c", "urdmu", 200)]
+    (tmp_path / "c" / "test" / "last").mkdir(parents=True)
+    (tmp_path / "c" / "test" / "last" / "metrics.json").write_text("{}")
+    serial = 100 * SECONDS_PER_STEP["mil"] + 200 * SECONDS_PER_STEP["urdmu"] + 2 * SECONDS_PER_RUN
+    assert estimate_seconds(specs, parallel=1) == pytest.approx(serial)
+    assert estimate_seconds(specs, parallel=2) == pytest.approx(serial / 2)
+
+
+def test_ordering_statement_hand_computed():
+    labels = {"a": "A", "b": "B", "c": "C"}
+    ours = {"a": (90.0, 1.0), "b": (80.0, 6.0), "c": (85.0, 0.0)}
+    text = ordering_statement(ours, {"a": 3.0, "b": 2.0, "c": 1.0}, labels, what="AUC")
+    # (a, b) and (a, c) agree, (b, c) does not; |b - c| = 5 < std of b = 6
+    assert text == ("AUC: 2 of 3 row pairs ordered as in the paper (1 of them closer here than one seed std); "
+                    "best row: paper A, here A. Here: A > C > B.")
+    one_seed = {k: (v[0], 0.0) for k, v in ours.items()}
+    assert "seed std" not in ordering_statement(one_seed, {"a": 3.0, "b": 2.0, "c": 1.0}, labels, what="AUC")
+    assert "nothing to compare" in ordering_statement(ours, {"a": 1.0}, labels, what="AUC")
+
+
+def test_gain_and_optimum_statements():
+    labels = {"mil-weak": "MIL (weak)", "mil-glance": "MIL (glance)", "urdmu-weak": "UR-DMU (weak)",
+              "urdmu-glance": "UR-DMU (glance)"}
+    ours = {"mil-weak": (80.0, 0.0), "mil-glance": (78.5, 0.0), "urdmu-weak": (85.0, 0.0),
+            "urdmu-glance": (90.0, 0.0)}
+    assert glance_gain_statement(ours, labels, what="AUC") == (
+        "AUC: glance beats weak for 1 of 2 networks here (paper: all); gains MIL -1.50, UR-DMU +5.00.")
+    cells = grid_cells("sensitivity")
+    ours = {cell.key: (50.0, 0.0) for cell in cells}
+    ours["rg-0.2"] = (60.0, 0.0)
+    ours["alpha-0.7"] = (70.0, 0.0)
+    assert optimum_statement(ours, cells, what="AUC").endswith("here the best points are r_g = 0.2, alpha = 0.7.")
