@@ -237,14 +237,18 @@ def render_paper_report(out: str | os.PathLike) -> Path:
 
 
 def render_report(path: str | os.PathLike) -> Path:
-    """Write ``report.html`` into a run or grid folder and return its path."""
+    """Write ``report.html`` into a run or grid folder (``index.html`` into a ``glancevad paper`` folder)
+    and return its path."""
     path = Path(path)
+    if (path / "paper.json").exists():
+        return render_paper_report(path)
     if (path / "grid.json").exists():
         kind, title = "grid", f"glancevad grid report: {json.loads((path / 'grid.json').read_text())['grid']}"
     elif (path / "summary.json").exists():
         kind, title = "run", f"glancevad run report: {path.name}"
     else:
-        raise GlanceVADError(f"{path}: neither a run folder (summary.json) nor a grid folder (grid.json)")
+        raise GlanceVADError(f"{path}: neither a run folder (summary.json), a grid folder (grid.json) nor a "
+                             "paper folder (paper.json)")
     with tempfile.TemporaryDirectory() as tmp:
         body = _grid_section(path, Path(tmp)) if kind == "grid" else _run_section(path, Path(tmp))
         page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"

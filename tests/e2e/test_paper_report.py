@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from browser import ARTIFACTS, CHROMIUM, FLAGS, require_chromium
+from cli_helpers import run
 from conftest import PROJECT
 from glancevad.experiments.grids import grid_cells
 from glancevad.experiments.paper import PAPER_GRIDS
@@ -61,4 +62,5 @@ def test_make_paper_at_tiny_size_opens_in_chromium_and_resumes(tmp_path):
     stamps = {p: p.stat().st_mtime_ns for p in (folder / "runs").glob("*/last.pt")}
     again = make_paper(folder)
     assert "estimated 0 min" in again.stderr
+    assert run("report", folder).stdout.replace("\n", "").endswith(f"{folder / 'index.html'}")
     assert {p: p.stat().st_mtime_ns for p in (folder / "runs").glob("*/last.pt")} == stamps

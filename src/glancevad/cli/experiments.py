@@ -50,9 +50,10 @@ def experiment(
 
 @app.command()
 def report(
-    folder: Annotated[Path, typer.Argument(help="A run folder (glancevad train) or a grid (glancevad experiment).")],
+    folder: Annotated[Path, typer.Argument(help="A run folder (glancevad train), a grid (glancevad experiment) "
+                                                "or a paper folder (glancevad paper).")],
 ) -> None:
-    """Render one self-contained HTML report (figures embedded) of a run or a grid."""
+    """Render one self-contained HTML report (figures embedded) of a run, a grid or the paper's tables."""
     from glancevad.report import render_report
 
     console.print(f"wrote [bold]{render_report(folder)}[/]")

@@ -42,8 +42,8 @@ PAPER_GRIDS = ("networks", "ablation", "perturbation", "supervision-mix", "kerne
 #: 2-core machine where the ``paper`` budget was measured (``plateau.csv``), and the time a run
 #: spends outside its steps (start-up, validation, testing best.pt and last.pt). Only the
 #: estimate printed before a start uses them.
-SECONDS_PER_STEP = {"mil": 0.06, "rtfm": 0.2, "urdmu": 0.2}
-SECONDS_PER_RUN = 15.0
+SECONDS_PER_STEP = {"mil": 0.05, "rtfm": 0.22, "urdmu": 0.35}
+SECONDS_PER_RUN = 10.0
 
 
 @dataclass

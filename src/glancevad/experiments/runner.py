@@ -48,11 +48,11 @@ BUDGETS: dict[str, dict[str, Any]] = {
     "paper": {},
 }
 
-#: Per-network steps of a budget. ``paper``: the latest plateau step over weak and glance runs,
-#: measured by ``glancevad experiment plateau --data D --out O --preset demo --parallel 2`` on
-#: ``glancevad synth D --size demo`` (table in the README).
+#: Per-network steps of a budget. ``paper``: the latest plateau step over weak and glance runs and
+#: two seeds, measured by ``glancevad experiment plateau --data D --out O --preset demo --seeds 2
+#: --parallel 2`` on ``glancevad synth D --size demo`` (table in the README).
 BUDGET_STEPS: dict[str, dict[str, int]] = {
-    "paper": {"mil": 300, "rtfm": 300, "urdmu": 300},
+    "paper": {"mil": 650, "rtfm": 700, "urdmu": 250},
 }
 
 
