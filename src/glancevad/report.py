@@ -32,6 +32,10 @@ table{border-collapse:collapse;margin:1em 0;font-size:14px}td,th{border:1px soli
 th{background:#f3f3f3}img{max-width:100%;margin:.5em 0}pre{background:#f7f7f7;padding:1em;overflow:auto}"""
 
 
+#: The paper report's tables have twelve number columns: keep "mean ± std" on one line.
+WIDE = "body{max-width:1400px}td{white-space:nowrap;font-size:13px}"
+
+
 def _img(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
     return f'<img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}">'
@@ -228,7 +232,7 @@ def render_paper_report(out: str | os.PathLike) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         sections = [_paper_grid_section(out / g, Path(tmp)) for g in info["grids"] if (out / g / "table.csv").exists()]
         title = "GlanceVAD's tables on data you control"
-        page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{STYLE}</style>"
+        page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{STYLE}{WIDE}</style>"
                 f"</head><body><h1>{title}</h1>{intro}<p>{toc}</p>{''.join(sections)}</body></html>")
     path = out / "index.html"
     with atomic_write(path, "w", encoding="utf-8") as handle:
