@@ -231,10 +231,14 @@ def render_paper_report(out: str | os.PathLike) -> Path:
     toc = "".join(f"<a href='#{g}'>{g}</a> · " for g in info["grids"]) + "<a href='#fig5'>Fig. 5</a>"
     with tempfile.TemporaryDirectory() as tmp:
         sections = [_paper_grid_section(out / g, Path(tmp)) for g in info["grids"] if (out / g / "table.csv").exists()]
-        title = "GlanceVAD's tables on data you control"
-        page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{STYLE}{WIDE}</style>"
-                f"</head><body><h1>{title}</h1>{intro}<p>{toc}</p>{''.join(sections)}</body></html>")
-    path = out / "index.html"
+    return _write_page(out / "index.html", "GlanceVAD's tables on data you control",
+                       f"{intro}<p>{toc}</p>{''.join(sections)}", style=STYLE + WIDE)
+
+
+def _write_page(path: Path, title: str, body: str, *, style: str = STYLE) -> Path:
+    """One self-contained HTML page, written atomically."""
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
     with atomic_write(path, "w", encoding="utf-8") as handle:
         handle.write(page)
     return path
@@ -255,9 +259,4 @@ def render_report(path: str | os.PathLike) -> Path:
                              "paper folder (paper.json)")
     with tempfile.TemporaryDirectory() as tmp:
         body = _grid_section(path, Path(tmp)) if kind == "grid" else _run_section(path, Path(tmp))
-        page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-                f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
-    out = path / "report.html"
-    with atomic_write(out, "w", encoding="utf-8") as handle:
-        handle.write(page)
-    return out
+    return _write_page(path / "report.html", title, body)
