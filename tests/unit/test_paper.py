@@ -128,3 +128,15 @@ def test_gain_and_optimum_statements():
     ours["rg-0.2"] = (60.0, 0.0)
     ours["alpha-0.7"] = (70.0, 0.0)
     assert optimum_statement(ours, cells, what="AUC").endswith("here the best points are r_g = 0.2, alpha = 0.7.")
+
+
+def test_paper_command_refuses_bad_input_before_writing(tiny_root, tmp_path):
+    from cli_helpers import assert_user_error, run
+
+    out = tmp_path / "paper"
+    assert_user_error(run("paper", "--data", tmp_path / "missing", "--out", out, check=False), "missing")
+    assert_user_error(run("paper", "--data", tiny_root, "--out", out, "--budget", "huge", check=False),
+                      "budget must be one of full, small, paper, got 'huge'")
+    (tmp_path / "file").write_text("")
+    assert_user_error(run("paper", "--data", tiny_root, "--out", tmp_path / "file", check=False), "is a file")
+    assert not out.exists()

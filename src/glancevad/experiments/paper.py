@@ -96,6 +96,7 @@ def run_paper(
 
     data, out = Path(data), Path(out)
     seeds = budget_seeds(budget, seeds)
+    dataset_name = load_dataset(data).name  # a bad root fails here, before anything is written
     out.mkdir(parents=True, exist_ok=True)
     plan = plan_paper(data, out, preset=preset, seeds=seeds, budget=budget, overrides=overrides)
     estimate = estimate_seconds(plan.unique, parallel)
@@ -110,7 +111,6 @@ def run_paper(
     started = time.monotonic()
     build_caches(plan.unique)
     done = execute_specs(plan.unique, parallel=parallel, on_run=on_run)
-    dataset_name = load_dataset(data).name
     for name, (cells, specs) in plan.grids.items():
         write_grid_info(out / name, name, data, preset=preset, seeds=seeds, budget=budget, overrides=overrides,
                         cells=cells, specs=specs)
