@@ -108,8 +108,9 @@ GRIDS = {
 }
 
 
-#: Experiments that are studies rather than grids of cells (``glancevad.experiments.selection``).
-STUDIES = ("selection",)
+#: Experiments that are studies rather than grids of cells (``glancevad.experiments.selection``,
+#: ``glancevad.experiments.assisted``).
+STUDIES = ("selection", "assisted")
 
 
 def grid_cells(name: str) -> list[Cell]:

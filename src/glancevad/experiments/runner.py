@@ -176,6 +176,7 @@ def run_experiment(
 
     Returns ``(table CSV, table markdown, figure PNG)``.
     """
+    from glancevad.experiments.assisted import run_assisted_study
     from glancevad.experiments.selection import run_selection_study
     from glancevad.experiments.tables import tabulate_grid
 
@@ -183,6 +184,9 @@ def run_experiment(
     if name == "selection":
         return run_selection_study(data, out, preset=preset, seeds=seeds,
                                    overrides={**BUDGETS[budget], **(overrides or {})}, on_plan=on_plan, on_run=on_run)
+    if name == "assisted":
+        return run_assisted_study(data, out, preset=preset, seeds=seeds,
+                                  overrides={**BUDGETS[budget], **(overrides or {})}, on_plan=on_plan, on_run=on_run)
     cells, results = run_grid(name, data, out, preset=preset, seeds=seeds, budget=budget, parallel=parallel,
                               overrides=overrides, on_plan=on_plan, on_run=on_run)
     csv_path, md_path, pngs = tabulate_grid(Path(out), name, cells, results,
