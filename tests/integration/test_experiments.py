@@ -163,7 +163,7 @@ def test_assisted_study_at_tiny_size(tiny_root, tmp_path):
         assert int(row["found_at_peaks"]) + int(row["missed"]) == int(row["events"])
         assert float(row["ratio"]) == pytest.approx(int(row["peak_frames"]) / linear)
     with open(out / "criteria.csv") as handle:
-        assert [r["criterion"] for r in csv.DictReader(handle)] == ["uncertainty", "disagreement"]
+        assert [r["criterion"] for r in csv.DictReader(handle)] == ["uncertainty", "disagreement", "coverage"]
     table = (out / "assisted.md").read_text()
     assert "## Seek cost" in table and "## Label efficiency" in table and "## Selection criteria" in table
     for png in ("label_efficiency.png", "seek_cost.png"):

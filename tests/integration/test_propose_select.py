@@ -44,14 +44,18 @@ def test_propose_writes_one_glance_per_predicted_event_at_its_peak(root, tmp_pat
 def test_select_ranks_unglanced_abnormal_videos(root, tmp_path):
     out = tmp_path / "next.csv"
     ckpt = tmp_path / "best.pt"
+    # coverage (the default) = mean score: abn_b 0.5, abn_a 0.255, abn_c 0.083; normal_1 never
     printed = run("select", "--checkpoint", ckpt, "--data", root, "--budget", "2", "--out", out).stdout
-    # disagreement = 1 - top-k mean (k = 1 here): abn_c 0.881, abn_b 0.5, abn_a 0.007; normal_1 never
-    assert out.read_text() == "video-id\nabn_c\nabn_b\n"
-    assert f"abn_c  disagreement {1 - profile_score(0.3):.4f}" in printed
+    assert out.read_text() == "video-id\nabn_b\nabn_a\n"
+    assert f"abn_a  coverage {(3 * profile_score(0) + profile_score(1)) / 4:.4f}" in printed
+    # disagreement = 1 - top-k mean (k = 1 here): abn_c 0.881, abn_b 0.5, abn_a 0.007
     glanced = tmp_path / "glances.csv"
     glanced.write_text("video-id,glance\nabn_c,3\n")
-    run("select", "--checkpoint", ckpt, "--data", root, "--budget", "5", "--out", out, "--glances", glanced)
+    run("select", "--checkpoint", ckpt, "--data", root, "--budget", "5", "--out", out, "--glances", glanced,
+        "--criterion", "disagreement")
     assert out.read_text() == "video-id\nabn_b\nabn_a\n"
+    run("select", "--checkpoint", ckpt, "--data", root, "--budget", "1", "--out", out, "--criterion", "disagreement")
+    assert out.read_text() == "video-id\nabn_c\n"
     # uncertainty: abn_b (1 bit) first, then abn_c, then abn_a
     run("select", "--checkpoint", ckpt, "--data", root, "--budget", "3", "--out", out, "--criterion", "uncertainty")
     assert out.read_text() == "video-id\nabn_b\nabn_c\nabn_a\n"
@@ -70,7 +74,7 @@ def test_bad_input_is_one_error_line(root, tmp_path):
     assert_user_error(proc, "give either --data ROOT or --features DIR")
     proc = run("select", "--checkpoint", tmp_path / "best.pt", "--data", root, "--budget", "1", "--criterion", "x",
                "--out", tmp_path / "n.csv", check=False)
-    assert_user_error(proc, "--criterion must be one of uncertainty, disagreement")
+    assert_user_error(proc, "--criterion must be one of uncertainty, disagreement, coverage")
     every = tmp_path / "all.csv"
     every.write_text("video-id,glance\nabn_a,1\nabn_b,1\nabn_c,1\n")
     proc = run("select", "--checkpoint", tmp_path / "best.pt", "--data", root, "--budget", "1", "--glances", every,

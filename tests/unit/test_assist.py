@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from glancevad.assist.peaks import find_peaks, jump_target, unglanced, unglanced_priority
-from glancevad.assist.ranking import disagreement, localisation_error, rank_videos, spearman, topk_mean, uncertainty
+from glancevad.assist.ranking import (
+    coverage,
+    disagreement,
+    localisation_error,
+    rank_videos,
+    spearman,
+    topk_mean,
+    uncertainty,
+)
 from glancevad.assist.scoring import propose_glances
 from glancevad.assist.seek import SeekCost, linear_cost, peak_cost, total
 from glancevad.errors import GlanceVADError
@@ -92,10 +100,13 @@ def test_ranking_criteria_hand_computed():
     assert [v for v, _ in rank_videos(videos, criterion="disagreement")] == ["b", "c", "a"]
     # uncertainty: c (both near 0.5) first; a and b: H(.9)+H(.1) vs H(.2)+H(.1) -> b before a
     assert [v for v, _ in rank_videos(videos, criterion="uncertainty")] == ["c", "b", "a"]
-    assert [v for v, _ in rank_videos(videos, exclude={"b"})] == ["c", "a"]
+    # coverage: mean score, a 0.5, b 0.15, c 0.55 (the default)
+    assert coverage(np.array([0.6, 0.5])) == pytest.approx(0.55)
+    assert [v for v, _ in rank_videos(videos)] == ["c", "a", "b"]
+    assert [v for v, _ in rank_videos(videos, exclude={"c"})] == ["a", "b"]
     # ties keep the id order
     assert [v for v, _ in rank_videos({"y": np.array([0.3]), "x": np.array([0.3])})] == ["x", "y"]
-    with pytest.raises(GlanceVADError, match="criteria: uncertainty, disagreement"):
+    with pytest.raises(GlanceVADError, match="criteria: uncertainty, disagreement, coverage"):
         rank_videos(videos, criterion="entropy")
 
 
