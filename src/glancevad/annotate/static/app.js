@@ -217,9 +217,11 @@ function renderVideos() {
 }
 
 async function loadVideos() {
-  app.videos = await api("GET", `/api/videos?annotator=${who()}`);
+  // both answers first, then both drawn: the list never shows without its progress line
+  const [videos, progress] = await Promise.all([api("GET", `/api/videos?annotator=${who()}`),
+    api("GET", "/api/progress")]);
+  app.videos = videos;
   renderVideos();
-  const progress = await api("GET", "/api/progress");
   const mine = progress[app.annotator] || { done: 0, total: app.videos.length };
   $("progress").textContent = `${mine.done} of ${mine.total} done`;
   $("progress").title = Object.entries(progress).map(([name, p]) => `${name}: ${p.done} of ${p.total} done`).join("\n");
