@@ -83,7 +83,7 @@ def _glance_file(path: Path, glances: dict[str, tuple[int, ...]], ids: list[str]
     return str(path)
 
 
-def _score(checkpoint: Path, dataset, videos, fps_frames: int) -> dict[str, np.ndarray]:
+def _score(checkpoint: Path, dataset, videos, frames_per_snippet: int) -> dict[str, np.ndarray]:
     """Per-frame scores of ``videos`` (their features' ``T * 16`` frames) by the network of ``checkpoint``."""
     from glancevad.engine.distributed import resolve_device
     from glancevad.engine.evaluator import score_videos
@@ -93,7 +93,8 @@ def _score(checkpoint: Path, dataset, videos, fps_frames: int) -> dict[str, np.n
     loaded = load_model(checkpoint, device=device)
     stream = ((v.id, dataset.load_features(v, expected_dim=loaded.in_dim)) for v in videos)
     snippets = score_videos(loaded.model, stream, device=device)
-    return {vid: frame_scores(s, len(s) * fps_frames, frames_per_snippet=fps_frames) for vid, s in snippets.items()}
+    return {vid: frame_scores(s, len(s) * frames_per_snippet, frames_per_snippet=frames_per_snippet)
+            for vid, s in snippets.items()}
 
 
 def seek_costs(frame_scores_by_video: dict[str, np.ndarray], ground_truth, *, fps: float = FPS,
