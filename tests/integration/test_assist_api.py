@@ -167,3 +167,17 @@ def test_import_of_model_proposals_through_the_cli(setup, video_dir, tmp_path):
     assert out.read_text() == "video-id,glance\n"
     assert_user_error(run("annotate", "import", csv_path, "--videos", video_dir, "--db", db, "--model", check=False),
                       "--status proposed")
+
+
+def test_the_i3d_extractor_reports_progress_per_snippet(tmp_path):
+    from glancevad.assist.provider import i3d_extractor
+
+    write_video(tmp_path / "two.webm", 40, codec="libvpx")   # 2 whole snippets of 16 frames
+    write_video(tmp_path / "short.webm", 10, codec="libvpx")
+    extract = i3d_extractor(1)
+    with pytest.raises(DataError, match="10 frames, fewer than one snippet of 16 frames"):
+        extract(tmp_path / "short.webm", lambda done, total: None)
+    calls = []
+    features = extract(tmp_path / "two.webm", lambda done, total: calls.append((done, total)))
+    assert features.shape == (2, 1, 1024) and np.isfinite(features).all()
+    assert calls == [(1, 2), (2, 2)]
