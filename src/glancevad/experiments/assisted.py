@@ -112,12 +112,15 @@ def seek_costs(frame_scores_by_video: dict[str, np.ndarray], ground_truth, *, fp
 def run_assisted_study(
     data: str | os.PathLike, out: str | os.PathLike, *, preset: str | None = "demo", seeds: int = 3,
     overrides: dict[str, Any] | None = None, fractions: tuple[float, ...] = FRACTIONS,
-    criterion: str = DEFAULT_CRITERION, on_plan: Callable[[int], None] | None = None,
-    on_run: Callable[[str], None] | None = None,
+    criterion: str = DEFAULT_CRITERION, parallel: int = 1, on_plan: Callable[[int], None] | None = None,
+    on_run: Callable[[Any], None] | None = None,
 ) -> tuple[Path, Path, Path]:
-    """Run the study (module docstring); returns ``(label_efficiency.csv, assisted.md, label_efficiency.png)``."""
+    """Run the study (module docstring); returns ``(label_efficiency.csv, assisted.md, label_efficiency.png)``.
+
+    The weak runs of every seed go first, then every glance run (``parallel`` at once, as in a grid).
+    """
     from glancevad.engine.trainer import split_validation
-    from glancevad.experiments.runner import RunSpec, execute
+    from glancevad.experiments.runner import RunSpec, run_specs
 
     data, out = Path(data), Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -138,52 +141,54 @@ def run_assisted_study(
     if on_plan:
         on_plan(runs_per_seed * seeds)
 
-    def run(key: str, seed: int, values: dict[str, Any]) -> dict[str, Any]:
+    def spec(key: str, seed: int, values: dict[str, Any]) -> RunSpec:
         cfg = resolve_config(preset, overrides or {}, values, {"seed": seed})
-        spec = RunSpec(key, seed, cfg.to_dict(), str(view), str(out / "runs" / key / f"seed{seed}"),
-                       str(out / "cache"))
-        metrics = execute(spec)["best"]
-        if on_run:
-            on_run(f"{key}/seed{seed}")
-        return metrics
+        return RunSpec(key, seed, cfg.to_dict(), str(view), str(out / "runs" / key / f"seed{seed}"), str(out / "cache"))
 
-    efficiency: list[dict[str, Any]] = []
+    results = run_specs([spec("weak", seed, {"supervision": "weak"}) for seed in range(seeds)], parallel=parallel,
+                        on_run=on_run)
     criteria: list[dict[str, Any]] = []
-    seek: list[dict[str, Any]] = []
-    test_abnormal = [v for v in dataset.test if v.label]
+    plans: list[tuple[int, float, str, int, str]] = []   # seed, fraction, strategy, videos, run key
+    specs: list[RunSpec] = []
+    view_dataset = load_dataset(view)
     for seed in range(seeds):
-        weak = run("weak", seed, {"supervision": "weak"})
-        efficiency.append({"seed": seed, "fraction": 0.0, "strategy": "none", "videos": 0,
-                           **{m: weak[m] for m in METRICS}})
         train_idx, val_idx = split_validation(labels, base.val_fraction, seed)
         pool = [dataset.train[i].id for i in train_idx if labels[i]]
         held_out = [dataset.train[i].id for i in val_idx if labels[i]]
         weak_ckpt = out / "runs" / "weak" / f"seed{seed}" / "best.pt"
-        pool_videos = [v for v in dataset.train if v.id in set(pool)]
-        scored = _score(weak_ckpt, load_dataset(view), pool_videos, dataset.frames_per_snippet)
+        scored = _score(weak_ckpt, view_dataset, [v for v in view_dataset.train if v.id in set(pool)],
+                        dataset.frames_per_snippet)
         snippet = {vid: s[:: dataset.frames_per_snippet] for vid, s in scored.items()}
         errors = np.array([localisation_error(scored[vid], train_gt[vid]) for vid in pool])
         for name, fn in CRITERIA.items():
             values = np.array([fn(snippet[vid]) for vid in pool])
             criteria.append({"seed": seed, "criterion": name, "spearman": spearman(values, errors)})
         ranked = [vid for vid, _ in rank_videos(snippet, criterion=criterion)]
-        order = {"random": list(np.random.default_rng(seed).permutation(pool)), "select": ranked}
+        order = {"random": [str(v) for v in np.random.default_rng(seed).permutation(pool)], "select": ranked}
         write_video_list(out / "glances" / f"select-order-seed{seed}.csv", ranked)
         for fraction in partial:
             k = int(round(fraction * len(pool)))
             for strategy in STRATEGIES:
-                chosen = [str(v) for v in order[strategy][:k]]
-                name = f"{strategy}-{round(100 * fraction)}"
-                csv_path = _glance_file(out / "glances" / f"{name}-seed{seed}.csv", glances, chosen + held_out)
-                metrics = run(name, seed, {"supervision": "mixed", "glance_fraction": k / len(pool),
-                                           "weak_fraction": 1 - k / len(pool), "glance_csv": csv_path})
-                efficiency.append({"seed": seed, "fraction": fraction, "strategy": strategy, "videos": k,
-                                   **{m: metrics[m] for m in METRICS}})
+                key = f"{strategy}-{round(100 * fraction)}"
+                csv_path = _glance_file(out / "glances" / f"{key}-seed{seed}.csv", glances,
+                                        order[strategy][:k] + held_out)
+                specs.append(spec(key, seed, {"supervision": "mixed", "glance_fraction": k / len(pool),
+                                              "weak_fraction": 1 - k / len(pool), "glance_csv": csv_path}))
+                plans.append((seed, fraction, strategy, k, key))
         if 1.0 in fractions:
-            metrics = run("all", seed, {"supervision": "glance", "glance_csv": str(dataset.glance_csv.resolve())})
-            for strategy in STRATEGIES:
-                efficiency.append({"seed": seed, "fraction": 1.0, "strategy": strategy, "videos": len(pool),
-                                   **{m: metrics[m] for m in METRICS}})
+            specs.append(spec("all", seed, {"supervision": "glance", "glance_csv": str(dataset.glance_csv.resolve())}))
+            plans += [(seed, 1.0, strategy, len(pool), "all") for strategy in STRATEGIES]
+    results.update(run_specs(specs, parallel=parallel, on_run=on_run))
+
+    efficiency = [{"seed": seed, "fraction": 0.0, "strategy": "none", "videos": 0,
+                   **{m: results[("weak", seed)]["best"][m] for m in METRICS}} for seed in range(seeds)]
+    efficiency += [{"seed": seed, "fraction": fraction, "strategy": strategy, "videos": k,
+                    **{m: results[(key, seed)]["best"][m] for m in METRICS}}
+                   for seed, fraction, strategy, k, key in plans]
+    efficiency.sort(key=lambda r: r["seed"])  # stable: per seed in plan order
+    seek: list[dict[str, Any]] = []
+    test_abnormal = [v for v in dataset.test if v.label]
+    for seed in range(seeds):
         for key in SEEK_MODELS:
             ckpt = out / "runs" / key / f"seed{seed}" / "best.pt"
             if not ckpt.exists():

@@ -145,17 +145,26 @@ def run_grid(
     write_json(out / "grid.json", {"grid": name, "data": str(data), "preset": preset, "seeds": seeds,
                                    "budget": budget, "overrides": overrides or {},
                                    "cells": [asdict(c) for c in cells]})
-    # Build each distinct training cache once, before any worker needs it.
-    for glance_csv in {spec.config.get("glance_csv") for spec in specs}:
-        num_snippets = specs[0].config["num_snippets"]
-        build_or_open_cache(load_dataset(data, glance_csv=glance_csv), out / "cache", num_snippets=num_snippets)
+    return cells, run_specs(specs, parallel=parallel, on_run=on_run)
+
+
+def run_specs(
+    specs: list[RunSpec], *, parallel: int = 1, on_run: Callable[[RunSpec], None] | None = None,
+) -> dict[tuple[str, int], dict[str, dict[str, Any]]]:
+    """:func:`execute` every spec, ``parallel`` at once: ``{(cell, seed): {"best": .., "last": ..}}``.
+
+    Each distinct training cache is built first, once, before any worker needs it.
+    """
+    for data, cache_dir, glance_csv, num_snippets in {
+            (s.data, s.cache_dir, s.config.get("glance_csv"), s.config["num_snippets"]) for s in specs}:
+        build_or_open_cache(load_dataset(data, glance_csv=glance_csv), cache_dir, num_snippets=num_snippets)
     results: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
     if parallel <= 1:
         for spec in specs:
             results[(spec.cell_key, spec.seed)] = execute(spec)
             if on_run:
                 on_run(spec)
-        return cells, results
+        return results
     threads = max(1, (os.cpu_count() or 1) // parallel)
     with ProcessPoolExecutor(max_workers=parallel, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(execute, spec, threads): spec for spec in specs}
@@ -164,7 +173,7 @@ def run_grid(
             results[(spec.cell_key, spec.seed)] = future.result()
             if on_run:
                 on_run(spec)
-    return cells, results
+    return results
 
 
 def run_experiment(
@@ -185,7 +194,7 @@ def run_experiment(
         return run_selection_study(data, out, preset=preset, seeds=seeds,
                                    overrides={**BUDGETS[budget], **(overrides or {})}, on_plan=on_plan, on_run=on_run)
     if name == "assisted":
-        return run_assisted_study(data, out, preset=preset, seeds=seeds,
+        return run_assisted_study(data, out, preset=preset, seeds=seeds, parallel=parallel,
                                   overrides={**BUDGETS[budget], **(overrides or {})}, on_plan=on_plan, on_run=on_run)
     cells, results = run_grid(name, data, out, preset=preset, seeds=seeds, budget=budget, parallel=parallel,
                               overrides=overrides, on_plan=on_plan, on_run=on_run)
