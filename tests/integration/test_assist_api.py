@@ -29,6 +29,7 @@ def video_dir(tmp_path_factory):
     write_video(folder / "gamma.webm", 150, codec="libvpx")
     write_video(folder / "delta.webm", 40, codec="libvpx")
     write_video(folder / "short.webm", 20, codec="libvpx")
+    write_video(folder / "epsilon.webm", 40, codec="libvpx")  # its feature file holds a NaN
     return folder
 
 
@@ -37,6 +38,9 @@ def setup(video_dir, tmp_path):
     features = tmp_path / "features"
     features.mkdir()
     np.save(features / "gamma.npy", profile_features(GAMMA))
+    broken = profile_features([0, 1])
+    broken[1, 0, 3] = np.nan
+    np.save(features / "epsilon.npy", broken)
     checkpoint = write_profile_checkpoint(tmp_path / "best.pt")
     store = GlanceStore(tmp_path / "g.sqlite")
     scan_videos(video_dir, store)
@@ -94,6 +98,8 @@ def test_extraction_runs_in_the_background_and_failures_say_why(client, tmp_path
     short = wait_for(client, "short", "failed")
     assert "fewer than one snippet" in short["message"] and short["scores"] is None
     assert client.get("/api/videos/short").status_code == 200  # the video still works
+    epsilon = wait_for(client, "epsilon", "failed")
+    assert "epsilon.npy: video epsilon: NaN or infinite value (first at snippet 1)" in epsilon["message"]
 
 
 def test_videos_ordered_by_unglanced_peak(client):
@@ -102,7 +108,7 @@ def test_videos_ordered_by_unglanced_peak(client):
     client.get("/api/videos/gamma/scores")
     listing = {v["id"]: v["unglanced"] for v in client.get("/api/videos").json()}
     assert listing == {"gamma": pytest.approx(profile_score(1.0), abs=1e-6),
-                       "delta": pytest.approx(profile_score(1.0), abs=1e-6), "short": None}
+                       "delta": pytest.approx(profile_score(1.0), abs=1e-6), "short": None, "epsilon": None}
     # a glance inside gamma's first event (within 16 frames of it) leaves the second peak
     client.post("/api/videos/gamma/glances", json={"annotator": "ann", "frame": 50})
     listing = {v["id"]: v["unglanced"] for v in client.get("/api/videos").json()}

@@ -136,8 +136,12 @@ class ScoreProvider:
                 vid = self._queue.pop(0)
                 if vid in self._scores:
                     continue
-            if self._features_file(vid) is not None:
-                self.snippet_scores(vid)
+            try:
+                if self._features_file(vid) is not None:
+                    self.snippet_scores(vid)
+                    continue
+            except GlanceVADError:
+                self.snippet_scores(vid)  # records the reason
                 continue
             with self._lock:
                 self._status[vid] = {"state": "extracting", "done": 0, "total": None}
@@ -186,10 +190,10 @@ class ScoreProvider:
             if video_id in self._scores:
                 return self._scores[video_id], {"state": "ready"}
             status = self._status.get(video_id)
-        files = self._features_file(video_id)
-        if files is None:
-            return None, dict(status or {"state": "failed", "message": f"no features for {video_id}"})
         try:
+            files = self._features_file(video_id)
+            if files is None:
+                return None, dict(status or {"state": "failed", "message": f"no features for {video_id}"})
             scores = self._score(load_features(files), files.paths[0])
         except GlanceVADError as exc:
             failed = {"state": "failed", "message": str(exc)}
