@@ -49,6 +49,8 @@ class AnnotateServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {"PATH": "/usr/bin:/bin", "COLUMNS": "200"}
+        if os.environ.get("GLANCEVAD_CACHE"):  # model assistance may convert the I3D weights
+            env["GLANCEVAD_CACHE"] = os.environ["GLANCEVAD_CACHE"]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "glancevad", "annotate", "--videos", str(videos), "--db", str(db),
              "--port", str(self.port), *extra],

@@ -344,7 +344,8 @@ def test_only_reviewers_review_and_annotators_delete_only_their_own_unreviewed_g
     assert reviewed.status_code == 403 and "already accepted" in reviewed.json()["detail"]
     assert {g["id"] for g in client.get("/api/videos/alpha/glances").json()} == {mine, theirs}
     assert client.get("/api/annotators").json() == [
-        {"name": "ann", "reviewer": False}, {"name": "bob", "reviewer": False}, {"name": "rev", "reviewer": True}]
+        {"name": "ann", "reviewer": False, "model": False}, {"name": "bob", "reviewer": False, "model": False},
+        {"name": "rev", "reviewer": True, "model": False}]
 
 
 def test_keep_resolves_a_duplicate_pair_in_one_undoable_action(client):
@@ -485,6 +486,6 @@ def test_a_database_of_the_first_release_is_upgraded(video_dir, tmp_path):
         old.executescript("CREATE TABLE annotators (name TEXT PRIMARY KEY, created REAL NOT NULL);"
                           "INSERT INTO annotators VALUES ('ann', 0);")
     store = GlanceStore(db)
-    assert store.roles() == [{"name": "ann", "reviewer": False}]
+    assert store.roles() == [{"name": "ann", "reviewer": False, "model": False}]
     scan_videos(video_dir, store)
     assert store.version("alpha") == 0 and len(store.frame_times("alpha")) == 50

@@ -142,3 +142,43 @@ def test_plateau_study_at_tiny_size(tiny_root, tmp_path):
     assert all(int(r["plateau_step"]) in (2, 4, 6) and int(r["horizon"]) == 6 for r in rows)
     assert "Steps every run of a network needs (the latest plateau): mil " in (out / "plateau.md").read_text()
     assert (out / "plateau.png").stat().st_size > 1000
+
+
+def test_assisted_study_at_tiny_size(tiny_root, tmp_path):
+    from glancevad.data.groundtruth import read_ground_truth
+    from glancevad.intervals import label_intervals
+
+    out = tmp_path / "assisted"
+    printed = cli("experiment", "assisted", "--data", tiny_root, "--out", out, "--budget", "small", *FAST).stdout
+    assert str(out / "assisted.md") in printed.replace("\n", "")
+    with open(out / "label_efficiency.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    # 8 abnormal training videos, 2 held out for validation: 10 / 25 / 50 / 100 % of 6 = 1 / 2 / 3 / 6 videos
+    assert [(r["fraction"], r["strategy"], r["videos"]) for r in rows] == [
+        ("0.0", "none", "0"), ("0.1", "random", "1"), ("0.1", "select", "1"), ("0.25", "random", "2"),
+        ("0.25", "select", "2"), ("0.5", "random", "3"), ("0.5", "select", "3"), ("1.0", "random", "6"),
+        ("1.0", "select", "6")]
+    assert all(math.isfinite(float(r["auc"])) and math.isfinite(float(r["auc_a"])) for r in rows)
+    # the select runs glance the top of the weak model's ranking, plus the held-out videos (kept in every run)
+    order = (out / "glances" / "select-order-seed0.csv").read_text().split()[1:]
+    assert len(order) == 6
+    chosen = {line.split(",")[0] for line in (out / "glances" / "select-25-seed0.csv").read_text().split()[1:]}
+    random_chosen = {line.split(",")[0] for line in (out / "glances" / "random-25-seed0.csv").read_text().split()[1:]}
+    held_out = chosen - set(order)
+    assert len(chosen) == 4 and set(order[:2]) <= chosen and len(held_out) == 2 and held_out <= random_chosen
+    with open(out / "seek_cost.csv") as handle:
+        seek = list(csv.DictReader(handle))
+    assert [r["model"] for r in seek] == ["weak", "random-25"]
+    gt = read_ground_truth(tiny_root / "synthetic_ground_truth.json")
+    intervals = [label_intervals(labels) for labels in gt.values() if labels.any()]
+    linear = sum(max(start for start, _ in video) + 1 for video in intervals)  # hand-computed linear playback
+    for row in seek:
+        assert int(row["linear_frames"]) == linear and int(row["events"]) == sum(map(len, intervals))
+        assert int(row["found_at_peaks"]) + int(row["missed"]) == int(row["events"])
+        assert float(row["ratio"]) == pytest.approx(int(row["peak_frames"]) / linear)
+    with open(out / "criteria.csv") as handle:
+        assert [r["criterion"] for r in csv.DictReader(handle)] == ["uncertainty", "disagreement", "coverage"]
+    table = (out / "assisted.md").read_text()
+    assert "## Seek cost" in table and "## Label efficiency" in table and "## Selection criteria" in table
+    for png in ("label_efficiency.png", "seek_cost.png"):
+        assert (out / png).stat().st_size > 1000

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from glancevad.annotate.library import video_file
 from glancevad.annotate.review import review_summary
 from glancevad.annotate.store import STATES, Forbidden, GlanceStore, Invalid, NotFound, Stale
+from glancevad.assist.provider import ScoreProvider
 from glancevad.glance.io import format_glances
 
 STATIC = Path(__file__).parent / "static"
@@ -74,6 +75,12 @@ class ReviewIn(_Body):
 
 class KeepIn(_Body):
     reviewer: Name
+    version: Version | None = None
+
+
+class MoveIn(_Body):
+    reviewer: Name
+    frame: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
     version: Version | None = None
 
 
@@ -163,10 +170,11 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | None = None,
                duplicate_frames: int = 8, proxies: str | os.PathLike | None = None,
-               host: str = "127.0.0.1") -> FastAPI:
+               host: str = "127.0.0.1", scores: ScoreProvider | None = None) -> FastAPI:
     """The app serving ``videos`` (a folder already scanned into ``store``; browser copies in ``proxies``).
 
     ``host`` is the interface bound: requests naming another host are refused (DNS rebinding).
+    ``scores``: a model's scores, drawn on the timeline (``glancevad annotate --checkpoint``).
     """
     app = FastAPI(title="glancevad annotate", docs_url=None, redoc_url=None, openapi_url=None)
     folder = Path(videos)
@@ -217,7 +225,8 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
 
     @app.get("/api/config")
     def config() -> dict[str, Any]:
-        return {"duplicate_frames": duplicate_frames, "frame_mapping": FRAME_MAPPING, "states": list(STATES)}
+        return {"duplicate_frames": duplicate_frames, "frame_mapping": FRAME_MAPPING, "states": list(STATES),
+                "model": scores.settings() if scores is not None else None}
 
     @app.get("/api/annotators")
     def annotators() -> list[dict[str, Any]]:
@@ -236,7 +245,12 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
     def list_videos(annotator: str | None = Query(None, max_length=40)) -> list[dict[str, Any]]:
         if annotator is not None:
             store.require_annotator(annotator)
-        return store.videos(annotator)
+        listing = store.videos(annotator)
+        if scores is not None:  # "most likely unglanced anomaly first": every live glance counts
+            for item in listing:
+                frames = [g["frame"] for g in store.glances(item["id"]) if g["status"] != "rejected"]
+                item["unglanced"] = scores.priority(item["id"], item["frames"], item["fps"], frames)
+        return listing
 
     @app.get("/api/videos/{video_id}")
     def video_info(video_id: str, annotator: str | None = Query(None, max_length=40)) -> dict[str, Any]:
@@ -251,6 +265,13 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
     @app.get("/api/videos/{video_id}/version")
     def video_version(video_id: str) -> dict[str, int]:
         return {"version": store.version(video_id)}
+
+    @app.get("/api/videos/{video_id}/scores")
+    def video_scores(video_id: str) -> dict[str, Any]:
+        record = store.video(video_id)
+        if scores is None:
+            return {"state": "off", "scores": None, "peaks": []}
+        return scores.video(video_id, record.frames, record.fps)
 
     @app.get("/api/videos/{video_id}/stream")
     def stream(video_id: str) -> FileResponse:
@@ -278,6 +299,10 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
     @app.post("/api/glances/{glance_id}/review")
     def review_glance(glance_id: Id, body: ReviewIn) -> dict[str, Any]:
         return store.review(glance_id, body.status, body.reviewer, version=body.version)
+
+    @app.post("/api/glances/{glance_id}/move")
+    def move_glance(glance_id: Id, body: MoveIn) -> dict[str, Any]:
+        return store.move(glance_id, body.frame, body.reviewer, version=body.version)
 
     @app.post("/api/glances/{glance_id}/keep")
     def keep_glance(glance_id: Id, body: KeepIn) -> dict[str, Any]:

@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS videos (
 CREATE TABLE IF NOT EXISTS annotators (
     name TEXT PRIMARY KEY,
     created REAL NOT NULL,
-    reviewer INTEGER NOT NULL DEFAULT 0 -- only reviewers accept or reject glances
+    reviewer INTEGER NOT NULL DEFAULT 0, -- only reviewers accept or reject glances
+    model INTEGER NOT NULL DEFAULT 0    -- a network (glancevad propose): its proposals are never exported
 );
 CREATE TABLE IF NOT EXISTS glances (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -85,6 +86,7 @@ _ADDED_COLUMNS = (
     ("videos", "version", "INTEGER NOT NULL DEFAULT 0"),
     ("annotators", "reviewer", "INTEGER NOT NULL DEFAULT 0"),
     ("actions", "video_id", "TEXT"),
+    ("annotators", "model", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 
@@ -219,14 +221,17 @@ class GlanceStore:
             raise NotFound(f"unknown video {video_id!r}")
         return row["version"]
 
-    def add_annotator(self, name: str, *, reviewer: bool = False) -> str:
-        """Register ``name`` (idempotent); ``reviewer=True`` also grants the reviewer role."""
+    def add_annotator(self, name: str, *, reviewer: bool = False, model: bool = False) -> str:
+        """Register ``name`` (idempotent); ``reviewer=True`` also grants the reviewer role, ``model=True``
+        marks a network whose proposals are exported only once a reviewer accepts them."""
         if not ANNOTATOR_NAME.match(name or ""):
             raise Invalid(f"annotator names are 1-40 letters, digits or . _ - @ (not {name!r})")
         with self.write() as db:
             db.execute("INSERT OR IGNORE INTO annotators (name, created) VALUES (?, ?)", (name, time.time()))
             if reviewer:
                 db.execute("UPDATE annotators SET reviewer=1 WHERE name=?", (name,))
+            if model:
+                db.execute("UPDATE annotators SET model=1 WHERE name=?", (name,))
         return name
 
     def require_annotator(self, name: str) -> str:
@@ -247,9 +252,9 @@ class GlanceStore:
         return [r["name"] for r in self.read().execute("SELECT name FROM annotators ORDER BY name")]
 
     def roles(self) -> list[dict[str, Any]]:
-        """``[{"name", "reviewer"}]`` for every annotator, by name."""
-        rows = self.read().execute("SELECT name, reviewer FROM annotators ORDER BY name")
-        return [{"name": r["name"], "reviewer": bool(r["reviewer"])} for r in rows]
+        """``[{"name", "reviewer", "model"}]`` for every annotator, by name."""
+        rows = self.read().execute("SELECT name, reviewer, model FROM annotators ORDER BY name")
+        return [{"name": r["name"], "reviewer": bool(r["reviewer"]), "model": bool(r["model"])} for r in rows]
 
     def videos(self, annotator: str | None = None) -> list[dict[str, Any]]:
         """Every video with its glance count and state (the annotator's; with none, the most advanced)."""
@@ -372,6 +377,22 @@ class GlanceStore:
                     if abs(g["frame"] - kept["frame"]) <= within and g["status"] != "rejected"}
         return self._set_statuses(kept, verdicts | {glance_id: "accepted"}, reviewer, "keep", version)
 
+    def move(self, glance_id: int, frame: int, reviewer: str, *, version: int | None = None) -> dict[str, Any]:
+        """Move a proposed glance: reject it and add an accepted glance at ``frame`` by ``reviewer``, in one
+        undoable action (a reviewer correcting a model's proposal). Returns the new glance."""
+        self._require_reviewer(reviewer, "move glances")
+        glance = self._glance(glance_id)
+        if glance["status"] != "proposed":
+            raise Invalid(f"glance #{glance_id} is {glance['status']}: only proposed glances are moved")
+        self._check_glance(self.video(glance["video_id"]), frame, "accepted")
+        with self._video_write(glance["video_id"], version) as db:
+            db.execute("UPDATE glances SET status='rejected', reviewer=? WHERE id=?", (reviewer, glance_id))
+            new = self._insert_glance(db, glance["video_id"], frame, reviewer, "accepted")
+            self._log(db, reviewer, glance["video_id"], "move", {
+                "glance": glance_id, "frame": glance["frame"], "to": frame, "new": new,
+                "before": [{"id": glance_id, "status": glance["status"], "reviewer": glance["reviewer"]}]})
+        return self._glance(new)
+
     def _set_statuses(self, glance: dict[str, Any], verdicts: dict[int, str], reviewer: str, kind: str,
                       version: int | None) -> dict[str, Any]:
         """Give each glance of ``verdicts`` its status in one undoable action; returns ``glance`` as it is now."""
@@ -475,7 +496,9 @@ class GlanceStore:
                 db.execute("UPDATE glances SET deleted=? WHERE id=?", (time.time(), payload["glance"]))
             elif row["kind"] == "delete":
                 db.execute("UPDATE glances SET deleted=NULL WHERE id=?", (payload["glance"],))
-            elif row["kind"] in ("review", "keep"):
+            elif row["kind"] in ("review", "keep", "move"):
+                if row["kind"] == "move":
+                    db.execute("UPDATE glances SET deleted=? WHERE id=?", (time.time(), payload["new"]))
                 db.executemany("UPDATE glances SET status=?, reviewer=? WHERE id=?",
                                [(b["status"], b["reviewer"], b["id"]) for b in payload["before"]])
             elif row["kind"] == "state":
@@ -485,13 +508,17 @@ class GlanceStore:
 
     # -- import / export ------------------------------------------------------------------------
 
-    def import_glances(self, glances: dict[str, list[int]], annotator: str, *, status: str = "accepted") -> int:
+    def import_glances(self, glances: dict[str, list[int]], annotator: str, *, status: str = "accepted",
+                       model: bool = False) -> int:
         """Add an official CSV's glances (already read) under ``annotator``, all or none.
 
         Every video must be known and every frame inside its video; glances the annotator already
-        has are skipped. One transaction, so a bad row leaves the database as it was.
+        has are skipped. One transaction, so a bad row leaves the database as it was. ``model``:
+        the glances are a network's proposals (``annotator`` is marked as a model; status proposed).
         """
-        self.add_annotator(annotator)
+        if model and status != "proposed":
+            raise Invalid("a model's glances are imported as proposed: a reviewer accepts them")
+        self.add_annotator(annotator, model=model)
         known = {row["id"] for row in self.read().execute("SELECT id FROM videos")}
         missing = sorted(set(glances) - known)
         if missing:
@@ -510,11 +537,16 @@ class GlanceStore:
         return len(new)
 
     def export_glances(self, *, include_proposed: bool = False) -> dict[str, list[int]]:
-        """``{video-id: frames}`` of accepted (and, if asked, proposed) glances, each frame once, sorted."""
+        """``{video-id: frames}`` of accepted (and, if asked, proposed) glances, each frame once, sorted.
+
+        A model's proposals are never exported: only what a reviewer accepted of them.
+        """
         statuses = ("accepted", "proposed") if include_proposed else ("accepted",)
         rows = self.read().execute(
             f"SELECT DISTINCT video_id, frame FROM glances WHERE deleted IS NULL"
-            f" AND status IN ({','.join('?' * len(statuses))}) ORDER BY video_id, frame",
+            f" AND status IN ({','.join('?' * len(statuses))})"
+            " AND NOT (status = 'proposed' AND annotator IN (SELECT name FROM annotators WHERE model = 1))"
+            " ORDER BY video_id, frame",
             statuses,
         ).fetchall()
         glances: dict[str, list[int]] = {}
@@ -542,6 +574,7 @@ def _undo_message(kind: str, payload: dict[str, Any]) -> str:
         "delete": f"undid deleting the {where}: it is back",
         "review": f"undid {payload.get('status')} on the {where}",
         "keep": f"undid keeping the {where} (its duplicates' reviews too)",
+        "move": f"undid moving the {where} to frame {payload.get('to')}: it is proposed again",
         "state": f"undid marking the video {str(payload.get('new', '')).replace('_', ' ')}:"
                  f" it is {str(payload.get('state', '')).replace('_', ' ')} again",
     }[kind]

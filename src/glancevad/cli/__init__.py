@@ -2,7 +2,7 @@
 
 ``data`` (synth, data check, gt build, evaluate), ``glances``, ``training`` (train, test, compare),
 ``experiments`` (experiment, report), ``video`` (extract, extract merge, detect), ``live`` (watch,
-export), ``annotate``.
+export), ``annotate``, ``assist`` (propose, select).
 Each command parses its options, calls one library function and prints where its outputs went.
 User errors (:class:`~glancevad.errors.GlanceVADError`) and bad parameters print one line on
 stderr and exit 2. Adding a command: a function with ``@app.command()`` in the module of its
@@ -16,7 +16,7 @@ import warnings
 
 import typer
 
-from glancevad.cli import annotate, data, experiments, glances, live, training, video  # noqa: F401  (register)
+from glancevad.cli import annotate, assist, data, experiments, glances, live, training, video  # noqa: F401  (register)
 from glancevad.cli.app import app
 from glancevad.console import err_console
 from glancevad.errors import GlanceVADError, GlanceVADWarning

@@ -14,7 +14,8 @@ from glancevad.fileio import check_output
 
 annotate_app = typer.Typer(
     help="The glance annotation tool: serve a video folder (default; only reviewers named with --reviewer"
-    " accept or reject glances), import or export glances.",
+    " accept or reject glances; with --checkpoint a model's score curve shows where to look), import or export"
+    " glances.",
 )
 app.add_typer(annotate_app, name="annotate")
 
@@ -31,10 +32,19 @@ def annotate(
     transcode: Annotated[bool, typer.Option(help="Make H.264 copies of videos a browser cannot play.")] = True,
     reviewer: Annotated[list[str] | None, typer.Option(
         help="Name allowed to accept/reject glances (repeatable; kept in the database).")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="A trained network (RUN/best.pt): its score curve on the timeline, jump-to-peak keys, videos"
+             " ordered by likely unglanced anomaly.")] = None,
+    features: Annotated[Path | None, typer.Option(
+        help="With --checkpoint: feature files named by video id (else I3D runs in the background; cached"
+             " beside the database).")] = None,
+    threshold: Annotated[float, typer.Option(min=0, max=1, help="With --checkpoint: score of a peak.")] = 0.5,
 ) -> None:
     """Serve the annotation page for a video folder: glance, review, export (`glancevad annotate --videos DIR`).
 
-    Annotators propose glances; only reviewers (--reviewer NAME) accept or reject them.
+    Annotators propose glances; only reviewers (--reviewer NAME) accept or reject them. With
+    --checkpoint the page draws the model's scores and the . and , keys jump to the next / previous
+    peak that no glance is near.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -46,6 +56,8 @@ def annotate(
 
     if videos is None:
         raise GlanceVADError("--videos DIR is required to serve (or use: annotate export / annotate import)")
+    if features is not None and checkpoint is None:
+        raise GlanceVADError("--features needs --checkpoint")
     if token is None and not is_loopback(host):
         token = new_token()
     store = GlanceStore(db)
@@ -57,14 +69,30 @@ def annotate(
                                       on_video=lambda vid, what: status.update(f"{vid}: {what} ..."))
     for problem in problems:
         err_console.print(f"[yellow]skipped:[/] {problem}", highlight=False)
+    scores = None
+    if checkpoint is not None:
+        from glancevad.annotate.library import video_file
+        from glancevad.assist.provider import ScoreProvider
+
+        scores = ScoreProvider(checkpoint, features=features, cache=db.parent / f"{db.stem}-features",
+                               video_path=lambda vid: video_file(videos, store, vid, None), threshold=threshold)
+        scores.start([v["id"] for v in store.videos()])
+        console.print(f"model scores from [bold]{checkpoint}[/]"
+                      + (f" and features in [bold]{features}[/]" if features else "")
+                      + f"; extracted features cached in [bold]{scores.cache}[/]")
     url = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
     console.print(f"{count} videos from [bold]{videos}[/]; glances stored in [bold]{db}[/]"
                   + (f"; browser copies in [bold]{proxies}[/]" if proxies and proxies.is_dir() else ""))
     reviewers = [r["name"] for r in store.roles() if r["reviewer"]]
     console.print("reviewers: " + (", ".join(reviewers) if reviewers else "none (add one with --reviewer NAME)"))
     console.print(f"open [bold]{url}[/]  (Ctrl+C stops; every action is already saved)")
-    app_ = create_app(videos, store, token=token, duplicate_frames=duplicate_frames, proxies=proxies, host=host)
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    app_ = create_app(videos, store, token=token, duplicate_frames=duplicate_frames, proxies=proxies, host=host,
+                      scores=scores)
+    try:
+        uvicorn.run(app_, host=host, port=port, log_level="warning")
+    finally:
+        if scores is not None:
+            scores.stop()
 
 
 @annotate_app.command("export")
@@ -92,8 +120,13 @@ def annotate_import(
     db: Annotated[Path, typer.Option(help="SQLite database of glancevad annotate.")] = Path("glances.sqlite"),
     annotator: Annotated[str, typer.Option(help="Name the imported glances are stored under.")] = "imported",
     status: Annotated[str, typer.Option(help="accepted (curated glances) or proposed (to be reviewed).")] = "accepted",
+    model: Annotated[bool, typer.Option("--model", help="The glances are a network's (glancevad propose): stored as"
+                                        " proposed and never exported until a reviewer accepts them.")] = False,
 ) -> None:
-    """Import an existing glance CSV into the database (repeated imports add nothing twice)."""
+    """Import an existing glance CSV into the database (repeated imports add nothing twice).
+
+    A model's proposals: `annotate import proposals.csv --videos DIR --status proposed --annotator model --model`.
+    """
     from glancevad.annotate.library import scan_videos
     from glancevad.annotate.store import GlanceStore
     from glancevad.glance import read_glances
@@ -103,5 +136,8 @@ def annotate_import(
     glances = read_glances(csv_path)
     store = GlanceStore(db)
     scan_videos(videos, store)
-    added = store.import_glances({vid: list(frames) for vid, frames in glances.items()}, annotator, status=status)
+    if model and status != "proposed":
+        raise GlanceVADError("--model glances are imported with --status proposed (a reviewer accepts them)")
+    added = store.import_glances({vid: list(frames) for vid, frames in glances.items()}, annotator, status=status,
+                                 model=model)
     console.print(f"imported {added} glances of {len(glances)} videos from {csv_path} into [bold]{db}[/]")

@@ -33,6 +33,10 @@ def experiment(
     `selection` is the checkpoint-selection study: each validation rule's choice vs last.pt vs the
     best-on-test oracle (the test set is scored at every evaluation for this analysis only).
 
+    `assisted` is the model-assisted glancing study (data with training ground truth, e.g. glancevad
+    synth): frames a simulated annotator watches with linear playback vs jumping to the model's
+    peaks, and test AUC vs share of glanced videos chosen at random or by `glancevad select`.
+
     Finished runs are skipped and unfinished ones resumed, so an interrupted grid continues where it stopped.
     """
     check_output(out, kind="folder")

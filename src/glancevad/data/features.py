@@ -66,6 +66,10 @@ class FeatureIndex:
     def __contains__(self, video_id: str) -> bool:
         return video_id in self._crops
 
+    def video_ids(self) -> list[str]:
+        """The ids of the videos with feature files, sorted."""
+        return sorted(self._crops)
+
     def locate(self, video_id: str) -> FeatureFiles:
         """Resolve a video's files; a missing video or a gap in the crop numbers is an error."""
         files = self._crops.get(video_id)

@@ -108,8 +108,9 @@ GRIDS = {
 }
 
 
-#: Experiments that are studies rather than grids of cells (``glancevad.experiments.selection``).
-STUDIES = ("selection", "plateau")
+#: Experiments that are studies rather than grids of cells (``glancevad.experiments.selection``,
+#: ``glancevad.experiments.plateau``, ``glancevad.experiments.assisted``).
+STUDIES = ("selection", "plateau", "assisted")
 
 
 def grid_cells(name: str) -> list[Cell]:

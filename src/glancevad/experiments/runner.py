@@ -178,10 +178,16 @@ def run_grid(
         on_plan(len({spec.run_dir for spec in specs}))
     write_grid_info(out, name, data, preset=preset, seeds=seeds, budget=budget, overrides=overrides, cells=cells,
                     specs=specs)
-    # Build each distinct training cache once, before any worker needs it.
+    return cells, run_specs(specs, parallel=parallel, on_run=on_run)
+
+
+def run_specs(
+    specs: list[RunSpec], *, parallel: int = 1, on_run: Callable[[RunSpec], None] | None = None,
+) -> dict[tuple[str, int], dict[str, dict[str, Any]]]:
+    """Build the caches, then execute every distinct run: ``{(cell, seed): {"best": .., "last": ..}}``."""
     build_caches(specs)
     done = execute_specs(specs, parallel=parallel, on_run=on_run)
-    return cells, {(spec.cell_key, spec.seed): done[spec.run_dir] for spec in specs}
+    return {(spec.cell_key, spec.seed): done[spec.run_dir] for spec in specs}
 
 
 def write_grid_info(
@@ -238,18 +244,20 @@ def run_experiment(
 
     Returns ``(table CSV, table markdown, figure PNG)``.
     """
+    from glancevad.experiments.assisted import run_assisted_study
+    from glancevad.experiments.plateau import run_plateau_study
     from glancevad.experiments.selection import run_selection_study
     from glancevad.experiments.tables import tabulate_grid
 
     seeds = budget_seeds(budget, seeds)
+    study_overrides = {**BUDGETS[budget], **(overrides or {})}  # studies apply a budget as plain overrides
     if name == "selection":
-        return run_selection_study(data, out, preset=preset, seeds=seeds,
-                                   overrides={**BUDGETS[budget], **(overrides or {})}, on_plan=on_plan, on_run=on_run)
-    if name == "plateau":
-        from glancevad.experiments.plateau import run_plateau_study
-
-        return run_plateau_study(data, out, preset=preset, seeds=seeds, parallel=parallel,
-                                 overrides={**BUDGETS[budget], **(overrides or {})}, on_plan=on_plan, on_run=on_run)
+        return run_selection_study(data, out, preset=preset, seeds=seeds, overrides=study_overrides,
+                                   on_plan=on_plan, on_run=on_run)
+    if name in ("plateau", "assisted"):
+        study = run_plateau_study if name == "plateau" else run_assisted_study
+        return study(data, out, preset=preset, seeds=seeds, parallel=parallel, overrides=study_overrides,
+                     on_plan=on_plan, on_run=on_run)
     cells, results = run_grid(name, data, out, preset=preset, seeds=seeds, budget=budget, parallel=parallel,
                               overrides=overrides, on_plan=on_plan, on_run=on_run)
     csv_path, md_path, pngs = tabulate_grid(Path(out), name, cells, results,

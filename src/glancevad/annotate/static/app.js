@@ -20,6 +20,8 @@ const app = {
   review: null,
   zoom: 1,
   busy: 0,            // writes in flight (the poll waits for them)
+  model: null,        // {checkpoint, model, threshold, near} with --checkpoint, else null
+  scores: null,       // the open video's {scores (per snippet), frames_per_snippet, peaks}
 };
 
 // ---------------------------------------------------------------- server calls
@@ -140,6 +142,8 @@ function showFrame() {
   $("frame").textContent = app.frame;
   $("time").textContent = app.video.times[app.frame].toFixed(3);
   $("playhead").style.left = `${(100 * app.frame) / Math.max(app.video.frames - 1, 1)}%`;
+  const score = scoreAt(app.frame);
+  $("score").textContent = score === null ? "–" : score.toFixed(3);
   keepInUrl();
 }
 
@@ -185,7 +189,13 @@ function stateBadge(state) {
 function visibleVideos() {
   const text = $("filter").value.trim().toLowerCase();
   const state = $("state-filter").value;
-  return app.videos.filter((v) => v.id.toLowerCase().includes(text) && (!state || v.state === state));
+  const shown = app.videos.filter((v) => v.id.toLowerCase().includes(text) && (!state || v.state === state));
+  if (app.model && $("order").value === "unglanced") {
+    // most likely unglanced anomaly first (videos not scored yet last), then by name
+    const key = (v) => (v.unglanced === null || v.unglanced === undefined ? -1 : v.unglanced);
+    shown.sort((a, b) => key(b) - key(a) || (a.id < b.id ? -1 : 1));
+  }
+  return shown;
 }
 
 function renderVideos() {
@@ -197,15 +207,21 @@ function renderVideos() {
     item.className = app.video && app.video.id === video.id ? "current" : "";
     item.innerHTML = `<span class="name"></span><span>${stateBadge(video.state)} <span class="count">${video.glances}</span></span>`;
     item.querySelector(".name").textContent = video.id;
+    if (app.model && video.unglanced !== null && video.unglanced !== undefined) {
+      item.dataset.unglanced = video.unglanced;
+      item.title = video.unglanced > 0 ? `highest unglanced peak: ${video.unglanced.toFixed(3)}` : "no unglanced peak";
+    }
     item.addEventListener("click", () => openVideo(video.id));
     list.appendChild(item);
   }
 }
 
 async function loadVideos() {
-  app.videos = await api("GET", `/api/videos?annotator=${who()}`);
+  // both answers first, then both drawn: the list never shows without its progress line
+  const [videos, progress] = await Promise.all([api("GET", `/api/videos?annotator=${who()}`),
+    api("GET", "/api/progress")]);
+  app.videos = videos;
   renderVideos();
-  const progress = await api("GET", "/api/progress");
   const mine = progress[app.annotator] || { done: 0, total: app.videos.length };
   $("progress").textContent = `${mine.done} of ${mine.total} done`;
   $("progress").title = Object.entries(progress).map(([name, p]) => `${name}: ${p.done} of ${p.total} done`).join("\n");
@@ -218,6 +234,8 @@ async function openVideo(id, frame = 0) {
   app.video = info;
   app.selected = null;
   app.frame = 0;
+  app.scores = null;
+  loadScores(info.id);
   $("title").textContent = info.id;
   $("frames").textContent = info.frames;
   $("fps").textContent = info.fps.toFixed(3);
@@ -322,6 +340,7 @@ function renderGlances() {
     list.appendChild(item);
   }
   $("glance-count").textContent = `(${app.glances.length})`;
+  drawCurve();
 }
 
 function renderReview() {
@@ -574,6 +593,151 @@ function drawThumbnail() {
   if (thumb.wanted !== thumb.showing) seekThumbnail();
 }
 
+// ---------------------------------------------------------------- model scores (--checkpoint)
+
+// The open video's scores: ready at once from feature files, else polled while the server extracts.
+async function loadScores(id) {
+  if (!app.model) return;
+  let data;
+  try {
+    data = await api("GET", `/api/videos/${enc(id)}/scores`);
+  } catch (error) {
+    data = { state: "failed", message: error.message };
+  }
+  if (!app.video || app.video.id !== id) return;
+  const status = $("model-status");
+  if (data.state === "ready") {
+    app.scores = data;
+    status.textContent = `${app.model.model} scores · ${data.peaks.length} peak(s) at or above ${app.model.threshold}`
+      + " · . / , next / previous unglanced peak";
+    status.classList.remove("error");
+    drawCurve();
+    showFrame();
+    return;
+  }
+  app.scores = null;
+  drawCurve();
+  if (data.state === "failed") {
+    status.textContent = `no score curve for this video: ${data.message}`;
+    status.classList.add("error");
+    return;
+  }
+  status.classList.remove("error");
+  status.textContent = data.state === "extracting"
+    ? `extracting features for the score curve: ${data.done} of ${data.total ?? "?"} snippets`
+    : "waiting for feature extraction (other videos first)";
+  setTimeout(() => loadScores(id), 1000);
+}
+
+// The score of frame f: that of the snippet covering it (the last snippet for trailing frames).
+function scoreAt(f) {
+  if (!app.scores) return null;
+  const s = app.scores.scores;
+  return s[Math.min(Math.floor(f / app.scores.frames_per_snippet), s.length - 1)];
+}
+
+// Peaks with no live glance within the peak's event widened by `near` frames.
+function unglancedPeaks() {
+  if (!app.scores) return [];
+  const near = app.model.near;
+  return app.scores.peaks.filter((p) => !app.glances.some(
+    (g) => g.status !== "rejected" && g.frame >= p.start - near && g.frame <= p.end + near));
+}
+
+function jumpToPeak(direction) {
+  if (!app.video) return;
+  if (!app.scores) { say("no score curve for this video (yet)"); return; }
+  const from = currentFrame();
+  const frames = unglancedPeaks().map((p) => p.frame).sort((a, b) => a - b);
+  const target = direction > 0 ? frames.find((f) => f > from) : frames.reverse().find((f) => f < from);
+  if (target === undefined) {
+    say(`no unglanced peak ${direction > 0 ? "after" : "before"} frame ${from}`);
+    return;
+  }
+  seekFrame(target);
+  say(`peak at frame ${target} (score ${scoreAt(target).toFixed(3)}): G glances it`);
+}
+
+// The curve over the timeline: scores per frame, the part above the threshold shaded, peaks marked.
+function drawCurve() {
+  const canvas = $("curve");
+  const timeline = $("timeline");
+  timeline.classList.toggle("with-curve", Boolean(app.model));
+  const width = timeline.clientWidth;
+  const height = timeline.clientHeight;
+  canvas.width = width;
+  canvas.height = height;
+  const ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, width, height);
+  canvas.dataset.points = "0";
+  if (!app.scores || !app.video) return;
+  const { scores, frames_per_snippet: step } = app.scores;
+  const span = Math.max(app.video.frames - 1, 1);
+  const x = (frame) => (frame / span) * width;
+  const y = (score) => height - 2 - score * (height - 4);
+  const path = new Path2D();
+  const last = app.video.frames - 1;
+  scores.forEach((s, i) => {
+    const start = Math.min(i * step, last);
+    const end = i === scores.length - 1 ? last : Math.min((i + 1) * step, last);
+    if (i === 0) path.moveTo(x(start), y(s)); else path.lineTo(x(start), y(s));
+    path.lineTo(x(end), y(s));
+  });
+  const threshold = y(app.model.threshold);
+  const area = new Path2D(path);
+  area.lineTo(x(last), height);
+  area.lineTo(0, height);
+  area.closePath();
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(0, 0, width, threshold);
+  ctx.clip();
+  ctx.fillStyle = "rgba(214, 40, 40, 0.35)";
+  ctx.fill(area);
+  ctx.restore();
+  ctx.strokeStyle = "#555";
+  ctx.setLineDash([3, 3]);
+  ctx.beginPath();
+  ctx.moveTo(0, threshold);
+  ctx.lineTo(width, threshold);
+  ctx.stroke();
+  ctx.setLineDash([]);
+  ctx.strokeStyle = "#b01818";
+  ctx.lineWidth = 1.5;
+  ctx.stroke(path);
+  const open = new Set(unglancedPeaks().map((p) => p.frame));
+  for (const peak of app.scores.peaks) {
+    ctx.fillStyle = open.has(peak.frame) ? "#d60" : "#888";
+    ctx.beginPath();
+    ctx.moveTo(x(peak.frame) - 4, 0);
+    ctx.lineTo(x(peak.frame) + 4, 0);
+    ctx.lineTo(x(peak.frame), 7);
+    ctx.fill();
+  }
+  canvas.dataset.points = String(scores.length);
+  canvas.dataset.peaks = app.scores.peaks.map((p) => p.frame).join(",");
+  canvas.dataset.unglanced = [...open].sort((a, b) => a - b).join(",");
+}
+
+// Review mode: a reviewer moves the selected proposal (a model's, say) to the frame shown.
+function moveSelected() {
+  if (app.selected === null) { say("select a proposed glance first (click it, or N / P)"); return undefined; }
+  const id = app.selected;
+  const frame = currentFrame();
+  return serial(() => moveGlanceNow(id, frame));
+}
+
+async function moveGlanceNow(id, frame) {
+  if (!app.reviewer) { say(`only reviewers move glances; ${app.annotator} is not one`, true); return; }
+  const done = await act(`move glance #${id}`, () =>
+    api("POST", `/api/glances/${id}/move`, { reviewer: app.annotator, frame, version: app.version }));
+  if (done) {
+    app.selected = done.id;
+    await afterChange();
+    say(`moved glance #${id} to frame ${frame}: accepted there as #${done.id}, the proposal rejected · saved`);
+  }
+}
+
 // ---------------------------------------------------------------- keyboard and controls
 
 // Keys reach the page everywhere except where text is typed (the filter, the frame box, the name).
@@ -616,6 +780,9 @@ function onKey(event) {
     case "a": if (app.mode === "review" && app.selected !== null) reviewGlance(app.selected, "accepted"); break;
     case "r": if (app.mode === "review" && app.selected !== null) reviewGlance(app.selected, "rejected"); break;
     case "k": if (app.mode === "review" && app.selected !== null) keepGlance(app.selected); break;
+    case "m": if (app.mode === "review") moveSelected(); break;
+    case ".": jumpToPeak(1); break;
+    case ",": jumpToPeak(-1); break;
     case "q": nextForReview(); break;
     case "[": setSpeed(-1); break;
     case "]": setSpeed(1); break;
@@ -647,6 +814,8 @@ function wireControls() {
   $("close-help").addEventListener("click", toggleHelp);
   $("filter").addEventListener("input", renderVideos);
   $("state-filter").addEventListener("change", () => { renderVideos(); $("state-filter").blur(); });
+  $("order").addEventListener("change", () => { $("order").blur(); loadVideos(); });
+  window.addEventListener("resize", drawCurve);
   $("goto-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const frame = Number($("goto").value);
@@ -704,6 +873,10 @@ async function start() {
   wireControls();
   followPlayback();
   setInterval(poll, 2000);
+  app.model = (await api("GET", "/api/config")).model;
+  $("order").hidden = !app.model;
+  $("score-info").hidden = !app.model;
+  $("model-status").hidden = !app.model;
   const me = app.annotator ? await api("POST", "/api/annotators", { name: app.annotator }).catch(() => null) : null;
   if (!me) { $("who").hidden = false; $("who-name").focus(); return; }
   setAnnotator(me);

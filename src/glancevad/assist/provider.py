@@ -1,0 +1,237 @@
+"""The annotation page's model scores: from feature files when present, else from I3D in a background worker.
+
+One worker thread extracts the videos without feature files, one at a time, the video the page
+asked for first; features go to a cache folder beside the database (``<db>-features/<id>.npy``,
+``[T, crops, D]``), so a restart scores them at once. Nothing here blocks a request: a video
+being extracted answers with its progress, a video that failed answers with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from glancevad.assist.peaks import MERGE_GAP_S, MIN_EVENT_S, NEAR_FRAMES, THRESHOLD, find_peaks, unglanced_priority
+from glancevad.assist.scoring import check_feature_dim
+from glancevad.constants import FRAMES_PER_SNIPPET
+from glancevad.detect import frame_scores
+from glancevad.errors import DataError, GlanceVADError
+
+#: ``extract(video path, on_progress(done, total)) -> features [T, crops, D]``
+Extractor = Callable[[Path, Callable[[int, int], None]], np.ndarray]
+
+
+def i3d_extractor(crops: int, *, device: Any = "cpu", weights: str = "rgb_scratch") -> Extractor:
+    """An :data:`Extractor` running glancevad's I3D (the network is loaded at the first video)."""
+    state: dict[str, Any] = {}
+
+    def extract(path: Path, on_progress: Callable[[int, int], None]) -> np.ndarray:
+        from glancevad.features.extract import ExtractionSettings, SnippetExtractor
+        from glancevad.features.video import probe
+        from glancevad.features.weights import load_i3d
+
+        settings = ExtractionSettings(crops=crops, weights=weights)
+        info = probe(path)
+        total = info.snippets(settings.stack, settings.step)
+        if total == 0:  # said before the network is loaded
+            raise DataError(f"{path}: {info.frames} frames, fewer than one snippet of {settings.stack} frames")
+        if "extractor" not in state:
+            state["extractor"] = SnippetExtractor(load_i3d(weights), settings, device=device)
+        done = [0]
+
+        def tick() -> None:
+            done[0] += 1
+            on_progress(done[0], total)
+
+        return state["extractor"].video(path, tick)
+
+    return extract
+
+
+class ScoreProvider:
+    """Per-video snippet scores of one checkpoint, for the page (see the module docstring).
+
+    ``features``: a folder of feature files named by video id (optional); ``cache``: where
+    extracted features go; ``video_path(id)``: the file of a video; ``extract``: how a video
+    becomes features (default: I3D with the checkpoint's crops, as ``glancevad detect`` does).
+    The dimension check happens here, at start-up: a checkpoint that does not fit the features
+    is one error naming both.
+    """
+
+    def __init__(self, checkpoint: str | os.PathLike, *, video_path: Callable[[str], Path], cache: str | os.PathLike,
+                 features: str | os.PathLike | None = None, extract: Extractor | None = None,
+                 threshold: float = THRESHOLD, min_event: float = MIN_EVENT_S, merge_gap: float = MERGE_GAP_S,
+                 near: int = NEAR_FRAMES, device: str = "cpu"):
+        from glancevad.data.features import FeatureIndex, feature_shape
+        from glancevad.engine.distributed import resolve_device
+        from glancevad.engine.inference import load_model
+        from glancevad.features.i3d import FEATURE_DIM
+
+        self.checkpoint = Path(checkpoint)
+        self.device = resolve_device(device)
+        self.loaded = load_model(checkpoint, device=self.device)
+        self.threshold, self.min_event, self.merge_gap, self.near = threshold, min_event, merge_gap, near
+        self.video_path = video_path
+        self.cache = Path(cache)
+        self.features = FeatureIndex(features) if features is not None else None
+        if self.features is not None and self.features.video_ids():
+            first = self.features.video_ids()[0]
+            check_feature_dim(self.loaded.in_dim, feature_shape(self.features.locate(first))[2], checkpoint,
+                              self.features.directory)
+        if extract is None:
+            if self.loaded.in_dim != FEATURE_DIM:
+                raise GlanceVADError(f"{checkpoint}: the network takes {self.loaded.in_dim}-d features but I3D gives "
+                                     f"{FEATURE_DIM}-d; pass --features DIR with features of its kind")
+            extract = i3d_extractor(self.loaded.crops or 10, device=self.device)
+        self.extract = extract
+        self._lock = threading.Lock()          # guards the fields below
+        self._model_lock = threading.Lock()    # one forward pass at a time
+        self._wake = threading.Condition(self._lock)
+        self._queue: list[str] = []
+        self._status: dict[str, dict[str, Any]] = {}
+        self._scores: dict[str, np.ndarray] = {}
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    # -- the worker ------------------------------------------------------------------------------
+
+    def start(self, video_ids: list[str]) -> None:
+        """Queue every video (in this order: scored from its features, else extracted) and start the worker."""
+        with self._lock:
+            for vid in video_ids:
+                if vid not in self._queue:
+                    self._queue.append(vid)
+                    self._status[vid] = {"state": "queued"}
+        self._thread = threading.Thread(target=self._work, name="glancevad-scores", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Let the worker finish its video and end."""
+        with self._lock:
+            self._stopped = True
+            self._wake.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+
+    def request(self, video_id: str) -> None:
+        """The page opened ``video_id``: extract it next."""
+        with self._lock:
+            if video_id in self._queue:
+                self._queue.remove(video_id)
+                self._queue.insert(0, video_id)
+                self._wake.notify_all()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queue and not self._stopped:
+                    self._wake.wait()
+                if self._stopped:
+                    return
+                vid = self._queue.pop(0)
+                if vid in self._scores:
+                    continue
+            try:
+                if self._features_file(vid) is not None:
+                    self.snippet_scores(vid)
+                    continue
+            except GlanceVADError:
+                self.snippet_scores(vid)  # records the reason
+                continue
+            with self._lock:
+                self._status[vid] = {"state": "extracting", "done": 0, "total": None}
+
+            def progress(done: int, total: int, vid: str = vid) -> None:
+                with self._lock:
+                    self._status[vid] = {"state": "extracting", "done": done, "total": total}
+
+            try:
+                features = self.extract(self.video_path(vid), progress)
+                from glancevad.fileio import write_npy
+
+                write_npy(self.cache / f"{vid}.npy", features)
+                scores = self._score(features, self.cache / f"{vid}.npy")
+                with self._lock:
+                    self._scores[vid] = scores
+                    self._status[vid] = {"state": "ready"}
+            except Exception as exc:  # any failure of one video: the page says why, the others go on
+                message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                with self._lock:
+                    self._status[vid] = {"state": "failed", "message": message}
+
+    # -- scores ----------------------------------------------------------------------------------
+
+    def _features_file(self, video_id: str):
+        from glancevad.data.features import FeatureIndex
+
+        if self.features is not None and video_id in self.features:
+            return self.features.locate(video_id)
+        if (self.cache / f"{video_id}.npy").is_file():
+            return FeatureIndex(self.cache).locate(video_id)
+        return None
+
+    def _score(self, features: np.ndarray, where: Path) -> np.ndarray:
+        from glancevad.engine.evaluator import score_videos
+
+        check_feature_dim(self.loaded.in_dim, features.shape[-1], self.checkpoint, where)
+        with self._model_lock:
+            return score_videos(self.loaded.model, [("video", features)], device=self.device)["video"]
+
+    def snippet_scores(self, video_id: str) -> tuple[np.ndarray | None, dict[str, Any]]:
+        """``(snippet scores or None, status)``; status ``state`` is ready, queued, extracting or failed."""
+        from glancevad.data.features import load_features
+
+        with self._lock:
+            if video_id in self._scores:
+                return self._scores[video_id], {"state": "ready"}
+            status = self._status.get(video_id)
+        try:
+            files = self._features_file(video_id)
+            if files is None:
+                return None, dict(status or {"state": "failed", "message": f"no features for {video_id}"})
+            scores = self._score(load_features(files), files.paths[0])
+        except GlanceVADError as exc:
+            failed = {"state": "failed", "message": str(exc)}
+            with self._lock:
+                self._status[video_id] = failed
+            return None, dict(failed)
+        with self._lock:
+            self._scores[video_id] = scores
+            self._status[video_id] = {"state": "ready"}
+        return scores, {"state": "ready"}
+
+    def peaks(self, scores: np.ndarray, frames: int, fps: float) -> list[dict[str, Any]]:
+        """The peaks (:func:`glancevad.assist.peaks.find_peaks`) of a video of ``frames`` frames at ``fps``."""
+        per_frame = frame_scores(scores, frames)
+        return [{"frame": e.peak_frame, "score": e.peak_score, "start": e.start_frame, "end": e.end_frame}
+                for e in self._events(per_frame, fps)]
+
+    def _events(self, per_frame: np.ndarray, fps: float):
+        return find_peaks(per_frame, fps, threshold=self.threshold, min_event=self.min_event, merge_gap=self.merge_gap)
+
+    def video(self, video_id: str, frames: int, fps: float) -> dict[str, Any]:
+        """What ``GET /api/videos/{id}/scores`` answers: status, snippet scores and peaks."""
+        self.request(video_id)
+        scores, status = self.snippet_scores(video_id)
+        if scores is None:
+            return {**status, "scores": None, "peaks": []}
+        return {**status, "scores": [round(float(s), 5) for s in scores], "frames_per_snippet": FRAMES_PER_SNIPPET,
+                "peaks": self.peaks(scores, frames, fps)}
+
+    def priority(self, video_id: str, frames: int, fps: float, glances: list[int]) -> float | None:
+        """The highest score of a peak with no glance near it (0: none); ``None`` while not scored."""
+        with self._lock:
+            scores = self._scores.get(video_id)
+        if scores is None:
+            return None
+        return unglanced_priority(self._events(frame_scores(scores, frames), fps), glances, near=self.near)
+
+    def settings(self) -> dict[str, Any]:
+        """What the page needs to know about the model."""
+        return {"checkpoint": self.checkpoint.name, "model": self.loaded.name, "threshold": self.threshold,
+                "near": self.near}

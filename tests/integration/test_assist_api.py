@@ -1,0 +1,189 @@
+"""Model assistance in the annotation server: scores from feature files, the background extraction worker,
+the video order, a reviewer moving a model's proposal, and model proposals kept out of exports."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from assist_helpers import profile_features, profile_score, write_profile_checkpoint
+from cli_helpers import assert_user_error, run
+from glancevad.annotate.library import scan_videos, video_file
+from glancevad.annotate.server import create_app
+from glancevad.annotate.store import GlanceStore
+from glancevad.assist.provider import ScoreProvider
+from glancevad.errors import DataError, GlanceVADError
+from media import write_video
+
+LOCAL = "http://127.0.0.1"
+# gamma: 150 frames at 25 fps; snippets 1-2 high (peak at frame 32, the first of snippet 2), snippet 6 (peak 96)
+GAMMA = [0, 0.7, 1.0, 0, 0, 0, 0.9, 0, 0, 0]
+
+
+@pytest.fixture(scope="module")
+def video_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("videos")
+    write_video(folder / "gamma.webm", 150, codec="libvpx")
+    write_video(folder / "delta.webm", 40, codec="libvpx")
+    write_video(folder / "short.webm", 20, codec="libvpx")
+    write_video(folder / "epsilon.webm", 40, codec="libvpx")  # its feature file holds a NaN
+    return folder
+
+
+@pytest.fixture
+def setup(video_dir, tmp_path):
+    features = tmp_path / "features"
+    features.mkdir()
+    np.save(features / "gamma.npy", profile_features(GAMMA))
+    broken = profile_features([0, 1])
+    broken[1, 0, 3] = np.nan
+    np.save(features / "epsilon.npy", broken)
+    checkpoint = write_profile_checkpoint(tmp_path / "best.pt")
+    store = GlanceStore(tmp_path / "g.sqlite")
+    scan_videos(video_dir, store)
+    store.add_annotator("rev", reviewer=True)
+    return store, features, checkpoint
+
+
+def fake_extractor(path, on_progress):
+    """delta extracts to 3 snippets with one high (peak at frame 16); anything else fails like a short video."""
+    if path.stem != "delta":
+        raise DataError(f"{path}: 20 frames, fewer than one snippet of 16 frames")
+    for done in range(1, 4):
+        on_progress(done, 3)
+    return profile_features([0, 1, 0])
+
+
+def wait_for(client, video_id, state, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(f"/api/videos/{video_id}/scores").json()
+        if body["state"] == state:
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"{video_id} never reached {state}: {body}")
+
+
+@pytest.fixture
+def client(setup, video_dir, tmp_path):
+    store, features, checkpoint = setup
+    scores = ScoreProvider(checkpoint, features=features, cache=tmp_path / "g-features", extract=fake_extractor,
+                           video_path=lambda vid: video_file(video_dir, store, vid))
+    scores.start([v["id"] for v in store.videos()])
+    with TestClient(create_app(video_dir, store, scores=scores), base_url=LOCAL) as c:
+        for name in ("ann", "rev"):
+            c.post("/api/annotators", json={"name": name})
+        yield c
+    scores.stop()
+
+
+def test_scores_and_peaks_from_feature_files(client):
+    assert client.get("/api/config").json()["model"] == {"checkpoint": "best.pt", "model": "mil", "threshold": 0.5,
+                                                         "near": 16}
+    body = client.get("/api/videos/gamma/scores").json()
+    assert body["state"] == "ready" and body["frames_per_snippet"] == 16
+    assert body["scores"] == pytest.approx([profile_score(x) for x in GAMMA], abs=1e-5)
+    assert body["peaks"] == [
+        {"frame": 32, "score": pytest.approx(profile_score(1.0), abs=1e-6), "start": 16, "end": 47},
+        {"frame": 96, "score": pytest.approx(profile_score(0.9), abs=1e-6), "start": 96, "end": 111}]
+
+
+def test_extraction_runs_in_the_background_and_failures_say_why(client, tmp_path):
+    delta = wait_for(client, "delta", "ready")
+    assert [p["frame"] for p in delta["peaks"]] == [16]
+    assert (tmp_path / "g-features" / "delta.npy").is_file()  # cached beside the database
+    short = wait_for(client, "short", "failed")
+    assert "fewer than one snippet" in short["message"] and short["scores"] is None
+    assert client.get("/api/videos/short").status_code == 200  # the video still works
+    epsilon = wait_for(client, "epsilon", "failed")
+    assert "epsilon.npy: video epsilon: NaN or infinite value (first at snippet 1)" in epsilon["message"]
+
+
+def test_videos_ordered_by_unglanced_peak(client):
+    wait_for(client, "delta", "ready")
+    wait_for(client, "short", "failed")
+    client.get("/api/videos/gamma/scores")
+    listing = {v["id"]: v["unglanced"] for v in client.get("/api/videos").json()}
+    assert listing == {"gamma": pytest.approx(profile_score(1.0), abs=1e-6),
+                       "delta": pytest.approx(profile_score(1.0), abs=1e-6), "short": None, "epsilon": None}
+    # a glance inside gamma's first event (within 16 frames of it) leaves the second peak
+    client.post("/api/videos/gamma/glances", json={"annotator": "ann", "frame": 50})
+    listing = {v["id"]: v["unglanced"] for v in client.get("/api/videos").json()}
+    assert listing["gamma"] == pytest.approx(profile_score(0.9), abs=1e-6)
+    client.post("/api/videos/gamma/glances", json={"annotator": "ann", "frame": 100})
+    assert {v["id"]: v["unglanced"] for v in client.get("/api/videos").json()}["gamma"] == 0.0
+
+
+def test_a_reviewer_moves_a_model_proposal_and_exports_never_hold_proposals(client, setup):
+    store = setup[0]
+    assert store.import_glances({"gamma": [32, 96]}, "model", status="proposed", model=True) == 2
+    client.post("/api/videos/gamma/glances", json={"annotator": "ann", "frame": 10})  # a person's proposal
+    assert client.get("/api/export?include_proposed=true").text == "video-id,glance\ngamma,10\n"
+    ids = {g["frame"]: g["id"] for g in client.get("/api/videos/gamma/glances").json()}
+    assert client.post(f"/api/glances/{ids[32]}/move", json={"reviewer": "ann", "frame": 40}).status_code == 403
+    moved = client.post(f"/api/glances/{ids[32]}/move", json={"reviewer": "rev", "frame": 40}).json()
+    assert moved["frame"] == 40 and moved["status"] == "accepted" and moved["annotator"] == "rev"
+    client.post(f"/api/glances/{ids[96]}/review", json={"reviewer": "rev", "status": "accepted"})
+    assert client.get("/api/export").text == "video-id,glance\ngamma,40\ngamma,96\n"
+    statuses = {g["frame"]: g["status"] for g in client.get("/api/videos/gamma/glances").json()}
+    assert statuses == {32: "rejected", 40: "accepted", 96: "accepted", 10: "proposed"}
+    # moving an accepted glance is refused; undo puts the proposal back
+    assert client.post(f"/api/glances/{moved['id']}/move", json={"reviewer": "rev", "frame": 41}).status_code == 422
+    client.post("/api/videos/gamma/undo", json={"annotator": "rev"})  # the review of 96
+    undone = client.post("/api/videos/gamma/undo", json={"annotator": "rev"}).json()["undone"]
+    assert undone["message"] == f"undid moving the glance #{ids[32]} at frame 32 to frame 40: it is proposed again"
+    statuses = {g["frame"]: g["status"] for g in client.get("/api/videos/gamma/glances").json()}
+    assert statuses == {32: "proposed", 96: "proposed", 10: "proposed"}
+
+
+def test_without_a_model_the_scores_are_off(video_dir, tmp_path):
+    store = GlanceStore(tmp_path / "g.sqlite")
+    scan_videos(video_dir, store)
+    with TestClient(create_app(video_dir, store), base_url=LOCAL) as c:
+        assert c.get("/api/config").json()["model"] is None
+        assert c.get("/api/videos/gamma/scores").json() == {"state": "off", "scores": None, "peaks": []}
+        assert "unglanced" not in c.get("/api/videos").json()[0]
+
+
+def test_a_checkpoint_that_does_not_fit_the_features_is_one_error_at_start_up(setup, video_dir, tmp_path):
+    store, features, _ = setup
+    wide = write_profile_checkpoint(tmp_path / "wide.pt", dim=32)
+    with pytest.raises(GlanceVADError, match=r"wide.pt: the network takes 32-d features, but .*features holds 16-d"):
+        ScoreProvider(wide, features=features, cache=tmp_path / "c", video_path=lambda vid: video_dir / vid)
+    with pytest.raises(GlanceVADError, match="takes 16-d features but I3D gives 1024-d"):
+        ScoreProvider(setup[2], cache=tmp_path / "c", video_path=lambda vid: video_dir / vid)
+    proc = run("annotate", "--videos", video_dir, "--db", tmp_path / "x.sqlite", "--checkpoint", wide,
+               "--features", features, "--port", "1", check=False)
+    assert_user_error(proc, "wide.pt: the network takes 32-d features, but", "holds 16-d")
+
+
+def test_import_of_model_proposals_through_the_cli(setup, video_dir, tmp_path):
+    csv_path = tmp_path / "proposals.csv"
+    csv_path.write_text("video-id,glance\ngamma,32\ngamma,96\n")
+    db = tmp_path / "cli.sqlite"
+    printed = run("annotate", "import", csv_path, "--videos", video_dir, "--db", db, "--status", "proposed",
+                  "--annotator", "model", "--model").stdout
+    assert "imported 2 glances" in printed
+    assert GlanceStore(db).roles() == [{"name": "model", "reviewer": False, "model": True}]
+    out = tmp_path / "all.csv"
+    run("annotate", "export", "--out", out, "--db", db, "--include-proposed")
+    assert out.read_text() == "video-id,glance\n"
+    assert_user_error(run("annotate", "import", csv_path, "--videos", video_dir, "--db", db, "--model", check=False),
+                      "--status proposed")
+
+
+def test_the_i3d_extractor_reports_progress_per_snippet(tmp_path):
+    from glancevad.assist.provider import i3d_extractor
+
+    write_video(tmp_path / "two.webm", 40, codec="libvpx")   # 2 whole snippets of 16 frames
+    write_video(tmp_path / "short.webm", 10, codec="libvpx")
+    extract = i3d_extractor(1)
+    with pytest.raises(DataError, match="10 frames, fewer than one snippet of 16 frames"):
+        extract(tmp_path / "short.webm", lambda done, total: None)
+    calls = []
+    features = extract(tmp_path / "two.webm", lambda done, total: calls.append((done, total)))
+    assert features.shape == (2, 1, 1024) and np.isfinite(features).all()
+    assert calls == [(1, 2), (2, 2)]
