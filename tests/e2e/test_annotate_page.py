@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import time
@@ -10,21 +9,12 @@ from fractions import Fraction
 
 import pytest
 
+from browser import ARTIFACTS, CHROMIUM, FLAGS, require_chromium
 from cli_helpers import AnnotateServer, run
-from conftest import PROJECT, SHARED
+from conftest import SHARED
 from media import BARCODE_BITS, BARCODE_BLOCK, write_numbered_video, write_video
 
-CHROMIUM = os.environ.get("GLANCEVAD_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = PROJECT / "runs" / "test-artifacts"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--autoplay-policy=no-user-gesture-required"]
-
-if not shutil.which(CHROMIUM):
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (run as root)")
-    pytest.skip(f"{CHROMIUM} not installed (make browser)", allow_module_level=True)
-
+require_chromium()
 sync_api = pytest.importorskip("playwright.sync_api")
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_annotate_page import ARTIFACTS, CHROMIUM, FLAGS, frame_is, open_video
+from test_annotate_page import frame_is, open_video
 
 from assist_helpers import profile_features, write_profile_checkpoint
+from browser import ARTIFACTS, CHROMIUM, FLAGS
 from cli_helpers import AnnotateServer
 from media import write_video
 
