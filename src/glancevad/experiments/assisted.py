@@ -215,9 +215,14 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
+def _sample_std(values: list[float]) -> float:
+    """The standard deviation over seeds as the tables give it (ddof 1; 0 for one seed)."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
 def _mean_std(values: list[float]) -> str:
     a = np.asarray(values, dtype=np.float64)
-    return f"{a.mean():.2f} ± {a.std(ddof=1) if len(a) > 1 else 0.0:.2f}"
+    return f"{a.mean():.2f} ± {_sample_std(values):.2f}"
 
 
 def summarise_efficiency(rows: list[dict[str, Any]]) -> list[tuple[float, str, int, dict[str, list[float]]]]:
@@ -270,7 +275,7 @@ def _plot_efficiency(path: Path, efficiency) -> Path:
         for strategy, colour in zip(STRATEGIES, ("tab:grey", "tab:red"), strict=True):
             points = [(f, v[metric]) for f, s, _, v in summary if s in (strategy, "none")]
             xs = [100 * f for f, _ in points]
-            ax.errorbar(xs, [np.mean(v) for _, v in points], yerr=[np.std(v) for _, v in points], marker="o",
+            ax.errorbar(xs, [np.mean(v) for _, v in points], yerr=[_sample_std(v) for _, v in points], marker="o",
                         capsize=3, color=colour, label=strategy)
         ax.set_xlabel("glanced abnormal training videos (%)")
         ax.set_ylabel(f"test {title} (%)")
@@ -292,7 +297,7 @@ def _plot_seek(path: Path, seek) -> Path:
         for j, (column, label, colour) in enumerate((("linear_frames", "linear playback", "tab:grey"),
                                                      ("peak_frames", "jump to peaks", "tab:red"))):
             values = [r[column] for r in rows]
-            ax.bar(i + 0.38 * j, np.mean(values), 0.36, yerr=np.std(values), capsize=3, color=colour,
+            ax.bar(i + 0.38 * j, np.mean(values), 0.36, yerr=_sample_std(values), capsize=3, color=colour,
                    label=label if i == 0 else None)
     ax.set_xticks([i + 0.19 for i in range(len(keys))], [SEEK_MODELS[k] for k in keys], fontsize=8)
     ax.set_ylabel("frames watched")
