@@ -65,3 +65,5 @@ def test_make_paper_at_tiny_size_opens_in_chromium_and_resumes(tmp_path):
     assert "estimated 0 min" in again.stderr
     assert run("report", folder).stdout.replace("\n", "").endswith(f"{folder / 'index.html'}")
     assert {p: p.stat().st_mtime_ns for p in (folder / "runs").glob("*/last.pt")} == stamps
+    resumed = json.loads((folder / "paper.json").read_text())  # the first estimate kept, wall time added up
+    assert resumed["estimate_s"] == info["estimate_s"] and resumed["wall_s"] >= info["wall_s"]

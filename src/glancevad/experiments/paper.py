@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ def estimate_seconds(specs: list[RunSpec], parallel: int) -> float:
             continue
         step = SECONDS_PER_STEP.get(spec.config["model"], max(SECONDS_PER_STEP.values()))
         total += spec.config["steps"] * step + SECONDS_PER_RUN
-    return total / max(1, min(parallel, 2))
+    return total / max(1, min(parallel, os.cpu_count() or 1))
 
 
 def run_paper(
@@ -102,22 +103,30 @@ def run_paper(
     estimate = estimate_seconds(plan.unique, parallel)
     info_path = out / "paper.json"
     previous = json.loads(info_path.read_text()) if info_path.exists() else {}
+    # the first estimate and the wall time add up over the sessions of a resumed run
     info = {"data": str(data), "preset": preset, "seeds": seeds, "budget": budget, "overrides": overrides or {},
             "grids": list(plan.grids), "settings": len(plan.specs), "runs": len(plan.unique),
-            "estimate_s": estimate, "wall_s": previous.get("wall_s", 0.0)}
+            "estimate_s": previous.get("estimate_s", estimate), "wall_s": previous.get("wall_s", 0.0)}
     write_json(info_path, info)
     if on_plan:
         on_plan(plan, estimate)
-    started = time.monotonic()
+    started, wall_before = time.monotonic(), info["wall_s"]
+
+    def finished(spec: RunSpec) -> None:
+        info["wall_s"] = wall_before + time.monotonic() - started
+        write_json(info_path, info)
+        if on_run:
+            on_run(spec)
+
     build_caches(plan.unique)
-    done = execute_specs(plan.unique, parallel=parallel, on_run=on_run)
+    done = execute_specs(plan.unique, parallel=parallel, on_run=finished)
     for name, (cells, specs) in plan.grids.items():
         write_grid_info(out / name, name, data, preset=preset, seeds=seeds, budget=budget, overrides=overrides,
                         cells=cells, specs=specs)
         results = {(spec.cell_key, spec.seed): done[spec.run_dir] for spec in specs}
         tabulate_grid(out / name, name, cells, results, dataset_name=dataset_name, seeds=seeds)
-    # wall time over all sessions of a resumed run
-    write_json(info_path, {**info, "wall_s": info["wall_s"] + time.monotonic() - started})
+    info["wall_s"] = wall_before + time.monotonic() - started
+    write_json(info_path, info)
     return render_paper_report(out)
 
 
