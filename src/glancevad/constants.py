@@ -13,3 +13,8 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4
 #: Top-k pooling in the released networks takes ``k = n // TOPK_DIVISOR + 1`` of ``n`` items
 #: (snippets for the video score, memory slots for UR-DMU's memory score). Not FRAMES_PER_SNIPPET.
 TOPK_DIVISOR = 16
+
+
+def topk_count(n: int) -> int:
+    """``k = n // 16 + 1``: how many of ``n`` items top-k pooling takes (the released choice)."""
+    return n // TOPK_DIVISOR + 1

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from glancevad.constants import topk_count
 from glancevad.errors import GlanceVADError
 
 Criterion = Callable[[np.ndarray], float]
@@ -39,9 +40,9 @@ def uncertainty(scores: np.ndarray) -> float:
 
 
 def topk_mean(scores: np.ndarray) -> float:
-    """The video-level score: the mean of the ``T // 16 + 1`` highest snippet scores."""
+    """The video-level score: the mean of the ``topk_count(T)`` highest snippet scores (as the networks pool)."""
     s = np.sort(np.asarray(scores, dtype=np.float64).reshape(-1))[::-1]
-    return float(s[: s.size // 16 + 1].mean())
+    return float(s[: topk_count(s.size)].mean())
 
 
 def disagreement(scores: np.ndarray) -> float:

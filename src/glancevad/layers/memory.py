@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from glancevad.constants import TOPK_DIVISOR
+from glancevad.constants import topk_count
 
 
 class MemoryUnit(nn.Module):
@@ -27,5 +27,5 @@ class MemoryUnit(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         attention = torch.sigmoid(x @ self.memory_block.T / math.sqrt(self.dim))
-        score = attention.topk(self.slots // TOPK_DIVISOR + 1, dim=-1).values.mean(-1)
+        score = attention.topk(topk_count(self.slots), dim=-1).values.mean(-1)
         return score, attention @ self.memory_block

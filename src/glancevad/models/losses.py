@@ -5,12 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from glancevad.constants import TOPK_DIVISOR
-
-
-def topk_count(num_snippets: int) -> int:
-    """``k = T // 16 + 1``: how many snippets the video-level score pools (the released choice)."""
-    return num_snippets // TOPK_DIVISOR + 1
+from glancevad.constants import topk_count
 
 
 def topk_mean(scores: torch.Tensor, k: int | None = None) -> torch.Tensor:

@@ -21,9 +21,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from glancevad.constants import topk_count
 from glancevad.layers import NonLocal1d
 from glancevad.models.batch import check_pairs, crop_mean, flatten_crops
-from glancevad.models.losses import topk_count, video_bce
+from glancevad.models.losses import video_bce
 from glancevad.models.registry import register_model
 
 

@@ -14,9 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from glancevad.constants import topk_count
 from glancevad.layers import GlobalLocalTransformer, MemoryUnit, TemporalConv
 from glancevad.models.batch import check_pairs, crop_mean, flatten_crops
-from glancevad.models.losses import topk_count, topk_mean, video_bce
+from glancevad.models.losses import topk_mean, video_bce
 from glancevad.models.registry import register_model
 
 
