@@ -7,6 +7,7 @@ never a half-written file.
 from __future__ import annotations
 
 import contextlib
+import csv
 import glob
 import json
 import os
@@ -51,6 +52,16 @@ def remove_temporaries(folder: str | os.PathLike, names: Iterable[str] | None = 
                 path.unlink(missing_ok=True)
                 removed.append(path)
     return removed
+
+
+def write_csv(path: str | os.PathLike, rows: list[dict[str, Any]]) -> Path:
+    """Write dict rows as CSV atomically (columns: the first row's keys; no rows, an empty file)."""
+    with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
+        if rows:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+    return Path(path)
 
 
 def write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> Path:

@@ -48,7 +48,7 @@ from glancevad.data.groundtruth import read_ground_truth
 from glancevad.data.lists import write_video_list
 from glancevad.detect import frame_scores
 from glancevad.errors import GlanceVADError
-from glancevad.fileio import atomic_write, save_figure
+from glancevad.fileio import atomic_write, save_figure, write_csv
 from glancevad.glance import read_glances, write_glances
 from glancevad.intervals import label_intervals
 
@@ -198,21 +198,12 @@ def run_assisted_study(
             seek.append({"seed": seed, "model": key, "linear_frames": linear.frames, "peak_frames": peaks.frames,
                          "ratio": peaks.frames / max(linear.frames, 1), "events": peaks.events,
                          "found_at_peaks": peaks.found_at_peaks, "missed": peaks.missed})
-    paths = [_write_csv(out / "criteria.csv", criteria), _write_csv(out / "label_efficiency.csv", efficiency),
-             _write_csv(out / "seek_cost.csv", seek)]
+    paths = [write_csv(out / "criteria.csv", criteria), write_csv(out / "label_efficiency.csv", efficiency),
+             write_csv(out / "seek_cost.csv", seek)]
     md = _write_markdown(out / "assisted.md", efficiency, criteria, seek, seeds=seeds, criterion=criterion,
                          videos=len(test_abnormal))
     _plot_seek(out / "seek_cost.png", seek)
     return paths[1], md, _plot_efficiency(out / "label_efficiency.png", efficiency)
-
-
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
-    with atomic_write(path, "w", newline="") as handle:
-        if rows:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-    return path
 
 
 def _sample_std(values: list[float]) -> float:

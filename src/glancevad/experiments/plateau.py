@@ -14,7 +14,6 @@ Folder: the grid's own layout (``runs/<cell>/seed<k>/``, ``table.md``) plus::
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from glancevad.config import make_config
-from glancevad.fileio import atomic_write, save_figure
+from glancevad.fileio import atomic_write, save_figure, write_csv
 from glancevad.selection import selection_value
 
 #: The default horizon, as a multiple of the preset's steps.
@@ -103,10 +102,7 @@ def suggested_steps(rows: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def _write_tables(out: Path, rows: list[dict[str, Any]]) -> tuple[Path, Path]:
-    with atomic_write(out / "plateau.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out / "plateau.csv", rows)
     lines = [f"# Where validation levels off (gain <= {TOLERANCE:g} after it, {WINDOW}-evaluation mean)", "",
              "| network | supervision | seed | plateau step | horizon | best validation value | s / step |",
              "|---|---|---|---|---|---|---|"]

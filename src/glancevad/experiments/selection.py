@@ -16,7 +16,6 @@ Folder::
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import warnings
@@ -31,7 +30,7 @@ import yaml
 from glancevad.config import resolve_config
 from glancevad.data.dataset import load_dataset
 from glancevad.engine.evaluator import score_videos
-from glancevad.fileio import atomic_write, save_figure
+from glancevad.fileio import atomic_write, save_figure, write_csv
 from glancevad.metrics import UndefinedMetricWarning, evaluate_scores
 from glancevad.selection import SELECTION_RULES, choose_step, first_eligible_step
 
@@ -129,10 +128,7 @@ def _write_tables(out: Path, per_run, supervisions) -> tuple[Path, Path]:
                 row[f"{metric}_mean"] = float(values.mean())
                 row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
             rows.append(row)
-    with atomic_write(out / "selection.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out / "selection.csv", rows)
     seeds = rows[0]["n"]
     lines = [f"# Checkpoint selection: test metrics of the chosen checkpoint, mean ± std over {seeds} seed(s), in %",
              "", "| supervision | rule | mean step | AUC | AUC_A | FAR |", "|---|---|---|---|---|---|"]
