@@ -160,10 +160,10 @@ def _weak_glance_pair(grid_dir: Path, info: dict[str, Any]) -> dict[str, Path]:
 
 
 def _mean_std(row: dict[str, str], metric: str) -> str:
-    mean, std = float(row[f"{metric}_mean"]), float(row[f"{metric}_std"] or "nan")
-    if np.isnan(mean):
-        return "n/a"
-    return f"{mean:.2f}" if np.isnan(std) or std == 0 else f"{mean:.2f} ± {std:.2f}"
+    """A ``table.csv`` row's cell for ``metric`` (the CSV holds the numbers as text)."""
+    from glancevad.experiments.tables import format_mean_std
+
+    return format_mean_std(float(row[f"{metric}_mean"]), float(row[f"{metric}_std"] or "nan"))
 
 
 def _paper_grid_section(grid_dir: Path, folder: Path) -> str:

@@ -58,7 +58,8 @@ def gain_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return gains
 
 
-def _cell(mean: float, std: float) -> str:
+def format_mean_std(mean: float, std: float) -> str:
+    """``mean ± std`` in a table cell (``mean`` alone when the std is 0 or undefined; ``n/a`` for no mean)."""
     if math.isnan(mean):
         return "n/a"
     return f"{mean:.2f}" if math.isnan(std) or std == 0 else f"{mean:.2f} ± {std:.2f}"
@@ -95,7 +96,7 @@ def write_tables(
                   "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for row in checkpoint_rows:
             published = paper["rows"].get(row["key"], {}).get(dataset_name, {})
-            cells = [row["label"], *(_cell(row[f"{m}_mean"], row[f"{m}_std"]) for m in METRICS)]
+            cells = [row["label"], *(format_mean_std(row[f"{m}_mean"], row[f"{m}_std"]) for m in METRICS)]
             cells += [f"{published[m]:.2f}" if m in published else "–" for m in paper_metrics]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
