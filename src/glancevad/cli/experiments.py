@@ -33,6 +33,9 @@ def experiment(
     `selection` is the checkpoint-selection study: each validation rule's choice vs last.pt vs the
     best-on-test oracle (the test set is scored at every evaluation for this analysis only).
 
+    `plateau` trains the networks grid for 3x the preset's steps and reports where each run's validation
+    score levels off (the `paper` budget's steps per network come from it).
+
     `assisted` is the model-assisted glancing study (data with training ground truth, e.g. glancevad
     synth): frames a simulated annotator watches with linear playback vs jumping to the model's
     peaks, and test AUC vs share of glanced videos chosen at random or by `glancevad select`.
