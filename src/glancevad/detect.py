@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from glancevad.constants import FRAMES_PER_SNIPPET
+from glancevad.data.features import write_features
 from glancevad.errors import DataError, GlanceVADError
-from glancevad.fileio import atomic_write, check_output, save_figure, write_json, write_npy
+from glancevad.fileio import atomic_write, check_output, save_figure, write_json
 
 
 @dataclass(frozen=True)
@@ -263,7 +264,9 @@ def run_detection(
                                      batch=batch)
         x = extractor.video(video, on_snippet)
         num_frames = extractor.frames_read
-        paths.append(write_npy(out_dir / f"{video_id}.features.npy", x))
+        # the stacked layout in a features/ folder: what `detect --features`, `annotate --features`
+        # and a dataset's feature folder all read
+        paths.extend(write_features(out_dir / "features", video_id, x, "stacked"))
     if x.shape[2] != loaded.in_dim:
         raise GlanceVADError(f"{features}: {x.shape[2]}-d features, but {checkpoint} takes {loaded.in_dim}-d")
     if window is None:

@@ -186,7 +186,10 @@ def test_detect_sample_clip(tmp_path, checkpoint_1024, sample_features):
     assert (stream.codec_context.width, stream.codec_context.height) == (856, 480 + 36)
     container.close()
     # --features skips extraction and gives the same scores
-    saved = out / "shanghaitech_01_002.features.npy"
+    saved = out / "features" / "shanghaitech_01_002.npy"
+    # the folder reads as a feature folder (what `annotate --features` and a dataset take)
+    located = FeatureIndex(out / "features").locate("shanghaitech_01_002")
+    assert located.stacked and load_features(located).shape == np.load(saved).shape
     again = tmp_path / "again"
     run("detect", "--features", saved, "--checkpoint", checkpoint_1024, "--out", again, "--fps", "24",
         "--min-event", "0.5s", "--merge-gap", "1s")

@@ -9,7 +9,6 @@ video (real I3D, real PyAV): it scores a snippet ~1 when its features look like 
 from __future__ import annotations
 
 import json
-import math
 import signal
 import subprocess
 import sys
@@ -34,10 +33,6 @@ FPS = 25
 FRAMES = 160                 # 10 snippets, 6.4 s
 EVENT = (64, 128)            # snippets 4-7: 2.56 s - 5.12 s
 MIN_EVENT = 0.5
-# The documented bound: (1 + ceil(min_event * fps / 16) + lookahead) snippets of media time, plus the
-# time to decode and score them. The allowance covers that on a busy 2-core machine.
-LATENCY_BOUND = (1 + math.ceil(MIN_EVENT * FPS / 16)) * 16 / FPS
-PROCESSING_ALLOWANCE = 3.0
 
 
 def _watch(*args) -> list[str]:
@@ -109,10 +104,10 @@ def test_live_http_stream_raises_the_alarm_in_time(event_video, tmp_path):
     _, summary = received["summary"]
     assert (start["start_frame"], end["start_frame"], end["end_frame"]) == (64, 64, 127)
     assert start["start_s"] == 2.56 and end["end_s"] == 5.12 and end["peak_score"] > 0.9
-    # latency: from the moment the server sent the event's first frame to the alarm on our stdout
-    latency = start_time - (server.live_started[0] + EVENT[0] / FPS)
-    assert 0 < latency <= LATENCY_BOUND + PROCESSING_ALLOWANCE, latency
-    assert 0 < start["latency_s"] <= LATENCY_BOUND + PROCESSING_ALLOWANCE
+    # causal: the alarm comes after the server sent the event's first frame, never before. How soon
+    # after is a speed figure, measured against the documented bound by `make bench` (bench_live).
+    assert start_time > server.live_started[0] + EVENT[0] / FPS
+    assert start["latency_s"] > 0
     assert summary["frames"] == FRAMES and summary["alarms"] == 1 and summary["ended"] == "end of stream"
     assert summary["stalls"] == 0 and summary["webhook_failures"] == 0
     written = _lines(alarms.read_text())

@@ -36,8 +36,8 @@ def annotate(
         help="A trained network (RUN/best.pt): its score curve on the timeline, jump-to-peak keys, videos"
              " ordered by likely unglanced anomaly.")] = None,
     features: Annotated[Path | None, typer.Option(
-        help="With --checkpoint: feature files named by video id (else I3D runs in the background; cached"
-             " beside the database).")] = None,
+        help="With --checkpoint: feature files named by video id, e.g. an `extract` folder or a `detect`"
+             " OUT/features (else I3D runs in the background; cached beside the database).")] = None,
     threshold: Annotated[float, typer.Option(min=0, max=1, help="With --checkpoint: score of a peak.")] = 0.5,
 ) -> None:
     """Serve the annotation page for a video folder: glance, review, export (`glancevad annotate --videos DIR`).

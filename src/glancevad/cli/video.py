@@ -100,7 +100,9 @@ def extract_merge(
 def detect(
     video: Annotated[Path | None, typer.Argument(help="The video to analyse.")] = None,
     checkpoint: Annotated[Path, typer.Option(help="A trained glancevad checkpoint (1024-d I3D features).")] = ...,
-    features: Annotated[Path | None, typer.Option(help="[T, crops, D] features to use instead of extracting.")] = None,
+    features: Annotated[Path | None, typer.Option(
+        help="[T, crops, D] features to use instead of extracting (an earlier detect's OUT/features/ID.npy)."),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default runs/detect/<video id>).")] = None,
     threshold: Annotated[float, typer.Option(help="Score at or above which a frame is anomalous.")] = 0.5,
     min_event: Annotated[str, typer.Option(help="Shortest event kept, e.g. 1.0s.")] = "1.0s",
