@@ -68,7 +68,7 @@ def _loss_curves(run: Path, folder: Path) -> Path | None:
     train = [r for r in records if "loss" in r]
     val = [r for r in records if "val_glance_auc" in r]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3))
-    for key in ("loss", "loss_abn", "mil_normal", "mil_abnormal"):
+    for key in ("loss", "loss_abn", "mil_normal", "mil_abnormal", "mined_share"):
         if train and key in train[0]:
             left.plot([r["step"] for r in train], [r[key] for r in train], label=key)
     left.set_xlabel("step")

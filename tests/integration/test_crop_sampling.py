@@ -13,7 +13,7 @@ import torch
 from glancevad.config import resolve_config
 from glancevad.data import load_dataset
 from glancevad.data.cache import build_or_open_cache
-from glancevad.engine import supervision
+from glancevad.engine import trainer as trainer_module
 from glancevad.engine.checkpoint import read_checkpoint
 from glancevad.engine.sampler import PairedSampler, crop_items, split_items
 from glancevad.engine.trainer import Trainer, train
@@ -91,13 +91,13 @@ def test_one_crop_item_and_average_train_bit_identical_weights(one_crop_root, tm
 
 def test_item_batches_hold_single_crops_with_their_videos_glances(tiny_root, tmp_path, monkeypatch):
     captured = []
-    real = supervision.glance_targets
+    real = trainer_module.glance_centres
 
     def capture(scores, masks, step, settings):
         captured.append((scores.detach().clone(), masks.clone()))
         return real(scores, masks, step, settings)
 
-    monkeypatch.setattr(supervision, "glance_targets", capture)
+    monkeypatch.setattr(trainer_module, "glance_centres", capture)
     cfg = resolve_config(None, {**TINY, "steps": 3, "batch_size": 4})
     trainer = Trainer(cfg, tiny_root, tmp_path / "run", cache_dir=tmp_path / "cache")
     assert trainer.crops_per_video == trainer.cache.crops == 2
@@ -112,6 +112,24 @@ def test_item_batches_hold_single_crops_with_their_videos_glances(tiny_root, tmp
     scores, masks = captured[0]
     assert scores.shape == (4, cfg.num_snippets)          # mining sees each item's own scores
     np.testing.assert_array_equal(masks.numpy(), trainer.cache.glances[videos])
+
+
+def test_mined_share_counts_the_kernel_centres_of_the_batchs_glance_items(tiny_root, tmp_path):
+    cfg = resolve_config(None, {**TINY, "steps": 3, "batch_size": 4, "dynamic_threshold": False,
+                                "fixed_threshold": 0.0})  # after warm-up every snippet passes the threshold
+    trainer = Trainer(cfg, tiny_root, tmp_path / "run", cache_dir=tmp_path / "cache")
+    state = trainer.sampler.state_dict()
+    _, abnormal = trainer.sampler.next()
+    trainer.sampler.load_state_dict(state)
+    videos, _ = split_items(abnormal, trainer.crops_per_video)
+    warm_up = trainer.train_step()                     # step 0 < min_mining_step: the glances alone
+    assert warm_up["mined_share"] == pytest.approx(float(trainer.cache.glances[videos].mean()))
+    assert 0 < warm_up["mined_share"] < 0.5
+    trainer.step = cfg.min_mining_step
+    assert trainer.train_step()["mined_share"] == 1.0  # mined: every snippet of every glance item
+    weak = Trainer(resolve_config(None, {**TINY, "steps": 1, "supervision": "weak"}), tiny_root,
+                   tmp_path / "weak", cache_dir=tmp_path / "cache")
+    assert "mined_share" not in weak.train_step()
 
 
 def test_average_mode_reads_whole_videos(tiny_root, tmp_path):

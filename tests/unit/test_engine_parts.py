@@ -88,10 +88,11 @@ def test_glance_loss_slices_under_ddp_add_up_to_the_batch_mean():
     glances = torch.zeros(6, 20)
     glances[torch.arange(6), torch.randint(0, 20, (6,))] = 1
     settings = TargetSettings(min_mining_step=0)
-    whole = glance_loss(scores, glances, 3, settings)
+    targets = glance_targets(scores, glances, 3, settings)
+    whole = glance_loss(scores, targets)
     (grad_whole,) = torch.autograd.grad(whole, scores)
     # two processes, each with every other item; DDP averages their gradients
-    parts = [glance_loss(scores[r::2], glances[r::2], 3, settings, batch_items=6, world=2) for r in (0, 1)]
+    parts = [glance_loss(scores[r::2], targets[r::2], batch_items=6, world=2) for r in (0, 1)]
     grads = [torch.autograd.grad(part, scores)[0] for part in parts]
     torch.testing.assert_close((grads[0] + grads[1]) / 2, grad_whole)
     torch.testing.assert_close(sum(parts) / 2, whole)

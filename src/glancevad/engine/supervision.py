@@ -83,27 +83,38 @@ class TargetSettings:
         return cls(**{f.name: getattr(cfg, f.name) for f in fields(cls)})
 
 
-def glance_targets(
+def glance_centres(
     scores: torch.Tensor, glance_mask: torch.Tensor, step: int, settings: TargetSettings
 ) -> torch.Tensor:
-    """Targets ``(b, N)`` for abnormal items with glances.
+    """Kernel centres ``(b, N)``, a 0/1 mask, for abnormal items with glances.
 
-    Kernel centres are the glances during warm-up (``step < min_mining_step``) or without mining,
-    afterwards the glances plus the snippets mined from the current ``scores``. Targets are the
-    rendered kernels, or the centre mask itself when ``gaussian`` is off (binary targets).
+    The glances during warm-up (``step < min_mining_step``) or without mining, afterwards the
+    glances plus the snippets mined from the current ``scores``.
     """
-    centres = glance_mask
     if settings.mining and step >= settings.min_mining_step:
-        centres = mine(scores.detach().float(), glance_mask, alpha=settings.alpha,
-                       dynamic=settings.dynamic_threshold, threshold=settings.fixed_threshold)
+        return mine(scores.detach().float(), glance_mask, alpha=settings.alpha,
+                    dynamic=settings.dynamic_threshold, threshold=settings.fixed_threshold)
+    return glance_mask
+
+
+def centre_targets(centres: torch.Tensor, settings: TargetSettings) -> torch.Tensor:
+    """Targets from kernel centres: the rendered kernels, or the centres themselves when ``gaussian``
+    is off (binary targets)."""
     if not settings.gaussian:
         return centres.float()
     return render(centres, kernel=settings.kernel, width=settings.width, combine=settings.combine).float()
 
 
+def glance_targets(
+    scores: torch.Tensor, glance_mask: torch.Tensor, step: int, settings: TargetSettings
+) -> torch.Tensor:
+    """Targets ``(b, N)`` for abnormal items with glances: :func:`glance_centres`, then
+    :func:`centre_targets`."""
+    return centre_targets(glance_centres(scores, glance_mask, step, settings), settings)
+
+
 def glance_loss(
-    scores: torch.Tensor, glance_mask: torch.Tensor, step: int, settings: TargetSettings, *,
-    batch_items: int | None = None, world: int = 1,
+    scores: torch.Tensor, targets: torch.Tensor, *, batch_items: int | None = None, world: int = 1,
 ) -> torch.Tensor:
     """``L_abn``: BCE between the scores ``(b, N)`` of glance-supervised items and their targets.
 
@@ -112,7 +123,6 @@ def glance_loss(
     number of processes, and the slice's share is scaled so that DDP's gradient average gives the
     gradient of the whole batch's mean.
     """
-    targets = glance_targets(scores.detach(), glance_mask, step, settings)
     if world == 1:
         return F.binary_cross_entropy(scores, targets)
     if not batch_items:

@@ -44,7 +44,14 @@ from glancevad.engine.distributed import (
 from glancevad.engine.evaluator import autocast, score_batch, validation_scores
 from glancevad.engine.run_folder import RunLock, read_run_config, remove_stale_temporaries, truncate_log
 from glancevad.engine.sampler import PairedSampler, crop_items, split_items
-from glancevad.engine.supervision import Role, TargetSettings, assign_roles, glance_loss
+from glancevad.engine.supervision import (
+    Role,
+    TargetSettings,
+    assign_roles,
+    centre_targets,
+    glance_centres,
+    glance_loss,
+)
 from glancevad.errors import GlanceVADError
 from glancevad.fileio import atomic_write, write_json
 from glancevad.models import build, check_model_kwargs, get_spec
@@ -154,9 +161,9 @@ class Trainer:
         self.sampler = PairedSampler(normal_items, abnormal_items, cfg.batch_size, cfg.seed)
         self.glance_masks = torch.from_numpy(self.cache.glances)
         self.targets = TargetSettings.from_config(cfg)
+        self.uses_glances = any(role == Role.GLANCE for role in self.roles.values())
         self.first_eligible = first_eligible_step(
-            mining=cfg.mining, min_mining_step=cfg.min_mining_step,
-            uses_glances=any(role == Role.GLANCE for role in self.roles.values()))
+            mining=cfg.mining, min_mining_step=cfg.min_mining_step, uses_glances=self.uses_glances)
         self.step = 0
         self.best: dict[str, Any] = {"score": -math.inf, "step": None}
         self.timer = StepTimer()
@@ -235,9 +242,13 @@ class Trainer:
         t2 = time.perf_counter()
         abnormal_scores = outputs["scores"][len(normal):]
         loss_abn = torch.zeros((), device=self.device)
+        mined_share = math.nan
         if len(glance_rows):
-            loss_abn = glance_loss(abnormal_scores[torch.from_numpy(glance_rows).to(self.device)], masks, self.step,
-                                   self.targets, batch_items=glances_in_batch, world=self.dist.world)
+            glance_scores = abnormal_scores[torch.from_numpy(glance_rows).to(self.device)]
+            centres = glance_centres(glance_scores.detach(), masks, self.step, self.targets)
+            loss_abn = glance_loss(glance_scores, centre_targets(centres, self.targets),
+                                   batch_items=glances_in_batch, world=self.dist.world)
+            mined_share = float(centres.float().mean())
         t3 = time.perf_counter()
         total = base + loss_abn
         self.optimizer.zero_grad(set_to_none=True)
@@ -250,10 +261,16 @@ class Trainer:
         self.timer.steps += 1
         self.step += 1
         values = {"loss": float(total.detach()), "loss_abn": float(loss_abn.detach()), **terms}
-        if self.dist.enabled:  # report the whole batch's values: the mean over processes
+        if self.uses_glances:
+            # the share of the glance items' snippets that are kernel centres (glances + mined): a
+            # mining runaway shows as this share growing towards 1 (NaN: no glance item in the batch)
+            values["mined_share"] = mined_share
+        if self.dist.enabled:  # report the whole batch's values: the mean over the processes that have them
             packed = torch.tensor(list(values.values()), dtype=torch.float64)
-            dist.all_reduce(packed)
-            values = dict(zip(values, (packed / self.dist.world).tolist(), strict=True))
+            present = (~packed.isnan()).double()
+            sums = torch.stack([packed.nan_to_num(0.0), present])
+            dist.all_reduce(sums)
+            values = dict(zip(values, (sums[0] / sums[1]).tolist(), strict=True))
         return values
 
     def validate(self) -> dict[str, float]:
