@@ -32,9 +32,9 @@ def assert_same_weights(a, b, atol=1e-5) -> None:
     assert worst < atol, worst
 
 
-def losses(run_dir) -> list[float]:
+def losses(run_dir, key: str = "loss") -> list[float]:
     lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return [line["loss"] for line in lines if "loss" in line]
+    return [line[key] for line in lines if "loss" in line]
 
 
 def torchrun(*args) -> subprocess.CompletedProcess:
@@ -59,6 +59,7 @@ def test_two_processes_match_one(tiny_root, tmp_path, single, model):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert_same_weights(single / model, tmp_path / "ddp")
     np.testing.assert_allclose(losses(tmp_path / "ddp"), losses(single / model), rtol=1e-5)  # whole-batch losses
+    np.testing.assert_allclose(losses(tmp_path / "ddp", "mined_share"), losses(single / model, "mined_share"))
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert summary["processes"] == 2 and summary["steps"] == 6
     assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == sorted(p.name for p in (single / model).iterdir())
