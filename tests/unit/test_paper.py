@@ -140,3 +140,24 @@ def test_paper_command_refuses_bad_input_before_writing(tiny_root, tmp_path):
     (tmp_path / "file").write_text("")
     assert_user_error(run("paper", "--data", tiny_root, "--out", tmp_path / "file", check=False), "is a file")
     assert not out.exists()
+
+
+def test_grid_figure_draws_one_bar_per_cell_not_the_gain_rows(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.axes import Axes
+
+    from glancevad.experiments.tables import METRICS, gain_rows, plot_grid
+
+    cells = grid_cells("networks")
+    rows = [{"key": c.key, "label": c.label, "n": 3, **{f"{m}_mean": 90.0 + i for m in METRICS},
+             **{f"{m}_std": 1.0 for m in METRICS}} for i, c in enumerate(cells)]
+    rows += gain_rows(rows)
+    assert len(rows) > len(cells)
+    drawn = []
+    real_bar = Axes.bar
+    monkeypatch.setattr(Axes, "bar", lambda self, x, height, *a, **k: drawn.append(list(height))
+                        or real_bar(self, x, height, *a, **k))
+    (path,) = plot_grid(tmp_path, "networks", cells, rows)
+    assert path.exists() and drawn and all(len(heights) == len(cells) for heights in drawn)

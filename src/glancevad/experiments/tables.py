@@ -121,12 +121,15 @@ def tabulate_grid(
 
 
 def plot_grid(out: Path, grid: str, cells: list[Cell], rows: list[dict[str, Any]]) -> list[Path]:
-    """PNG figures: two curves per metric for the sensitivity grid (Fig. 4), bars otherwise."""
+    """PNG figures: two curves per metric for the sensitivity grid (Fig. 4), bars otherwise (one per
+    cell: derived rows such as the networks grid's gains are left to the table)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    keys = {cell.key for cell in cells}
+    rows = [row for row in rows if row["key"] in keys]
     by_key = {row["key"]: row for row in rows}
     shown = ("auc", "auc_a", "ap", "ap_a")
     paths = []
