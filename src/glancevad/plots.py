@@ -47,3 +47,28 @@ def plot_score_curves(
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path, dpi=110)
+
+
+def plot_mined_share(
+    path: str | os.PathLike, title: str, traces: Mapping[str, tuple[np.ndarray, np.ndarray]],
+) -> Path:
+    """PNG of the logged ``mined_share`` against the training step, one line per setting.
+
+    ``traces`` maps a setting's label to ``(steps, shares)``. A share that climbs towards 1 is a
+    mining runaway: the pseudo-labels spread over whole abnormal videos.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    for label, (steps, shares) in traces.items():
+        ax.plot(steps, shares, lw=1.3, label=label)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("share of snippets")
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper left", fontsize=7, ncol=2)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=110)

@@ -14,6 +14,7 @@ import html
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from glancevad.data.scores import read_scores
 from glancevad.errors import GlanceVADError
 from glancevad.fileio import atomic_write, save_figure
 from glancevad.glance.simulate import simulate_glances
-from glancevad.plots import plot_score_curves
+from glancevad.plots import plot_mined_share, plot_score_curves
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:14px}td,th{border:1px solid #ccc;padding:3px 8px}
@@ -138,6 +139,7 @@ def _grid_section(grid_dir: Path, folder: Path) -> str:
         parts.append("<h3>Table</h3>" + _table(rows))
     for png in sorted((grid_dir / "figures").glob("*.png")):
         parts.append(_img(png))
+    parts += _mined_share_figure(grid_dir, info, folder)
     pairs = _weak_glance_pair(grid_dir, info)
     if pairs:
         curves = {name: read_scores(path) for name, path in pairs.items()}
@@ -146,12 +148,58 @@ def _grid_section(grid_dir: Path, folder: Path) -> str:
     return "\n".join(parts)
 
 
+def _grid_runs(grid_dir: Path, info: dict[str, Any]) -> dict[str, list[Path]]:
+    """Each cell's run folders, one per seed (``grid.json``'s ``runs``; older grids: ``runs/<key>/seed<k>``)."""
+    if info.get("runs"):
+        return {key: [Path(p) for p in paths] for key, paths in info["runs"].items()}
+    return {c["key"]: sorted((grid_dir / "runs" / c["key"]).glob("seed*")) for c in info["cells"]}
+
+
+def logged_values(run: Path, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(steps, values)`` of one training value in a run's ``metrics.jsonl`` (empty when not logged)."""
+    log = run / "metrics.jsonl"
+    records = [json.loads(line) for line in log.read_text().splitlines() if line] if log.exists() else []
+    pairs = [(r["step"], r[key]) for r in records if key in r]
+    return np.array([s for s, _ in pairs], dtype=int), np.array([v for _, v in pairs], dtype=float)
+
+
+def mined_share_traces(grid_dir: Path, info: dict[str, Any]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per cell label: the logged steps and the seed mean of ``mined_share`` (steps all seeds logged;
+    a batch without glance items, logged NaN, is left out of that step's mean)."""
+    labels = {c["key"]: c["label"] for c in info["cells"]}
+    traces = {}
+    for key, runs in _grid_runs(grid_dir, info).items():
+        logs = [logged_values(run, "mined_share") for run in runs]
+        logs = [(steps, values) for steps, values in logs if len(steps)]
+        if not logs:
+            continue
+        common = sorted(set.intersection(*(set(steps.tolist()) for steps, _ in logs)))
+        stacked = np.array([[dict(zip(steps.tolist(), values, strict=True))[s] for s in common]
+                            for steps, values in logs])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a step where no seed had a glance item
+            traces[labels.get(key, key)] = (np.array(common), np.nanmean(stacked, axis=0))
+    return traces
+
+
+def _mined_share_figure(grid_dir: Path, info: dict[str, Any], folder: Path) -> list[str]:
+    """The grid's mined-share figure as page parts (none when no run logged it)."""
+    traces = mined_share_traces(grid_dir, info)
+    if not traces:
+        return []
+    path = plot_mined_share(folder / f"{info['grid']}_mined_share.png",
+                            f"{info['grid']}: share of the glance videos' snippets that are kernel centres "
+                            "(glances + mined; mean over seeds)", traces)
+    return ["<h3>Mined share over training</h3><p>A share that climbs towards 1 is a mining runaway: the "
+            "pseudo-labels cover whole abnormal videos.</p>", _img(path)]
+
+
 def _weak_glance_pair(grid_dir: Path, info: dict[str, Any]) -> dict[str, Path]:
     """Test scores of a weak and a glance run of the same network in this grid, if any (seed 0)."""
     keys = [c["key"] for c in info["cells"]]
-    runs = info.get("runs") or {key: [str(grid_dir / "runs" / key / "seed0")] for key in keys}
+    runs = _grid_runs(grid_dir, info)
     for weak, glance in (("urdmu-weak", "urdmu-glance"), ("baseline", "all"), ("w100-g0", "w0-g100")):
-        if weak in keys and glance in keys:
+        if weak in keys and glance in keys and runs.get(weak) and runs.get(glance):
             paths = {name: Path(runs[key][0]) / "test" / "scores.json"
                      for name, key in (("weak", weak), ("glance", glance))}
             if all(p.exists() for p in paths.values()):
@@ -202,6 +250,7 @@ def _paper_grid_section(grid_dir: Path, folder: Path) -> str:
              + "".join(f"<li>{html.escape(line)}</li>" for line in said) + "</ul>",
              f"<table>{head}{''.join(body)}</table>"]
     parts += [_img(png) for png in sorted((grid_dir / "figures").glob("*.png"))]
+    parts += _mined_share_figure(grid_dir, info, folder)
     if name == "networks" and (pair := _weak_glance_pair(grid_dir, info)):
         curves = {f"UR-DMU {sup}": read_scores(path) for sup, path in pair.items()}
         parts.append("<h2 id='fig5'>Score curves: UR-DMU weak vs glance (paper Fig. 5)</h2>")

@@ -87,7 +87,8 @@ def test_reports_of_a_grid_and_a_run(tiny_root, tmp_path):
     printed = cli("report", out).stdout
     page = (out / "report.html").read_text()
     assert str(out / "report.html") in printed.replace("\n", "")
-    assert "paper Fig. 5" in page and page.count("data:image/png;base64,") >= 3
+    assert "paper Fig. 5" in page and page.count("data:image/png;base64,") >= 4
+    assert "Mined share over training" in page        # the glance runs log it
     run_page = cli("report", out / "runs" / "urdmu-glance" / "seed0").stdout
     assert "report.html" in run_page
     html = (out / "runs" / "urdmu-glance" / "seed0" / "report.html").read_text()

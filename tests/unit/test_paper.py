@@ -161,3 +161,28 @@ def test_grid_figure_draws_one_bar_per_cell_not_the_gain_rows(tmp_path, monkeypa
                         or real_bar(self, x, height, *a, **k))
     (path,) = plot_grid(tmp_path, "networks", cells, rows)
     assert path.exists() and drawn and all(len(heights) == len(cells) for heights in drawn)
+
+
+def test_mined_share_traces_average_seeds_over_the_steps_they_share(tmp_path):
+    import json
+
+    from glancevad.report import mined_share_traces
+
+    def log(name: str, records: list[dict]) -> str:
+        run = tmp_path / name
+        run.mkdir()
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+        return str(run)
+
+    s0 = log("s0", [{"step": 5, "loss": 1, "mined_share": 0.1}, {"step": 5, "val_glance_auc": 0.9},
+                    {"step": 10, "loss": 1, "mined_share": math.nan}, {"step": 15, "loss": 1, "mined_share": 0.3}])
+    s1 = log("s1", [{"step": 5, "loss": 1, "mined_share": 0.3}, {"step": 10, "loss": 1, "mined_share": 0.2},
+                    {"step": 15, "loss": 1, "mined_share": 0.5}, {"step": 20, "loss": 1, "mined_share": 0.9}])
+    weak = log("weak", [{"step": 5, "loss": 1}])
+    info = {"grid": "ablation", "cells": [{"key": "all", "label": "all three"}, {"key": "baseline", "label": "weak"}],
+            "runs": {"all": [s0, s1], "baseline": [weak]}}
+    traces = mined_share_traces(tmp_path, info)
+    assert list(traces) == ["all three"]                      # the weak run logs no mined share
+    steps, shares = traces["all three"]
+    assert steps.tolist() == [5, 10, 15]                      # step 20: only one seed reached it
+    assert shares == pytest.approx([0.2, 0.2, 0.4])           # NaN (no glance item) left out of its step
