@@ -78,6 +78,11 @@ def write_csv(path: str | os.PathLike, rows: list[dict[str, Any]]) -> Path:
     return Path(path)
 
 
+def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The records of a JSON-lines file (``metrics.jsonl``, ``test_trace.jsonl``), blank lines skipped."""
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line]
+
+
 def write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> Path:
     """Write ``obj`` as JSON atomically and return the path."""
     with atomic_write(path, "w", encoding="utf-8") as handle:

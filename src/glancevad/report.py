@@ -24,7 +24,7 @@ import yaml
 from glancevad.data.dataset import load_dataset
 from glancevad.data.scores import read_scores
 from glancevad.errors import GlanceVADError
-from glancevad.fileio import atomic_write, save_figure
+from glancevad.fileio import atomic_write, read_jsonl, save_figure
 from glancevad.glance.simulate import simulate_glances
 from glancevad.plots import plot_mined_share, plot_score_curves
 
@@ -65,7 +65,7 @@ def _loss_curves(run: Path, folder: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    records = [json.loads(line) for line in log.read_text().splitlines() if line]
+    records = read_jsonl(log)
     train = [r for r in records if "loss" in r]
     val = [r for r in records if "val_glance_auc" in r]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3))
@@ -158,7 +158,7 @@ def _grid_runs(grid_dir: Path, info: dict[str, Any]) -> dict[str, list[Path]]:
 def logged_values(run: Path, key: str) -> tuple[np.ndarray, np.ndarray]:
     """``(steps, values)`` of one training value in a run's ``metrics.jsonl`` (empty when not logged)."""
     log = run / "metrics.jsonl"
-    records = [json.loads(line) for line in log.read_text().splitlines() if line] if log.exists() else []
+    records = read_jsonl(log) if log.exists() else []
     pairs = [(r["step"], r[key]) for r in records if key in r]
     return np.array([s for s, _ in pairs], dtype=int), np.array([v for _, v in pairs], dtype=float)
 
@@ -173,9 +173,9 @@ def mined_share_traces(grid_dir: Path, info: dict[str, Any]) -> dict[str, tuple[
         logs = [(steps, values) for steps, values in logs if len(steps)]
         if not logs:
             continue
-        common = sorted(set.intersection(*(set(steps.tolist()) for steps, _ in logs)))
-        stacked = np.array([[dict(zip(steps.tolist(), values, strict=True))[s] for s in common]
-                            for steps, values in logs])
+        by_step = [dict(zip(steps.tolist(), values, strict=True)) for steps, values in logs]
+        common = sorted(set.intersection(*(set(seed) for seed in by_step)))
+        stacked = np.array([[seed[s] for s in common] for seed in by_step])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a step where no seed had a glance item
             traces[labels.get(key, key)] = (np.array(common), np.nanmean(stacked, axis=0))

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from glancevad.config import make_config
-from glancevad.fileio import atomic_write, save_figure, write_csv
+from glancevad.fileio import atomic_write, read_jsonl, save_figure, write_csv
 from glancevad.selection import selection_value
 
 #: The default horizon, as a multiple of the preset's steps.
@@ -51,8 +51,7 @@ def validation_trace(run_dir: Path) -> tuple[list[int], list[float]]:
     """``(steps, values)`` of the run's selection rule on its held-out training videos."""
     rule = make_config(_read_config(run_dir)).selection_rule
     steps, values = [], []
-    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
-        record = json.loads(line) if line else {}
+    for record in read_jsonl(run_dir / "metrics.jsonl"):
         if "val_glance_auc" in record:
             steps.append(record["step"])
             values.append(selection_value({k[4:]: v for k, v in record.items() if k.startswith("val_")}, rule))

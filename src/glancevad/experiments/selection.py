@@ -30,7 +30,7 @@ import yaml
 from glancevad.config import resolve_config
 from glancevad.data.dataset import load_dataset
 from glancevad.engine.evaluator import score_videos
-from glancevad.fileio import atomic_write, save_figure, write_csv
+from glancevad.fileio import atomic_write, read_jsonl, save_figure, write_csv
 from glancevad.metrics import UndefinedMetricWarning, evaluate_scores
 from glancevad.selection import SELECTION_RULES, choose_step, first_eligible_step
 
@@ -55,19 +55,15 @@ def _trace_hook(dataset, path: Path, precision: str) -> Callable[[int, torch.nn.
     return on_eval
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line]
-
-
 def _choices(run_dir: Path) -> dict[str, dict[str, float]]:
     """Test metrics of each rule's choice, last.pt and the oracle, for one finished run."""
     from glancevad.config import make_config
 
     cfg = make_config(yaml.safe_load((run_dir / "config.yaml").read_text()))
-    log = _read_jsonl(run_dir / "metrics.jsonl")
+    log = read_jsonl(run_dir / "metrics.jsonl")
     evaluations = [(r["step"], {k[4:]: v for k, v in r.items() if k.startswith("val_")})
                    for r in log if "val_glance_auc" in r]
-    trace = {r["step"]: r for r in _read_jsonl(run_dir / "test_trace.jsonl")}
+    trace = {r["step"]: r for r in read_jsonl(run_dir / "test_trace.jsonl")}
     summary = json.loads((run_dir / "summary.json").read_text())
     gate = first_eligible_step(mining=cfg.mining, min_mining_step=cfg.min_mining_step,
                                uses_glances=summary["abnormal_roles"]["glance"] > 0)
@@ -150,7 +146,7 @@ def _plot(out: Path, per_run) -> Path:
     fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3), sharey=True, squeeze=False)
     markers = dict(zip([*SELECTION_RULES, NO_GATE, *REFERENCES], "o^sDvx", strict=True))
     for ax, key in zip(axes[0], keys, strict=True):
-        trace = _read_jsonl(out / "runs" / key[0] / f"seed{key[1]}" / "test_trace.jsonl")
+        trace = read_jsonl(out / "runs" / key[0] / f"seed{key[1]}" / "test_trace.jsonl")
         ax.plot([r["step"] for r in trace], [100 * r["auc"] for r in trace], color="0.6")
         for name, pick in per_run[key].items():
             ax.scatter([pick["step"]], [100 * pick["auc"]], marker=markers[name], label=name, zorder=3)
