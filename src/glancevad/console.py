@@ -15,8 +15,10 @@ from rich.progress import (
 )
 from rich.text import Text
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: a line longer than the terminal is left for the terminal to wrap, so a printed path
+# stays one unbroken string when the output goes to a file or a pipe (rich would cut it at 80 columns)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 class RateColumn(ProgressColumn):
