@@ -41,6 +41,7 @@ import numpy as np
 
 from glancevad.assist.peaks import find_peaks
 from glancevad.assist.ranking import CRITERIA, DEFAULT_CRITERION, localisation_error, rank_videos, spearman
+from glancevad.assist.scoring import score_features
 from glancevad.assist.seek import WINDOW_FRAMES, SeekCost, linear_cost, peak_cost, total
 from glancevad.config import resolve_config
 from glancevad.data.dataset import load_dataset
@@ -83,16 +84,9 @@ def _glance_file(path: Path, glances: dict[str, tuple[int, ...]], ids: list[str]
     return str(path)
 
 
-def _score(checkpoint: Path, dataset, videos, frames_per_snippet: int) -> dict[str, np.ndarray]:
-    """Per-frame scores of ``videos`` (their features' ``T * 16`` frames) by the network of ``checkpoint``."""
-    from glancevad.engine.distributed import resolve_device
-    from glancevad.engine.evaluator import score_videos
-    from glancevad.engine.inference import load_model
-
-    device = resolve_device("cpu")
-    loaded = load_model(checkpoint, device=device)
-    stream = ((v.id, dataset.load_features(v, expected_dim=loaded.in_dim)) for v in videos)
-    snippets = score_videos(loaded.model, stream, device=device)
+def _abnormal_frame_scores(checkpoint: Path, root: Path, split: str, frames_per_snippet: int) -> dict[str, np.ndarray]:
+    """Per-frame scores (``T * 16`` frames) of the abnormal videos of ``root``'s ``split`` by ``checkpoint``."""
+    snippets = score_features(checkpoint, data=root, split=split, abnormal_only=True, device="cpu")
     return {vid: frame_scores(s, len(s) * frames_per_snippet, frames_per_snippet=frames_per_snippet)
             for vid, s in snippets.items()}
 
@@ -150,14 +144,13 @@ def run_assisted_study(
     criteria: list[dict[str, Any]] = []
     plans: list[tuple[int, float, str, int, str]] = []   # seed, fraction, strategy, videos, run key
     specs: list[RunSpec] = []
-    view_dataset = load_dataset(view)
     for seed in range(seeds):
         train_idx, val_idx = split_validation(labels, base.val_fraction, seed)
         pool = [dataset.train[i].id for i in train_idx if labels[i]]
         held_out = [dataset.train[i].id for i in val_idx if labels[i]]
         weak_ckpt = out / "runs" / "weak" / f"seed{seed}" / "best.pt"
-        scored = _score(weak_ckpt, view_dataset, [v for v in view_dataset.train if v.id in set(pool)],
-                        dataset.frames_per_snippet)
+        scored = _abnormal_frame_scores(weak_ckpt, view, "train", dataset.frames_per_snippet)
+        scored = {vid: scored[vid] for vid in pool}
         snippet = {vid: s[:: dataset.frames_per_snippet] for vid, s in scored.items()}
         errors = np.array([localisation_error(scored[vid], train_gt[vid]) for vid in pool])
         for name, fn in CRITERIA.items():
@@ -193,7 +186,7 @@ def run_assisted_study(
             ckpt = out / "runs" / key / f"seed{seed}" / "best.pt"
             if not ckpt.exists():
                 continue
-            linear, peaks = seek_costs(_score(ckpt, dataset, test_abnormal, dataset.frames_per_snippet),
+            linear, peaks = seek_costs(_abnormal_frame_scores(ckpt, data, "test", dataset.frames_per_snippet),
                                        dataset.ground_truth)
             seek.append({"seed": seed, "model": key, "linear_frames": linear.frames, "peak_frames": peaks.frames,
                          "ratio": peaks.frames / max(linear.frames, 1), "events": peaks.events,
