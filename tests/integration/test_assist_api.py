@@ -14,6 +14,7 @@ from cli_helpers import assert_user_error, run
 from glancevad.annotate.library import scan_videos, video_file
 from glancevad.annotate.server import create_app
 from glancevad.annotate.store import GlanceStore
+from glancevad.assist import provider
 from glancevad.assist.provider import ScoreProvider
 from glancevad.errors import DataError, GlanceVADError
 from media import write_video
@@ -115,6 +116,17 @@ def test_videos_ordered_by_unglanced_peak(client):
     assert listing["gamma"] == pytest.approx(profile_score(0.9), abs=1e-6)
     client.post("/api/videos/gamma/glances", json={"annotator": "ann", "frame": 100})
     assert {v["id"]: v["unglanced"] for v in client.get("/api/videos").json()}["gamma"] == 0.0
+
+
+def test_each_videos_peaks_are_found_once(client, monkeypatch):
+    wait_for(client, "delta", "ready")
+    client.get("/api/videos/gamma/scores")  # both scored videos' peaks are found here
+    calls = []
+    real = provider.find_peaks
+    monkeypatch.setattr(provider, "find_peaks", lambda *args, **kwargs: calls.append(args) or real(*args, **kwargs))
+    first = client.get("/api/videos").json()
+    assert client.get("/api/videos").json() == first and client.get("/api/videos/gamma/scores").json()["peaks"]
+    assert calls == []  # the list and the scores reuse them, on every request
 
 
 def test_a_reviewer_moves_a_model_proposal_and_exports_never_hold_proposals(client, setup):

@@ -19,7 +19,7 @@ import numpy as np
 from glancevad.assist.peaks import MERGE_GAP_S, MIN_EVENT_S, NEAR_FRAMES, THRESHOLD, find_peaks, unglanced_priority
 from glancevad.assist.scoring import check_feature_dim
 from glancevad.constants import FRAMES_PER_SNIPPET
-from glancevad.detect import frame_scores
+from glancevad.detect import Event, frame_scores
 from glancevad.errors import DataError, GlanceVADError
 
 #: ``extract(video path, on_progress(done, total)) -> features [T, crops, D]``
@@ -95,6 +95,7 @@ class ScoreProvider:
         self._queue: list[str] = []
         self._status: dict[str, dict[str, Any]] = {}
         self._scores: dict[str, np.ndarray] = {}
+        self._events: dict[tuple[str, int, float], list[Event]] = {}  # (video, frames, fps) -> its events
         self._stopped = False
         self._thread: threading.Thread | None = None
 
@@ -205,14 +206,21 @@ class ScoreProvider:
             self._status[video_id] = {"state": "ready"}
         return scores, {"state": "ready"}
 
-    def peaks(self, scores: np.ndarray, frames: int, fps: float) -> list[dict[str, Any]]:
-        """The peaks (:func:`glancevad.assist.peaks.find_peaks`) of a video of ``frames`` frames at ``fps``."""
-        per_frame = frame_scores(scores, frames)
-        return [{"frame": e.peak_frame, "score": e.peak_score, "start": e.start_frame, "end": e.end_frame}
-                for e in self._events(per_frame, fps)]
+    def events(self, video_id: str, scores: np.ndarray, frames: int, fps: float) -> list[Event]:
+        """The events (:func:`glancevad.assist.peaks.find_peaks`) of a scored video of ``frames`` frames at ``fps``.
 
-    def _events(self, per_frame: np.ndarray, fps: float):
-        return find_peaks(per_frame, fps, threshold=self.threshold, min_event=self.min_event, merge_gap=self.merge_gap)
+        Kept per video: a video's scores never change while the server runs, and the video list
+        asks for every video's events on each request.
+        """
+        key = (video_id, frames, fps)
+        with self._lock:
+            found = self._events.get(key)
+        if found is None:
+            found = find_peaks(frame_scores(scores, frames), fps, threshold=self.threshold, min_event=self.min_event,
+                               merge_gap=self.merge_gap)
+            with self._lock:
+                self._events[key] = found
+        return found
 
     def video(self, video_id: str, frames: int, fps: float) -> dict[str, Any]:
         """What ``GET /api/videos/{id}/scores`` answers: status, snippet scores and peaks."""
@@ -220,8 +228,10 @@ class ScoreProvider:
         scores, status = self.snippet_scores(video_id)
         if scores is None:
             return {**status, "scores": None, "peaks": []}
+        peaks = [{"frame": e.peak_frame, "score": e.peak_score, "start": e.start_frame, "end": e.end_frame}
+                 for e in self.events(video_id, scores, frames, fps)]
         return {**status, "scores": [round(float(s), 5) for s in scores], "frames_per_snippet": FRAMES_PER_SNIPPET,
-                "peaks": self.peaks(scores, frames, fps)}
+                "peaks": peaks}
 
     def priority(self, video_id: str, frames: int, fps: float, glances: list[int]) -> float | None:
         """The highest score of a peak with no glance near it (0: none); ``None`` while not scored."""
@@ -229,7 +239,7 @@ class ScoreProvider:
             scores = self._scores.get(video_id)
         if scores is None:
             return None
-        return unglanced_priority(self._events(frame_scores(scores, frames), fps), glances, near=self.near)
+        return unglanced_priority(self.events(video_id, scores, frames, fps), glances, near=self.near)
 
     def settings(self) -> dict[str, Any]:
         """What the page needs to know about the model."""
