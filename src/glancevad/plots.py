@@ -50,12 +50,14 @@ def plot_score_curves(
 
 
 def plot_mined_share(
-    path: str | os.PathLike, title: str, traces: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    path: str | os.PathLike, title: str, traces: Mapping[str, tuple[np.ndarray, np.ndarray]], *,
+    reference: float | None = None,
 ) -> Path:
     """PNG of the logged ``mined_share`` against the training step, one line per setting.
 
     ``traces`` maps a setting's label to ``(steps, shares)``. A share that climbs towards 1 is a
-    mining runaway: the pseudo-labels spread over whole abnormal videos.
+    mining runaway: the pseudo-labels spread over whole abnormal videos. ``reference``, when the
+    data's training ground truth gives it, is the true anomalous share, drawn dashed.
     """
     import matplotlib
 
@@ -65,6 +67,8 @@ def plot_mined_share(
     fig, ax = plt.subplots(figsize=(9, 3.2))
     for label, (steps, shares) in traces.items():
         ax.plot(steps, shares, lw=1.3, label=label)
+    if reference is not None:
+        ax.axhline(reference, color="black", ls="--", lw=1, label=f"true anomalous share ({reference:.2f})")
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("training step")
     ax.set_ylabel("share of snippets")

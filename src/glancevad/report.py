@@ -182,16 +182,37 @@ def mined_share_traces(grid_dir: Path, info: dict[str, Any]) -> dict[str, tuple[
     return traces
 
 
+def true_anomalous_share(data: str | os.PathLike) -> float | None:
+    """The mean share of anomalous frames in the abnormal training videos of ``data``, from its
+    training ground truth (``<name>_train_ground_truth.json``, which ``glancevad synth`` writes);
+    ``None`` when the dataset has none or cannot be read from here."""
+    from glancevad.data.groundtruth import read_ground_truth
+
+    try:
+        dataset = load_dataset(data)
+        path = dataset.root / f"{dataset.name}_train_ground_truth.json"
+        if not path.is_file():
+            return None
+        shares = [labels.mean() for labels in read_ground_truth(path).values() if labels.any()]
+    except GlanceVADError:
+        return None
+    return float(np.mean(shares)) if shares else None
+
+
 def _mined_share_figure(grid_dir: Path, info: dict[str, Any], folder: Path) -> list[str]:
     """The grid's mined-share figure as page parts (none when no run logged it)."""
     traces = mined_share_traces(grid_dir, info)
     if not traces:
         return []
+    reference = true_anomalous_share(info["data"]) if info.get("data") else None
     path = plot_mined_share(folder / f"{info['grid']}_mined_share.png",
                             f"{info['grid']}: share of the glance videos' snippets that are kernel centres "
-                            "(glances + mined; mean over seeds)", traces)
+                            "(glances + mined; mean over seeds)", traces, reference=reference)
+    known = ("" if reference is None else
+             f" The dashed line is the share a perfect miner would reach: {reference:.2f} of the abnormal training "
+             "videos' frames are anomalous (the dataset's training ground truth, which only synthetic data has).")
     return ["<h3>Mined share over training</h3><p>A share that climbs towards 1 is a mining runaway: the "
-            "pseudo-labels cover whole abnormal videos.</p>", _img(path)]
+            f"pseudo-labels cover whole abnormal videos.{known}</p>", _img(path)]
 
 
 def _weak_glance_pair(grid_dir: Path, info: dict[str, Any]) -> dict[str, Path]:

@@ -16,6 +16,7 @@ import pytest
 from glancevad.experiments import GRIDS, grid_cells
 from glancevad.experiments.runner import run_grid
 from glancevad.experiments.tables import paper_results
+from glancevad.report import true_anomalous_share
 
 FAST = ["--set", "steps=2", "--set", "batch_size=2", "--set", "num_snippets=16", "--set", "eval_every=2",
         "--set", "val_fraction=0.25", "--set", "precision=fp32"]
@@ -89,6 +90,7 @@ def test_reports_of_a_grid_and_a_run(tiny_root, tmp_path):
     assert str(out / "report.html") in printed.replace("\n", "")
     assert "paper Fig. 5" in page and page.count("data:image/png;base64,") >= 4
     assert "Mined share over training" in page        # the glance runs log it
+    assert f"{true_anomalous_share(tiny_root):.2f} of the abnormal training videos' frames" in page
     run_page = cli("report", out / "runs" / "urdmu-glance" / "seed0").stdout
     assert "report.html" in run_page
     html = (out / "runs" / "urdmu-glance" / "seed0" / "report.html").read_text()
@@ -96,6 +98,14 @@ def test_reports_of_a_grid_and_a_run(tiny_root, tmp_path):
     assert "<td>best.pt</td>" in html and "<td>last.pt</td>" in html
     bad = cli("report", tmp_path, check=False)
     assert bad.returncode == 2 and "neither a run folder" in bad.stderr
+
+
+def test_true_anomalous_share_from_training_ground_truth(tiny_root, tmp_path):
+    raw = json.loads((tiny_root / "synthetic_train_ground_truth.json").read_text())
+    per_video = [sum(e["labels"]) / len(e["labels"]) for e in raw.values() if any(e["labels"])]
+    assert len(per_video) >= 2
+    assert true_anomalous_share(tiny_root) == pytest.approx(sum(per_video) / len(per_video))
+    assert true_anomalous_share(tmp_path) is None     # not a dataset: the figure goes without the line
 
 
 def test_paper_figures_are_stored_for_the_tables():
