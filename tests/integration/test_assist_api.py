@@ -129,6 +129,21 @@ def test_each_videos_peaks_are_found_once(client, monkeypatch):
     assert calls == []  # the list and the scores reuse them, on every request
 
 
+def test_live_frames_are_the_glances_neither_deleted_nor_rejected(client, setup):
+    store = setup[0]
+    store.import_glances({"gamma": [32, 96]}, "model", status="proposed", model=True)
+    added = [client.post("/api/videos/gamma/glances", json={"annotator": "ann", "frame": frame}).json()
+             for frame in (10, 20, 30)]
+    assert client.delete(f"/api/glances/{added[1]['id']}?annotator=ann").status_code == 200
+    rejected = client.post(f"/api/glances/{added[2]['id']}/review", json={"reviewer": "rev", "status": "rejected"})
+    assert rejected.json()["status"] == "rejected"
+    client.post("/api/videos/delta/glances", json={"annotator": "ann", "frame": 5})
+    one_by_one = {v["id"]: [g["frame"] for g in store.glances(v["id"]) if g["status"] != "rejected"]
+                  for v in store.videos()}
+    live = store.live_frames()
+    assert live == {vid: fs for vid, fs in one_by_one.items() if fs} == {"gamma": [10, 32, 96], "delta": [5]}
+
+
 def test_a_reviewer_moves_a_model_proposal_and_exports_never_hold_proposals(client, setup):
     store = setup[0]
     assert store.import_glances({"gamma": [32, 96]}, "model", status="proposed", model=True) == 2

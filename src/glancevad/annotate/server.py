@@ -247,9 +247,9 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
             store.require_annotator(annotator)
         listing = store.videos(annotator)
         if scores is not None:  # "most likely unglanced anomaly first": every live glance counts
+            live = store.live_frames()
             for item in listing:
-                frames = [g["frame"] for g in store.glances(item["id"]) if g["status"] != "rejected"]
-                item["unglanced"] = scores.priority(item["id"], item["frames"], item["fps"], frames)
+                item["unglanced"] = scores.priority(item["id"], item["frames"], item["fps"], live.get(item["id"], []))
         return listing
 
     @app.get("/api/videos/{video_id}")

@@ -554,6 +554,18 @@ class GlanceStore:
             glances.setdefault(row["video_id"], []).append(row["frame"])
         return glances
 
+    def live_frames(self) -> dict[str, list[int]]:
+        """``{video-id: frames}`` of every glance not deleted or rejected (model proposals too), in one query:
+        what the video list's "most likely unglanced anomaly first" order counts as glanced."""
+        rows = self.read().execute(
+            "SELECT video_id, frame FROM glances WHERE deleted IS NULL AND status != 'rejected'"
+            " ORDER BY video_id, frame"
+        ).fetchall()
+        frames: dict[str, list[int]] = {}
+        for row in rows:
+            frames.setdefault(row["video_id"], []).append(row["frame"])
+        return frames
+
     def count_glances(self) -> int:
         return self.read().execute("SELECT COUNT(*) FROM glances WHERE deleted IS NULL").fetchone()[0]
 
