@@ -79,6 +79,12 @@ def choose_step(evaluations: list[tuple[int, Mapping[str, float]]], rule: str, *
     best_step, best_value = None, -math.inf
     for step, val in evaluations:
         value = selection_value(val, rule)
-        if step >= first_eligible and (best_step is None or value > best_value):
+        if replaces_best(step, value, best_step, best_value, first_eligible=first_eligible):
             best_step, best_value = step, value
     return best_step if best_step is not None else evaluations[-1][0]
+
+
+def replaces_best(step: int, value: float, best_step: int | None, best_value: float, *, first_eligible: int) -> bool:
+    """Whether the checkpoint of ``step``, with selection value ``value``, replaces the best so far
+    (``best_step`` None: none yet): it must be eligible and beat it; a tie keeps the earlier."""
+    return step >= first_eligible and (best_step is None or value > best_value)

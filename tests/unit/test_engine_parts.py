@@ -11,6 +11,7 @@ from glancevad.engine.sampler import PairedSampler
 from glancevad.engine.supervision import Role, TargetSettings, assign_roles, glance_loss, glance_targets
 from glancevad.engine.trainer import split_validation
 from glancevad.errors import GlanceVADError
+from glancevad.selection import choose_step
 from glancevad.tgs import mine, render
 
 
@@ -96,3 +97,15 @@ def test_glance_loss_slices_under_ddp_add_up_to_the_batch_mean():
     grads = [torch.autograd.grad(part, scores)[0] for part in parts]
     torch.testing.assert_close((grads[0] + grads[1]) / 2, grad_whole)
     torch.testing.assert_close(sum(parts) / 2, whole)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_choose_step_is_the_first_best_eligible_step(seed):
+    rng = np.random.default_rng(seed)
+    steps = np.arange(1, 11) * 5
+    values = rng.choice([0.2, 0.5, 0.9], size=len(steps))     # ties are common
+    evaluations = [(int(s), {"video_auc": float(v)}) for s, v in zip(steps, values, strict=True)]
+    first_eligible = int(rng.choice(steps.tolist() + [99]))
+    eligible = [(v, -s) for s, v in zip(steps, values, strict=True) if s >= first_eligible]
+    expected = -max(eligible)[1] if eligible else int(steps[-1])  # highest value, then earliest; else last
+    assert choose_step(evaluations, "video_auc", first_eligible=first_eligible) == expected

@@ -55,7 +55,7 @@ from glancevad.engine.supervision import (
 from glancevad.errors import GlanceVADError
 from glancevad.fileio import atomic_write, write_json
 from glancevad.models import build, check_model_kwargs, get_spec
-from glancevad.selection import DESCRIPTIONS, first_eligible_step, selection_value
+from glancevad.selection import DESCRIPTIONS, first_eligible_step, replaces_best, selection_value
 
 
 def split_validation(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -405,11 +405,11 @@ def _select(trainer: Trainer, step: int, val: dict[str, float]) -> dict[str, Any
     if len(trainer.val_idx) == 0:
         return {"score": None, "step": step, "rule": "last (no validation videos)", **val}
     value = selection_value(val, cfg.selection_rule)
-    eligible = step >= trainer.first_eligible
-    if eligible and (trainer.best["step"] is None or trainer.best.get("fallback") or value > trainer.best["score"]):
-        # (a fallback record is replaced by the first eligible checkpoint when a run is extended)
+    # a fallback record counts as none: the first eligible checkpoint replaces it when a run is extended
+    best_step = None if trainer.best.get("fallback") else trainer.best["step"]
+    if replaces_best(step, value, best_step, trainer.best["score"], first_eligible=trainer.first_eligible):
         return {"score": value, "step": step, "rule": cfg.selection_rule, **val}
-    if not eligible and step == cfg.steps and trainer.best["step"] is None:
+    if step < trainer.first_eligible and step == cfg.steps and trainer.best["step"] is None:
         return {"score": value, "step": step, "rule": cfg.selection_rule, "fallback": True, **val}
     return None
 
