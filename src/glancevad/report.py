@@ -14,7 +14,6 @@ import html
 import json
 import os
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -176,9 +175,9 @@ def mined_share_traces(grid_dir: Path, info: dict[str, Any]) -> dict[str, tuple[
         by_step = [dict(zip(steps.tolist(), values, strict=True)) for steps, values in logs]
         common = sorted(set.intersection(*(set(seed) for seed in by_step)))
         stacked = np.array([[seed[s] for s in common] for seed in by_step])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a step where no seed had a glance item
-            traces[labels.get(key, key)] = (np.array(common), np.nanmean(stacked, axis=0))
+        logged = np.sum(~np.isnan(stacked), axis=0)  # 0 at a step where no seed had a glance item: NaN
+        mean = np.divide(np.nansum(stacked, axis=0), logged, out=np.full(len(common), np.nan), where=logged > 0)
+        traces[labels.get(key, key)] = (np.array(common), mean)
     return traces
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import warnings
 
 import pytest
 
@@ -175,14 +176,19 @@ def test_mined_share_traces_average_seeds_over_the_steps_they_share(tmp_path):
         return str(run)
 
     s0 = log("s0", [{"step": 5, "loss": 1, "mined_share": 0.1}, {"step": 5, "val_glance_auc": 0.9},
-                    {"step": 10, "loss": 1, "mined_share": math.nan}, {"step": 15, "loss": 1, "mined_share": 0.3}])
+                    {"step": 10, "loss": 1, "mined_share": math.nan}, {"step": 15, "loss": 1, "mined_share": 0.3},
+                    {"step": 25, "loss": 1, "mined_share": math.nan}])
     s1 = log("s1", [{"step": 5, "loss": 1, "mined_share": 0.3}, {"step": 10, "loss": 1, "mined_share": 0.2},
-                    {"step": 15, "loss": 1, "mined_share": 0.5}, {"step": 20, "loss": 1, "mined_share": 0.9}])
+                    {"step": 15, "loss": 1, "mined_share": 0.5}, {"step": 20, "loss": 1, "mined_share": 0.9},
+                    {"step": 25, "loss": 1, "mined_share": math.nan}])
     weak = log("weak", [{"step": 5, "loss": 1}])
     info = {"grid": "ablation", "cells": [{"key": "all", "label": "all three"}, {"key": "baseline", "label": "weak"}],
             "runs": {"all": [s0, s1], "baseline": [weak]}}
-    traces = mined_share_traces(tmp_path, info)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                        # a step no seed logged is NaN, not a warning
+        traces = mined_share_traces(tmp_path, info)
     assert list(traces) == ["all three"]                      # the weak run logs no mined share
     steps, shares = traces["all three"]
-    assert steps.tolist() == [5, 10, 15]                      # step 20: only one seed reached it
-    assert shares == pytest.approx([0.2, 0.2, 0.4])           # NaN (no glance item) left out of its step
+    assert steps.tolist() == [5, 10, 15, 25]                  # step 20: only one seed reached it
+    assert shares[:3] == pytest.approx([0.2, 0.2, 0.4])       # NaN (no glance item) left out of its step
+    assert math.isnan(shares[3])
