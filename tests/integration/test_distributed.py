@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from cli_helpers import run
+from glancevad.fileio import read_jsonl
 
 COMMON = ["--supervision", "glance", "--batch-size", "4", "--precision", "fp32", "--device", "cpu",
           "--set", "eval_every=3", "--set", "log_every=1", "--set", "model_kwargs.dropout=0"]
@@ -33,8 +34,7 @@ def assert_same_weights(a, b, atol=1e-5) -> None:
 
 
 def losses(run_dir, key: str = "loss") -> list[float]:
-    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return [line[key] for line in lines if "loss" in line]
+    return [line[key] for line in read_jsonl(run_dir / "metrics.jsonl") if "loss" in line]
 
 
 def torchrun(*args) -> subprocess.CompletedProcess:

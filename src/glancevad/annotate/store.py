@@ -549,10 +549,7 @@ class GlanceStore:
             " ORDER BY video_id, frame",
             statuses,
         ).fetchall()
-        glances: dict[str, list[int]] = {}
-        for row in rows:
-            glances.setdefault(row["video_id"], []).append(row["frame"])
-        return glances
+        return _frames_by_video(rows)
 
     def live_frames(self) -> dict[str, list[int]]:
         """``{video-id: frames}`` of every glance not deleted or rejected (model proposals too), in one query:
@@ -561,13 +558,18 @@ class GlanceStore:
             "SELECT video_id, frame FROM glances WHERE deleted IS NULL AND status != 'rejected'"
             " ORDER BY video_id, frame"
         ).fetchall()
-        frames: dict[str, list[int]] = {}
-        for row in rows:
-            frames.setdefault(row["video_id"], []).append(row["frame"])
-        return frames
+        return _frames_by_video(rows)
 
     def count_glances(self) -> int:
         return self.read().execute("SELECT COUNT(*) FROM glances WHERE deleted IS NULL").fetchone()[0]
+
+
+def _frames_by_video(rows: list[sqlite3.Row]) -> dict[str, list[int]]:
+    """``{video-id: frames}`` of ``(video_id, frame)`` rows, in the rows' order."""
+    frames: dict[str, list[int]] = {}
+    for row in rows:
+        frames.setdefault(row["video_id"], []).append(row["frame"])
+    return frames
 
 
 class _Unchanged(Exception):
