@@ -644,7 +644,13 @@ function unglancedPeaks() {
     (g) => g.status !== "rejected" && g.frame >= p.start - near && g.frame <= p.end + near));
 }
 
+// Runs after any write still in flight (serial): which peaks are unglanced depends on it, and its
+// "saved" message must not overwrite this jump's.
 function jumpToPeak(direction) {
+  return serial(() => jumpToPeakNow(direction));
+}
+
+function jumpToPeakNow(direction) {
   if (!app.video) return;
   if (!app.scores) { say("no score curve for this video (yet)"); return; }
   const from = currentFrame();
