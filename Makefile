@@ -94,7 +94,7 @@ lint: setup
 # The documentation site (docs/, mkdocs.yml) into runs/site; --strict: a broken link, a missing
 # reference or a docstring mkdocstrings cannot read fails the build.
 docs: setup
-	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 docs-serve: setup
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8000
