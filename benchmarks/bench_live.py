@@ -23,15 +23,17 @@ import torch
 from benchmarks.bench_i3d import _WRITE_VIDEO
 from benchmarks.common import PEAK_RSS_SNIPPET, Result
 from glancevad.engine.checkpoint import save_checkpoint
+from glancevad.events import EventSettings
 from glancevad.models import build
-from glancevad.watch import AlarmSinks, WatchSettings, watch
+from glancevad.watch import SinkSet, StreamSpec, WatchSettings, watch
 
 FPS = 25  # the generated video's frame rate
 
 _PEAK_RSS = PEAK_RSS_SNIPPET + """
 import json, sys
-from glancevad.watch import AlarmSinks, WatchSettings, watch
-summary = watch(sys.argv[1], sys.argv[2], WatchSettings(crops=1, precision="bf16", device="cpu"), sinks=AlarmSinks())
+from glancevad.watch import SinkSet, StreamSpec, WatchSettings, watch
+summary = watch([StreamSpec("s", sys.argv[1])], sys.argv[2], WatchSettings(crops=1, precision="bf16", device="cpu"),
+                sinks=SinkSet([]))
 print(json.dumps({"frames": summary.frames, "peak_rss_mb": _peak_rss_mb()}))
 """
 
@@ -63,18 +65,18 @@ def run(rtf_frames: int = 96, latency_frames: int = 100, memory_frames: int = 40
         video = _video(folder, rtf_frames)
         for crops in (1, 10):
             for precision in ("fp32", "bf16"):
-                summary = watch(str(video), checkpoint, WatchSettings(crops=crops, precision=precision, device="cpu"),
-                                sinks=AlarmSinks())
+                summary = watch([StreamSpec("s", str(video))], checkpoint,
+                                WatchSettings(crops=crops, precision=precision, device="cpu"), sinks=SinkSet([]))
                 results.append(Result(f"watch: real-time factor, {crops} crop(s), {precision}",
                                       summary.realtime_factor, "x real time",
                                       f"real time (1.0); {summary.snippets} snippets", summary.realtime_factor,
                                       "of real time (>= 1: keeps up with a live camera)"))
         video = _video(folder, latency_frames)
         for precision in ("fp32", "bf16"):
-            settings = WatchSettings(crops=1, precision=precision, device="cpu", realtime=True, threshold=0.0,
-                                     min_event=1.0)
-            summary = watch(str(video), checkpoint, settings, sinks=AlarmSinks())
-            bound = -(-settings.min_event * FPS // 16) * 16 / FPS
+            settings = WatchSettings(crops=1, precision=precision, device="cpu", realtime=True,
+                                     events=EventSettings(threshold=0.0, min_event=1.0))
+            summary = watch([StreamSpec("s", str(video))], checkpoint, settings, sinks=SinkSet([]))
+            bound = -(-settings.events.min_event * FPS // 16) * 16 / FPS
             latency = summary.max_latency_s
             results.append(Result(f"watch: alarm latency, 1 crop, {precision}, min-event 1.0 s, realtime stream",
                                   latency, "s", f"hysteresis bound: {bound:.2f} s of media", None,

@@ -21,8 +21,8 @@ import pytest
 import torch
 
 from cli_helpers import assert_user_error, free_port, run
-from glancevad.detect import find_events, frame_scores
 from glancevad.engine.checkpoint import save_checkpoint
+from glancevad.events import find_events, frame_scores
 from glancevad.features.extract import ExtractionSettings, SnippetExtractor
 from glancevad.features.weights import load_i3d
 from glancevad.models import build
@@ -109,10 +109,12 @@ def test_live_http_stream_raises_the_alarm_in_time(event_video, tmp_path):
     assert start_time > server.live_started[0] + EVENT[0] / FPS
     assert start["latency_s"] > 0
     assert summary["frames"] == FRAMES and summary["alarms"] == 1 and summary["ended"] == "end of stream"
-    assert summary["stalls"] == 0 and summary["webhook_failures"] == 0
+    assert summary["stalls"] == 0 and summary["sink_failures"] == 0
+    assert start["stream"] == end["stream"] == summary["streams"][0]["stream"] == f"{server.url}/live.ts"
     written = _lines(alarms.read_text())
-    assert [r.get("phase", r["kind"]) for r in written] == ["start", "end", "summary"]
-    assert [r.get("phase", r["kind"]) for r in posts] == ["start", "end", "summary"]
+    kinds = ["start", "end", "stream_summary", "summary"]
+    assert [r.get("phase", r["kind"]) for r in written] == kinds
+    assert [r.get("phase", r["kind"]) for r in posts] == kinds
     assert posts[1]["end_frame"] == 127
     assert str(alarms) in stderr and "real-time factor" in stderr
 
@@ -153,7 +155,7 @@ def test_growing_file_is_followed_and_a_stall_reported(event_video, tmp_path):
     # the events are those of offline detection of the finished file with the same settings
     scores = frame_scores(_offline_scores(event_video), FRAMES)
     expected = find_events(scores, FPS, threshold=0.5, min_event=MIN_EVENT, merge_gap=0.5)
-    assert [(e["start_frame"], e["end_frame"]) for e in summary["events"]] == [
+    assert [(e["start_frame"], e["end_frame"]) for e in summary["streams"][0]["events"]] == [
         (e.start_frame, e.end_frame) for e in expected] == [(64, 127)]
 
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from glancevad.causal import CausalScorer, causal_scores
-from glancevad.detect import EventTracker, find_events
 from glancevad.errors import GlanceVADError
+from glancevad.events import EventTracker, find_events
 from glancevad.models import build, list_models
 
 SMALL = {"mil": {"hidden": 32, "head_hidden": 16}, "rtfm": {"width": 32}, "urdmu": {"hidden": 32, "head_dim": 8}}
