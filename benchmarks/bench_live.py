@@ -8,6 +8,13 @@
   the latency from the due time of the event's first frame to the alarm, set against that bound
   (ceil(min_event · fps / 16) snippets of media time); the rest is processing.
 * Memory: peak RSS of a watch over a stream 4× longer, served at full speed, each in a fresh process.
+* Streams held in real time (1 crop, bf16): N copies of the video read at their frame rate, watched
+  by one process (its snippets batched through I3D and the scorer) or by N processes (one stream
+  each, all started together once loaded), for N = 1, 2, … until one fails. A stream is held when it
+  is watched to its end and no snippet is scored more than ``LAG_BOUND_S`` after its last frame
+  arrived (a stream the scoring does not keep up with falls behind further with every snippet).
+  The alarm latency at that load: the event starts at frame 0 (threshold 0) and is due at
+  ``HELD_MIN_EVENT_S``, well inside the stream, so the alarm comes at full load.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -23,17 +31,81 @@ import torch
 from benchmarks.bench_i3d import _WRITE_VIDEO
 from benchmarks.common import PEAK_RSS_SNIPPET, Result
 from glancevad.engine.checkpoint import save_checkpoint
+from glancevad.events import EventSettings
 from glancevad.models import build
-from glancevad.watch import AlarmSinks, WatchSettings, watch
+from glancevad.watch import SinkSet, StreamSpec, WatchSettings, watch
 
 FPS = 25  # the generated video's frame rate
 
 _PEAK_RSS = PEAK_RSS_SNIPPET + """
 import json, sys
-from glancevad.watch import AlarmSinks, WatchSettings, watch
-summary = watch(sys.argv[1], sys.argv[2], WatchSettings(crops=1, precision="bf16", device="cpu"), sinks=AlarmSinks())
+from glancevad.watch import SinkSet, StreamSpec, WatchSettings, watch
+summary = watch([StreamSpec("s", sys.argv[1])], sys.argv[2], WatchSettings(crops=1, precision="bf16", device="cpu"),
+                sinks=SinkSet([]))
 print(json.dumps({"frames": summary.frames, "peak_rss_mb": _peak_rss_mb()}))
 """
+
+
+LAG_BOUND_S = 1.5        # two snippets at 25 fps, plus scoring
+HELD_MIN_EVENT_S = 8.0   # the alarm of the held-streams runs, due 8.32 s into a 16 s stream
+
+_MANY = """
+import json, pathlib, sys, time
+from glancevad.events import EventSettings
+from glancevad.watch import SinkSet, StreamSpec, WatchSettings, watch
+video, checkpoint, count, name, folder, min_event = sys.argv[1:7]
+folder = pathlib.Path(folder)
+
+def ready(streams):  # loaded and warmed up: wait until every process is (the parent says go)
+    (folder / f"ready-{name}").touch()
+    while not (folder / "go").exists():
+        time.sleep(0.01)
+
+settings = WatchSettings(crops=1, precision="bf16", device="cpu", realtime=True,
+                         events=EventSettings(threshold=0.0, min_event=float(min_event)))
+summary = watch([StreamSpec(f"{name}-{i}", video) for i in range(int(count))], checkpoint, settings,
+                sinks=SinkSet([]), on_start=ready)
+print(json.dumps([{"lag": s.max_lag_s, "latency": s.max_latency_s, "ended": s.ended} for s in summary.streams]))
+"""
+
+
+def _watch_streams(video: Path, checkpoint: Path, folder: Path, layout: list[int]) -> list[dict]:
+    """Processes watching ``layout[i]`` copies of ``video`` each, released together; every stream's result."""
+    for old in folder.glob("ready-*"):
+        old.unlink()
+    (folder / "go").unlink(missing_ok=True)
+    procs = [subprocess.Popen([sys.executable, "-c", _MANY, str(video), str(checkpoint), str(count), f"p{i}",
+                               str(folder), str(HELD_MIN_EVENT_S)], stdout=subprocess.PIPE, text=True)
+             for i, count in enumerate(layout)]
+    while len(list(folder.glob("ready-*"))) < len(procs):
+        if any(p.poll() not in (None, 0) for p in procs):
+            raise RuntimeError("a watch process failed before its streams began")
+        time.sleep(0.05)
+    (folder / "go").touch()
+    streams = []
+    for proc in procs:
+        out, _ = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"a watch process failed (exit {proc.returncode})")
+        streams.extend(json.loads(out.strip().splitlines()[-1]))
+    return streams
+
+
+def _held(streams: list[dict]) -> bool:
+    return all(s["ended"] == "end of stream" and s["lag"] is not None and s["lag"] <= LAG_BOUND_S for s in streams)
+
+
+def streams_held(video: Path, checkpoint: Path, folder: Path, *, separate: bool, most: int = 8) -> tuple[int, dict]:
+    """The most streams held in real time (see the module docstring), and the worst stream's lag and latency there."""
+    best, at = 0, {"lag": None, "latency": None}
+    for count in range(1, most + 1):
+        streams = _watch_streams(video, checkpoint, folder, [1] * count if separate else [count])
+        if not _held(streams):
+            break
+        best = count
+        at = {"lag": max(s["lag"] for s in streams),
+              "latency": max((s["latency"] for s in streams if s["latency"] is not None), default=None)}
+    return best, at
 
 
 def _video(folder: Path, frames: int) -> Path:
@@ -63,25 +135,47 @@ def run(rtf_frames: int = 96, latency_frames: int = 100, memory_frames: int = 40
         video = _video(folder, rtf_frames)
         for crops in (1, 10):
             for precision in ("fp32", "bf16"):
-                summary = watch(str(video), checkpoint, WatchSettings(crops=crops, precision=precision, device="cpu"),
-                                sinks=AlarmSinks())
+                summary = watch([StreamSpec("s", str(video))], checkpoint,
+                                WatchSettings(crops=crops, precision=precision, device="cpu"), sinks=SinkSet([]))
                 results.append(Result(f"watch: real-time factor, {crops} crop(s), {precision}",
                                       summary.realtime_factor, "x real time",
                                       f"real time (1.0); {summary.snippets} snippets", summary.realtime_factor,
                                       "of real time (>= 1: keeps up with a live camera)"))
         video = _video(folder, latency_frames)
         for precision in ("fp32", "bf16"):
-            settings = WatchSettings(crops=1, precision=precision, device="cpu", realtime=True, threshold=0.0,
-                                     min_event=1.0)
-            summary = watch(str(video), checkpoint, settings, sinks=AlarmSinks())
-            bound = -(-settings.min_event * FPS // 16) * 16 / FPS
+            settings = WatchSettings(crops=1, precision=precision, device="cpu", realtime=True,
+                                     events=EventSettings(threshold=0.0, min_event=1.0))
+            summary = watch([StreamSpec("s", str(video))], checkpoint, settings, sinks=SinkSet([]))
+            bound = -(-settings.events.min_event * FPS // 16) * 16 / FPS
             latency = summary.max_latency_s
             results.append(Result(f"watch: alarm latency, 1 crop, {precision}, min-event 1.0 s, realtime stream",
                                   latency, "s", f"hysteresis bound: {bound:.2f} s of media", None,
                                   f"{latency - bound:+.2f} s of processing"))
         short = _peak_rss(_video(folder, memory_frames), checkpoint)
         long = _peak_rss(_video(folder, 4 * memory_frames), checkpoint)
+
     results.append(Result(f"watch: peak RSS over a {long['frames'] / FPS:.0f} s stream, 1 crop bf16",
                           long["peak_rss_mb"], "MB", f"{short['frames'] / FPS:.0f} s: {short['peak_rss_mb']:.0f} MB",
                           long["peak_rss_mb"] / short["peak_rss_mb"], "ratio 4x / 1x length (goal ~1)"))
+    return results
+
+
+def run_streams(held_frames: int = 400) -> list[Result]:
+    """Streams held in real time by one process vs separate processes, and the alarm latency at that load."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        checkpoint = _checkpoint(folder)
+        video = _video(folder, held_frames)
+        together, at = streams_held(video, checkpoint, folder, separate=False)
+        apart, apart_at = streams_held(video, checkpoint, folder, separate=True)
+    bound = -(-HELD_MIN_EVENT_S * FPS // 16) * 16 / FPS
+    results = [Result(f"watch: 25 fps streams held in real time ({held_frames / FPS:.0f} s each), 1 crop bf16, "
+                      "one process", together, "streams", f"{apart} in separate processes",
+                      together / apart if apart else None, "one process / separate processes")]
+    for label, count, where in (("one process", together, at), ("separate processes", apart, apart_at)):
+        if where["latency"] is not None:
+            results.append(Result(f"watch: alarm latency at {count} stream(s), {label}, min-event "
+                                  f"{HELD_MIN_EVENT_S:g} s", where["latency"], "s",
+                                  f"hysteresis bound: {bound:.2f} s of media; largest lag {where['lag']:.2f} s", None,
+                                  f"{where['latency'] - bound:+.2f} s of processing"))
     return results

@@ -34,6 +34,7 @@ SUITES = {
     "i3d": bench_i3d.run,
     "memory": bench_memory.run,
     "live": bench_live.run,
+    "live-streams": bench_live.run_streams,
 }
 
 

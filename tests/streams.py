@@ -120,3 +120,66 @@ class LocalServer:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+MOSQUITTO = "/usr/sbin/mosquitto"   # Debian's broker (`make mosquitto`, part of `make test`'s set-up)
+
+
+class Mosquitto:
+    """A real Mosquitto broker on 127.0.0.1 (a free port, anonymous), and a subscriber recording ``topic``.
+
+    ``messages``: the JSON payloads received, in order. Skips the test when the broker is not installed.
+    """
+
+    def __init__(self, folder, topic: str = "glancevad/#"):
+        import os
+        import shutil
+        import socket
+        import subprocess
+
+        import paho.mqtt.client as mqtt
+        import pytest
+
+        binary = MOSQUITTO if os.access(MOSQUITTO, os.X_OK) else shutil.which("mosquitto")
+        if binary is None:
+            pytest.skip("Mosquitto is not installed (`make mosquitto` installs Debian's package as root)")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        config = folder / "mosquitto.conf"
+        config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        self.process = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE)
+        self.url = f"mqtt://127.0.0.1:{self.port}"
+        self.messages: list[dict] = []
+        subscribed = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        self.client.on_connect = lambda client, *args: client.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda *args: subscribed.set()
+        self.client.on_message = lambda client, userdata, message: self.messages.append(json.loads(message.payload))
+        deadline = time.time() + 20
+        while True:
+            try:
+                self.client.connect("127.0.0.1", self.port)
+                break
+            except OSError:
+                if time.time() > deadline or self.process.poll() is not None:
+                    self.close()
+                    raise RuntimeError(f"mosquitto did not start: {self.process.stderr.read().decode()}") from None
+                time.sleep(0.1)
+        self.client.loop_start()
+        if not subscribed.wait(20):
+            self.close()
+            raise RuntimeError("the test subscriber could not subscribe")
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+    def __enter__(self) -> Mosquitto:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

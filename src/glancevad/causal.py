@@ -9,7 +9,8 @@ either side) ``W ≥ 5`` with ``L = 2`` reproduces the offline scores, and ``L =
 scores of the video cut at ``t``. At the end of a stream the last ``L`` snippets take their scores
 from the final window, as offline scoring does at the end of a video.
 
-:class:`CausalScorer` is the streaming form (``glancevad watch``); :func:`causal_scores` scores a
+:class:`CausalScorer` is the streaming form (``glancevad watch``; :func:`push_together` scores many
+streams' windows in one batch); :func:`causal_scores` scores a
 whole ``[T, crops, D]`` array with the same windows (``glancevad detect --causal``, ``glancevad
 test --window``), batching the full-length windows.
 """
@@ -62,10 +63,18 @@ class CausalScorer:
 
     def push(self, features: np.ndarray) -> list[float]:
         """Add one snippet ``(crops, D)``; the scores now final, in snippet order."""
+        window = self.add(features)[None]
+        return self.take(score_windows(self.model, window, device=self.device, precision=self.precision)[0])
+
+    def add(self, features: np.ndarray) -> torch.Tensor:
+        """The first half of :meth:`push`: add a snippet, return the window to score ``(crops, w, D)``."""
         self._features.append(np.asarray(features, dtype=np.float32))
         self.pushed += 1
-        x = torch.from_numpy(np.stack(self._features, axis=1))[None]      # (1, crops, w, D)
-        self._last = score_windows(self.model, x, device=self.device, precision=self.precision)[0]
+        return torch.from_numpy(np.stack(self._features, axis=1))
+
+    def take(self, scores: np.ndarray) -> list[float]:
+        """The second half of :meth:`push`: the window's scores ``(w,)`` in, the scores now final out."""
+        self._last = np.asarray(scores)
         if self.pushed <= self.lookahead:
             return []
         self.scored += 1
@@ -78,6 +87,26 @@ class CausalScorer:
         waiting = self.pushed - self.scored
         self.scored = self.pushed
         return [float(s) for s in self._last[len(self._last) - waiting :]]
+
+
+def push_together(scorers: Sequence[CausalScorer], features: Sequence[np.ndarray]) -> list[list[float]]:
+    """:meth:`CausalScorer.push` of one snippet on each of several streams' scorers (one network).
+
+    Windows of equal length (every stream past its first ``window - 1`` snippets) go through the
+    network as one batch; returns each scorer's final scores, in the order given.
+    """
+    windows = [scorer.add(f) for scorer, f in zip(scorers, features, strict=True)]
+    out: list[list[float]] = [[] for _ in scorers]
+    by_length: dict[int, list[int]] = {}
+    for i, window in enumerate(windows):
+        by_length.setdefault(window.shape[1], []).append(i)
+    for members in by_length.values():
+        first = scorers[members[0]]
+        scores = score_windows(first.model, torch.stack([windows[i] for i in members]), device=first.device,
+                               precision=first.precision)
+        for i, row in zip(members, scores, strict=True):
+            out[i] = scorers[i].take(row)
+    return out
 
 
 def causal_scores(model: nn.Module, features: np.ndarray, *, window: int, lookahead: int = 0,

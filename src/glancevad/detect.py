@@ -1,19 +1,17 @@
-"""``glancevad detect``: where in a new video are the anomalies?
+"""``glancevad detect``: where in a new video are the anomalies? (The offline orchestrator.)
 
-Snippet scores are expanded to one score per frame (frames after the last whole snippet take its
-score, so every frame of the video gets one), thresholded, and turned into events: runs of frames
-at or above the threshold, runs closer than ``merge_gap`` seconds joined, events shorter than
-``min_event`` seconds dropped.
+A video (or its features) is scored by a checkpoint, offline or causally; the snippet scores become
+events by :mod:`glancevad.events` (frame scores, threshold, merge gap, minimum length), which are
+written as JSON, CSV and a PNG, with an optional scored copy of the video.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,123 +20,8 @@ import numpy as np
 from glancevad.constants import FRAMES_PER_SNIPPET
 from glancevad.data.features import write_features
 from glancevad.errors import DataError, GlanceVADError
+from glancevad.events import DEFAULTS, Event, EventSettings, find_events, frame_scores
 from glancevad.fileio import atomic_write, check_output, save_figure, write_json
-
-
-@dataclass(frozen=True)
-class Event:
-    """One detected anomaly: frames ``start_frame`` … ``end_frame`` (inclusive)."""
-
-    start_frame: int
-    end_frame: int
-    start_s: float
-    end_s: float
-    peak_score: float
-    peak_frame: int
-    mean_score: float
-
-
-def frame_scores(snippet_scores: np.ndarray, num_frames: int, *, frames_per_snippet: int = FRAMES_PER_SNIPPET,
-                 step: int | None = None) -> np.ndarray:
-    """One score per frame for ``num_frames`` frames from snippets taken every ``step`` frames.
-
-    Frame ``f`` takes the score of snippet ``f // step`` (the last snippet for trailing frames).
-    """
-    step = step or frames_per_snippet
-    scores = np.asarray(snippet_scores, dtype=np.float64).reshape(-1)
-    if scores.size == 0:
-        raise ValueError("no snippet scores")
-    index = np.minimum(np.arange(num_frames) // step, scores.size - 1)
-    return scores[index]
-
-
-def merged_runs(scores: np.ndarray, fps: float, *, threshold: float = 0.5, merge_gap: float = 2.0) -> list[list[int]]:
-    """Runs ``[start, end)`` of frames at or above ``threshold``, runs closer than ``merge_gap`` s joined."""
-    above = np.asarray(scores) >= threshold
-    edges = np.diff(np.r_[0, above.astype(np.int8), 0])
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)  # ends exclusive
-    runs: list[list[int]] = []
-    gap = merge_gap * fps
-    for start, end in zip(starts, ends, strict=True):
-        if runs and start - runs[-1][1] <= gap:
-            runs[-1][1] = int(end)
-        else:
-            runs.append([int(start), int(end)])
-    return runs
-
-
-def make_event(scores: np.ndarray, start: int, end: int, fps: float, *, first_frame: int = 0) -> Event:
-    """The :class:`Event` of frames ``[start, end)`` of ``scores``, whose frame 0 is video frame ``first_frame``."""
-    window = np.asarray(scores)[start:end]
-    peak = int(np.argmax(window))
-    start, end = start + first_frame, end + first_frame
-    return Event(start, end - 1, round(start / fps, 3), round(end / fps, 3), float(window[peak]), start + peak,
-                 float(window.mean()))
-
-
-def find_events(scores: np.ndarray, fps: float, *, threshold: float = 0.5, min_event: float = 1.0,
-                merge_gap: float = 2.0) -> list[Event]:
-    """Events of per-frame ``scores`` (see the module docstring); times in seconds at ``fps``."""
-    runs = merged_runs(scores, fps, threshold=threshold, merge_gap=merge_gap)
-    return [make_event(scores, start, end, fps) for start, end in runs if (end - start) / fps >= min_event]
-
-
-class EventTracker:
-    """:func:`find_events` on a score stream that arrives a few frames at a time.
-
-    ``push(scores)`` appends per-frame scores and returns ``(opened, closed)``: events that just
-    reached ``min_event`` (the alarm; its end and peak so far) and events that can no longer grow
-    (no later run can come within ``merge_gap`` of them). After ``finish()`` the closed events are
-    exactly ``find_events`` of the whole stream. Memory: the frames of the run chain still open.
-    """
-
-    def __init__(self, fps: float, *, threshold: float = 0.5, min_event: float = 1.0, merge_gap: float = 2.0):
-        self.fps, self.threshold, self.min_event, self.merge_gap = fps, threshold, min_event, merge_gap
-        self._scores = np.zeros(0)
-        self._first = 0                 # stream frame of self._scores[0]
-        self._open: set[int] = set()    # start frames of events alarmed but not closed
-
-    @property
-    def frames(self) -> int:
-        """Frames received so far."""
-        return self._first + len(self._scores)
-
-    @property
-    def first_frame(self) -> int:
-        """The first frame still held: every event not yet closed starts at or after it."""
-        return self._first
-
-    def push(self, scores: np.ndarray) -> tuple[list[Event], list[Event]]:
-        """Append per-frame ``scores``; the events opened and closed by them."""
-        self._scores = np.concatenate([self._scores, np.asarray(scores, dtype=np.float64).reshape(-1)])
-        return self._update(final=False)
-
-    def finish(self) -> tuple[list[Event], list[Event]]:
-        """The stream ended: every event is closed."""
-        return self._update(final=True)
-
-    def _update(self, *, final: bool) -> tuple[list[Event], list[Event]]:
-        opened: list[Event] = []
-        closed: list[Event] = []
-        length = len(self._scores)
-        keep = length
-        runs = merged_runs(self._scores, self.fps, threshold=self.threshold, merge_gap=self.merge_gap)
-        for start, end in runs:
-            done = final or length - end > self.merge_gap * self.fps
-            if not done:
-                keep = min(keep, start)
-            if (end - start) / self.fps < self.min_event:
-                continue
-            event = make_event(self._scores, start, end, self.fps, first_frame=self._first)
-            if event.start_frame not in self._open:
-                opened.append(event)
-                self._open.add(event.start_frame)
-            if done:
-                closed.append(event)
-                self._open.discard(event.start_frame)
-        self._scores = self._scores[keep:]
-        self._first += keep
-        return opened, closed
 
 
 def write_events(out_dir: str | os.PathLike, video_id: str, events: list[Event], summary: dict) -> tuple[Path, Path]:
@@ -200,9 +83,9 @@ def run_detection(
     *,
     features: str | os.PathLike | None = None,
     out: str | os.PathLike | None = None,
-    threshold: float = 0.5,
-    min_event: float = 1.0,
-    merge_gap: float = 2.0,
+    threshold: float = DEFAULTS.threshold,
+    min_event: float = DEFAULTS.min_event,
+    merge_gap: float = DEFAULTS.merge_gap,
     overlay: str | os.PathLike | None = None,
     fps: float | None = None,
     crops: int | None = None,
@@ -233,10 +116,7 @@ def run_detection(
 
     if overlay is not None and video is None:
         raise GlanceVADError("--overlay needs the VIDEO")
-    if fps is not None and not (math.isfinite(fps) and fps > 0):
-        raise GlanceVADError(f"--fps must be a positive number of frames per second, got {fps}")
-    if not (math.isfinite(threshold) and 0 <= threshold <= 1):
-        raise GlanceVADError(f"--threshold must lie in [0, 1], got {threshold}")
+    EventSettings(threshold, min_event, merge_gap, fps or DEFAULTS.fps)  # checks the values, naming the option
     video_id = Path(video if video is not None else features).stem.removesuffix(".features")
     out_dir = Path(out) if out is not None else Path("runs") / "detect" / video_id
     check_output(out_dir, kind="folder")
@@ -274,7 +154,7 @@ def run_detection(
     else:
         snippet_scores = causal_scores(loaded.model, x, window=window, lookahead=lookahead, device=torch_device,
                                        precision=precision)
-    fps = fps or (info.fps if info is not None else 30.0)
+    fps = fps or (info.fps if info is not None else DEFAULTS.fps)
     per_frame = frame_scores(snippet_scores, max(num_frames, 1))
     events = find_events(per_frame, fps, threshold=threshold, min_event=min_event, merge_gap=merge_gap)
     summary = {

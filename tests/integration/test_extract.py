@@ -16,8 +16,8 @@ import torch
 from cli_helpers import assert_user_error, run
 from conftest import SHARED
 from glancevad.data.features import FeatureIndex, load_features
-from glancevad.detect import find_events
 from glancevad.engine.checkpoint import save_checkpoint
+from glancevad.events import find_events
 from glancevad.features.preprocess import snippet_crops
 from glancevad.features.weights import load_i3d
 from glancevad.models import build

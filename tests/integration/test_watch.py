@@ -21,8 +21,8 @@ import pytest
 import torch
 
 from cli_helpers import assert_user_error, free_port, run
-from glancevad.detect import find_events, frame_scores
 from glancevad.engine.checkpoint import save_checkpoint
+from glancevad.events import find_events, frame_scores
 from glancevad.features.extract import ExtractionSettings, SnippetExtractor
 from glancevad.features.weights import load_i3d
 from glancevad.models import build
@@ -109,10 +109,12 @@ def test_live_http_stream_raises_the_alarm_in_time(event_video, tmp_path):
     assert start_time > server.live_started[0] + EVENT[0] / FPS
     assert start["latency_s"] > 0
     assert summary["frames"] == FRAMES and summary["alarms"] == 1 and summary["ended"] == "end of stream"
-    assert summary["stalls"] == 0 and summary["webhook_failures"] == 0
+    assert summary["stalls"] == 0 and summary["sink_failures"] == 0
+    assert start["stream"] == end["stream"] == summary["streams"][0]["stream"] == f"{server.url}/live.ts"
     written = _lines(alarms.read_text())
-    assert [r.get("phase", r["kind"]) for r in written] == ["start", "end", "summary"]
-    assert [r.get("phase", r["kind"]) for r in posts] == ["start", "end", "summary"]
+    kinds = ["start", "end", "stream_summary", "summary"]
+    assert [r.get("phase", r["kind"]) for r in written] == kinds
+    assert [r.get("phase", r["kind"]) for r in posts] == kinds
     assert posts[1]["end_frame"] == 127
     assert str(alarms) in stderr and "real-time factor" in stderr
 
@@ -153,7 +155,7 @@ def test_growing_file_is_followed_and_a_stall_reported(event_video, tmp_path):
     # the events are those of offline detection of the finished file with the same settings
     scores = frame_scores(_offline_scores(event_video), FRAMES)
     expected = find_events(scores, FPS, threshold=0.5, min_event=MIN_EVENT, merge_gap=0.5)
-    assert [(e["start_frame"], e["end_frame"]) for e in summary["events"]] == [
+    assert [(e["start_frame"], e["end_frame"]) for e in summary["streams"][0]["events"]] == [
         (e.start_frame, e.end_frame) for e in expected] == [(64, 127)]
 
 
@@ -245,3 +247,121 @@ def test_test_with_windows_compares_offline_and_causal(tiny_root, tmp_path):
         for key, value in table["offline"].items():
             assert table[window][key] == pytest.approx(value, abs=1e-6)
     assert (tmp_path / "t" / "causal.md").read_text().count("|") > 20
+
+
+STREAMS = {"cam-a": ((64, 128), 0), "cam-b": ((32, 112), 1), "cam-quiet": ((0, 0), 2)}   # event frames, seed
+LONG = 200   # frames of each live stream (8 s): they outlast the stalling one
+
+
+def _scrape(url: str) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def test_four_streams_one_stalling_every_alarm_on_every_sink(event_video, tmp_path):
+    """Three live HTTP streams and a stalling one in one process: each stream's alarms reach stdout, a file,
+    a webhook and MQTT tagged with its name, its events are detect's on its file, the stall ends only it,
+    and the metrics endpoint is scraped while it runs."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from streams import Mosquitto
+
+    videos, expected = {}, {}
+    for name, (event, seed) in STREAMS.items():
+        frames = event_frames(LONG, event, seed=seed)
+        path = tmp_path / f"{name}.ts"
+        encode_frames(frames, str(path), fps=FPS)
+        features = SnippetExtractor(load_i3d(), ExtractionSettings(crops=1)).video(path)
+        scores = frame_scores(_offline_scores({**event_video, "features": _save(tmp_path / name, features)}), LONG)
+        expected[name] = [(e.start_frame, e.end_frame)
+                          for e in find_events(scores, FPS, threshold=0.5, min_event=MIN_EVENT, merge_gap=0.5)]
+        videos[name] = frames
+    assert expected["cam-a"] == [(64, 127)] and expected["cam-b"] == [(32, 111)] and expected["cam-quiet"] == []
+    data = event_video["path"].read_bytes()
+    servers = {name: LocalServer(frames, fps=FPS) for name, frames in videos.items()}
+    stall = LocalServer(stall_data=data, stall_bytes=len(data) // 3)
+    cameras = tmp_path / "cameras.yaml"
+    cameras.write_text("streams:\n" + "".join(f"  - {{name: {n}, source: '{s.url}/live.ts'}}\n"
+                                              for n, s in servers.items())
+                       + f"  - {{name: cam-stall, source: '{stall.url}/stall.ts'}}\n")
+    alarms, port = tmp_path / "alarms.jsonl", free_port()
+    scrapes: list[tuple[int, str]] = []
+    metrics: list[str] = []
+    try:
+        with Mosquitto(tmp_path) as broker:
+            proc = subprocess.Popen(
+                _watch("--sources", cameras, "--checkpoint", event_video["checkpoint"], "--window", 4,
+                       "--min-event", f"{MIN_EVENT}s", "--merge-gap", "0.5s", "--alarms", alarms,
+                       "--webhook", f"{stall.url}/hook", "--sink", f"mqtt={broker.url}/glancevad/alarms",
+                       "--stall-timeout", 1, "--retries", 1, "--backoff", 0.2, "--metrics-port", port),
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+
+            def poll() -> None:
+                while proc.poll() is None:
+                    scrapes.append(_scrape(f"http://127.0.0.1:{port}/healthz"))
+                    status, text = _scrape(f"http://127.0.0.1:{port}/metrics")
+                    if status == 200:
+                        metrics.append(text)
+                    time.sleep(0.2)
+
+            poller = threading.Thread(target=poll)
+            poller.start()
+            stdout, stderr = proc.communicate(timeout=300)
+            poller.join()
+            deadline = time.time() + 30
+            while not any(m.get("kind") == "summary" for m in broker.messages) and time.time() < deadline:
+                time.sleep(0.05)
+            mqtt = list(broker.messages)
+    finally:
+        for server in [*servers.values(), stall]:
+            server.close()
+    assert proc.returncode == 1, stderr                       # one stream was lost
+    assert "Traceback" not in stderr
+    records = {"stdout": _lines(stdout), "file": _lines(alarms.read_text()), "webhook": list(stall.posts),
+               "mqtt": mqtt}
+    want = sorted((name, phase, start, end) for name, events in expected.items() for start, end in events
+                  for phase in ("start", "end"))
+    for sink, got in records.items():
+        alarms_seen = sorted((r["stream"], r["phase"], r["start_frame"], r["end_frame"])
+                             for r in got if r["kind"] == "alarm" and r["phase"] == "end")
+        starts = sorted((r["stream"], r["start_frame"]) for r in got if r["kind"] == "alarm" and r["phase"] == "start")
+        assert alarms_seen == [w for w in want if w[1] == "end"], sink
+        assert starts == sorted((w[0], w[2]) for w in want if w[1] == "start"), sink
+        per_stream = {r["stream"]: r for r in got if r["kind"] == "stream_summary"}
+        assert set(per_stream) == {*STREAMS, "cam-stall"}, sink
+        assert got[-1]["kind"] == "summary", sink
+    summary = records["stdout"][-1]
+    parts = {p["stream"]: p for p in summary["streams"]}
+    for name in STREAMS:
+        assert parts[name]["ended"] == "end of stream" and parts[name]["frames"] == LONG
+        assert [(e["start_frame"], e["end_frame"]) for e in parts[name]["events"]] == expected[name]
+        assert parts[name]["realtime_factor"] > 0 and f"{name}: end of stream" in stderr
+    assert parts["cam-stall"]["ended"] == "source lost" and parts["cam-stall"]["stalls"] >= 1
+    assert summary["ended"] == "source lost" and summary["frames"] == sum(p["frames"] for p in parts.values())
+    assert summary["sink_failures"] == 0 and len(summary["sinks"]) == 4
+    assert "total real-time factor" in stderr
+    # the endpoint, scraped while the watch ran: healthy first, unhealthy once the stalling stream was lost
+    statuses = [status for status, _ in scrapes if status]
+    assert statuses[0] == 200 and 503 in statuses
+    lost = json.loads(next(body for status, body in scrapes if status == 503))
+    assert "cam-stall: source lost" in lost["problems"]
+    families = {f.name: f for f in text_string_to_metric_families(metrics[-1])}
+    frames = {s.labels["stream"]: s.value for s in families["glancevad_watch_frames"].samples
+              if s.name.endswith("_total")}
+    assert set(frames) == {*STREAMS, "cam-stall"} and all(v > 0 for v in frames.values())
+    assert {"glancevad_watch_backlog_snippets", "glancevad_watch_realtime_factor", "glancevad_watch_stalls",
+            "glancevad_watch_reconnects", "glancevad_watch_alarms", "glancevad_watch_sink_failures"} <= set(families)
+
+
+def _save(stem, features) -> str:
+    path = f"{stem}.features.npy"
+    np.save(path, features)
+    return path

@@ -8,9 +8,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from glancevad.causal import CausalScorer, causal_scores
-from glancevad.detect import EventTracker, find_events
+from glancevad.causal import CausalScorer, causal_scores, push_together
 from glancevad.errors import GlanceVADError
+from glancevad.events import EventTracker, find_events
 from glancevad.models import build, list_models
 
 SMALL = {"mil": {"hidden": 32, "head_hidden": 16}, "rtfm": {"width": 32}, "urdmu": {"hidden": 32, "head_dim": 8}}
@@ -54,6 +54,26 @@ def test_streaming_and_whole_array_give_the_same_scores(name, window, lookahead)
     if window >= 23 and lookahead == 0:  # a window longer than the video: each score is that of the video cut there
         cut = [_offline(model, features[: t + 1])[t] for t in range(23)]
         np.testing.assert_allclose(whole, cut, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_streams_scored_together_score_as_each_alone(name):
+    """``push_together`` (watch's batch over streams) gives each stream what it gets scored alone, while
+    streams join late, leave early and sit at different window lengths."""
+    torch.manual_seed(0)
+    model = build(name, in_dim=64, **SMALL.get(name, {})).eval()
+    lengths, joins = (23, 9, 17), (0, 4, 2)       # snippets of each stream, the round it joins in
+    features = [_features(n, seed=i) for i, n in enumerate(lengths)]
+    scorers = [CausalScorer(model, window=6, lookahead=1) for _ in lengths]
+    together: list[list[float]] = [[] for _ in lengths]
+    for step in range(max(j + n for j, n in zip(joins, lengths, strict=True))):
+        members = [i for i, (j, n) in enumerate(zip(joins, lengths, strict=True)) if j <= step < j + n]
+        for i, scores in zip(members, push_together([scorers[i] for i in members],
+                                                    [features[i][step - joins[i]] for i in members]), strict=True):
+            together[i].extend(scores)
+    for i, scorer in enumerate(scorers):
+        alone = causal_scores(model, features[i], window=6, lookahead=1)
+        np.testing.assert_allclose(together[i] + scorer.finish(), alone, rtol=0, atol=1e-5)
 
 
 def test_mil_causal_equals_offline_where_the_window_covers_the_receptive_field():

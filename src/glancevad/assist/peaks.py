@@ -1,6 +1,6 @@
 """The model's peaks: one per predicted event, at its highest frame (pure functions).
 
-A peak is an event of :func:`glancevad.detect.find_events` (frames at or above ``threshold``,
+A peak is an event of :func:`glancevad.events.find_events` (frames at or above ``threshold``,
 runs closer than ``merge_gap`` seconds joined, runs shorter than ``min_event`` seconds dropped)
 seen at its maximum. A glance is *near* a peak when it lies inside the peak's event widened by
 ``near`` frames on each side; a peak with no glance near it is *unglanced*.
@@ -13,13 +13,12 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from glancevad.constants import FRAMES_PER_SNIPPET
-from glancevad.detect import Event, find_events
+from glancevad.events import Event, EventSettings, find_events
 
-#: Defaults shared by ``propose``, the page and the seek-cost simulation: detect's threshold, and
+#: Settings shared by ``propose``, the page and the seek-cost simulation: detect's threshold, and
 #: every run above it counts (a single 16-frame snippet is worth a look).
-THRESHOLD = 0.5
-MIN_EVENT_S = 0.0
-MERGE_GAP_S = 1.0
+PEAKS = EventSettings(min_event=0.0, merge_gap=1.0)
+THRESHOLD, MIN_EVENT_S, MERGE_GAP_S = PEAKS.threshold, PEAKS.min_event, PEAKS.merge_gap
 #: A glance within one snippet of a peak's event is near it.
 NEAR_FRAMES = FRAMES_PER_SNIPPET
 

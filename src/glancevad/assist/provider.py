@@ -19,8 +19,8 @@ import numpy as np
 from glancevad.assist.peaks import MERGE_GAP_S, MIN_EVENT_S, NEAR_FRAMES, THRESHOLD, find_peaks, unglanced_priority
 from glancevad.assist.scoring import check_feature_dim
 from glancevad.constants import FRAMES_PER_SNIPPET
-from glancevad.detect import Event, frame_scores
 from glancevad.errors import DataError, GlanceVADError
+from glancevad.events import Event, frame_scores
 
 #: ``extract(video path, on_progress(done, total)) -> features [T, crops, D]``
 Extractor = Callable[[Path, Callable[[int, int], None]], np.ndarray]

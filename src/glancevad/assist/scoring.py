@@ -15,8 +15,8 @@ import numpy as np
 
 from glancevad.assist.peaks import MERGE_GAP_S, MIN_EVENT_S, THRESHOLD, find_peaks
 from glancevad.constants import FRAMES_PER_SNIPPET
-from glancevad.detect import frame_scores
 from glancevad.errors import GlanceVADError
+from glancevad.events import frame_scores
 from glancevad.glance.io import Glances
 
 #: Frame rate assumed for feature files whose video is not at hand (detect's default).

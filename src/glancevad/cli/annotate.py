@@ -10,6 +10,7 @@ import typer
 from glancevad.cli.app import app
 from glancevad.console import console, err_console
 from glancevad.errors import GlanceVADError
+from glancevad.events import DEFAULTS
 from glancevad.fileio import check_output
 
 annotate_app = typer.Typer(
@@ -38,7 +39,8 @@ def annotate(
     features: Annotated[Path | None, typer.Option(
         help="With --checkpoint: feature files named by video id, e.g. an `extract` folder or a `detect`"
              " OUT/features (else I3D runs in the background; cached beside the database).")] = None,
-    threshold: Annotated[float, typer.Option(min=0, max=1, help="With --checkpoint: score of a peak.")] = 0.5,
+    threshold: Annotated[float, typer.Option(min=0, max=1, help="With --checkpoint: score of a peak.")] = (
+        DEFAULTS.threshold),
 ) -> None:
     """Serve the annotation page for a video folder: glance, review, export (`glancevad annotate --videos DIR`).
 

@@ -13,6 +13,7 @@ from glancevad.cli.app import app
 from glancevad.cli.common import Precision
 from glancevad.console import console, progress_bar
 from glancevad.errors import GlanceVADError
+from glancevad.events import DEFAULTS
 from glancevad.fileio import check_output
 
 Criterion = typer.Option(help=f"What a glance should help most: {', '.join(CRITERIA)}.")
@@ -31,7 +32,8 @@ def propose(
         THRESHOLD),
     min_event: Annotated[float, typer.Option(min=0, help="Drop events shorter than this (seconds).")] = MIN_EVENT_S,
     merge_gap: Annotated[float, typer.Option(min=0, help="Join events closer than this (seconds).")] = MERGE_GAP_S,
-    fps: Annotated[float, typer.Option(min=0.001, help="Frame rate of the videos behind the features.")] = 30.0,
+    fps: Annotated[float, typer.Option(min=0.001, help="Frame rate of the videos behind the features.")] = (
+        DEFAULTS.fps),
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
     precision: Annotated[Precision, typer.Option(help="fp32 or bf16 autocast.")] = Precision.fp32,
 ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -12,62 +11,108 @@ import typer
 from glancevad.cli.app import app
 from glancevad.cli.common import Precision, seconds
 from glancevad.console import console, err_console
+from glancevad.errors import GlanceVADError
+from glancevad.events import DEFAULTS
 
 
 @app.command()
 def watch(
-    source: Annotated[str, typer.Argument(help="A video file, a growing file (--follow), a URL (rtsp://, http://) "
-                                               "or a capture device (/dev/video0).")],
+    sources: Annotated[list[str] | None, typer.Argument(
+        help="Video files, growing files (--follow), URLs (rtsp://, http://) or capture devices (/dev/video0); "
+             "several are watched at once, each named by itself.", show_default=False)] = None,
     checkpoint: Annotated[Path, typer.Option(help="A trained glancevad checkpoint (1024-d I3D features).")] = ...,
+    sources_file: Annotated[Path | None, typer.Option(
+        "--sources", help="A cameras.yaml: 'streams:' a list of {name, source[, follow, realtime, input_format]}.")
+    ] = None,
     window: Annotated[int, typer.Option(help="Snippets the network sees for each score (the newest last).")] = 32,
     lookahead: Annotated[int, typer.Option(help="Snippets each score waits for (adds latency; 0: none).")] = 0,
-    threshold: Annotated[float, typer.Option(help="Score at or above which a frame is anomalous.")] = 0.5,
+    threshold: Annotated[float, typer.Option(help="Score at or above which a frame is anomalous.")] = (
+        DEFAULTS.threshold),
     min_event: Annotated[str, typer.Option(help="An event raises an alarm once it lasts this long, e.g. 1.0s.")] = (
-        "1.0s"),
-    merge_gap: Annotated[str, typer.Option(help="Events closer than this are one, e.g. 2.0s.")] = "2.0s",
+        f"{DEFAULTS.min_event}s"),
+    merge_gap: Annotated[str, typer.Option(help="Events closer than this are one, e.g. 2.0s.")] = (
+        f"{DEFAULTS.merge_gap}s"),
     crops: Annotated[int | None, typer.Option(help="1, 5 or 10 (default: the checkpoint's).")] = None,
     precision: Annotated[Precision, typer.Option(help="fp32 or bf16 (I3D and the network).")] = Precision.fp32,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
     weights: Annotated[str, typer.Option(help="rgb_scratch (bundled) or a PyTorch I3D state dict.")] = "rgb_scratch",
-    realtime: Annotated[bool, typer.Option(help="Read a file at its frame rate (default: as fast as possible).")] = (
+    realtime: Annotated[bool, typer.Option(help="Read files at their frame rate (default: as fast as possible).")] = (
         False),
-    follow: Annotated[bool, typer.Option(help="The source is live: wait for a file to grow, reconnect a "
+    follow: Annotated[bool, typer.Option(help="The sources are live: wait for a file to grow, reconnect a "
                                               "stream that ends.")] = False,
     stall_timeout: Annotated[float, typer.Option(help="Seconds without data before a stall is reported.")] = 5.0,
-    retries: Annotated[int, typer.Option(help="Failed attempts in a row before the source is given up.")] = 5,
+    retries: Annotated[int, typer.Option(help="Failed attempts in a row before a source is given up.")] = 5,
     backoff: Annotated[float, typer.Option(help="First wait before a retry, in seconds (doubles, up to 30).")] = 1.0,
     input_format: Annotated[str | None, typer.Option(help="PyAV/FFmpeg input format (v4l2, mpegts ...).")] = None,
-    alarms: Annotated[Path | None, typer.Option(help="Also append the JSON lines to this file.")] = None,
-    webhook: Annotated[str | None, typer.Option(help="Also POST each alarm as JSON to this URL.")] = None,
+    alarms: Annotated[Path | None, typer.Option(help="Also append the JSON lines to this file (--sink jsonl=).")] = (
+        None),
+    webhook: Annotated[str | None, typer.Option(help="Also POST each record as JSON to this URL (--sink webhook=).")
+                       ] = None,
+    sink: Annotated[list[str] | None, typer.Option(
+        help="Another alarm sink, KIND=TARGET (repeatable): jsonl=FILE, webhook=URL, mqtt=mqtt://HOST[:PORT]/TOPIC.",
+        show_default=False)] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        help="Serve Prometheus metrics (/metrics) and a health check (/healthz) on this port.")] = None,
+    metrics_host: Annotated[str, typer.Option(help="The address --metrics-port listens on.")] = "127.0.0.1",
 ) -> None:
-    """Score a stream as it arrives; alarms as JSON lines on stdout (Ctrl+C ends with a summary).
+    """Score streams as they arrive; alarms as JSON lines on stdout (Ctrl+C ends with a summary).
 
-    Each 16-frame snippet is scored from the last --window snippets; an event raises a `start`
-    alarm once it lasts --min-event and an `end` alarm when it is over. Status goes to stderr.
+    Each 16-frame snippet is scored from the last --window snippets of its stream; the snippets of
+    all streams go through the networks together. An event raises a `start` alarm once it lasts
+    --min-event and an `end` alarm when it is over; every record names its stream. Status goes to stderr.
     """
-    from glancevad.watch import AlarmSinks, WatchSettings
+    from glancevad.events import EventSettings
+    from glancevad.watch import SinkSet, WatchSettings, build_sink, read_sources, specs_from_arguments
     from glancevad.watch import watch as run_watch
+    from glancevad.watch.sinks import JsonLinesSink, StdoutSink, WebhookSink
 
+    specs = specs_from_arguments(sources or [])
+    if sources_file is not None:
+        specs = specs + read_sources(sources_file)
+    if not specs:
+        raise GlanceVADError("nothing to watch: give SOURCE arguments or --sources cameras.yaml")
     settings = WatchSettings(
-        window=window, lookahead=lookahead, threshold=threshold, min_event=seconds(min_event, "--min-event"),
-        merge_gap=seconds(merge_gap, "--merge-gap"), crops=crops, precision=precision.value, device=device,
+        window=window, lookahead=lookahead, crops=crops, precision=precision.value, device=device,
+        events=EventSettings(threshold=threshold, min_event=seconds(min_event, "--min-event"),
+                             merge_gap=seconds(merge_gap, "--merge-gap")),
         weights=weights, realtime=realtime, follow=follow, stall_timeout=stall_timeout, retries=retries,
         backoff=backoff, input_format=input_format,
     )
 
     def status(kind: str, message: str) -> None:
-        colour = "yellow" if kind in ("stall", "drop", "lost", "warning", "webhook") else "cyan"
+        colour = "yellow" if kind in ("stall", "drop", "lost", "failed", "warning", "sink") else "cyan"
         err_console.print(f"[{colour}]{kind}:[/] {message}", highlight=False)
 
-    sinks = AlarmSinks(sys.stdout, alarms, webhook, on_status=status)
-    summary = run_watch(source, checkpoint, settings, sinks=sinks, on_status=status)
+    chosen = [StdoutSink()] + ([JsonLinesSink(str(alarms))] if alarms else []) + (
+        [WebhookSink(webhook)] if webhook else []) + [build_sink(text) for text in sink or []]
+    sinks = SinkSet(chosen, on_failure=lambda name, why: status("sink", f"{name}: {why}"))
+    server = None
+    if metrics_port is not None:
+        from glancevad.watch.metrics import MetricsServer, WatchCollector
+
+        collector = WatchCollector(sinks)
+        server = MetricsServer(collector, port=metrics_port, host=metrics_host)
+        status("metrics", f"http://{metrics_host}:{server.port}/metrics and /healthz")
+    try:
+        summary = run_watch(specs, checkpoint, settings, sinks=sinks, on_status=status,
+                            on_start=collector.attach if server else None,
+                            heartbeat=server.heartbeat if server else None)
+    finally:
+        if server is not None:
+            server.close()
+    for part in summary.streams:
+        err_console.print(
+            f"{part.stream}: {part.ended}" + (f" ({part.error})" if part.error else "")
+            + f": {part.media_s:.1f} s of media ({part.frames} frames, {part.snippets} snippets) "
+            f"in {part.wall_s:.1f} s (real-time factor {part.realtime_factor or 0:.2f}); {part.alarms} alarm(s)"
+            + (f", largest latency {part.max_latency_s:.2f} s" if part.max_latency_s is not None else "")
+            + f"; {part.stalls} stall(s), {part.reconnects} reconnect(s)", highlight=False)
     err_console.print(
-        f"{summary.ended}: {summary.media_s:.1f} s of media ({summary.frames} frames, {summary.snippets} snippets) "
-        f"in {summary.wall_s:.1f} s (real-time factor {summary.realtime_factor or 0:.2f}); {summary.alarms} alarm(s)"
-        + (f", largest latency {summary.max_latency_s:.2f} s" if summary.max_latency_s is not None else "")
-        + f"; {summary.stalls} stall(s), {summary.reconnects} reconnect(s)", highlight=False)
-    err_console.print("alarms and summary: stdout" + (f", [bold]{alarms}[/]" if alarms else "")
-                      + (f", {webhook}" if webhook else ""), highlight=False)
+        f"{summary.ended}: {len(summary.streams)} stream(s), {summary.media_s:.1f} s of media "
+        f"in {summary.wall_s:.1f} s (total real-time factor {summary.realtime_factor or 0:.2f}); "
+        f"{summary.alarms} alarm(s); "
+        f"{summary.sink_failures} record(s) not delivered", highlight=False)
+    err_console.print("alarms and summary: " + ", ".join(s.name for s in chosen), highlight=False)
     if summary.ended == "source lost":
         raise typer.Exit(1)
 

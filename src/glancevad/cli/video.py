@@ -13,6 +13,7 @@ from glancevad.cli.common import CropNaming, DefaultCommandGroup, Precision, sec
 from glancevad.console import console, err_console, progress_bar
 from glancevad.constants import FRAMES_PER_SNIPPET
 from glancevad.errors import GlanceVADError
+from glancevad.events import DEFAULTS
 from glancevad.fileio import check_output
 
 extract_app = typer.Typer(cls=DefaultCommandGroup, help="Extract I3D features (default command: run), or merge shards.")
@@ -104,9 +105,12 @@ def detect(
         help="[T, crops, D] features to use instead of extracting (an earlier detect's OUT/features/ID.npy)."),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default runs/detect/<video id>).")] = None,
-    threshold: Annotated[float, typer.Option(help="Score at or above which a frame is anomalous.")] = 0.5,
-    min_event: Annotated[str, typer.Option(help="Shortest event kept, e.g. 1.0s.")] = "1.0s",
-    merge_gap: Annotated[str, typer.Option(help="Events closer than this are joined, e.g. 2.0s.")] = "2.0s",
+    threshold: Annotated[float, typer.Option(help="Score at or above which a frame is anomalous.")] = (
+        DEFAULTS.threshold),
+    min_event: Annotated[str, typer.Option(help="Shortest event kept, e.g. 1.0s.")] = (
+        f"{DEFAULTS.min_event}s"),
+    merge_gap: Annotated[str, typer.Option(help="Events closer than this are joined, e.g. 2.0s.")] = (
+        f"{DEFAULTS.merge_gap}s"),
     overlay: Annotated[Path | None, typer.Option(help="Also write the video with its score drawn on (.mp4).")] = None,
     fps: Annotated[float | None, typer.Option(help="Frame rate for times (default: the video's, else 30).")] = None,
     crops: Annotated[int | None, typer.Option(help="Crops to extract (default: the checkpoint's).")] = None,

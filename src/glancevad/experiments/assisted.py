@@ -47,8 +47,8 @@ from glancevad.config import resolve_config
 from glancevad.data.dataset import load_dataset
 from glancevad.data.groundtruth import read_ground_truth
 from glancevad.data.lists import write_video_list
-from glancevad.detect import frame_scores
 from glancevad.errors import GlanceVADError
+from glancevad.events import frame_scores
 from glancevad.fileio import atomic_write, save_figure, write_csv
 from glancevad.glance import read_glances, write_glances
 from glancevad.intervals import label_intervals

@@ -143,7 +143,9 @@ class SnippetExtractor:
         self.frames_read = 0  # frames decoded from the last video, trailing ones included
 
     @torch.no_grad()
-    def _forward(self, clips: list[torch.Tensor]) -> np.ndarray:
+    def features(self, clips: list[torch.Tensor]) -> np.ndarray:
+        """Features ``(n, crops, 1024)`` of ``n`` clips from :func:`snippet_crops`, in one batch
+        (``glancevad watch`` batches the snippets of all its streams here)."""
         x = torch.cat(clips).to(self.device, self.dtype, memory_format=torch.channels_last_3d)
         out = self.model.features(x)
         return out.float().cpu().numpy().reshape(len(clips), self.settings.crops, FEATURE_DIM)
@@ -154,10 +156,10 @@ class SnippetExtractor:
         for _, snippet in iter_snippets(frames, stack=self.settings.stack, step=self.settings.step):
             pending.append(snippet_crops(snippet, self.settings.crops))
             if len(pending) == self.batch:
-                yield from self._forward(pending)
+                yield from self.features(pending)
                 pending = []
         if pending:
-            yield from self._forward(pending)
+            yield from self.features(pending)
 
     def video(self, path: str | os.PathLike, on_snippet: Callable[[], None] | None = None) -> np.ndarray:
         """All snippet features of ``path``; a video shorter than one snippet is a :class:`DataError`."""
