@@ -384,12 +384,12 @@ def watch(
     """
     from glancevad.causal import CausalScorer
     from glancevad.detect import EventTracker
-    from glancevad.engine.distributed import resolve_device
     from glancevad.engine.inference import load_model
     from glancevad.features.extract import ExtractionSettings, SnippetExtractor
     from glancevad.features.i3d import FEATURE_DIM
     from glancevad.features.video import SHORT_SIDE
     from glancevad.features.weights import load_i3d
+    from glancevad.runtime import resolve_device
 
     stop = threading.Event()
     stream = Source(source, settings, on_status, stop)   # a missing file is an error before any loading

@@ -45,9 +45,9 @@ def extract(
 
     `glancevad extract merge OUT` checks a folder written by --shard processes: every video once.
     """
-    from glancevad.engine.distributed import resolve_device
     from glancevad.features.extract import ExtractionSettings, Shard, SnippetExtractor, extract_videos, video_list
     from glancevad.features.weights import load_i3d
+    from glancevad.runtime import resolve_device
 
     if out is None:
         raise GlanceVADError("--out is required")

@@ -136,9 +136,9 @@ def _perturbed_glances(dataset, out: Path, shift: int) -> Path:
 
 def execute(spec: RunSpec, threads: int | None = None) -> dict[str, dict[str, Any]]:
     """Train (or resume, or skip) one run, then test it: ``{"best": metrics, "last": metrics}``."""
-    from glancevad.engine.distributed import resolve_device
     from glancevad.engine.inference import evaluate_checkpoint
     from glancevad.engine.trainer import train
+    from glancevad.runtime import resolve_device
 
     if threads:
         torch.set_num_threads(threads)
