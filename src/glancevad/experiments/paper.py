@@ -87,13 +87,13 @@ def run_paper(
     parallel: int = 2, overrides: dict[str, Any] | None = None,
     on_plan: Callable[[PaperPlan, float], None] | None = None, on_run: Callable[[RunSpec], None] | None = None,
 ) -> Path:
-    """Run (or resume) every grid of the paper and write ``index.html``; return its path.
+    """Run (or resume) every grid of the paper: each grid's tables and figures, and ``paper.json``;
+    returns the folder (``glancevad.report.render_paper_report`` renders it as ``index.html``).
 
     ``on_plan(plan, estimated_seconds)`` is called before any training, ``on_run(spec)`` after each run.
     """
     from glancevad.data.dataset import load_dataset
     from glancevad.experiments.tables import tabulate_grid
-    from glancevad.report import render_paper_report
 
     data, out = Path(data), Path(out)
     seeds = budget_seeds(budget, seeds)
@@ -127,7 +127,7 @@ def run_paper(
         tabulate_grid(out / name, name, cells, results, dataset_name=dataset_name, seeds=seeds)
     info["wall_s"] = wall_before + time.monotonic() - started
     write_json(info_path, info)
-    return render_paper_report(out)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -233,33 +233,3 @@ def execute_specs(
             if on_run:
                 on_run(spec)
     return results
-
-
-def run_experiment(
-    name: str, data: str | os.PathLike, out: str | os.PathLike, *, preset: str | None = None, seeds: int = 3,
-    budget: str = "full", parallel: int = 1, overrides: dict[str, Any] | None = None,
-    on_plan: Callable[[int], None] | None = None, on_run: Callable[[Any], None] | None = None,
-) -> tuple[Path, Path, Path]:
-    """``glancevad experiment``: a grid (tables of best.pt and last.pt, and a figure) or a study.
-
-    Returns ``(table CSV, table markdown, figure PNG)``.
-    """
-    from glancevad.experiments.assisted import run_assisted_study
-    from glancevad.experiments.plateau import run_plateau_study
-    from glancevad.experiments.selection import run_selection_study
-    from glancevad.experiments.tables import tabulate_grid
-
-    seeds = budget_seeds(budget, seeds)
-    study_overrides = {**BUDGETS[budget], **(overrides or {})}  # studies apply a budget as plain overrides
-    if name == "selection":
-        return run_selection_study(data, out, preset=preset, seeds=seeds, overrides=study_overrides,
-                                   on_plan=on_plan, on_run=on_run)
-    if name in ("plateau", "assisted"):
-        study = run_plateau_study if name == "plateau" else run_assisted_study
-        return study(data, out, preset=preset, seeds=seeds, parallel=parallel, overrides=study_overrides,
-                     on_plan=on_plan, on_run=on_run)
-    cells, results = run_grid(name, data, out, preset=preset, seeds=seeds, budget=budget, parallel=parallel,
-                              overrides=overrides, on_plan=on_plan, on_run=on_run)
-    csv_path, md_path, pngs = tabulate_grid(Path(out), name, cells, results,
-                                            dataset_name=load_dataset(data).name, seeds=seeds)
-    return csv_path, md_path, pngs[0]
