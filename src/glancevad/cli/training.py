@@ -12,7 +12,9 @@ import typer
 from glancevad.cli.app import app
 from glancevad.cli.common import (
     CropSampling,
+    DeviceOpt,
     Precision,
+    PrecisionOpt,
     Supervision,
     metrics_table,
     model_names,
@@ -98,8 +100,8 @@ def test(
     checkpoint: Annotated[Path, typer.Option(help="A glancevad checkpoint or the authors' UR-DMU .pth.")],
     data: Annotated[Path, typer.Option(help="Dataset root in the official layout.")],
     out: Annotated[Path, typer.Option(help="Folder for scores.json, metrics.json and plots/.")],
-    precision: Annotated[Precision, typer.Option(help="fp32 or bf16 autocast.")] = Precision.fp32,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
+    precision: PrecisionOpt = Precision.fp32,
+    device: DeviceOpt = "auto",
     plots: Annotated[int, typer.Option(min=0, help="Score-curve PNGs to draw.")] = 4,
     window: Annotated[list[int] | None, typer.Option(
         help="Also score causally with this window of snippets, as `watch` does (repeatable): "

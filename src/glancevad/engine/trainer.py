@@ -64,7 +64,7 @@ from glancevad.errors import GlanceVADError
 from glancevad.fileio import atomic_write, write_json
 from glancevad.models import build, check_model_kwargs, get_spec
 from glancevad.runtime import resolve_device
-from glancevad.selection import DESCRIPTIONS, first_eligible_step, replaces_best, selection_value
+from glancevad.selection import SELECTION_RULES, first_eligible_step, replaces_best, selection_value
 
 
 def split_validation(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -343,8 +343,8 @@ def _selection_text(trainer: Trainer) -> str:
         return "best.pt: the last checkpoint (val_fraction 0: every training video trains); last.pt: the last step"
     eligible = (f", among checkpoints from step {trainer.first_eligible} on (after mining started)"
                 if trainer.first_eligible > 1 else "")
-    return (f"best.pt: {DESCRIPTIONS[trainer.cfg.selection_rule]} on {len(trainer.val_idx)} held-out training "
-            f"videos{eligible}; last.pt: the last step")
+    rule = SELECTION_RULES[trainer.cfg.selection_rule].description
+    return (f"best.pt: {rule} on {len(trainer.val_idx)} held-out training videos{eligible}; last.pt: the last step")
 
 
 def train(
