@@ -57,8 +57,13 @@ def remove_temporaries(folder: str | os.PathLike, names: Iterable[str] | None = 
     Only for the given target ``names`` (every target when ``None``), so that a process sharing the
     folder (another extraction shard) keeps its own files in progress. Returns what was removed.
     """
-    folder = Path(folder)
     patterns = [".*.tmp"] if names is None else [f".{glob.escape(name)}.*.tmp" for name in names]
+    return remove_matching(folder, patterns)
+
+
+def remove_matching(folder: str | os.PathLike, patterns: Iterable[str]) -> list[Path]:
+    """Delete the files of ``folder`` that match any glob pattern; returns what was removed."""
+    folder = Path(folder)
     removed = []
     for pattern in patterns:
         for path in folder.glob(pattern):

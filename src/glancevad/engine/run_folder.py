@@ -20,7 +20,7 @@ import yaml
 
 from glancevad.config import TrainConfig, make_config
 from glancevad.errors import GlanceVADError, GlanceVADWarning
-from glancevad.fileio import atomic_write, remove_temporaries, write_json
+from glancevad.fileio import atomic_write, remove_matching, remove_temporaries, write_json
 
 LOCK_NAME = ".lock"
 DATA_NAME = "data.json"
@@ -68,13 +68,7 @@ class RunLock:
 
 def remove_stale_temporaries(run_dir: str | os.PathLike) -> list[Path]:
     """Delete the temporary files a killed writer left (``.<name>.*.tmp``, ``.<name>.link``)."""
-    run_dir = Path(run_dir)
-    removed = remove_temporaries(run_dir)
-    for path in run_dir.glob(".*.link"):
-        if path.is_file():
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed
+    return remove_temporaries(run_dir) + remove_matching(run_dir, [".*.link"])
 
 
 def read_run_config(run_dir: str | os.PathLike) -> TrainConfig:
