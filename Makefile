@@ -17,7 +17,8 @@ DEMO_DIR ?= runs/demo
 DEMO_SIZE ?= demo
 DEMO_TRAIN_ARGS ?=
 
-DEMO_MODELS ?= mil rtfm urdmu
+# the registered networks (evaluated only where a target uses them, after the set-up)
+DEMO_MODELS ?= $(shell $(PY) -c "from glancevad.models import list_models; print(*list_models())")
 
 .PHONY: setup browser mosquitto demo demo-networks causal-table paper test bench lint docs docs-serve dist clean
 

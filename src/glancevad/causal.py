@@ -17,6 +17,7 @@ test --window``), batching the full-length windows.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -173,8 +174,10 @@ def causal_comparison(checkpoint: str | os.PathLike, data_root: str | os.PathLik
     if on_window is not None:
         on_window("offline")
     for window in windows:
-        rows[f"W={window}"] = evaluate_checkpoint(checkpoint, data_root, out / f"causal-w{window}", device=device,
-                                                  precision=precision, plots=0, window=window, lookahead=lookahead)
+        causal = functools.partial(score_videos_causally, window=window, lookahead=lookahead)
+        rows[f"W={window}"] = evaluate_checkpoint(
+            checkpoint, data_root, out / f"causal-w{window}", device=device, precision=precision, plots=0,
+            score=causal, scoring={"causal_window": window, "lookahead": lookahead})
         if on_window is not None:
             on_window(f"W={window}")
     write_json(out / "causal.json", {"checkpoint": str(checkpoint), "lookahead": lookahead, "metrics": rows})

@@ -33,6 +33,18 @@ class RateColumn(ProgressColumn):
         return Text("?" if speed is None else f"{speed:.1f} {self.unit}/s", style="cyan")
 
 
+class _Progress(Progress):
+    """A bar that vanishes when the work it shows fails, so that an error is the only line printed."""
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            super().__exit__(exc_type, exc, tb)
+            return
+        # rich would leave the last frame and, off a terminal, an empty line: clear it instead
+        self.live.transient = True
+        self.live.stop()
+
+
 def progress_bar(*, unit: str = "it", info: bool = False) -> Progress:
     """A progress bar with count, rate, elapsed time and ETA, drawn on stderr.
 
@@ -49,4 +61,4 @@ def progress_bar(*, unit: str = "it", info: bool = False) -> Progress:
     ]
     if info:
         columns.append(TextColumn("{task.fields[info]}"))
-    return Progress(*columns, console=err_console)
+    return _Progress(*columns, console=err_console)

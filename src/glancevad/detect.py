@@ -106,13 +106,13 @@ def run_detection(
     Returns ``{"events": [Event], "frame_scores": array, "paths": [written files]}``.
     """
     from glancevad.causal import causal_scores, check_window
-    from glancevad.engine.distributed import resolve_device
     from glancevad.engine.evaluator import score_videos
     from glancevad.engine.inference import load_model
     from glancevad.features.extract import ExtractionSettings, SnippetExtractor
     from glancevad.features.i3d import FEATURE_DIM
     from glancevad.features.video import probe
     from glancevad.features.weights import load_i3d
+    from glancevad.runtime import resolve_device
 
     if overlay is not None and video is None:
         raise GlanceVADError("--overlay needs the VIDEO")

@@ -33,7 +33,7 @@ from torch import nn
 
 from glancevad.constants import FRAMES_PER_SNIPPET
 from glancevad.errors import GlanceVADError
-from glancevad.fileio import atomic_write, write_json
+from glancevad.fileio import atomic_write, check_output, write_json
 
 FORMATS = ("torchscript", "onnx")
 SUFFIX = {"torchscript": ".pt", "onnx": ".onnx"}
@@ -144,6 +144,7 @@ def export_checkpoint(
         raise GlanceVADError(f"--window must be at least 2 snippets, not {window}")
     if fmt == "onnx":
         _require_onnx()
+    check_output(out, kind="folder")
     loaded = load_model(checkpoint, device="cpu")
     if with_i3d and loaded.in_dim != FEATURE_DIM:
         raise GlanceVADError(f"{checkpoint}: the network takes {loaded.in_dim}-d features, not I3D's {FEATURE_DIM}")

@@ -57,8 +57,13 @@ def remove_temporaries(folder: str | os.PathLike, names: Iterable[str] | None = 
     Only for the given target ``names`` (every target when ``None``), so that a process sharing the
     folder (another extraction shard) keeps its own files in progress. Returns what was removed.
     """
-    folder = Path(folder)
     patterns = [".*.tmp"] if names is None else [f".{glob.escape(name)}.*.tmp" for name in names]
+    return remove_matching(folder, patterns)
+
+
+def remove_matching(folder: str | os.PathLike, patterns: Iterable[str]) -> list[Path]:
+    """Delete the files of ``folder`` that match any glob pattern; returns what was removed."""
+    folder = Path(folder)
     removed = []
     for pattern in patterns:
         for path in folder.glob(pattern):
@@ -112,7 +117,10 @@ def check_output(path: str | os.PathLike, *, kind: str) -> Path:
     """Refuse, before any work, an output path that cannot be written: one error naming it.
 
     ``kind`` is ``"file"`` or ``"folder"``. Refused: a folder where a file is wanted and the
-    reverse, a path below an existing file, and a place the user may not write to.
+    reverse, a path below an existing file, and a place where the operating system will not let
+    us create a file. The check asks the OS itself (``os.access`` says yes to root everywhere,
+    ``/proc`` included): it creates the missing folders and a probe file in the folder the output
+    goes to, then removes what it created, so a command refused later leaves nothing behind.
     """
     from glancevad.errors import GlanceVADError
 
@@ -124,11 +132,23 @@ def check_output(path: str | os.PathLike, *, kind: str) -> Path:
             raise GlanceVADError(f"{path}: is a folder; give a file name to write")
         if kind == "folder" and not path.is_dir():
             raise GlanceVADError(f"{path}: is a file; give a folder to write into")
-    ancestor = path if kind == "folder" and path.is_dir() else path.parent
+    folder = path if kind == "folder" else path.parent
+    ancestor = folder
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         raise GlanceVADError(f"{path}: cannot be created, {ancestor} is a file")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise GlanceVADError(f"{path}: cannot write there ({ancestor} is not writable)")
+    missing = [folder, *folder.parents][: len(folder.parts) - len(ancestor.parts)]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".glancevad-probe.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise GlanceVADError(f"{path}: cannot write there ({ancestor}: {reason})") from None
+    finally:
+        for created in missing:  # deepest first
+            with contextlib.suppress(OSError):
+                os.rmdir(created)
     return path

@@ -280,11 +280,11 @@ def _paper_grid_section(grid_dir: Path, folder: Path) -> str:
 
 def render_paper_report(out: str | os.PathLike) -> Path:
     """Write ``index.html`` of a ``glancevad paper`` folder and return its path."""
-    from glancevad.experiments.runner import BUDGET_STEPS
+    from glancevad.experiments.runner import budget_steps
 
     out = Path(out)
     info = json.loads((out / "paper.json").read_text())
-    steps = BUDGET_STEPS.get(info["budget"], {})
+    steps = budget_steps(info["budget"])
     budget = (", ".join(f"{m} {s} steps" for m, s in steps.items()) if steps else info["budget"])
     overrides = info.get("overrides") or {}
     intro = (f"<p>Data <code>{html.escape(info['data'])}</code>, preset {info['preset']}, {info['seeds']} seed(s) "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from glancevad.errors import GlanceVADError
 
@@ -38,17 +39,20 @@ def _video(val: Mapping[str, float]) -> float:
     return _first_defined(val["video_auc"])
 
 
-SELECTION_RULES: dict[str, Rule] = {
-    "glance_auc": _ranking,
-    "glance_auc-alarm": _ranking_minus_alarm,
-    "video_auc": _video,
-}
+@dataclass(frozen=True)
+class SelectionRule:
+    """A rule: the score of one evaluation, and what it chooses in words (``summary.json``, reports)."""
 
-DESCRIPTIONS = {
-    "glance_auc": "highest validation glance AUC (else video AUC)",
-    "glance_auc-alarm": "highest validation glance AUC (else video AUC) minus the share of held-out normal "
-                        "snippets scored >= 0.5",
-    "video_auc": "highest validation video-level AUC",
+    score: Rule
+    description: str
+
+
+#: The one place a rule is added; the config's ``selection_rule`` check and the selection study read it.
+SELECTION_RULES: dict[str, SelectionRule] = {
+    "glance_auc": SelectionRule(_ranking, "highest validation glance AUC (else video AUC)"),
+    "glance_auc-alarm": SelectionRule(_ranking_minus_alarm, "highest validation glance AUC (else video AUC) minus "
+                                                            "the share of held-out normal snippets scored >= 0.5"),
+    "video_auc": SelectionRule(_video, "highest validation video-level AUC"),
 }
 
 
@@ -56,7 +60,7 @@ def selection_value(val: Mapping[str, float], rule: str) -> float:
     """The score of one evaluation under ``rule`` (``-inf`` when undefined)."""
     if rule not in SELECTION_RULES:
         raise GlanceVADError(f"unknown selection rule {rule!r}; rules: {', '.join(SELECTION_RULES)}")
-    return SELECTION_RULES[rule](val)
+    return SELECTION_RULES[rule].score(val)
 
 
 def first_eligible_step(*, mining: bool, min_mining_step: int, uses_glances: bool) -> int:

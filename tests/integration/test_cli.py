@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -146,9 +147,10 @@ def _output_cases(root, tiny):
     gt = tiny / "synthetic_train_ground_truth.json"
     glances = tiny / "synthetic_glance_annotations.csv"
     scores = root / "scores.json"
+    checkpoint = root / "x.pt"
     return [
         (["train", "--data", tiny, "--out", "OUT"], "folder"),
-        (["test", "--checkpoint", root / "x.pt", "--data", tiny, "--out", "OUT"], "folder"),
+        (["test", "--checkpoint", checkpoint, "--data", tiny, "--out", "OUT"], "folder"),
         (["evaluate", "--scores", scores, "--gt", gt, "--out", "OUT"], "file"),
         (["gt", "build", "--annotations", UCF / "UCF_Annotation.txt", "--list", UCF / "ucf-crime.testing.csv",
           "--lengths", UCF / "test_lengths.csv", "--out", "OUT"], "file"),
@@ -157,30 +159,51 @@ def _output_cases(root, tiny):
         (["glances", "stats", glances, "--out", "OUT"], "folder"),
         (["compare", root, "--out", "OUT"], "folder"),
         (["experiment", "kernels", "--data", tiny, "--out", "OUT"], "folder"),
+        (["paper", "--data", tiny, "--out", "OUT"], "folder"),
         (["synth", "OUT", "--size", "tiny"], "folder"),
+        (["extract", root / "v.mp4", "--out", "OUT"], "folder"),
+        (["detect", root / "v.mp4", "--checkpoint", checkpoint, "--out", "OUT"], "folder"),
+        (["export", "--checkpoint", checkpoint, "--out", "OUT"], "folder"),
+        (["annotate", "export", "--db", root / "g.sqlite", "--out", "OUT"], "file"),
+        (["propose", "--checkpoint", checkpoint, "--data", tiny, "--out", "OUT"], "file"),
+        (["select", "--checkpoint", checkpoint, "--data", tiny, "--budget", "1", "--out", "OUT"], "file"),
     ]
 
 
-@pytest.mark.parametrize("case", range(10))
+@pytest.mark.parametrize("case", range(17))
 def test_unusable_output_paths_are_refused_before_any_work(case, tmp_path, tiny_root):
+    """A file for a folder and the reverse, a path below a file, and a place the OS refuses to create
+    (``/proc``: ``os.access`` says root may write there) are each one error line, before any work."""
     args, kind = _output_cases(tmp_path, tiny_root)[case]
     (tmp_path / "afile").write_text("keep me")
     (tmp_path / "adir").mkdir()
     wrong_kind = tmp_path / ("afile" if kind == "folder" else "adir")
     expected = "is a file; give a folder" if kind == "folder" else "is a folder; give a file name"
-    for target, message in ((wrong_kind, expected), (tmp_path / "afile" / "sub", "cannot be created, ")):
+    for target, message in ((wrong_kind, expected), (tmp_path / "afile" / "sub", "cannot be created, "),
+                            (Path("/proc/glancevad-out"), "cannot write there (/proc: ")):
         proc = run(*[target if a == "OUT" else a for a in args], check=False)
         assert_user_error(proc, f"{target}: {message}")
+        assert len([line for line in proc.stderr.splitlines() if line.strip()]) == 1, proc.stderr
     assert (tmp_path / "afile").read_text() == "keep me" and not any((tmp_path / "adir").iterdir())
 
 
-def test_an_unwritable_place_is_named(tmp_path, monkeypatch):
+def test_the_output_check_leaves_nothing_behind(tmp_path):
+    from glancevad.fileio import check_output
+
+    assert check_output(tmp_path / "new" / "run", kind="folder") == tmp_path / "new" / "run"
+    assert check_output(tmp_path / "other" / "x.json", kind="file") == tmp_path / "other" / "x.json"
+    assert not any(tmp_path.iterdir())
+    (tmp_path / "run").mkdir()
+    check_output(tmp_path / "run", kind="folder")
+    assert (tmp_path / "run").is_dir() and not any((tmp_path / "run").iterdir())
+
+
+def test_a_place_the_os_refuses_is_named_with_the_os_reason():
     from glancevad.errors import GlanceVADError
     from glancevad.fileio import check_output
 
-    monkeypatch.setattr("os.access", lambda path, mode: str(path) != str(tmp_path))
-    with pytest.raises(GlanceVADError, match=f"{tmp_path / 'new' / 'run'}: cannot write there \\({tmp_path} is not"):
-        check_output(tmp_path / "new" / "run", kind="folder")
+    with pytest.raises(GlanceVADError, match=r"/proc/a/b: cannot write there \(/proc: No such file or directory\)"):
+        check_output("/proc/a/b", kind="folder")
 
 
 def test_data_check_problems_stay_one_line_each_on_a_narrow_pipe(tiny_copy):

@@ -127,6 +127,18 @@ def test_extract_user_errors(tmp_path, args, fragments):
     assert_user_error(run("extract", tmp_path / "a.mp4", "--out", tmp_path / "o", *args, check=False), *fragments)
 
 
+def test_a_folder_named_like_a_video_is_called_a_folder(tmp_path):
+    (tmp_path / "videos").mkdir()
+    write_video(tmp_path / "videos" / "a.mp4", 16)
+    (tmp_path / "videos" / "b.mp4").mkdir()                       # skipped when a folder is scanned
+    (tmp_path / "list.txt").write_text("videos/b.mp4\n")
+    proc = run("extract", tmp_path / "videos", "--out", tmp_path / "o", "--crops", "1")
+    assert sorted(p.name for p in (tmp_path / "o").glob("*.npy")) == ["a.npy"]
+    proc = run("extract", "--list", tmp_path / "list.txt", "--out", tmp_path / "l", "--crops", "1", check=False)
+    assert proc.returncode == 1 and f"failed: b: {tmp_path / 'videos' / 'b.mp4'}: is a folder, not a video file" in (
+        proc.stderr.replace("\n", ""))
+
+
 def test_two_concurrent_shards_then_merge(tmp_path):
     videos = tmp_path / "videos"
     videos.mkdir()

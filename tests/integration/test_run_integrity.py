@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -125,8 +126,48 @@ def test_resume_with_other_data_is_refused(tiny_root, tmp_path):
     cfg = resolve_config(None, {"steps": 3, "batch_size": 2, "num_snippets": 16, "eval_every": 3,
                                 "val_fraction": 0.25, "precision": "fp32"})
     train(cfg, tiny_root, run, cache_dir=tmp_path / "cache")
+    with pytest.raises(GlanceVADError, match=f"{other}: not the training set this run was trained on"):
+        train(None, other, run, resume=True, steps=6, cache_dir=tmp_path / "cache")
+    (run / "data.json").unlink()   # a run from before runs recorded their data: the checkpoint still says no
     with pytest.raises(GlanceVADError, match=r"last.pt: the run was trained on 16-d features, the data has 24-d"):
         train(None, other, run, resume=True, steps=6, cache_dir=tmp_path / "cache")
+    with pytest.raises(GlanceVADError, match="does not record its dataset .* pass --data"):
+        train(None, None, run, resume=True, steps=6)
+
+
+def test_resume_alone_continues_on_the_recorded_data_and_a_moved_copy_is_accepted(tiny_root, tmp_path):
+    import shutil
+
+    data = Path(shutil.copytree(tiny_root, tmp_path / "data"))
+    run = tmp_path / "run"
+    cli("train", "--data", data, "--out", run, "--cache-dir", tmp_path / "cache", "--steps", "3", *ARGS)
+    record = json.loads((run / "data.json").read_text())
+    assert record["data"] == str(data) and record["cache_dir"] == str(tmp_path / "cache")
+    cli("train", "--resume", run, "--steps", "4")              # no --data: the recorded one
+    assert read_checkpoint(run / "last.pt")["step"] == 4
+    assert len(list((tmp_path / "cache").iterdir())) == 1 and not (run / "cache").exists()   # the recorded cache
+    moved = data.rename(tmp_path / "moved")
+    proc = cli("train", "--resume", run, "--steps", "5", check=False)
+    assert proc.returncode == 2 and f"trained on {data}, which is not there any more" in proc.stderr
+    cli("train", "--resume", run, "--data", moved, "--steps", "5")    # same content elsewhere: fine
+    assert json.loads((run / "data.json").read_text())["data"] == str(moved)
+    cli("train", "--resume", run, "--steps", "6")                    # and remembered there
+    glances = moved / "synthetic_glance_annotations.csv"
+    glances.write_text("\n".join(glances.read_text().splitlines()[:-1]) + "\n")   # one glance fewer
+    proc = cli("train", "--resume", run, "--steps", "7", check=False)
+    assert proc.returncode == 2 and f"{moved}: not the training set this run was trained on" in proc.stderr
+    assert read_checkpoint(run / "last.pt")["step"] == 6
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--device", "tpu"], "unknown device 'tpu'"),
+    (["--batch-size", "500"], "batch_size 500 is larger than the 14 normal training items"),
+])
+def test_device_and_batch_are_checked_before_the_run_folder_is_made(tiny_root, tmp_path, args, message):
+    proc = cli("train", "--data", tiny_root, "--out", tmp_path / "run", *args, check=False)
+    lines = proc.stderr.splitlines()   # no empty line (the progress bar) before it
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"error: {message}"), proc.stderr
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(("override", "message"), [

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -142,6 +143,22 @@ def test_bad_inputs_are_clear_errors(tiny_root, tmp_path):
     bad.write_bytes(b"not a checkpoint")
     proc = cli("test", "--checkpoint", bad, "--data", tiny_root, "--out", tmp_path / "z", check=False)
     assert proc.returncode == 2 and "not a readable checkpoint" in proc.stderr
+
+
+def test_a_raw_pickle_checkpoint_is_one_error_line_without_torch_s_warning(tiny_root, tmp_path):
+    import pickle
+
+    raw = tmp_path / "raw.pt"
+    raw.write_bytes(pickle.dumps({"w": np.zeros(3)}, protocol=4))
+    proc = cli("test", "--checkpoint", raw, "--data", tiny_root, "--out", tmp_path / "z", check=False)
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"error: {raw}: not a readable checkpoint (UnpicklingError: Weights only load failed")
+    assert "weights_only` set to `False`" not in lines[0]   # torch's advice would run the file's code
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # other warnings still reach the caller: only that one is filtered
+        with pytest.raises(GlanceVADError, match="not a readable checkpoint"):
+            read_checkpoint(raw)
 
 
 def test_glance_mode_without_glances_is_an_error(tiny_copy, tmp_path):

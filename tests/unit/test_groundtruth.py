@@ -12,13 +12,12 @@ from glancevad.data.groundtruth import (
     build_ground_truth,
     interval_labels,
     match_annotations,
-    normalise_video_name,
     read_ground_truth,
     read_temporal_annotations,
     write_ground_truth,
 )
 from glancevad.data.lengths import read_frame_counts, read_snippet_counts
-from glancevad.data.lists import read_video_list
+from glancevad.data.lists import normalise_video_name, read_video_list
 from glancevad.errors import DataError
 from glancevad.intervals import label_intervals
 

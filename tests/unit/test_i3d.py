@@ -161,7 +161,7 @@ def test_user_weights_errors(tmp_path, i3d):
     with pytest.raises(GlanceVADError, match="not found"):
         load_i3d(tmp_path / "nope.pt")
     (tmp_path / "text.pt").write_text("hello")
-    with pytest.raises(GlanceVADError, match="not a PyTorch state dict"):
+    with pytest.raises(GlanceVADError, match="not a readable PyTorch state dict"):
         load_i3d(tmp_path / "text.pt")
 
 

@@ -1,36 +1,61 @@
-"""The shape of the code: no import cycle between glancevad's packages."""
+"""The shape of the code: every import (function-local ones too) goes down a declared order of
+layers, and no two modules import each other, however indirectly."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
+import pytest
+
 import glancevad
 
 SOURCE = Path(glancevad.__file__).parent
 
+#: The layers, lowest first: a unit (a package such as ``data`` or a top-level module such as
+#: ``tgs``) imports units of its own layer or of lower ones, never of a higher one. A new unit
+#: must be placed here.
+LAYERS: list[tuple[str, ...]] = [
+    ("errors", "constants", "intervals", "console", "testing", "presets"),
+    ("fileio", "parsing", "runtime", "selection"),
+    ("tgs", "metrics", "events", "plots", "layers"),
+    ("data", "glance", "config", "models", "synth"),
+    ("features", "engine"),
+    ("causal", "overlay", "export", "compare", "detect"),
+    ("assist", "watch", "annotate"),
+    ("experiments",),
+    ("report",),
+    ("cli", "__main__"),
+]
+
+
+def _sources() -> dict[str, str]:
+    """``{module name: source}`` of every module of the package."""
+    out = {}
+    for path in SOURCE.rglob("*.py"):
+        parts = path.relative_to(SOURCE).with_suffix("").parts
+        out[".".join(("glancevad", *parts)).removesuffix(".__init__")] = path.read_text()
+    return out
+
 
 def _unit(module: str) -> str:
-    """The package (``glancevad.data``) or top-level module (``glancevad.config``) a module belongs to."""
+    """The unit a module belongs to: ``glancevad.data.lists`` -> ``data``, ``glancevad.tgs`` -> ``tgs``."""
     parts = module.split(".")
-    return ".".join(parts[:2])
+    return parts[1] if len(parts) > 1 else ""
 
 
-def _import_graph(module_level_only: bool) -> dict[str, set[str]]:
+def _imports(sources: dict[str, str]) -> dict[str, set[str]]:
+    """``{module: modules of the package it imports}``, read from every import statement, at module
+    level or inside a function; ``from a import b`` counts ``a.b`` when that is a module."""
     graph: dict[str, set[str]] = {}
-    for path in SOURCE.rglob("*.py"):
-        module = "glancevad." + ".".join(path.relative_to(SOURCE).with_suffix("").parts).removesuffix(".__init__")
-        tree = ast.parse(path.read_text())
-        nodes = tree.body if module_level_only else list(ast.walk(tree))
-        for node in nodes:
-            names = []
+    for module, text in sources.items():
+        for node in ast.walk(ast.parse(text)):
+            names: list[str] = []
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module]
+                names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
             elif isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
-            for name in names:
-                if name.startswith("glancevad.") and _unit(name) != _unit(module):
-                    graph.setdefault(_unit(module), set()).add(_unit(name))
+            graph.setdefault(module, set()).update(n for n in names if n in sources and n != module)
     return graph
 
 
@@ -57,14 +82,51 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+def _upward(graph: dict[str, set[str]], layers: list[tuple[str, ...]]) -> list[str]:
+    """Every import of a higher layer (and every module of a unit no layer declares)."""
+    level = {unit: i for i, names in enumerate(layers) for unit in names}
+    problems = []
+    for module, targets in sorted(graph.items()):
+        source = _unit(module)
+        if source and source not in level:
+            problems.append(f"{module}: unit {source!r} is in no layer")
+            continue
+        for target in sorted(targets):
+            if source and _unit(target) and level.get(_unit(target), -1) > level[source]:
+                problems.append(f"{module} imports {target} (layer {level[_unit(target)]} > {level[source]})")
+    return problems
+
+
+def _check(sources: dict[str, str], layers: list[tuple[str, ...]]) -> None:
+    graph = _imports(sources)
+    cycle = _cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+    problems = _upward(graph, layers)
+    assert not problems, "\n".join(problems)
+
+
 def test_cycle_finder_finds_a_planted_cycle():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": {"c"}}) is None
 
 
-def test_no_import_cycle_between_packages():
-    assert _cycle(_import_graph(module_level_only=True)) is None
+def test_a_function_local_cycle_fails_the_check():
+    sources = {
+        "glancevad.low": "import glancevad.errors\n\ndef f():\n    from glancevad.high import g\n    return g\n",
+        "glancevad.high": "from glancevad.low import f\n",
+        "glancevad.errors": "",
+    }
+    with pytest.raises(AssertionError, match="import cycle: glancevad.high -> glancevad.low -> glancevad.high"):
+        _check(sources, [("errors",), ("low", "high")])
+    with pytest.raises(AssertionError, match=r"glancevad.low imports glancevad.high \(layer 2 > 1\)"):
+        _check({**sources, "glancevad.high": ""}, [("errors",), ("low",), ("high",)])
+    with pytest.raises(AssertionError, match="unit 'low' is in no layer"):
+        _check({**sources, "glancevad.high": ""}, [("errors", "high")])
+    _check({**sources, "glancevad.high": ""}, [("errors",), ("high",), ("low",)])
 
+
+def test_the_package_follows_its_layers_without_cycles():
+    _check(_sources(), LAYERS)
 
 
 def test_the_command_line_starts_without_torch():

@@ -12,7 +12,6 @@ from glancevad.experiments.grids import grid_cells
 from glancevad.experiments.paper import (
     PAPER_GRIDS,
     SECONDS_PER_RUN,
-    SECONDS_PER_STEP,
     estimate_seconds,
     glance_gain_statement,
     optimum_statement,
@@ -20,7 +19,8 @@ from glancevad.experiments.paper import (
     plan_paper,
 )
 from glancevad.experiments.plateau import plateau_step, suggested_steps
-from glancevad.experiments.runner import BUDGET_STEPS, RunSpec, run_digest
+from glancevad.experiments.runner import RunSpec, budget_steps, run_digest
+from glancevad.models import get_spec
 
 
 @pytest.mark.parametrize(("values", "window", "expected"), [
@@ -87,7 +87,7 @@ def test_the_paper_shares_exactly_the_equal_settings(tiny_root, tmp_path):
 def test_paper_budget_steps_per_network_and_overrides_win(tiny_root, tmp_path):
     plan = plan_paper(tiny_root, tmp_path, preset="demo", seeds=1, budget="paper", grids=("networks",))
     steps = {spec.config["model"]: spec.config["steps"] for spec in plan.specs}
-    assert steps == BUDGET_STEPS["paper"]
+    assert steps == budget_steps("paper") == {"mil": 650, "rtfm": 700, "urdmu": 250}
     plan = plan_paper(tiny_root, tmp_path, preset="demo", seeds=1, budget="paper", overrides={"steps": 7},
                       grids=("networks",))
     assert {spec.config["steps"] for spec in plan.specs} == {7}
@@ -100,7 +100,7 @@ def test_estimate_counts_only_unfinished_runs(tmp_path):
     specs = [spec("a", "mil", 100), spec("b", "urdmu", 200), spec("c", "urdmu", 200)]
     (tmp_path / "c" / "test" / "last").mkdir(parents=True)
     (tmp_path / "c" / "test" / "last" / "metrics.json").write_text("{}")
-    serial = 100 * SECONDS_PER_STEP["mil"] + 200 * SECONDS_PER_STEP["urdmu"] + 2 * SECONDS_PER_RUN
+    serial = 100 * get_spec("mil").seconds_per_step + 200 * get_spec("urdmu").seconds_per_step + 2 * SECONDS_PER_RUN
     assert estimate_seconds(specs, parallel=1) == pytest.approx(serial)
     assert estimate_seconds(specs, parallel=2) == pytest.approx(serial / 2)
 

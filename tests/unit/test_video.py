@@ -128,6 +128,9 @@ def test_unreadable_and_missing_files(tmp_path):
         probe(tmp_path / "text.mp4")
     with pytest.raises(DataError, match="nope.mp4: video not found"):
         list(iter_frames(tmp_path / "nope.mp4"))
+    (tmp_path / "folder.mp4").mkdir()
+    with pytest.raises(DataError, match="folder.mp4: is a folder, not a video file"):
+        probe(tmp_path / "folder.mp4")
 
 
 def test_truncated_file_decodes_what_is_there(tmp_path):

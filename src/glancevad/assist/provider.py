@@ -68,9 +68,9 @@ class ScoreProvider:
                  threshold: float = THRESHOLD, min_event: float = MIN_EVENT_S, merge_gap: float = MERGE_GAP_S,
                  near: int = NEAR_FRAMES, device: str = "cpu"):
         from glancevad.data.features import FeatureIndex, feature_shape
-        from glancevad.engine.distributed import resolve_device
         from glancevad.engine.inference import load_model
         from glancevad.features.i3d import FEATURE_DIM
+        from glancevad.runtime import resolve_device
 
         self.checkpoint = Path(checkpoint)
         self.device = resolve_device(device)

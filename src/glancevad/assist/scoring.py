@@ -42,9 +42,9 @@ def score_features(
     """
     from glancevad.data.dataset import load_dataset
     from glancevad.data.features import FeatureIndex, feature_shape, load_features
-    from glancevad.engine.distributed import resolve_device
     from glancevad.engine.evaluator import score_videos
     from glancevad.engine.inference import load_model
+    from glancevad.runtime import resolve_device
 
     if (data is None) == (features is None):
         raise GlanceVADError("give either --data ROOT or --features DIR")

@@ -23,6 +23,12 @@ Supervision = Enum("Supervision", {name: name for name in SUPERVISIONS}, type=st
 Precision = Enum("Precision", {name: name for name in PRECISIONS}, type=str)
 CropSampling = Enum("CropSampling", {name: name for name in CROP_SAMPLINGS}, type=str)
 
+# The options several commands share, declared once (``watch``, ``detect``, ``extract``, ``test`` ...).
+DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda ...")]
+PrecisionOpt = Annotated[Precision, typer.Option(help="fp32 or bf16 autocast.")]
+BatchOpt = Annotated[int, typer.Option(min=1, help="Snippets per forward pass.")]
+WeightsOpt = Annotated[str, typer.Option(help="rgb_scratch (bundled) or a PyTorch I3D state dict.")]
+
 
 def model_names() -> str:
     """The registered networks, for help texts."""

@@ -10,13 +10,18 @@ import typer
 from glancevad.cli.app import app
 from glancevad.config import parse_overrides
 from glancevad.console import console, progress_bar
-from glancevad.experiments.grids import GRIDS, STUDIES
+from glancevad.experiments.registry import EXPERIMENTS
 from glancevad.fileio import check_output
 
-GRID_HELP = "One of: " + ", ".join([*GRIDS, *STUDIES]) + "."
+GRID_HELP = "One of: " + ", ".join(EXPERIMENTS) + "."
+EXPERIMENT_HELP = (
+    "Reproduce a table or figure of the paper: one training run per setting and seed, then a table.\n\n"
+    + "\n\n".join(f"`{e.name}`: {e.description}." for e in EXPERIMENTS.values())
+    + "\n\nFinished runs are skipped and unfinished ones resumed, so an interrupted grid continues where it stopped."
+)
 
 
-@app.command()
+@app.command(help=EXPERIMENT_HELP)
 def experiment(
     name: Annotated[str, typer.Argument(help=GRID_HELP)],
     data: Annotated[Path, typer.Option(help="Dataset root in the official layout.")],
@@ -28,22 +33,8 @@ def experiment(
     parallel: Annotated[int, typer.Option(min=1, help="Runs at once (each gets cores / parallel threads).")] = 1,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Config key for every run: --set steps=100.")] = None,
 ) -> None:
-    """Reproduce a table or figure of the paper: one training run per setting and seed, then a table.
-
-    `selection` is the checkpoint-selection study: each validation rule's choice vs last.pt vs the
-    best-on-test oracle (the test set is scored at every evaluation for this analysis only).
-
-    `plateau` trains the networks grid for 3x the preset's steps and reports where each run's validation
-    score levels off (the `paper` budget's steps per network come from it).
-
-    `assisted` is the model-assisted glancing study (data with training ground truth, e.g. glancevad
-    synth): frames a simulated annotator watches with linear playback vs jumping to the model's
-    peaks, and test AUC vs share of glanced videos chosen at random or by `glancevad select`.
-
-    Finished runs are skipped and unfinished ones resumed, so an interrupted grid continues where it stopped.
-    """
     check_output(out, kind="folder")
-    from glancevad.experiments.runner import run_experiment
+    from glancevad.experiments.registry import run_experiment
 
     with progress_bar(unit="runs") as bar:
         task = bar.add_task(f"experiment {name}", total=None)
@@ -84,6 +75,7 @@ def paper(
     """
     check_output(out, kind="folder")
     from glancevad.experiments.paper import run_paper
+    from glancevad.report import render_paper_report
 
     with progress_bar(unit="runs") as bar:
         task = bar.add_task("paper", total=None)
@@ -94,6 +86,7 @@ def paper(
                               f"ones at --parallel {parallel}")
             bar.update(task, total=len(plan.unique))
 
-        index = run_paper(data, out, preset=preset, seeds=seeds, budget=budget, parallel=parallel,
-                          overrides=parse_overrides(set_ or []), on_plan=on_plan, on_run=lambda _: bar.advance(task))
+        folder = run_paper(data, out, preset=preset, seeds=seeds, budget=budget, parallel=parallel,
+                           overrides=parse_overrides(set_ or []), on_plan=on_plan, on_run=lambda _: bar.advance(task))
+    index = render_paper_report(folder)
     console.print(f"wrote [bold]{index}[/]; tables in {out}/<grid>/table.md, runs in {out / 'runs'}")

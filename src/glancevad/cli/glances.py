@@ -14,7 +14,7 @@ from glancevad.cli.common import (
 )
 from glancevad.console import console
 from glancevad.constants import FRAMES_PER_SNIPPET
-from glancevad.data.lengths import frame_counts
+from glancevad.data.dataset import frame_counts
 from glancevad.errors import GlanceVADError
 from glancevad.fileio import check_output
 

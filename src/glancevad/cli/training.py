@@ -12,7 +12,9 @@ import typer
 from glancevad.cli.app import app
 from glancevad.cli.common import (
     CropSampling,
+    DeviceOpt,
     Precision,
+    PrecisionOpt,
     Supervision,
     metrics_table,
     model_names,
@@ -25,7 +27,8 @@ from glancevad.fileio import check_output
 @app.command()
 def train(
     ctx: typer.Context,
-    data: Annotated[Path, typer.Option(help="Dataset root in the official layout.")],
+    data: Annotated[Path | None, typer.Option(
+        help="Dataset root in the official layout (with --resume: the run's own, which it records).")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder to create (checkpoints, logs, config).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder from its last.pt.")] = None,
     preset: Annotated[str | None, typer.Option(help="Preset: ucf, xd or demo.")] = None,
@@ -47,9 +50,11 @@ def train(
 ) -> None:
     """Train a network under weak, glance (GlanceVAD) or mixed supervision.
 
-    Writes config.yaml, last.pt, best.pt (selected on held-out training videos), metrics.jsonl, tb/, summary.json.
-    With --resume, --steps sets a new total. Under `torchrun --nproc_per_node K -m glancevad train ...`
-    (or --nproc K) each process trains on its slice of every batch (PyTorch DDP).
+    Writes config.yaml, data.json, last.pt, best.pt (selected on held-out training videos), metrics.jsonl, tb/,
+    summary.json. `--resume RUN` alone continues a run on the data and cache it recorded; --data with it must
+    be the same training set (it may have moved); --steps sets a new total.
+    Under `torchrun --nproc_per_node K -m glancevad train ...` (or --nproc K) each process trains on its
+    slice of every batch (PyTorch DDP).
     """
     from glancevad.config import load_train_config
     from glancevad.engine.distributed import context_from_env, run_under_torchrun
@@ -63,6 +68,8 @@ def train(
         raise GlanceVADError("give exactly one of --out (a new run) and --resume (an existing run)")
     cfg = None
     if out is not None:
+        if data is None:
+            raise GlanceVADError("a new run needs --data (the dataset root)")
         check_output(out, kind="folder")
         options = {
             "model": model, "supervision": supervision.value if supervision else None,
@@ -93,8 +100,8 @@ def test(
     checkpoint: Annotated[Path, typer.Option(help="A glancevad checkpoint or the authors' UR-DMU .pth.")],
     data: Annotated[Path, typer.Option(help="Dataset root in the official layout.")],
     out: Annotated[Path, typer.Option(help="Folder for scores.json, metrics.json and plots/.")],
-    precision: Annotated[Precision, typer.Option(help="fp32 or bf16 autocast.")] = Precision.fp32,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
+    precision: PrecisionOpt = Precision.fp32,
+    device: DeviceOpt = "auto",
     plots: Annotated[int, typer.Option(min=0, help="Score-curve PNGs to draw.")] = 4,
     window: Annotated[list[int] | None, typer.Option(
         help="Also score causally with this window of snippets, as `watch` does (repeatable): "
@@ -106,8 +113,8 @@ def test(
     For a run's best.pt, its last.pt is tested too (into OUT/last/), so that both are reported.
     """
     check_output(out, kind="folder")
-    from glancevad.engine.distributed import resolve_device
     from glancevad.engine.inference import evaluate_best_and_last
+    from glancevad.runtime import resolve_device
 
     if window:
         _causal_test(checkpoint, data, out, window, lookahead, resolve_device(device), precision.value)

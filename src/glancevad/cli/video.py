@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 
 from glancevad.cli.app import app
-from glancevad.cli.common import CropNaming, DefaultCommandGroup, Precision, seconds
+from glancevad.cli.common import (
+    BatchOpt,
+    CropNaming,
+    DefaultCommandGroup,
+    DeviceOpt,
+    Precision,
+    PrecisionOpt,
+    WeightsOpt,
+    seconds,
+)
 from glancevad.console import console, err_console, progress_bar
 from glancevad.constants import FRAMES_PER_SNIPPET
 from glancevad.errors import GlanceVADError
@@ -33,10 +42,10 @@ def extract(
     stack: Annotated[int, typer.Option(help="Frames per snippet.")] = FRAMES_PER_SNIPPET,
     step: Annotated[int, typer.Option(help="Frames between snippet starts.")] = FRAMES_PER_SNIPPET,
     fps: Annotated[float | None, typer.Option(help="Resample to this frame rate (default: native).")] = None,
-    weights: Annotated[str, typer.Option(help="rgb_scratch (bundled) or a PyTorch I3D state dict.")] = "rgb_scratch",
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
-    batch: Annotated[int, typer.Option(min=1, help="Snippets per forward pass.")] = 1,
-    precision: Annotated[Precision, typer.Option(help="fp32 or bf16 autocast.")] = Precision.fp32,
+    weights: WeightsOpt = "rgb_scratch",
+    device: DeviceOpt = "auto",
+    batch: BatchOpt = 1,
+    precision: PrecisionOpt = Precision.fp32,
     shard: Annotated[str | None, typer.Option(help="i/N: this process's share (default: RANK/WORLD_SIZE).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue an extraction in --out, skipping finished videos.")] = False,
 ) -> None:
@@ -46,9 +55,9 @@ def extract(
 
     `glancevad extract merge OUT` checks a folder written by --shard processes: every video once.
     """
-    from glancevad.engine.distributed import resolve_device
     from glancevad.features.extract import ExtractionSettings, Shard, SnippetExtractor, extract_videos, video_list
     from glancevad.features.weights import load_i3d
+    from glancevad.runtime import resolve_device
 
     if out is None:
         raise GlanceVADError("--out is required")
@@ -114,10 +123,10 @@ def detect(
     overlay: Annotated[Path | None, typer.Option(help="Also write the video with its score drawn on (.mp4).")] = None,
     fps: Annotated[float | None, typer.Option(help="Frame rate for times (default: the video's, else 30).")] = None,
     crops: Annotated[int | None, typer.Option(help="Crops to extract (default: the checkpoint's).")] = None,
-    weights: Annotated[str, typer.Option(help="rgb_scratch (bundled) or a PyTorch I3D state dict.")] = "rgb_scratch",
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
-    batch: Annotated[int, typer.Option(min=1, help="Snippets per forward pass.")] = 1,
-    precision: Annotated[Precision, typer.Option(help="fp32 or bf16 autocast.")] = Precision.fp32,
+    weights: WeightsOpt = "rgb_scratch",
+    device: DeviceOpt = "auto",
+    batch: BatchOpt = 1,
+    precision: PrecisionOpt = Precision.fp32,
     causal: Annotated[bool, typer.Option(help="Score as `watch` does: each snippet from the last --window.")] = False,
     window: Annotated[int, typer.Option(help="--causal: snippets the network sees (the scored one last).")] = 32,
     lookahead: Annotated[int, typer.Option(help="--causal: snippets each score waits for (0: none).")] = 0,

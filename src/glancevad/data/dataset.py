@@ -13,6 +13,7 @@ normal-id pattern is normal; a test video is abnormal when its ground truth has 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -21,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from glancevad.constants import FRAMES_PER_SNIPPET, NORMAL_ID_PATTERN
-from glancevad.data.features import FeatureIndex, load_features
+from glancevad.data.features import FeatureIndex, feature_shape, load_features
 from glancevad.data.groundtruth import GroundTruth, read_ground_truth
+from glancevad.data.lengths import read_frame_counts
 from glancevad.data.lists import VideoList, read_video_list
 from glancevad.errors import DataError
 from glancevad.glance.io import Glances, read_glances
@@ -189,3 +191,29 @@ def load_dataset(
         feature_root=root / features,
         frames_per_snippet=frames_per_snippet,
     )
+
+
+def training_key(dataset: VADDataset) -> str:
+    """What makes two dataset roots the same training set wherever they lie: each training video's
+    id, label, glances and feature shape ``(T, crops, D)`` (file headers only). A moved or copied
+    dataset keeps its key; a resumed run compares it with the one it recorded."""
+    digest = hashlib.sha256()
+    index = dataset.feature_index("train")
+    for video in dataset.train:
+        digest.update(f"{video.id}|{video.label}|{video.glances}|{feature_shape(index.locate(video.id))}".encode())
+    return digest.hexdigest()[:16]
+
+
+def frame_counts(
+    *, data: str | os.PathLike | None = None, lengths: str | os.PathLike | None = None,
+    frames_per_snippet: int = FRAMES_PER_SNIPPET, split: str = "train",
+) -> dict[str, int] | None:
+    """Frame counts per video from a lengths file, else from a dataset root (``16 T`` of each
+    video's feature file in ``split``), else ``None``."""
+    if lengths is not None:
+        return read_frame_counts(lengths, frames_per_snippet=frames_per_snippet)
+    if data is None:
+        return None
+    dataset = load_dataset(data, frames_per_snippet=frames_per_snippet)
+    index = dataset.feature_index(split)
+    return {video.id: frames_per_snippet * feature_shape(index.locate(video.id))[0] for video in dataset.videos[split]}

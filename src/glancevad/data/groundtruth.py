@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from glancevad.constants import FRAMES_PER_SNIPPET
+from glancevad.data.features import FeatureIndex, feature_shape
+from glancevad.data.lengths import read_snippet_counts
+from glancevad.data.lists import normalise_video_name, read_video_list
 from glancevad.errors import DataError
 from glancevad.fileio import atomic_write
 from glancevad.intervals import Interval
@@ -152,14 +155,6 @@ def read_temporal_annotations(
     return out
 
 
-_VIDEO_SUFFIX = re.compile(r"\.(mp4|avi|mkv|mov|webm|mpg|mpeg|m4v)$", re.IGNORECASE)
-
-
-def normalise_video_name(name: str) -> str:
-    """Drop a class folder and a video-file suffix: ``Arson/Arson022_x264.mp4`` -> ``Arson022_x264``."""
-    return _VIDEO_SUFFIX.sub("", name.replace("\\", "/").rsplit("/", 1)[-1])
-
-
 def match_annotations(
     annotations: Iterable[TemporalAnnotation], ids: Iterable[str]
 ) -> tuple[dict[str, TemporalAnnotation], list[str]]:
@@ -217,10 +212,6 @@ def ground_truth_from_annotations(
     folder ``features`` (exactly one of them). Returns the ground truth and the annotation names
     that match no listed video.
     """
-    from glancevad.data.features import FeatureIndex, feature_shape
-    from glancevad.data.lengths import read_snippet_counts
-    from glancevad.data.lists import read_video_list
-
     if (lengths is None) == (features is None):
         raise DataError("give exactly one of --lengths and --features")
     ids = read_video_list(video_list).ids

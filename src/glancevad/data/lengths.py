@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from glancevad.constants import FRAMES_PER_SNIPPET
-from glancevad.data.groundtruth import normalise_video_name
+from glancevad.data.lists import normalise_video_name
 from glancevad.errors import DataError
 from glancevad.parsing import parse_int, read_table, read_text
 
@@ -71,21 +71,3 @@ def read_frame_counts(
     if not out:
         raise DataError(f"{path}: lengths file is empty")
     return out
-
-
-def frame_counts(
-    *, data: str | os.PathLike | None = None, lengths: str | os.PathLike | None = None,
-    frames_per_snippet: int = FRAMES_PER_SNIPPET, split: str = "train",
-) -> dict[str, int] | None:
-    """Frame counts per video from a lengths file, else from a dataset root (``16 T`` of each
-    video's feature file in ``split``), else ``None``."""
-    if lengths is not None:
-        return read_frame_counts(lengths, frames_per_snippet=frames_per_snippet)
-    if data is None:
-        return None
-    from glancevad.data.dataset import load_dataset
-    from glancevad.data.features import feature_shape
-
-    dataset = load_dataset(data, frames_per_snippet=frames_per_snippet)
-    index = dataset.feature_index(split)
-    return {video.id: frames_per_snippet * feature_shape(index.locate(video.id))[0] for video in dataset.videos[split]}

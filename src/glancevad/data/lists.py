@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,13 @@ from glancevad.fileio import atomic_write
 from glancevad.parsing import read_table
 
 _LABEL_WORDS = {"0": 0, "1": 1, "normal": 0, "abnormal": 1}
+
+_VIDEO_SUFFIX = re.compile(r"\.(mp4|avi|mkv|mov|webm|mpg|mpeg|m4v)$", re.IGNORECASE)
+
+
+def normalise_video_name(name: str) -> str:
+    """Drop a class folder and a video-file suffix: ``Arson/Arson022_x264.mp4`` -> ``Arson022_x264``."""
+    return _VIDEO_SUFFIX.sub("", name.replace("\\", "/").rsplit("/", 1)[-1])
 
 
 @dataclass(frozen=True)

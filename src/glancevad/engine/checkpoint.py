@@ -10,6 +10,7 @@ import torch
 
 from glancevad.errors import GlanceVADError
 from glancevad.fileio import atomic_write
+from glancevad.runtime import load_torch_file
 
 FORMAT = "glancevad-checkpoint-1"
 
@@ -51,11 +52,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise GlanceVADError(f"{path}: checkpoint not found")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a bad file
-        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        raise GlanceVADError(f"{path}: not a readable checkpoint ({reason})") from None
+    data = load_torch_file(path, what="checkpoint")
     if isinstance(data, dict) and data.get("format") == FORMAT:
         return data
     if isinstance(data, dict) and data and all(isinstance(v, torch.Tensor) for v in data.values()):

@@ -21,19 +21,6 @@ import torch.distributed as dist
 from glancevad.errors import GlanceVADError
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; anything else as given."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise GlanceVADError(f"unknown device {name!r}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise GlanceVADError("device cuda requested but CUDA is not available")
-    return device
-
-
 @dataclass(frozen=True)
 class DistributedContext:
     """This process's place in the job; ``world == 1`` is an ordinary single-process run."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,15 +61,16 @@ def evaluate_checkpoint(
     device: torch.device,
     precision: str = "fp32",
     plots: int = 4,
-    window: int | None = None,
-    lookahead: int = 0,
+    score: Callable[..., dict[str, np.ndarray]] = score_videos,
+    scoring: Mapping[str, Any] | None = None,
     on_start: Callable[[int], None] | None = None,
     on_video: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Score every test video (all crops, averaged) and write ``scores.json``, ``metrics.json`` and plots.
 
-    With ``window`` the videos are scored causally (:func:`glancevad.causal.causal_scores`), as
-    ``glancevad watch`` scores a stream.
+    ``score(model, videos, *, device, precision, on_video)`` scores the ``(id, [T, crops, D])``
+    pairs: offline by default; :func:`glancevad.causal.causal_comparison` passes the causal scoring
+    of ``glancevad watch``, and ``scoring`` (its window and lookahead) is recorded in ``metrics.json``.
 
     ``on_start(number_of_videos)`` is called once the dataset is read, ``on_video(id)`` after each.
     Returns the metrics (empty when the dataset has no ground truth).
@@ -84,20 +85,13 @@ def evaluate_checkpoint(
         on_start(len(dataset.test))
     # one video at a time, memory-mapped: the resident size does not grow with the test set
     videos = ((v.id, dataset.load_features(v, expected_dim=loaded.in_dim, mmap=True)) for v in dataset.test)
-    if window is None:
-        scores = score_videos(loaded.model, videos, device=device, precision=precision, on_video=on_video)
-    else:
-        from glancevad.causal import score_videos_causally
-
-        scores = score_videos_causally(loaded.model, videos, window=window, lookahead=lookahead, device=device,
-                                       precision=precision, on_video=on_video)
+    scores = score(loaded.model, videos, device=device, precision=precision, on_video=on_video)
     write_scores(out_dir / "scores.json", scores)
     metrics: dict[str, Any] = {}
     if dataset.ground_truth is not None:
         metrics = evaluate_scores(scores, dataset.ground_truth, frames_per_snippet=dataset.frames_per_snippet)
-        scoring = {} if window is None else {"causal_window": window, "lookahead": lookahead}
         write_json(out_dir / "metrics.json", {**metrics, "checkpoint": str(checkpoint), "step": loaded.step,
-                                              "videos": len(scores), **scoring})
+                                              "videos": len(scores), **(scoring or {})})
     _plot_examples(out_dir / "plots", dataset, scores, plots)
     return metrics
 

@@ -20,9 +20,10 @@ import yaml
 
 from glancevad.config import TrainConfig, make_config
 from glancevad.errors import GlanceVADError, GlanceVADWarning
-from glancevad.fileio import atomic_write, remove_temporaries
+from glancevad.fileio import atomic_write, remove_matching, remove_temporaries, write_json
 
 LOCK_NAME = ".lock"
+DATA_NAME = "data.json"
 
 
 class RunLock:
@@ -67,13 +68,7 @@ class RunLock:
 
 def remove_stale_temporaries(run_dir: str | os.PathLike) -> list[Path]:
     """Delete the temporary files a killed writer left (``.<name>.*.tmp``, ``.<name>.link``)."""
-    run_dir = Path(run_dir)
-    removed = remove_temporaries(run_dir)
-    for path in run_dir.glob(".*.link"):
-        if path.is_file():
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed
+    return remove_temporaries(run_dir) + remove_matching(run_dir, [".*.link"])
 
 
 def read_run_config(run_dir: str | os.PathLike) -> TrainConfig:
@@ -91,6 +86,31 @@ def read_run_config(run_dir: str | os.PathLike) -> TrainConfig:
         return make_config(values)
     except GlanceVADError as exc:
         raise GlanceVADError(f"{path}: {exc}") from None
+
+
+def write_run_data(run_dir: str | os.PathLike, *, data_root: str | os.PathLike, cache_dir: str | os.PathLike | None,
+                   key: str) -> Path:
+    """Record where a run's data and cache are (absolute) and the data's :func:`training_key`, so
+    that ``train --resume RUN`` alone continues it and a ``--data`` given with it can be checked."""
+    return write_json(Path(run_dir) / DATA_NAME, {
+        "data": str(Path(data_root).resolve()),
+        "cache_dir": None if cache_dir is None else str(Path(cache_dir).resolve()),
+        "training_key": key,
+    })
+
+
+def read_run_data(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """What :func:`write_run_data` recorded; ``None`` for a run started before runs recorded it."""
+    path = Path(run_dir) / DATA_NAME
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise GlanceVADError(f"{path}: not a readable record of the run's data") from None
+    if not isinstance(record, dict) or not isinstance(record.get("data"), str):
+        raise GlanceVADError(f"{path}: not a record of the run's data (no 'data' entry)")
+    return record
 
 
 def truncate_log(path: str | os.PathLike, step: int) -> None:

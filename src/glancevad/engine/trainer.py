@@ -31,18 +31,26 @@ import yaml
 
 from glancevad.config import TrainConfig, make_config
 from glancevad.data.cache import TrainingCache, build_or_open_cache
-from glancevad.data.dataset import load_dataset
+from glancevad.data.dataset import VADDataset, load_dataset, training_key
+from glancevad.data.features import feature_shape
 from glancevad.engine.checkpoint import link_checkpoint, read_checkpoint, save_checkpoint
 from glancevad.engine.distributed import (
     DistributedContext,
     check_batch,
     context_from_env,
     init_process_group,
-    resolve_device,
     shutdown,
 )
 from glancevad.engine.evaluator import autocast, score_batch, validation_scores
-from glancevad.engine.run_folder import RunLock, read_run_config, remove_stale_temporaries, truncate_log
+from glancevad.engine.run_folder import (
+    DATA_NAME,
+    RunLock,
+    read_run_config,
+    read_run_data,
+    remove_stale_temporaries,
+    truncate_log,
+    write_run_data,
+)
 from glancevad.engine.sampler import PairedSampler, crop_items, split_items
 from glancevad.engine.supervision import (
     Role,
@@ -55,7 +63,8 @@ from glancevad.engine.supervision import (
 from glancevad.errors import GlanceVADError
 from glancevad.fileio import atomic_write, write_json
 from glancevad.models import build, check_model_kwargs, get_spec
-from glancevad.selection import DESCRIPTIONS, first_eligible_step, replaces_best, selection_value
+from glancevad.runtime import resolve_device
+from glancevad.selection import SELECTION_RULES, first_eligible_step, replaces_best, selection_value
 
 
 def split_validation(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -71,6 +80,63 @@ def split_validation(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     val_idx = np.array(sorted(val), dtype=np.int64)
     train_idx = np.setdiff1d(np.arange(len(labels)), val_idx)
     return train_idx, val_idx
+
+
+@dataclass(frozen=True)
+class ItemPlan:
+    """Which training videos train and which validate, each abnormal video's role, and the items
+    (video crops, or whole videos) the sampler draws from."""
+
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    roles: dict[int, Role]
+    crops_per_video: int
+    normal: np.ndarray
+    abnormal: np.ndarray
+
+
+def plan_items(cfg: TrainConfig, labels: np.ndarray, has_glance: np.ndarray, *, ids: list[str],
+               crops: int) -> ItemPlan:
+    """Split the training videos ``(V,)`` and assign roles; a batch larger than either class's items
+    is an error naming both numbers."""
+    train_idx, val_idx = split_validation(labels, cfg.val_fraction, cfg.seed)
+    abnormal = train_idx[labels[train_idx] == 1]
+    normal = train_idx[labels[train_idx] == 0]
+    roles = assign_roles(abnormal, has_glance, cfg, ids=ids)
+    # an item is one crop of a video (crop_sampling item) or the whole video (average)
+    crops_per_video = crops if cfg.crop_sampling == "item" else 1
+    normal_items = crop_items(normal, crops_per_video)
+    abnormal_items = crop_items(np.array(sorted(roles), dtype=np.int64), crops_per_video)
+    for name, items, videos in (("normal", normal_items, normal), ("abnormal", abnormal_items, roles)):
+        if cfg.batch_size > len(items):
+            raise GlanceVADError(
+                f"batch_size {cfg.batch_size} is larger than the {len(items)} {name} training items "
+                f"({len(videos)} videos x {crops_per_video} crop(s) per item under crop_sampling "
+                f"{cfg.crop_sampling!r})"
+            )
+    return ItemPlan(train_idx, val_idx, roles, crops_per_video, normal_items, abnormal_items)
+
+
+def load_training_set(cfg: TrainConfig, data_root: str | os.PathLike) -> VADDataset:
+    """The dataset a run trains on; one without training videos is an error."""
+    dataset = load_dataset(data_root, glance_csv=cfg.glance_csv)
+    if not dataset.train:
+        raise GlanceVADError(f"{data_root}: no training videos")
+    return dataset
+
+
+def check_run(cfg: TrainConfig, data_root: str | os.PathLike, ctx: DistributedContext) -> VADDataset:
+    """What would stop a run at its start, found before its folder is created: the model keywords,
+    the device, the batch against the processes and against the training items (read from the
+    feature files' headers, no data loaded). Returns the dataset."""
+    check_model_kwargs(cfg.model, cfg.model_kwargs)
+    check_batch(cfg.batch_size, ctx)
+    resolve_device(cfg.device)
+    dataset = load_training_set(cfg, data_root)
+    crops = feature_shape(dataset.feature_index("train").locate(dataset.train[0].id))[1]
+    plan_items(cfg, np.array([v.label for v in dataset.train], dtype=np.int64),
+               np.array([bool(v.glances) for v in dataset.train]), ids=[v.id for v in dataset.train], crops=crops)
+    return dataset
 
 
 @dataclass
@@ -107,7 +173,7 @@ class Trainer:
     def __init__(
         self,
         cfg: TrainConfig,
-        data_root: str | os.PathLike,
+        data: str | os.PathLike | VADDataset,
         run_dir: str | os.PathLike,
         *,
         cache_dir: str | os.PathLike | None = None,
@@ -119,31 +185,17 @@ class Trainer:
         self.dist = dist_ctx or DistributedContext()
         check_batch(cfg.batch_size, self.dist)
         self.device = init_process_group(self.dist, resolve_device(cfg.device))
-        dataset = load_dataset(data_root, glance_csv=cfg.glance_csv)
-        if not dataset.train:
-            raise GlanceVADError(f"{data_root}: no training videos")
+        dataset = data if isinstance(data, VADDataset) else load_training_set(cfg, data)
         with self.dist.main_first():  # one process builds the cache, the others open it
             self.cache: TrainingCache = build_or_open_cache(
                 dataset, cache_dir or self.run_dir / "cache", num_snippets=cfg.num_snippets,
                 on_video=on_cache if self.dist.is_main else None,
             )
-        labels = self.cache.labels
-        has_glance = self.cache.glances.any(axis=1)
-        self.train_idx, self.val_idx = split_validation(labels, cfg.val_fraction, cfg.seed)
-        abnormal = self.train_idx[labels[self.train_idx] == 1]
-        normal = self.train_idx[labels[self.train_idx] == 0]
-        self.roles = assign_roles(abnormal, has_glance, cfg, ids=self.cache.ids)
-        # an item is one crop of a video (crop_sampling item) or the whole video (average)
-        self.crops_per_video = self.cache.crops if cfg.crop_sampling == "item" else 1
-        normal_items = crop_items(normal, self.crops_per_video)
-        abnormal_items = crop_items(np.array(sorted(self.roles), dtype=np.int64), self.crops_per_video)
-        for name, items, videos in (("normal", normal_items, normal), ("abnormal", abnormal_items, self.roles)):
-            if cfg.batch_size > len(items):
-                raise GlanceVADError(
-                    f"batch_size {cfg.batch_size} is larger than the {len(items)} {name} training items "
-                    f"({len(videos)} videos x {self.crops_per_video} crop(s) per item under crop_sampling "
-                    f"{cfg.crop_sampling!r})"
-                )
+        items = plan_items(cfg, self.cache.labels, self.cache.glances.any(axis=1), ids=self.cache.ids,
+                           crops=self.cache.crops)
+        self.train_idx, self.val_idx, self.roles = items.train_idx, items.val_idx, items.roles
+        self.crops_per_video = items.crops_per_video
+        normal_items, abnormal_items = items.normal, items.abnormal
         self.spec = get_spec(cfg.model)
         torch.manual_seed(cfg.seed)
         self.model = build(cfg.model, in_dim=self.cache.in_dim, **cfg.model_kwargs).to(self.device)
@@ -291,13 +343,13 @@ def _selection_text(trainer: Trainer) -> str:
         return "best.pt: the last checkpoint (val_fraction 0: every training video trains); last.pt: the last step"
     eligible = (f", among checkpoints from step {trainer.first_eligible} on (after mining started)"
                 if trainer.first_eligible > 1 else "")
-    return (f"best.pt: {DESCRIPTIONS[trainer.cfg.selection_rule]} on {len(trainer.val_idx)} held-out training "
-            f"videos{eligible}; last.pt: the last step")
+    rule = SELECTION_RULES[trainer.cfg.selection_rule].description
+    return (f"best.pt: {rule} on {len(trainer.val_idx)} held-out training videos{eligible}; last.pt: the last step")
 
 
 def train(
     cfg: TrainConfig | None,
-    data_root: str | os.PathLike,
+    data_root: str | os.PathLike | None,
     run_dir: str | os.PathLike,
     *,
     resume: bool = False,
@@ -311,7 +363,10 @@ def train(
     """Train (or continue) a run; returns the run folder and its summary.
 
     ``resume`` continues from ``run_dir/last.pt`` with the run's saved configuration (``cfg`` may
-    be ``None``); ``steps`` then sets a new total (to train a finished run longer). ``progress`` is a
+    be ``None``); ``steps`` then sets a new total (to train a finished run longer). A run records
+    its data root and cache folder (``data.json``): resuming, ``data_root`` and ``cache_dir`` default
+    to those, and a ``data_root`` given must hold the same training set (compared by content, so a
+    moved dataset is fine). ``progress`` is a
     rich ``Progress`` for the cache build and step bars. ``stop_after`` ends the loop early after
     that many steps of this call (tests of resumption). Under torchrun (``dist_ctx``, read from the
     environment by default) every process calls this; rank 0 alone writes the run folder.
@@ -325,18 +380,48 @@ def train(
         raise GlanceVADError(f"{run_dir}: nothing to resume (no last.pt)")
     if not resume and last.exists():
         raise GlanceVADError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
-    if cfg is not None:
-        check_model_kwargs(cfg.model, cfg.model_kwargs)   # before anything is written
+    dataset = None
+    if resume:
+        data_root, cache_dir, recorded_key = _recorded_data(run_dir, data_root, cache_dir)
+    else:
+        if data_root is None:
+            raise GlanceVADError("a new run needs its dataset (--data)")
+        if cfg is None:
+            raise ValueError("a new run needs its configuration")
+        dataset = check_run(cfg, data_root, ctx)   # before anything is written
+        recorded_key = None
     # one writer per run folder, taken before anything is written (rank 0 writes the folder)
     with RunLock(run_dir) if ctx.is_main else contextlib.nullcontext():
         return _train_locked(cfg, data_root, run_dir, ctx, resume=resume, cache_dir=cache_dir, progress=progress,
-                             stop_after=stop_after, steps=steps, on_eval=on_eval)
+                             stop_after=stop_after, steps=steps, on_eval=on_eval, dataset=dataset,
+                             recorded_key=recorded_key)
+
+
+def _recorded_data(run_dir: Path, data_root: str | os.PathLike | None, cache_dir: str | os.PathLike | None,
+                   ) -> tuple[str | os.PathLike, str | os.PathLike | None, str | None]:
+    """The data root and cache folder a resumed run uses (those given, else those it recorded) and
+    the training key to check the data against (``None``: a run that recorded none)."""
+    recorded = read_run_data(run_dir)
+    if recorded is None:
+        if data_root is None:
+            raise GlanceVADError(f"{run_dir}: the run does not record its dataset (it predates data.json); "
+                                 "pass --data")
+        return data_root, cache_dir, None
+    if data_root is None:
+        data_root = Path(recorded["data"])
+        if not data_root.is_dir():
+            raise GlanceVADError(f"{run_dir}: the run was trained on {data_root}, which is not there any more; "
+                                 "pass --data with the dataset's new place")
+    if cache_dir is None and recorded.get("cache_dir"):
+        cache_dir = recorded["cache_dir"]
+    return data_root, cache_dir, recorded.get("training_key")
 
 
 def _train_locked(
     cfg: TrainConfig | None, data_root: str | os.PathLike, run_dir: Path, ctx: DistributedContext, *,
     resume: bool, cache_dir: str | os.PathLike | None, progress: Any, stop_after: int | None, steps: int | None,
     on_eval: Callable[[int, torch.nn.Module, dict[str, float]], None] | None,
+    dataset: VADDataset | None, recorded_key: str | None,
 ) -> TrainResult:
     """The body of :func:`train`, run while the run folder is locked."""
     last = run_dir / "last.pt"
@@ -345,6 +430,12 @@ def _train_locked(
         if steps is not None:
             cfg = make_config({**cfg.to_dict(), "steps": steps})
     assert cfg is not None
+    if dataset is None:
+        dataset = load_training_set(cfg, data_root)
+    key = training_key(dataset)
+    if recorded_key is not None and key != recorded_key:
+        raise GlanceVADError(f"{data_root}: not the training set this run was trained on (its videos, labels, "
+                             f"glances or feature shapes differ from those recorded in {run_dir / DATA_NAME})")
     main = ctx.is_main
     if main:
         remove_stale_temporaries(run_dir)  # left by a writer killed mid-write; we hold the lock
@@ -363,12 +454,14 @@ def _train_locked(
             cache_task = progress.add_task("caching (resample to N)", total=total, info="")
         progress.update(cache_task, completed=done)
 
-    trainer = Trainer(cfg, data_root, run_dir, cache_dir=cache_dir, on_cache=on_cache, dist_ctx=ctx)
+    trainer = Trainer(cfg, dataset, run_dir, cache_dir=cache_dir, on_cache=on_cache, dist_ctx=ctx)
     if resume:
         trainer.restore(last)
         if main and trainer.best.get("step") == trainer.step:
             # killed between saving last.pt and linking best.pt: make best.pt what last.pt records
             link_checkpoint(last, run_dir / "best.pt")
+    if main:  # once the data is known to fit the run (a moved dataset: its new place)
+        write_run_data(run_dir, data_root=data_root, cache_dir=cache_dir, key=key)
     try:
         if main:
             truncate_log(run_dir / "metrics.jsonl", trainer.step)

@@ -49,6 +49,7 @@ from glancevad.data.groundtruth import read_ground_truth
 from glancevad.data.lists import write_video_list
 from glancevad.errors import GlanceVADError
 from glancevad.events import frame_scores
+from glancevad.experiments.tables import seed_mean_std
 from glancevad.fileio import atomic_write, save_figure, write_csv
 from glancevad.glance import read_glances, write_glances
 from glancevad.intervals import label_intervals
@@ -200,13 +201,12 @@ def run_assisted_study(
 
 
 def _sample_std(values: list[float]) -> float:
-    """The standard deviation over seeds as the tables give it (ddof 1; 0 for one seed)."""
-    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return seed_mean_std(values)[1]
 
 
 def _mean_std(values: list[float]) -> str:
-    a = np.asarray(values, dtype=np.float64)
-    return f"{a.mean():.2f} ± {_sample_std(values):.2f}"
+    mean, std = seed_mean_std(values)
+    return f"{mean:.2f} ± {std:.2f}"
 
 
 def summarise_efficiency(rows: list[dict[str, Any]]) -> list[tuple[float, str, int, dict[str, list[float]]]]:

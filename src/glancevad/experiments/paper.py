@@ -35,15 +35,15 @@ from glancevad.experiments.runner import (
     write_grid_info,
 )
 from glancevad.fileio import write_json
+from glancevad.models import get_spec
 
 #: The grids of the paper, in its order: Tables 1-2, 3, 4, 5, 6 and Fig. 4.
 PAPER_GRIDS = ("networks", "ablation", "perturbation", "supervision-mix", "kernels", "sensitivity")
 
-#: Seconds per training step of each network with two runs at once (one thread each) on the
-#: 2-core machine where the ``paper`` budget was measured (``plateau.csv``), and the time a run
-#: spends outside its steps (start-up, validation, testing best.pt and last.pt). Only the
-#: estimate printed before a start uses them.
-SECONDS_PER_STEP = {"mil": 0.05, "rtfm": 0.22, "urdmu": 0.35}
+#: The time a run spends outside its steps (start-up, validation, testing best.pt and last.pt); a
+#: step's cost is its network's ``ModelSpec.seconds_per_step`` (two runs at once, one thread each,
+#: on the 2-core machine where the ``paper`` budget was measured). Only the estimate printed before
+#: a start uses them.
 SECONDS_PER_RUN = 10.0
 
 
@@ -77,7 +77,7 @@ def estimate_seconds(specs: list[RunSpec], parallel: int) -> float:
     for spec in specs:
         if (Path(spec.run_dir) / "test" / "last" / "metrics.json").exists():
             continue
-        step = SECONDS_PER_STEP.get(spec.config["model"], max(SECONDS_PER_STEP.values()))
+        step = get_spec(spec.config["model"]).seconds_per_step
         total += spec.config["steps"] * step + SECONDS_PER_RUN
     return total / max(1, min(parallel, os.cpu_count() or 1))
 
@@ -87,13 +87,13 @@ def run_paper(
     parallel: int = 2, overrides: dict[str, Any] | None = None,
     on_plan: Callable[[PaperPlan, float], None] | None = None, on_run: Callable[[RunSpec], None] | None = None,
 ) -> Path:
-    """Run (or resume) every grid of the paper and write ``index.html``; return its path.
+    """Run (or resume) every grid of the paper: each grid's tables and figures, and ``paper.json``;
+    returns the folder (``glancevad.report.render_paper_report`` renders it as ``index.html``).
 
     ``on_plan(plan, estimated_seconds)`` is called before any training, ``on_run(spec)`` after each run.
     """
     from glancevad.data.dataset import load_dataset
     from glancevad.experiments.tables import tabulate_grid
-    from glancevad.report import render_paper_report
 
     data, out = Path(data), Path(out)
     seeds = budget_seeds(budget, seeds)
@@ -127,7 +127,7 @@ def run_paper(
         tabulate_grid(out / name, name, cells, results, dataset_name=dataset_name, seeds=seeds)
     info["wall_s"] = wall_before + time.monotonic() - started
     write_json(info_path, info)
-    return render_paper_report(out)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from glancevad.experiments.grids import Cell, grid_cells
 from glancevad.fileio import write_json
 from glancevad.glance import perturb_glances, read_glances, write_glances
 from glancevad.metrics import UndefinedMetricWarning
+from glancevad.models import get_spec, list_models
 
 #: What each ``--budget`` changes in every run's configuration; ``small`` also runs one seed only,
 #: so that a grid runs in minutes on a CPU. ``paper`` is meant for the demo-sized synthetic data
@@ -48,12 +49,16 @@ BUDGETS: dict[str, dict[str, Any]] = {
     "paper": {},
 }
 
-#: Per-network steps of a budget. ``paper``: the latest plateau step over weak and glance runs and
-#: two seeds, measured by ``glancevad experiment plateau --data D --out O --preset demo --seeds 2
-#: --parallel 2`` on ``glancevad synth D --size demo`` (table in the README).
-BUDGET_STEPS: dict[str, dict[str, int]] = {
-    "paper": {"mil": 650, "rtfm": 700, "urdmu": 250},
-}
+
+
+def budget_steps(budget: str) -> dict[str, int]:
+    """Per-network steps of a budget (``{}``: the configuration's own). ``paper``: each network's
+    ``ModelSpec.paper_steps``, the latest plateau step over weak and glance runs and two seeds,
+    measured by ``glancevad experiment plateau --data D --out O --preset demo --seeds 2 --parallel 2``
+    on ``glancevad synth D --size demo`` (table in the README)."""
+    if budget != "paper":
+        return {}
+    return {name: get_spec(name).paper_steps for name in list_models()}
 
 
 def budget_seeds(budget: str, seeds: int) -> int:
@@ -106,8 +111,8 @@ def plan_grid(
 def budget_overrides(budget: str, model: str) -> dict[str, Any]:
     """The configuration a budget sets for one network (the ``paper`` budget's steps differ by network)."""
     values = dict(BUDGETS[budget])
-    if budget in BUDGET_STEPS:
-        values["steps"] = BUDGET_STEPS[budget][model]
+    if steps := budget_steps(budget):
+        values["steps"] = steps[model]
     return values
 
 
@@ -136,9 +141,9 @@ def _perturbed_glances(dataset, out: Path, shift: int) -> Path:
 
 def execute(spec: RunSpec, threads: int | None = None) -> dict[str, dict[str, Any]]:
     """Train (or resume, or skip) one run, then test it: ``{"best": metrics, "last": metrics}``."""
-    from glancevad.engine.distributed import resolve_device
     from glancevad.engine.inference import evaluate_checkpoint
     from glancevad.engine.trainer import train
+    from glancevad.runtime import resolve_device
 
     if threads:
         torch.set_num_threads(threads)
@@ -233,33 +238,3 @@ def execute_specs(
             if on_run:
                 on_run(spec)
     return results
-
-
-def run_experiment(
-    name: str, data: str | os.PathLike, out: str | os.PathLike, *, preset: str | None = None, seeds: int = 3,
-    budget: str = "full", parallel: int = 1, overrides: dict[str, Any] | None = None,
-    on_plan: Callable[[int], None] | None = None, on_run: Callable[[Any], None] | None = None,
-) -> tuple[Path, Path, Path]:
-    """``glancevad experiment``: a grid (tables of best.pt and last.pt, and a figure) or a study.
-
-    Returns ``(table CSV, table markdown, figure PNG)``.
-    """
-    from glancevad.experiments.assisted import run_assisted_study
-    from glancevad.experiments.plateau import run_plateau_study
-    from glancevad.experiments.selection import run_selection_study
-    from glancevad.experiments.tables import tabulate_grid
-
-    seeds = budget_seeds(budget, seeds)
-    study_overrides = {**BUDGETS[budget], **(overrides or {})}  # studies apply a budget as plain overrides
-    if name == "selection":
-        return run_selection_study(data, out, preset=preset, seeds=seeds, overrides=study_overrides,
-                                   on_plan=on_plan, on_run=on_run)
-    if name in ("plateau", "assisted"):
-        study = run_plateau_study if name == "plateau" else run_assisted_study
-        return study(data, out, preset=preset, seeds=seeds, parallel=parallel, overrides=study_overrides,
-                     on_plan=on_plan, on_run=on_run)
-    cells, results = run_grid(name, data, out, preset=preset, seeds=seeds, budget=budget, parallel=parallel,
-                              overrides=overrides, on_plan=on_plan, on_run=on_run)
-    csv_path, md_path, pngs = tabulate_grid(Path(out), name, cells, results,
-                                            dataset_name=load_dataset(data).name, seeds=seeds)
-    return csv_path, md_path, pngs[0]

@@ -30,6 +30,7 @@ import yaml
 from glancevad.config import resolve_config
 from glancevad.data.dataset import load_dataset
 from glancevad.engine.evaluator import score_videos
+from glancevad.experiments.tables import seed_mean_std
 from glancevad.fileio import atomic_write, read_jsonl, save_figure, write_csv
 from glancevad.metrics import UndefinedMetricWarning, evaluate_scores
 from glancevad.selection import SELECTION_RULES, choose_step, first_eligible_step
@@ -120,9 +121,7 @@ def _write_tables(out: Path, per_run, supervisions) -> tuple[Path, Path]:
             row: dict[str, Any] = {"supervision": sup, "rule": name, "n": len(picks),
                                    "step_mean": float(np.mean([p["step"] for p in picks]))}
             for metric in METRICS:
-                values = np.array([100 * p[metric] for p in picks])
-                row[f"{metric}_mean"] = float(values.mean())
-                row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+                row[f"{metric}_mean"], row[f"{metric}_std"] = seed_mean_std([100 * p[metric] for p in picks])
             rows.append(row)
     write_csv(out / "selection.csv", rows)
     seeds = rows[0]["n"]

@@ -27,6 +27,14 @@ def paper_results(grid: str) -> dict[str, Any]:
     return yaml.safe_load(text).get(grid, {"source": "", "rows": {}})
 
 
+def seed_mean_std(values) -> tuple[float, float]:
+    """Mean and standard deviation over seeds as every table gives them: the sample std (ddof 1),
+    0 for one seed; the mean of no value is NaN."""
+    values = np.asarray(values, dtype=np.float64)
+    mean = float(values.mean()) if len(values) else math.nan
+    return mean, float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
 def summarise(
     cells: list[Cell], results: dict[tuple[str, int], dict[str, dict[str, Any]]], *, checkpoint: str = "best"
 ) -> list[dict[str, Any]]:
@@ -36,9 +44,7 @@ def summarise(
         runs = [m[checkpoint] for (key, _), m in sorted(results.items()) if key == cell.key]
         row: dict[str, Any] = {"key": cell.key, "label": cell.label, "n": len(runs)}
         for metric in METRICS:
-            values = np.array([100 * r[metric] for r in runs], dtype=float)
-            row[f"{metric}_mean"] = float(values.mean()) if len(values) else math.nan
-            row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+            row[f"{metric}_mean"], row[f"{metric}_std"] = seed_mean_std([100 * r[metric] for r in runs])
         rows.append(row)
     return rows
 

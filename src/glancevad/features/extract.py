@@ -98,7 +98,7 @@ def video_list(
     for arg in paths:
         path = Path(arg)
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES))
+            found.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()))
         else:
             found.append(path)
     if list_file is not None:

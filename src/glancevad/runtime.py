@@ -1,0 +1,44 @@
+"""Torch at run time, for every layer that computes: which device to use, and how a torch file is
+read (``weights_only``: no code is unpickled; any failure one error naming the file)."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from glancevad.errors import GlanceVADError
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; anything else as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise GlanceVADError(f"unknown device {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GlanceVADError("device cuda requested but CUDA is not available")
+    return device
+
+
+def load_torch_file(path: str | os.PathLike, *, what: str) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU; a file it cannot read is one error,
+    ``"<path>: not a readable <what> (<reason>)"``.
+
+    The weights-only unpickler warns (a ``UserWarning``) about pickle protocols before it fails on
+    a raw pickle; that warning is silenced by its class and module, the failure is the message.
+    """
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\._weights_only_unpickler")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad file
+        # the first sentence: torch goes on to suggest weights_only=False, which would run the file's code
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0].split(". ")[0]
+        raise GlanceVADError(f"{path}: not a readable {what} ({reason})") from None

@@ -1,0 +1,93 @@
+"""Each extension point is one place: a dummy network, kernel, annotation format and experiment,
+each added only there, reach the grids, the paper planner and the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+# Registers the four dummies, each in its one place, then runs what reads them; prints what it saw.
+SCRIPT = textwrap.dedent('''
+    import json, sys
+    from pathlib import Path
+
+    import glancevad.tgs as tgs
+    from glancevad.data.groundtruth import ANNOTATION_FORMATS, AnnotationFormat
+    from glancevad.experiments.registry import register_experiment
+    from glancevad.fileio import write_csv
+    from glancevad.models.mil import MIL, mil_loss
+    from glancevad.models.registry import register_model
+
+    @register_model("tiny", base_loss=mil_loss, description="a dummy network", label="Tiny", paper_steps=3,
+                    seconds_per_step=0.5)
+    def build_tiny(in_dim=1024, **kwargs):
+        return MIL(in_dim=in_dim, hidden=8, head_hidden=4, **kwargs)
+
+    tgs.KERNELS["box"] = lambda distance, width: (distance.abs() <= width).float()
+
+    def framed_fields(tokens, path, line):
+        return int(tokens[0].removeprefix("frames=")), tokens[1:]
+
+    ANNOTATION_FORMATS["framed"] = AnnotationFormat("framed", "name frames=N s1 e1",
+                                                    lambda t: len(t) > 1 and t[1].startswith("frames="),
+                                                    framed_fields)
+
+    @register_experiment("dummy", "a dummy experiment")
+    def dummy(data, out, *, preset, seeds, budget, parallel, overrides, on_plan, on_run):
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "table.md").write_text(f"seeds {seeds}, budget {budget}\\n")
+        write_csv(out / "table.csv", [{"seeds": seeds}])
+        (out / "figure.png").write_bytes(b"")
+        return out / "table.csv", out / "table.md", out / "figure.png"
+
+    from glancevad.cli import main
+    from glancevad.experiments.grids import grid_cells
+    from glancevad.experiments.paper import estimate_seconds, plan_paper
+
+    data, out = Path(sys.argv[1]), Path(sys.argv[2])
+    seen = {"networks": [c.label for c in grid_cells("networks")], "kernels": [c.key for c in grid_cells("kernels")]}
+    plan = plan_paper(data, out / "paper", preset="demo", seeds=1, budget="paper", grids=("networks", "kernels"))
+    seen["paper_steps"] = {s.config["model"]: s.config["steps"] for s in plan.grids["networks"][1]}
+    seen["paper_kernels"] = sorted({s.config["kernel"] for s in plan.grids["kernels"][1]})
+    tiny = [s for s in plan.unique if s.config["model"] == "tiny"]
+    seen["estimate"] = estimate_seconds(tiny, 1)
+    print("SEEN " + json.dumps(seen), flush=True)
+    args = ["--batch-size", "2", "--precision", "fp32", "--set", "num_snippets=16", "--set", "eval_every=2",
+            "--set", "val_fraction=0.25", "--set", "min_mining_step=1", "--steps", "2"]
+    main(["train", "--data", str(data), "--out", str(out / "tiny"), "--model", "tiny", *args])
+    main(["train", "--data", str(data), "--out", str(out / "box"), "--model", "tiny", "--set", "kernel=box", *args])
+    (out / "ann.txt").write_text("a frames=64 16 32\\n")
+    (out / "list.csv").write_text("video-id\\na\\n")
+    (out / "lengths.csv").write_text("video-id,num_snippets_T\\na,4\\n")
+    main(["gt", "build", "--annotations", str(out / "ann.txt"), "--list", str(out / "list.csv"),
+          "--lengths", str(out / "lengths.csv"), "--format", "framed", "--out", str(out / "gt.json")])
+    main(["experiment", "dummy", "--data", str(data), "--out", str(out / "dummy"), "--seeds", "2"])
+''')
+
+
+def test_a_network_kernel_format_and_experiment_each_added_in_one_place(tiny_root, tmp_path):
+    import json
+
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tiny_root), str(tmp_path)], capture_output=True,
+                          text=True, env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    seen = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("SEEN "))[5:])
+    assert {"Tiny (weak)", "Tiny (glance)", "UR-DMU (glance)"} <= set(seen["networks"])
+    assert "box" in seen["kernels"] and "box" in seen["paper_kernels"]
+    assert seen["paper_steps"]["tiny"] == 3 and seen["paper_steps"]["urdmu"] == 250
+    assert seen["estimate"] == 2 * (3 * 0.5 + 10.0)   # the tiny weak and glance runs at its own cost per step
+    for run in ("tiny", "box"):
+        summary = json.loads((tmp_path / run / "summary.json").read_text())
+        assert summary["finished"] and summary["steps"] == 2
+    assert json.loads((tmp_path / "box" / "summary.json").read_text())["steps"] == 2
+    import yaml
+
+    assert yaml.safe_load((tmp_path / "box" / "config.yaml").read_text())["kernel"] == "box"
+    gt = json.loads((tmp_path / "gt.json").read_text())
+    assert gt["a"]["labels"][:64] == [0] * 16 + [1] * 16 + [0] * 32
+    assert (tmp_path / "dummy" / "table.md").read_text() == "seeds 2, budget full\n"
+    help_text = subprocess.run([sys.executable, "-m", "glancevad", "experiment", "--help"], capture_output=True,
+                               text=True, env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"}).stdout
+    assert "`selection`: the checkpoint-selection study" in help_text   # descriptions come from the registry
