@@ -196,13 +196,13 @@ def watch(
     are closed (end alarms) on the way out.
     """
     from glancevad.causal import CausalScorer, push_together
-    from glancevad.runtime import resolve_device
     from glancevad.engine.inference import load_model
     from glancevad.features.extract import ExtractionSettings, SnippetExtractor
     from glancevad.features.i3d import FEATURE_DIM
     from glancevad.features.preprocess import snippet_crops
     from glancevad.features.video import SHORT_SIDE
     from glancevad.features.weights import load_i3d
+    from glancevad.runtime import resolve_device
 
     if not specs:
         raise GlanceVADError("no sources to watch (give SOURCE arguments or --sources FILE)")
