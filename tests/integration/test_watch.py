@@ -218,6 +218,14 @@ def test_watch_user_errors(event_video, tmp_path):
                       "takes 32-d features but I3D gives 1024-d")
     assert_user_error(run("watch", event_video["path"], "--checkpoint", ckpt, "--webhook", "ftp://x", check=False),
                       "--webhook must be an http:// or https:// URL")
+    assert_user_error(run("watch", "--checkpoint", ckpt, check=False), "nothing to watch")
+    assert_user_error(run("watch", event_video["path"], "--checkpoint", ckpt, "--sink", "kafka=x", check=False),
+                      "unknown kind 'kafka'; choose from stdout, jsonl, webhook, mqtt")
+    assert_user_error(run("watch", event_video["path"], event_video["path"], "--checkpoint", ckpt, check=False),
+                      "two streams are named")
+    (tmp_path / "cameras.yaml").write_text("streams: [{name: a}]\n")
+    assert_user_error(run("watch", "--sources", tmp_path / "cameras.yaml", "--checkpoint", ckpt, check=False),
+                      "cameras.yaml: streams[0]: 'source' must be a non-empty string")
     assert_user_error(run("watch", f"http://127.0.0.1:{free_port()}/none.ts", "--checkpoint", ckpt, "--retries", 1,
                           "--backoff", 0.1, check=False), "cannot open", "gave up after 1 retries")
 

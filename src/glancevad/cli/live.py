@@ -13,6 +13,7 @@ from glancevad.cli.common import Precision, seconds
 from glancevad.console import console, err_console
 from glancevad.errors import GlanceVADError
 from glancevad.events import DEFAULTS
+from glancevad.watch.sinks import SINKS
 
 
 @app.command()
@@ -49,7 +50,8 @@ def watch(
     webhook: Annotated[str | None, typer.Option(help="Also POST each record as JSON to this URL (--sink webhook=).")
                        ] = None,
     sink: Annotated[list[str] | None, typer.Option(
-        help="Another alarm sink, KIND=TARGET (repeatable): jsonl=FILE, webhook=URL, mqtt=mqtt://HOST[:PORT]/TOPIC.",
+        help=f"Another alarm sink, KIND=TARGET (repeatable); KIND: {', '.join(SINKS)} (jsonl=FILE, webhook=URL, "
+             "mqtt=mqtt://HOST[:PORT]/TOPIC).",
         show_default=False)] = None,
     metrics_port: Annotated[int | None, typer.Option(
         help="Serve Prometheus metrics (/metrics) and a health check (/healthz) on this port.")] = None,

@@ -26,7 +26,7 @@ import numpy as np
 
 from glancevad.constants import FRAMES_PER_SNIPPET
 from glancevad.errors import GlanceVADError
-from glancevad.events import Event, EventTracker
+from glancevad.events import DEFAULTS, Event, EventTracker
 from glancevad.watch.settings import StreamSpec, WatchSettings
 from glancevad.watch.sinks import SinkSet
 from glancevad.watch.sources import AVSource, Source, SourceLost
@@ -120,8 +120,7 @@ class Stream:
 
     @property
     def fps(self) -> float:
-        from glancevad.events import DEFAULTS
-
+        """The stream's frame rate (the default where it states none)."""
         return self.source.fps or DEFAULTS.fps
 
     def _publish(self, opened: list[Event], closed: list[Event], emit: Callable[[dict], None]) -> None:
@@ -181,7 +180,7 @@ def _stop_on_sigint(stop: threading.Event) -> Callable[[], None]:
 def watch(
     specs: Sequence[StreamSpec],
     checkpoint: str | os.PathLike,
-    settings: WatchSettings = WatchSettings(),
+    settings: WatchSettings | None = None,
     *,
     sinks: SinkSet,
     on_status: Status = lambda kind, message: None,
@@ -206,6 +205,7 @@ def watch(
 
     if not specs:
         raise GlanceVADError("no sources to watch (give SOURCE arguments or --sources FILE)")
+    settings = settings or WatchSettings()
     stop, ready = threading.Event(), threading.Event()
     sources = [AVSource(spec, settings, on_status, stop) for spec in specs]  # a missing file: an error before loading
     device = resolve_device(settings.device)
