@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from glancevad.cli.app import app
-from glancevad.cli.common import Precision, seconds
+from glancevad.cli.common import DeviceOpt, Precision, PrecisionOpt, WeightsOpt, seconds
 from glancevad.console import console, err_console
 from glancevad.errors import GlanceVADError
 from glancevad.events import DEFAULTS
@@ -34,9 +34,9 @@ def watch(
     merge_gap: Annotated[str, typer.Option(help="Events closer than this are one, e.g. 2.0s.")] = (
         f"{DEFAULTS.merge_gap}s"),
     crops: Annotated[int | None, typer.Option(help="1, 5 or 10 (default: the checkpoint's).")] = None,
-    precision: Annotated[Precision, typer.Option(help="fp32 or bf16 (I3D and the network).")] = Precision.fp32,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
-    weights: Annotated[str, typer.Option(help="rgb_scratch (bundled) or a PyTorch I3D state dict.")] = "rgb_scratch",
+    precision: PrecisionOpt = Precision.fp32,
+    device: DeviceOpt = "auto",
+    weights: WeightsOpt = "rgb_scratch",
     realtime: Annotated[bool, typer.Option(help="Read files at their frame rate (default: as fast as possible).")] = (
         False),
     follow: Annotated[bool, typer.Option(help="The sources are live: wait for a file to grow, reconnect a "
@@ -132,7 +132,7 @@ def export(
     out: Annotated[Path | None, typer.Option(help="Folder to write (default runs/export/<checkpoint stem>).")] = None,
     with_i3d: Annotated[bool, typer.Option(help="Also export the I3D feature extractor.")] = False,
     crops: Annotated[int | None, typer.Option(help="Crops of the traced example (default: the checkpoint's).")] = None,
-    weights: Annotated[str, typer.Option(help="I3D weights: rgb_scratch (bundled) or a state dict.")] = "rgb_scratch",
+    weights: WeightsOpt = "rgb_scratch",
 ) -> None:
     """Write the scoring network (and with --with-i3d the feature extractor) for use without glancevad.
 
