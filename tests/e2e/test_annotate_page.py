@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import shutil
 import time
+from datetime import datetime, timedelta
 from fractions import Fraction
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from browser import ARTIFACTS, CHROMIUM, FLAGS, require_chromium
 from cli_helpers import AnnotateServer, run
 from conftest import SHARED
+from glancevad.annotate.store import GlanceStore
 from media import BARCODE_BITS, BARCODE_BLOCK, write_numbered_video, write_video
 
 require_chromium()
@@ -313,7 +315,10 @@ def test_counter_picture_and_glance_agree_at_every_frame_rate(tmp_path):
 
 
 def status_says(page, text: str) -> None:
-    page.wait_for_function("(t) => document.getElementById('status').textContent.includes(t)", arg=text)
+    try:
+        page.wait_for_function("(t) => document.getElementById('status').textContent.includes(t)", arg=text)
+    except sync_api.TimeoutError:
+        raise AssertionError(f"the page says {page.locator('#status').text_content()!r}, not {text!r}") from None
 
 
 def test_controls_annotators_expect(page):
@@ -386,34 +391,49 @@ def test_controls_annotators_expect(page):
     assert status["y"] + status["height"] < 860
 
 
-def test_a_stale_tab_is_told_and_shown_the_current_glances(page):
+def test_two_tabs_never_block_each_other_and_a_real_conflict_is_redone(page):
     base = page.server.url
     page.goto(base)
     page.evaluate("localStorage.setItem('glancevad.annotator', 'alice')")
     other = page.context.new_page()
     other.set_default_timeout(15_000)
-    other.clock.install()  # its poll runs only when the test moves its clock on
     for tab in (page, other):
         tab.goto(base)
         tab.wait_for_function("() => document.querySelectorAll('#videos li').length === 2")
         open_video(tab, "alpha")
     page.keyboard.press("g")
-    page.wait_for_function("() => document.querySelectorAll('#glances li').length === 1")
+    status_says(page, "glance at frame 0 · saved")
     other.keyboard.press("ArrowRight")
-    other.keyboard.press("g")  # its version is old: 409, nothing saved, the current list shown
-    status_says(other, "not saved")
-    other.wait_for_function("() => document.querySelectorAll('#glances li').length === 1")
-    assert glance_frames(other) == [0]
-    other.keyboard.press("g")  # now up to date: saved
+    other.keyboard.press("g")  # drawn before the first tab's glance: saved all the same
+    status_says(other, "glance at frame 1 · saved")
     other.wait_for_function("() => document.querySelectorAll('#glances li').length === 2")
     page.wait_for_function("() => document.querySelectorAll('#glances li').length === 2")  # its poll redraws
-    status_says(page, "changed in another tab")
-    page.keyboard.press("Shift+ArrowRight")
-    page.keyboard.press("g")
-    page.wait_for_function("() => document.querySelectorAll('#glances li').length === 3")
-    other.clock.run_for(2500)  # the poll notices the change
-    other.wait_for_function("() => document.querySelectorAll('#glances li').length === 3")
-    status_says(other, "changed in another tab")
+    page.wait_for_function("() => document.getElementById('live').textContent.includes('updated')")
+    status_says(page, "glance at frame 0 · saved")  # quietly: its own last message stays
+
+    # a real conflict: a reviewer rejects the glance another reviewer accepted since the page drew it
+    for name in ("rev", "rev2"):
+        page.request.post(f"{base}/api/annotators", data={"name": name})
+    GlanceStore(page.db).add_annotator("rev2", reviewer=True)
+    page.evaluate("localStorage.setItem('glancevad.annotator', 'rev')")
+    page.clock.install()
+    page.reload()
+    page.wait_for_function("() => document.querySelectorAll('#videos li').length === 2")
+    open_video(page, "alpha")
+    page.locator("input[name=mode][value=review]").check()
+    page.wait_for_function("() => document.querySelectorAll('.review-column').length === 1")
+    page.clock.pause_at(datetime.now() + timedelta(seconds=10))  # from here on no poll redraws the page
+    first = page.evaluate("app.glances[0].id")
+    accepted = page.request.post(f"{base}/api/glances/{first}/review", data={"reviewer": "rev2", "status": "accepted"})
+    assert accepted.status == 200, accepted.text()
+    page.locator(".review-list li span").first.click()
+    page.keyboard.press("r")
+    status_says(page, f"rejected glance #{first} at frame 0 · saved (glance #{first} changed since you saw it:"
+                      " accepted by rev2; done on it as it is now)")
+    assert page.request.get(f"{base}/api/videos/alpha/glances").json()[0]["reviewer"] == "rev"
+    other.keyboard.press("p")  # alice's tab still shows the glance proposed
+    other.keyboard.press("Delete")  # a reviewed glance is not hers to delete any more: she is told
+    status_says(other, "was already rejected by a reviewer: it cannot be deleted")
 
 
 def test_the_token_leaves_the_address_bar(page, tmp_path):

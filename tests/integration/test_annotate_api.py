@@ -43,6 +43,7 @@ def client(video_dir, tmp_path):
     with TestClient(create_app(video_dir, store, duplicate_frames=5), base_url=LOCAL) as c:
         for name in ("ann", "bob", "rev"):
             assert c.post("/api/annotators", json={"name": name}).status_code == 201
+        c.store = store
         yield c
 
 
@@ -111,7 +112,8 @@ def test_review_flags_and_export(client):
     ("post", "/api/videos/alpha/glances", {"annotator": "ann", "frame": True}, 422, "valid integer"),
     ("post", "/api/videos/alpha/glances", {"annotator": "ann", "frame": 7.0}, 422, "valid integer"),
     ("post", "/api/videos/alpha/glances", {"annotator": "ann", "frame": 2**70}, 422, "less than or equal"),
-    ("post", "/api/videos/alpha/glances", {"annotator": "ann", "frame": 1, "version": -1}, 422, "body.version"),
+    ("post", "/api/glances/1/review", {"reviewer": "rev", "status": "accepted", "revision": -1}, 422, "body.revision"),
+    ("post", "/api/videos/alpha/glances", {"annotator": "ann", "frame": 1, "version": 0}, 422, "Extra inputs"),
     ("delete", "/api/glances/99999999999999999999999?annotator=ann", None, 422, "less than or equal"),
     ("delete", "/api/glances/0?annotator=ann", None, 422, "greater than or equal"),
     ("post", "/api/glances/18446744073709551617/review", {"reviewer": "rev", "status": "accepted"}, 422, ""),
@@ -343,9 +345,10 @@ def test_only_reviewers_review_and_annotators_delete_only_their_own_unreviewed_g
     reviewed = client.delete(f"/api/glances/{mine}?annotator=ann")
     assert reviewed.status_code == 403 and "already accepted" in reviewed.json()["detail"]
     assert {g["id"] for g in client.get("/api/videos/alpha/glances").json()} == {mine, theirs}
-    assert client.get("/api/annotators").json() == [
-        {"name": "ann", "reviewer": False, "model": False}, {"name": "bob", "reviewer": False, "model": False},
-        {"name": "rev", "reviewer": True, "model": False}]
+    assert client.get("/api/annotators").json() == [  # hues: golden angles in the order they joined (rev first)
+        {"name": "ann", "reviewer": False, "model": False, "hue": 137.5},
+        {"name": "bob", "reviewer": False, "model": False, "hue": 275.0},
+        {"name": "rev", "reviewer": True, "model": False, "hue": 0.0}]
 
 
 def test_keep_resolves_a_duplicate_pair_in_one_undoable_action(client):
@@ -386,19 +389,51 @@ def test_undo_is_per_video_and_says_what_it_undid(client):
     assert client.post("/api/videos/alpha/undo", json={"annotator": "ann"}).json() == {"undone": None}
 
 
-def test_a_write_from_a_stale_tab_gets_409_with_the_current_state(client):
-    version = client.get("/api/videos/alpha").json()["version"]
-    glance = client.post("/api/videos/alpha/glances", json={"annotator": "ann", "frame": 3, "version": version}).json()
-    other_tab = client.post("/api/videos/alpha/glances", json={"annotator": "ann", "frame": 9, "version": version})
-    assert other_tab.status_code == 409 and "changed in another tab" in other_tab.json()["detail"]
-    assert other_tab.json()["current"]["version"] == version + 1
-    assert [g["id"] for g in other_tab.json()["current"]["glances"]] == [glance["id"]]
-    stale_delete = client.delete(f"/api/glances/{glance['id']}?annotator=ann&version={version}")
-    assert stale_delete.status_code == 409
-    assert client.delete(f"/api/glances/{glance['id']}?annotator=ann&version={version + 1}").status_code == 200
-    gone = client.delete(f"/api/glances/{glance['id']}?annotator=ann&version={version + 2}")
-    assert gone.status_code == 404 and "another tab" in gone.json()["detail"]
-    assert client.get("/api/videos/alpha/version").json() == {"version": version + 2}
+def test_writes_conflict_only_on_the_same_glance(client):
+    """Annotators adding glances never conflict; a write naming a glance's old revision does (409, with the
+    glance as it is now), and the same write on the fresh revision goes through."""
+    client.store.add_annotator("rev2", reviewer=True)
+    add = lambda who, frame: client.post("/api/videos/alpha/glances", json={"annotator": who, "frame": frame})  # noqa: E731
+    mine, theirs = add("ann", 3).json(), add("bob", 9).json()  # no version to send: both saved
+    assert mine["revision"] == theirs["revision"] == 0 and add("ann", 4).status_code == 201
+    accepted = client.post(f"/api/glances/{mine['id']}/review", json={"reviewer": "rev", "status": "accepted",
+                                                                      "revision": 0}).json()
+    assert accepted["revision"] == 1
+    stale = client.post(f"/api/glances/{mine['id']}/review", json={"reviewer": "rev2", "status": "rejected",
+                                                                   "revision": 0})
+    assert stale.status_code == 409
+    assert stale.json()["detail"] == f"glance #{mine['id']} changed since you saw it: accepted by rev"
+    assert stale.json()["glance"]["status"] == "accepted" and stale.json()["glance"]["revision"] == 1
+    assert len(stale.json()["current"]["glances"]) == 3
+    redone = client.post(f"/api/glances/{mine['id']}/review", json={"reviewer": "rev2", "status": "rejected",
+                                                                    "revision": 1})
+    assert redone.status_code == 200 and redone.json()["reviewer"] == "rev2"
+    assert client.delete(f"/api/glances/{theirs['id']}?annotator=bob&revision=0").status_code == 200
+    gone = client.post(f"/api/glances/{theirs['id']}/review", json={"reviewer": "rev", "status": "accepted",
+                                                                    "revision": 0})
+    assert gone.status_code == 409 and gone.json()["glance"] is None and "deleted by bob" in gone.json()["detail"]
+    unchecked = client.post(f"/api/glances/{theirs['id']}/review", json={"reviewer": "rev", "status": "accepted"})
+    assert unchecked.status_code == 404 and "another tab" in unchecked.json()["detail"]
+    stale_delete = client.delete(f"/api/glances/{mine['id']}?annotator=ann&revision=0")
+    assert stale_delete.status_code == 409 and "rejected by rev2" in stale_delete.json()["detail"]
+    assert client.get("/api/videos/alpha/version").json() == {"version": 6}  # every write counted, for the poll
+
+
+def test_undo_never_wipes_someone_elses_change(client):
+    glance = client.post("/api/videos/alpha/glances", json={"annotator": "ann", "frame": 5}).json()
+    client.post(f"/api/glances/{glance['id']}/review", json={"reviewer": "rev", "status": "accepted"})
+    refused = client.post("/api/videos/alpha/undo", json={"annotator": "ann"})
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == (f"glance #{glance['id']} was changed by rev (review) after your add:"
+                                        " not undone, so their change stays")
+    assert client.get("/api/videos/alpha/glances").json()[0]["status"] == "accepted"
+    for status in ("rejected", "accepted"):  # a reviewer's own changes undo one after another
+        client.post(f"/api/glances/{glance['id']}/review", json={"reviewer": "rev", "status": status})
+    for expected in ("rejected", "accepted", "proposed"):
+        assert client.post("/api/videos/alpha/undo", json={"annotator": "rev"}).status_code == 200
+        assert client.get("/api/videos/alpha/glances").json()[0]["status"] == expected
+    undone = client.post("/api/videos/alpha/undo", json={"annotator": "ann"}).json()["undone"]  # rev's are undone
+    assert undone["kind"] == "add" and client.get("/api/videos/alpha/glances").json() == []
 
 
 def test_review_queue_and_progress(client):
@@ -486,6 +521,6 @@ def test_a_database_of_the_first_release_is_upgraded(video_dir, tmp_path):
         old.executescript("CREATE TABLE annotators (name TEXT PRIMARY KEY, created REAL NOT NULL);"
                           "INSERT INTO annotators VALUES ('ann', 0);")
     store = GlanceStore(db)
-    assert store.roles() == [{"name": "ann", "reviewer": False, "model": False}]
+    assert store.roles() == [{"name": "ann", "reviewer": False, "model": False, "hue": 0.0}]
     scan_videos(video_dir, store)
     assert store.version("alpha") == 0 and len(store.frame_times("alpha")) == 50

@@ -194,7 +194,7 @@ def test_import_of_model_proposals_through_the_cli(setup, video_dir, tmp_path):
     printed = run("annotate", "import", csv_path, "--videos", video_dir, "--db", db, "--status", "proposed",
                   "--annotator", "model", "--model").stdout
     assert "imported 2 glances" in printed
-    assert GlanceStore(db).roles() == [{"name": "model", "reviewer": False, "model": True}]
+    assert GlanceStore(db).roles() == [{"name": "model", "reviewer": False, "model": True, "hue": 0.0}]
     out = tmp_path / "all.csv"
     run("annotate", "export", "--out", out, "--db", db, "--include-proposed")
     assert out.read_text() == "video-id,glance\n"

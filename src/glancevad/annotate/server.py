@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from glancevad.annotate.library import video_file
 from glancevad.annotate.review import review_summary
-from glancevad.annotate.store import STATES, Forbidden, GlanceStore, Invalid, NotFound, Stale
+from glancevad.annotate.store import STATES, Conflict, Forbidden, GlanceStore, Invalid, NotFound
 from glancevad.assist.provider import ScoreProvider
 from glancevad.glance.io import format_glances
 
@@ -42,7 +42,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 Id = Annotated[int, FastPath(ge=1, le=2**63 - 1)]
-Version = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
+Revision = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
 Name = Annotated[str, Field(min_length=1, max_length=40)]
 
 
@@ -58,35 +58,32 @@ class GlanceIn(_Body):
     annotator: Name
     frame: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
     status: Literal["proposed", "accepted"] = "proposed"
-    version: Version | None = None
 
 
 class StateIn(_Body):
     annotator: Name
     state: Literal[STATES]  # type: ignore[valid-type]
-    version: Version | None = None
 
 
 class ReviewIn(_Body):
     reviewer: Name
     status: Literal["accepted", "rejected"]
-    version: Version | None = None
+    revision: Revision | None = None  # the glance's revision the page saw: a changed glance answers 409
 
 
 class KeepIn(_Body):
     reviewer: Name
-    version: Version | None = None
+    revision: Revision | None = None
 
 
 class MoveIn(_Body):
     reviewer: Name
     frame: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
-    version: Version | None = None
+    revision: Revision | None = None
 
 
 class WhoIn(_Body):
     annotator: Name
-    version: Version | None = None
 
 
 def is_loopback(host: str) -> bool:
@@ -209,9 +206,10 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
     async def forbidden(_: Request, exc: Forbidden) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=403)
 
-    @app.exception_handler(Stale)
-    async def stale(_: Request, exc: Stale) -> JSONResponse:
-        return JSONResponse({"detail": str(exc), "current": store.snapshot(exc.video_id)}, status_code=409)
+    @app.exception_handler(Conflict)
+    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "glance": exc.glance, "current": store.snapshot(exc.video_id)},
+                            status_code=409)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -286,36 +284,36 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
 
     @app.post("/api/videos/{video_id}/glances", status_code=201)
     def add_glance(video_id: str, body: GlanceIn, response: Response) -> dict[str, Any]:
-        glance = store.add_glance(video_id, body.frame, body.annotator, status=body.status, version=body.version)
+        glance = store.add_glance(video_id, body.frame, body.annotator, status=body.status)
         if not glance["created"]:
             response.status_code = 200
         return glance
 
     @app.delete("/api/glances/{glance_id}")
     def delete_glance(glance_id: Id, annotator: str = Query(..., min_length=1, max_length=40),
-                      version: int | None = Query(None, ge=0, le=2**63 - 1)) -> dict[str, Any]:
-        return store.delete_glance(glance_id, annotator, version=version)
+                      revision: int | None = Query(None, ge=0, le=2**63 - 1)) -> dict[str, Any]:
+        return store.delete_glance(glance_id, annotator, revision=revision)
 
     @app.post("/api/glances/{glance_id}/review")
     def review_glance(glance_id: Id, body: ReviewIn) -> dict[str, Any]:
-        return store.review(glance_id, body.status, body.reviewer, version=body.version)
+        return store.review(glance_id, body.status, body.reviewer, revision=body.revision)
 
     @app.post("/api/glances/{glance_id}/move")
     def move_glance(glance_id: Id, body: MoveIn) -> dict[str, Any]:
-        return store.move(glance_id, body.frame, body.reviewer, version=body.version)
+        return store.move(glance_id, body.frame, body.reviewer, revision=body.revision)
 
     @app.post("/api/glances/{glance_id}/keep")
     def keep_glance(glance_id: Id, body: KeepIn) -> dict[str, Any]:
-        return store.keep(glance_id, body.reviewer, duplicate_frames, version=body.version)
+        return store.keep(glance_id, body.reviewer, duplicate_frames, revision=body.revision)
 
     @app.post("/api/videos/{video_id}/state")
     def set_state(video_id: str, body: StateIn) -> dict[str, Any]:
-        state = store.set_state(video_id, body.annotator, body.state, version=body.version)
+        state = store.set_state(video_id, body.annotator, body.state)
         return {"state": state, "version": store.version(video_id)}
 
     @app.post("/api/videos/{video_id}/undo")
     def undo(video_id: str, body: WhoIn) -> dict[str, Any]:
-        return {"undone": store.undo(video_id, body.annotator, version=body.version)}
+        return {"undone": store.undo(video_id, body.annotator)}
 
     @app.get("/api/videos/{video_id}/review")
     def review(video_id: str) -> dict[str, Any]:

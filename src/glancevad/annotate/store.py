@@ -4,6 +4,12 @@ Every action is one short transaction committed before the server answers, with
 ``synchronous=FULL``, so an acknowledged glance survives a killed server (and a power cut).
 Deleting a glance marks it deleted rather than removing the row, so undo can bring it back and the
 history stays auditable. Each action an annotator takes is logged with what undoes it.
+
+Many annotators and reviewers work on one video at once, so conflicts are detected per glance: every
+glance carries a ``revision`` that each change to it (review, move, delete, undo) bumps, and a write
+on a glance that names the revision it saw is refused with :class:`Conflict` when the glance has
+changed since. Adding a glance never conflicts (it touches no existing glance). The video's
+``version`` only counts changes, so that pages polling it know when to redraw.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ CREATE TABLE IF NOT EXISTS videos (
     proxy TEXT,                         -- a browser-playable copy (absolute path), when the file is not
     times TEXT,                         -- JSON {"times", "seeks"}: each frame's presentation time (s) in
                                         -- the file served, and the time to seek to to show it
-    version INTEGER NOT NULL DEFAULT 0  -- bumped by every write to the video's glances or states
+    version INTEGER NOT NULL DEFAULT 0  -- bumped by every write to the video's glances or states (polled)
 );
 CREATE TABLE IF NOT EXISTS annotators (
     name TEXT PRIMARY KEY,
@@ -60,7 +66,8 @@ CREATE TABLE IF NOT EXISTS glances (
     created REAL NOT NULL,
     status TEXT NOT NULL DEFAULT 'proposed' CHECK (status IN ('proposed', 'accepted', 'rejected')),
     reviewer TEXT REFERENCES annotators(name),
-    deleted REAL
+    deleted REAL,
+    revision INTEGER NOT NULL DEFAULT 0 -- bumped by every change to this glance: writes naming an older one conflict
 );
 CREATE INDEX IF NOT EXISTS glances_by_video ON glances(video_id, deleted);
 CREATE TABLE IF NOT EXISTS video_state (
@@ -87,7 +94,10 @@ _ADDED_COLUMNS = (
     ("annotators", "reviewer", "INTEGER NOT NULL DEFAULT 0"),
     ("actions", "video_id", "TEXT"),
     ("annotators", "model", "INTEGER NOT NULL DEFAULT 0"),
+    ("glances", "revision", "INTEGER NOT NULL DEFAULT 0"),
 )
+_GLANCE_COLUMNS = "id, video_id, frame, annotator, created, status, reviewer, revision"
+GOLDEN_ANGLE = 137.508  # degrees: the i-th annotator's hue is i times this, so hues stay far apart
 
 
 class NotFound(GlanceVADError):
@@ -102,13 +112,15 @@ class Forbidden(GlanceVADError):
     """An action the annotator's role does not allow (accepting without being a reviewer ...)."""
 
 
-class Stale(GlanceVADError):
-    """A write based on an old version of a video: the page must show the current state first."""
+class Conflict(GlanceVADError):
+    """A write on a glance that changed (or was deleted) since the page saw it: a real conflict.
 
-    def __init__(self, video_id: str, version: int):
-        super().__init__(f"video {video_id!r} changed in another tab or by another annotator (now version {version})"
-                         "; showing its current glances, nothing was saved")
-        self.video_id, self.version = video_id, version
+    ``glance`` is the glance as it is now (``None``: deleted), so the page can redo the action on it.
+    """
+
+    def __init__(self, video_id: str, glance_id: int, glance: dict[str, Any] | None, what: str):
+        super().__init__(f"glance #{glance_id} {what}")
+        self.video_id, self.glance_id, self.glance = video_id, glance_id, glance
 
 
 @dataclass(frozen=True)
@@ -252,9 +264,15 @@ class GlanceStore:
         return [r["name"] for r in self.read().execute("SELECT name FROM annotators ORDER BY name")]
 
     def roles(self) -> list[dict[str, Any]]:
-        """``[{"name", "reviewer", "model"}]`` for every annotator, by name."""
-        rows = self.read().execute("SELECT name, reviewer, model FROM annotators ORDER BY name")
-        return [{"name": r["name"], "reviewer": bool(r["reviewer"]), "model": bool(r["model"])} for r in rows]
+        """``[{"name", "reviewer", "model", "hue"}]`` for every annotator, by name.
+
+        ``hue`` (degrees) is the annotator's colour on every page: the i-th annotator registered gets i
+        golden angles, so any two of the first ten are at least 20 degrees apart and never change.
+        """
+        rows = self.read().execute("SELECT name, reviewer, model, rowid FROM annotators ORDER BY rowid").fetchall()
+        roles = [{"name": r["name"], "reviewer": bool(r["reviewer"]), "model": bool(r["model"]),
+                  "hue": round(i * GOLDEN_ANGLE % 360, 1)} for i, r in enumerate(rows)]
+        return sorted(roles, key=lambda r: r["name"])
 
     def videos(self, annotator: str | None = None) -> list[dict[str, Any]]:
         """Every video with its glance count and state (the annotator's; with none, the most advanced)."""
@@ -290,44 +308,56 @@ class GlanceStore:
     def glances(self, video_id: str, *, annotator: str | None = None) -> list[dict[str, Any]]:
         self.video(video_id)
         rows = self.read().execute(
-            "SELECT id, video_id, frame, annotator, created, status, reviewer FROM glances"
+            f"SELECT {_GLANCE_COLUMNS} FROM glances"
             " WHERE video_id=? AND deleted IS NULL AND (?2 IS NULL OR annotator=?2) ORDER BY frame, id",
             (video_id, annotator),
         ).fetchall()
         return [dict(r) for r in rows]
 
     def snapshot(self, video_id: str) -> dict[str, Any]:
-        """The video's version and every live glance: what a stale page is sent to catch up."""
+        """The video's version and every live glance: what a page that met a conflict is sent to catch up."""
         return {"version": self.version(video_id), "glances": self.glances(video_id)}
 
     @contextmanager
-    def _video_write(self, video_id: str, version: int | None) -> Iterator[sqlite3.Connection]:
-        """A write transaction on one video: refused with :class:`Stale` when ``version`` is not its
-        current version (``None``: no check); the version goes up by one when the write commits."""
+    def _video_write(self, video_id: str) -> Iterator[sqlite3.Connection]:
+        """A write transaction on one video; its version (the change counter pages poll) goes up when it commits."""
         with self.write() as db:
-            current = db.execute("SELECT version FROM videos WHERE id=?", (video_id,)).fetchone()["version"]
-            if version is not None and version != current:
-                raise Stale(video_id, current)
             yield db
             db.execute("UPDATE videos SET version=version+1 WHERE id=?", (video_id,))
 
-    def add_glance(self, video_id: str, frame: int, annotator: str, *, status: str = "proposed",
-                   version: int | None = None) -> dict[str, Any]:
+    @contextmanager
+    def _glance_write(self, glance_id: int, revision: int | None) -> Iterator[tuple[sqlite3.Connection, dict]]:
+        """A write transaction on one glance, read fresh inside it: :class:`NotFound` when it never existed or
+        (with no ``revision``) is deleted; :class:`Conflict` when ``revision`` is given and the glance has been
+        changed or deleted since. Yields the connection and the glance as it is."""
+        with self.write() as db:
+            row = db.execute(f"SELECT {_GLANCE_COLUMNS}, deleted FROM glances WHERE id=?", (glance_id,)).fetchone()
+            if row is None or (row["deleted"] is not None and revision is None):
+                raise NotFound(f"unknown glance {glance_id} (deleted, perhaps in another tab)")
+            glance = dict(row)
+            deleted = glance.pop("deleted") is not None
+            if revision is not None and (deleted or glance["revision"] != revision):
+                raise Conflict(glance["video_id"], glance_id, None if deleted else glance,
+                               f"changed since you saw it: {_describe(glance, deleted)}")
+            yield db, glance
+            db.execute("UPDATE videos SET version=version+1 WHERE id=?", (glance["video_id"],))
+
+    def add_glance(self, video_id: str, frame: int, annotator: str, *, status: str = "proposed") -> dict[str, Any]:
         """Add a glance; returns it with ``created``: ``False`` when the annotator already had one on that frame
-        (nothing is written then)."""
+        (nothing is written then). Never conflicts: a new glance changes no existing one."""
         video = self.video(video_id)
         self.require_annotator(annotator)
         self._check_glance(video, frame, status)
         if status != "proposed":
             self._require_reviewer(annotator, "add accepted glances")
         try:
-            with self._video_write(video_id, version) as db:
+            with self._video_write(video_id) as db:
                 row = db.execute("SELECT id FROM glances WHERE video_id=? AND frame=? AND annotator=?"
                                  " AND deleted IS NULL", (video_id, frame, annotator)).fetchone()
                 if row is not None:
                     raise _Unchanged(row["id"])  # rolls the transaction back: the version stays
                 glance_id = self._insert_glance(db, video_id, frame, annotator, status)
-                self._log(db, annotator, video_id, "add", {"glance": glance_id, "frame": frame})
+                self._log(db, annotator, video_id, "add", {"glance": glance_id, "frame": frame, "touched": [glance_id]})
         except _Unchanged as existing:
             return self._glance(existing.glance_id) | {"created": False}
         return self._glance(glance_id) | {"created": True}
@@ -348,68 +378,74 @@ class GlanceStore:
         self._set_state(db, video_id, annotator, "in_progress", only_from_todo=True)
         return cursor.lastrowid
 
-    def delete_glance(self, glance_id: int, annotator: str, *, version: int | None = None) -> dict[str, Any]:
+    def delete_glance(self, glance_id: int, annotator: str, *, revision: int | None = None) -> dict[str, Any]:
         """Delete one of the annotator's own glances; annotators who are not reviewers only unreviewed ones."""
         self.require_annotator(annotator)
-        glance = self._glance(glance_id)
-        if glance["annotator"] != annotator:
-            raise Forbidden(f"glance #{glance_id} is {glance['annotator']}'s: only they can delete it"
-                            " (a reviewer rejects it instead)")
-        if glance["status"] != "proposed" and not self.is_reviewer(annotator):
-            raise Forbidden(f"glance #{glance_id} was already {glance['status']} by a reviewer: it cannot be deleted")
-        with self._video_write(glance["video_id"], version) as db:
-            db.execute("UPDATE glances SET deleted=? WHERE id=? AND deleted IS NULL", (time.time(), glance_id))
-            self._log(db, annotator, glance["video_id"], "delete", {"glance": glance_id, "frame": glance["frame"]})
+        reviewer = self.is_reviewer(annotator)
+        with self._glance_write(glance_id, revision) as (db, glance):
+            if glance["annotator"] != annotator:
+                raise Forbidden(f"glance #{glance_id} is {glance['annotator']}'s: only they can delete it"
+                                " (a reviewer rejects it instead)")
+            if glance["status"] != "proposed" and not reviewer:
+                raise Forbidden(f"glance #{glance_id} was already {glance['status']} by a reviewer:"
+                                " it cannot be deleted")
+            db.execute("UPDATE glances SET deleted=?, revision=revision+1 WHERE id=?", (time.time(), glance_id))
+            self._log(db, annotator, glance["video_id"], "delete",
+                      {"glance": glance_id, "frame": glance["frame"], "touched": [glance_id]})
         return glance
 
-    def review(self, glance_id: int, status: str, reviewer: str, *, version: int | None = None) -> dict[str, Any]:
+    def review(self, glance_id: int, status: str, reviewer: str, *, revision: int | None = None) -> dict[str, Any]:
         """Accept or reject a glance (appendix A.2's quality control); reviewers only."""
         self._require_reviewer(reviewer, "accept or reject glances")
         if status not in ("accepted", "rejected"):
             raise Invalid("review status must be accepted or rejected")
-        return self._set_statuses(self._glance(glance_id), {glance_id: status}, reviewer, "review", version)
+        with self._glance_write(glance_id, revision) as (db, glance):
+            self._set_statuses(db, glance, {glance_id: status}, reviewer, "review")
+        return self._glance(glance_id)
 
-    def keep(self, glance_id: int, reviewer: str, within: int, *, version: int | None = None) -> dict[str, Any]:
-        """Accept ``glance_id`` and reject every live glance at most ``within`` frames from it (its duplicates)."""
+    def keep(self, glance_id: int, reviewer: str, within: int, *, revision: int | None = None) -> dict[str, Any]:
+        """Accept ``glance_id`` and reject every live glance at most ``within`` frames from it (its duplicates,
+        as they are when the write runs)."""
         self._require_reviewer(reviewer, "resolve duplicates")
-        kept = self._glance(glance_id)
-        verdicts = {g["id"]: "rejected" for g in self.glances(kept["video_id"])
-                    if abs(g["frame"] - kept["frame"]) <= within and g["status"] != "rejected"}
-        return self._set_statuses(kept, verdicts | {glance_id: "accepted"}, reviewer, "keep", version)
+        with self._glance_write(glance_id, revision) as (db, kept):
+            verdicts = {r["id"]: "rejected" for r in db.execute(
+                "SELECT id FROM glances WHERE video_id=? AND deleted IS NULL AND status != 'rejected'"
+                " AND frame BETWEEN ? AND ?", (kept["video_id"], kept["frame"] - within, kept["frame"] + within))}
+            self._set_statuses(db, kept, verdicts | {glance_id: "accepted"}, reviewer, "keep")
+        return self._glance(glance_id)
 
-    def move(self, glance_id: int, frame: int, reviewer: str, *, version: int | None = None) -> dict[str, Any]:
+    def move(self, glance_id: int, frame: int, reviewer: str, *, revision: int | None = None) -> dict[str, Any]:
         """Move a proposed glance: reject it and add an accepted glance at ``frame`` by ``reviewer``, in one
         undoable action (a reviewer correcting a model's proposal). Returns the new glance."""
         self._require_reviewer(reviewer, "move glances")
-        glance = self._glance(glance_id)
-        if glance["status"] != "proposed":
-            raise Invalid(f"glance #{glance_id} is {glance['status']}: only proposed glances are moved")
-        self._check_glance(self.video(glance["video_id"]), frame, "accepted")
-        with self._video_write(glance["video_id"], version) as db:
-            db.execute("UPDATE glances SET status='rejected', reviewer=? WHERE id=?", (reviewer, glance_id))
+        with self._glance_write(glance_id, revision) as (db, glance):
+            if glance["status"] != "proposed":
+                raise Invalid(f"glance #{glance_id} is {glance['status']}: only proposed glances are moved")
+            self._check_glance(self.video(glance["video_id"]), frame, "accepted")
+            db.execute("UPDATE glances SET status='rejected', reviewer=?, revision=revision+1 WHERE id=?",
+                       (reviewer, glance_id))
             new = self._insert_glance(db, glance["video_id"], frame, reviewer, "accepted")
             self._log(db, reviewer, glance["video_id"], "move", {
                 "glance": glance_id, "frame": glance["frame"], "to": frame, "new": new,
-                "before": [{"id": glance_id, "status": glance["status"], "reviewer": glance["reviewer"]}]})
+                "before": [{"id": glance_id, "status": glance["status"], "reviewer": glance["reviewer"]}],
+                "touched": [glance_id, new]})
         return self._glance(new)
 
-    def _set_statuses(self, glance: dict[str, Any], verdicts: dict[int, str], reviewer: str, kind: str,
-                      version: int | None) -> dict[str, Any]:
-        """Give each glance of ``verdicts`` its status in one undoable action; returns ``glance`` as it is now."""
-        with self._video_write(glance["video_id"], version) as db:
-            before = [dict(r) for r in db.execute(
-                f"SELECT id, status, reviewer FROM glances WHERE id IN ({','.join('?' * len(verdicts))})",
-                list(verdicts))]
-            db.executemany("UPDATE glances SET status=?, reviewer=? WHERE id=?",
-                           [(status, reviewer, gid) for gid, status in verdicts.items()])
-            self._log(db, reviewer, glance["video_id"], kind, {"glance": glance["id"], "frame": glance["frame"],
-                                                              "status": verdicts[glance["id"]], "before": before})
-        return self._glance(glance["id"])
+    def _set_statuses(self, db: sqlite3.Connection, glance: dict[str, Any], verdicts: dict[int, str], reviewer: str,
+                      kind: str) -> None:
+        """Give each glance of ``verdicts`` its status, in the caller's transaction, as one undoable action."""
+        marks = ",".join("?" * len(verdicts))
+        before = [dict(r) for r in db.execute(f"SELECT id, status, reviewer FROM glances WHERE id IN ({marks})",
+                                              list(verdicts))]
+        db.executemany("UPDATE glances SET status=?, reviewer=?, revision=revision+1 WHERE id=?",
+                       [(status, reviewer, gid) for gid, status in verdicts.items()])
+        self._log(db, reviewer, glance["video_id"], kind, {"glance": glance["id"], "frame": glance["frame"],
+                                                          "status": verdicts[glance["id"]], "before": before,
+                                                          "touched": list(verdicts)})
 
     def _glance(self, glance_id: int) -> dict[str, Any]:
         row = self.read().execute(
-            "SELECT id, video_id, frame, annotator, created, status, reviewer FROM glances"
-            " WHERE id=? AND deleted IS NULL", (glance_id,),
+            f"SELECT {_GLANCE_COLUMNS} FROM glances WHERE id=? AND deleted IS NULL", (glance_id,),
         ).fetchone()
         if row is None:
             raise NotFound(f"unknown glance {glance_id} (deleted, perhaps in another tab)")
@@ -417,12 +453,13 @@ class GlanceStore:
 
     # -- per-video state ------------------------------------------------------------------------
 
-    def set_state(self, video_id: str, annotator: str, state: str, *, version: int | None = None) -> str:
+    def set_state(self, video_id: str, annotator: str, state: str) -> str:
+        """Mark the video for ``annotator`` (each annotator has their own state: no one else's is touched)."""
         self.video(video_id)
         self.require_annotator(annotator)
         if state not in STATES:
             raise Invalid(f"state must be one of {', '.join(STATES)}")
-        with self._video_write(video_id, version) as db:
+        with self._video_write(video_id) as db:
             previous = self._state(db, video_id, annotator)
             self._set_state(db, video_id, annotator, state)
             self._log(db, annotator, video_id, "state", {"video": video_id, "state": previous, "new": state})
@@ -479,27 +516,41 @@ class GlanceStore:
         db.execute("INSERT INTO actions (annotator, video_id, kind, payload, created) VALUES (?, ?, ?, ?, ?)",
                    (annotator, video_id, kind, json.dumps(payload), time.time()))
 
-    def undo(self, video_id: str, annotator: str, *, version: int | None = None) -> dict[str, Any] | None:
+    def undo(self, video_id: str, annotator: str) -> dict[str, Any] | None:
         """Invert the annotator's last action on ``video_id`` not yet undone; ``None`` when there is none.
 
-        Returns the action with ``message``, a sentence saying what was undone.
+        Returns the action with ``message``, a sentence saying what was undone. :class:`Conflict` (nothing
+        undone) when someone else has changed a glance of that action since: undoing would wipe their work.
         """
         self.video(video_id)
         self.require_annotator(annotator)
-        with self._video_write(video_id, version) as db:
+        with self._video_write(video_id) as db:
             row = db.execute("SELECT id, kind, payload FROM actions WHERE annotator=? AND video_id=? AND undone=0"
                              " ORDER BY id DESC LIMIT 1", (annotator, video_id)).fetchone()
             if row is None:
                 return None
             payload = json.loads(row["payload"])
+            for gid in payload.get("touched", []):  # older logs do not say: not checked
+                other = db.execute(
+                    "SELECT annotator, kind FROM actions a WHERE id > ? AND undone = 0 AND annotator != ?"
+                    " AND video_id = ? AND EXISTS (SELECT 1 FROM json_each(a.payload, '$.touched') WHERE value = ?)"
+                    " ORDER BY id DESC LIMIT 1", (row["id"], annotator, video_id, gid)).fetchone()
+                if other is not None:
+                    glance = dict(db.execute(f"SELECT {_GLANCE_COLUMNS}, deleted FROM glances WHERE id=?",
+                                             (gid,)).fetchone())
+                    deleted = glance.pop("deleted") is not None
+                    raise Conflict(video_id, gid, None if deleted else glance,
+                                   f"was changed by {other['annotator']} ({other['kind']}) after your {row['kind']}:"
+                                   " not undone, so their change stays")
+            touch = "revision=revision+1"
             if row["kind"] == "add":
-                db.execute("UPDATE glances SET deleted=? WHERE id=?", (time.time(), payload["glance"]))
+                db.execute(f"UPDATE glances SET deleted=?, {touch} WHERE id=?", (time.time(), payload["glance"]))
             elif row["kind"] == "delete":
-                db.execute("UPDATE glances SET deleted=NULL WHERE id=?", (payload["glance"],))
+                db.execute(f"UPDATE glances SET deleted=NULL, {touch} WHERE id=?", (payload["glance"],))
             elif row["kind"] in ("review", "keep", "move"):
                 if row["kind"] == "move":
-                    db.execute("UPDATE glances SET deleted=? WHERE id=?", (time.time(), payload["new"]))
-                db.executemany("UPDATE glances SET status=?, reviewer=? WHERE id=?",
+                    db.execute(f"UPDATE glances SET deleted=?, {touch} WHERE id=?", (time.time(), payload["new"]))
+                db.executemany(f"UPDATE glances SET status=?, reviewer=?, {touch} WHERE id=?",
                                [(b["status"], b["reviewer"], b["id"]) for b in payload["before"]])
             elif row["kind"] == "state":
                 self._set_state(db, video_id, annotator, payload["state"])
@@ -560,9 +611,6 @@ class GlanceStore:
         ).fetchall()
         return _frames_by_video(rows)
 
-    def count_glances(self) -> int:
-        return self.read().execute("SELECT COUNT(*) FROM glances WHERE deleted IS NULL").fetchone()[0]
-
 
 def _frames_by_video(rows: list[sqlite3.Row]) -> dict[str, list[int]]:
     """``{video-id: frames}`` of ``(video_id, frame)`` rows, in the rows' order."""
@@ -578,6 +626,15 @@ class _Unchanged(Exception):
     def __init__(self, glance_id: int):
         super().__init__(glance_id)
         self.glance_id = glance_id
+
+
+def _describe(glance: dict[str, Any], deleted: bool) -> str:
+    """A glance's current state in words, for a conflict's message."""
+    if deleted:
+        return f"deleted by {glance['annotator']}"
+    if glance["status"] == "proposed":
+        return "proposed again"
+    return f"{glance['status']} by {glance['reviewer']}"
 
 
 def _undo_message(kind: str, payload: dict[str, Any]) -> str:

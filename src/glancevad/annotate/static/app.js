@@ -13,7 +13,9 @@ const app = {
   mode: "annotate",
   videos: [],
   video: null,        // {id, frames, fps, times, version, ...}
-  version: null,      // the video's version the page shows; writes carry it (a stale one gets 409)
+  version: null,      // the open video's change counter as last drawn (the poll redraws when it moves)
+  others: localStorage.getItem("glancevad.others") !== "0",  // annotate mode: show others' glances too
+  hues: {},           // annotator -> hue (degrees), from the server: the same colours on every page
   frame: 0,           // the frame whose picture the player shows
   glances: [],        // glances shown on the timeline and in the list
   selected: null,     // id of the selected glance
@@ -59,10 +61,11 @@ function say(text, isError = false) {
   status.classList.toggle("error", isError);
 }
 
-// Run one write; a 409 (another tab or annotator changed the video) shows the video as it is now.
+// Run one write. Writes on a glance carry the revision this page drew: when someone else changed that
+// glance meanwhile (409, a real conflict) the page takes the glance as it is now and does the action
+// once more on it (a glance deleted meanwhile: nothing to do), and the message says so.
 // User actions that write run one at a time, start to finish (the write, the refresh, the message):
-// keys pressed faster than the server answers must not send a version this tab itself made stale,
-// nor have an earlier action's message overwrite a later one's.
+// keys pressed faster than the server answers must not have an earlier action's message overwrite a later one's.
 let actions = Promise.resolve();
 
 function serial(fn) {
@@ -71,13 +74,35 @@ function serial(fn) {
   return run;
 }
 
-async function act(label, fn) {
+let conflictNote = "";  // what the last write did about a conflict, added to its "saved" message
+
+function saved(text) {
+  say(conflictNote ? `${text} (${conflictNote})` : text);
+  conflictNote = "";
+}
+
+function revisionOf(glanceId) {
+  const glance = app.glances.find((g) => g.id === glanceId);
+  return glance ? glance.revision : undefined;
+}
+
+// fn(revision) makes the call; glanceId: the glance it acts on (null: a write on no one glance).
+async function act(label, fn, glanceId = null) {
   app.busy += 1;
+  conflictNote = "";
   try {
-    const result = await fn();
-    if (app.video) await refresh();  // the version this write left, before the next write goes
+    let result;
+    try {
+      result = await fn(revisionOf(glanceId));
+    } catch (error) {
+      if (error.status !== 409 || glanceId === null || !error.body || !error.body.glance) throw error;
+      conflictNote = `${error.body.detail}; done on it as it is now`;
+      result = await fn(error.body.glance.revision);
+    }
+    if (app.video) await refresh();  // the state this write left, before the next write goes
     return result;
   } catch (error) {
+    conflictNote = "";
     if (error.status === 409 && app.video) {
       await refresh();
       say(`${label}: not saved — ${error.body.detail}`, true);
@@ -232,8 +257,10 @@ async function openVideo(id, frame = 0) {
   const info = await api("GET", `/api/videos/${enc(id)}?annotator=${who()}`);
   if (call !== app.opening) return;
   app.video = info;
+  app.version = info.version;
+  $("live").textContent = "";
   app.selected = null;
-  app.frame = 0;
+  app.frame = frame;  // keys pressed while the video loads move this: the seek below then honours them
   app.scores = null;
   loadScores(info.id);
   $("title").textContent = info.id;
@@ -252,18 +279,27 @@ async function openVideo(id, frame = 0) {
   });
   if (call !== app.opening) return;
   player.playbackRate = Number($("speed").textContent.replace("×", "")) || 1;
-  seekFrame(frame);
+  seekFrame(app.frame);
   await refresh();
   renderVideos();
 }
 
 // ---------------------------------------------------------------- glances
 
-// One colour per annotator, the same on every page.
+// One colour per annotator, the same on every page: the hue the server gives them (golden angles
+// in the order they joined, so no two are alike).
 function colour(name) {
-  let hash = 0;
-  for (const c of name) hash = (hash * 31 + c.codePointAt(0)) % 360;
-  return `hsl(${(hash * 137) % 360}, 70%, 42%)`;
+  let hue = app.hues[name];
+  if (hue === undefined) {  // not known yet (the next refresh asks): a hue from the name
+    hue = 0;
+    for (const c of name) hue = (hue * 31 + c.codePointAt(0)) % 360;
+  }
+  return `hsl(${hue}, 70%, 42%)`;
+}
+
+async function loadRoles() {
+  const roles = await api("GET", "/api/annotators");
+  app.hues = Object.fromEntries(roles.map((r) => [r.name, r.hue]));
 }
 
 async function refresh() {
@@ -275,8 +311,9 @@ async function refresh() {
     app.glances = Object.values(app.review.annotators).flatMap((a) => a.glances);
     app.glances.sort((a, b) => a.frame - b.frame || a.id - b.id);
   } else {
-    app.glances = await api("GET", `/api/videos/${id}/glances?annotator=${who()}`);
+    app.glances = await api("GET", `/api/videos/${id}/glances${app.others ? "" : `?annotator=${who()}`}`);
   }
+  if (app.glances.some((g) => app.hues[g.annotator] === undefined)) await loadRoles();
   app.version = version;
   if (!app.glances.some((g) => g.id === app.selected)) app.selected = null;
   renderGlances();
@@ -287,15 +324,17 @@ async function refresh() {
   }
 }
 
-// Another tab or annotator changed the video: show it as it is now.
+// Another tab or annotator changed the video: redraw it as it is now. Their work never blocks this
+// page's, so the status line (this page's own messages) is left alone; a quiet line says when.
 async function poll() {
   if (!app.video || app.busy || document.hidden) return;
+  const id = app.video.id;
   try {
-    const { version } = await api("GET", `/api/videos/${enc(app.video.id)}/version`);
-    if (version !== app.version && !app.busy) {
+    const { version } = await api("GET", `/api/videos/${enc(id)}/version`);
+    if (version !== app.version && !app.busy && app.video && app.video.id === id) {
       await refresh();
       await loadVideos();
-      say("this video was changed in another tab or by another annotator: showing it as it is now");
+      $("live").textContent = `updated with changes from other tabs or annotators at ${new Date().toLocaleTimeString()}`;
     }
   } catch (_) { /* the next poll tries again */ }
 }
@@ -315,7 +354,8 @@ function renderGlances() {
   const span = Math.max(app.video.frames - 1, 1);
   for (const glance of app.glances) {
     const tick = document.createElement("div");
-    tick.className = `tick${glance.id === app.selected ? " selected" : ""}${glance.status === "rejected" ? " rejected" : ""}`;
+    const other = glance.annotator !== app.annotator ? " other" : "";
+    tick.className = `tick${glance.id === app.selected ? " selected" : ""}${glance.status === "rejected" ? " rejected" : ""}${other}`;
     tick.style.left = `${(100 * glance.frame) / span}%`;
     tick.style.backgroundColor = glance.status === "rejected" ? "" : colour(glance.annotator);
     tick.title = `frame ${glance.frame} (${glance.annotator}, ${glance.status})`;
@@ -330,7 +370,7 @@ function renderGlances() {
     const item = document.createElement("li");
     item.dataset.id = glance.id;
     item.dataset.frame = glance.frame;
-    item.className = glance.id === app.selected ? "selected" : "";
+    item.className = (glance.id === app.selected ? "selected" : "") + (glance.annotator !== app.annotator ? " other" : "");
     const seconds = app.video.times[glance.frame].toFixed(2);
     const dot = document.createElement("span");
     dot.className = "dot";
@@ -407,12 +447,12 @@ async function addGlanceAt(frame) {
   if (!app.video) return;
   const status = app.mode === "review" && app.reviewer ? "accepted" : "proposed";
   const glance = await act(`glance at frame ${frame}`, () =>
-    api("POST", `/api/videos/${enc(app.video.id)}/glances`, { annotator: app.annotator, frame, status, version: app.version }));
+    api("POST", `/api/videos/${enc(app.video.id)}/glances`, { annotator: app.annotator, frame, status }));
   if (!glance) return;
   app.selected = glance.id;
   if (glance.created) {
     await afterChange();
-    say(`glance at frame ${frame} · saved`);
+    saved(`glance at frame ${frame} · saved`);
   } else {
     renderGlances();
     say(`you already have a glance at frame ${frame} (#${glance.id}): nothing added`);
@@ -426,12 +466,12 @@ function deleteSelected() {
 }
 
 async function deleteGlance(id) {
-  const done = await act(`delete glance #${id}`, () =>
-    api("DELETE", `/api/glances/${id}?annotator=${who()}&version=${app.version}`));
+  const done = await act(`delete glance #${id}`, (revision) =>
+    api("DELETE", `/api/glances/${id}?annotator=${who()}${revision === undefined ? "" : `&revision=${revision}`}`), id);
   if (done) {
     app.selected = null;
     await afterChange();
-    say(`deleted glance #${id} at frame ${done.frame} · saved (undo: Ctrl+Z)`);
+    saved(`deleted glance #${id} at frame ${done.frame} · saved (undo: Ctrl+Z)`);
   }
 }
 
@@ -441,9 +481,9 @@ function reviewGlance(id, status) {
 
 async function reviewGlanceNow(id, status) {
   if (!app.reviewer) { say(`only reviewers accept or reject; ${app.annotator} is not one`, true); return; }
-  const done = await act(`${status} glance #${id}`, () =>
-    api("POST", `/api/glances/${id}/review`, { reviewer: app.annotator, status, version: app.version }));
-  if (done) { app.selected = id; await afterChange(); say(`${status} glance #${id} at frame ${done.frame} · saved`); }
+  const done = await act(`${status} glance #${id}`, (revision) =>
+    api("POST", `/api/glances/${id}/review`, { reviewer: app.annotator, status, revision }), id);
+  if (done) { app.selected = id; await afterChange(); saved(`${status} glance #${id} at frame ${done.frame} · saved`); }
 }
 
 function keepGlance(id) {
@@ -452,12 +492,12 @@ function keepGlance(id) {
 
 async function keepGlanceNow(id) {
   if (!app.reviewer) { say(`only reviewers resolve duplicates; ${app.annotator} is not one`, true); return; }
-  const done = await act(`keep glance #${id}`, () =>
-    api("POST", `/api/glances/${id}/keep`, { reviewer: app.annotator, version: app.version }));
+  const done = await act(`keep glance #${id}`, (revision) =>
+    api("POST", `/api/glances/${id}/keep`, { reviewer: app.annotator, revision }), id);
   if (done) {
     app.selected = id;
     await afterChange();
-    say(`kept glance #${id} at frame ${done.frame}; its duplicates are rejected · saved`);
+    saved(`kept glance #${id} at frame ${done.frame}; its duplicates are rejected · saved`);
   }
 }
 
@@ -468,7 +508,7 @@ function undo() {
 async function undoNow() {
   if (!app.video) return;
   const result = await act("undo", () =>
-    api("POST", `/api/videos/${enc(app.video.id)}/undo`, { annotator: app.annotator, version: app.version }));
+    api("POST", `/api/videos/${enc(app.video.id)}/undo`, { annotator: app.annotator }));
   if (!result) return;
   await afterChange();
   say(result.undone ? result.undone.message : `nothing of yours to undo on ${app.video.id}`);
@@ -481,7 +521,7 @@ function setState(state) {
 async function setStateNow(state) {
   if (!app.video) return undefined;
   const result = await act(`mark ${state.replace("_", " ")}`, () =>
-    api("POST", `/api/videos/${enc(app.video.id)}/state`, { annotator: app.annotator, state, version: app.version }));
+    api("POST", `/api/videos/${enc(app.video.id)}/state`, { annotator: app.annotator, state }));
   if (result) {
     $("state").textContent = result.state;
     say(`marked ${state.replace("_", " ")} · saved`);
@@ -735,12 +775,12 @@ function moveSelected() {
 
 async function moveGlanceNow(id, frame) {
   if (!app.reviewer) { say(`only reviewers move glances; ${app.annotator} is not one`, true); return; }
-  const done = await act(`move glance #${id}`, () =>
-    api("POST", `/api/glances/${id}/move`, { reviewer: app.annotator, frame, version: app.version }));
+  const done = await act(`move glance #${id}`, (revision) =>
+    api("POST", `/api/glances/${id}/move`, { reviewer: app.annotator, frame, revision }), id);
   if (done) {
     app.selected = done.id;
     await afterChange();
-    say(`moved glance #${id} to frame ${frame}: accepted there as #${done.id}, the proposal rejected · saved`);
+    saved(`moved glance #${id} to frame ${frame}: accepted there as #${done.id}, the proposal rejected · saved`);
   }
 }
 
@@ -765,6 +805,7 @@ function onKey(event) {
   }
   if (key === "?") { toggleHelp(); event.preventDefault(); return; }
   if (key === "Escape") { $("help").hidden = true; return; }
+  if ((key === "q" || key === "Q") && !event.ctrlKey && !event.metaKey && !event.altKey) { nextForReview(); return; }
   if (!app.video) return;
   if (key === " ") { event.preventDefault(); if (player.paused) player.play(); else player.pause(); return; }
   if (key === "ArrowLeft" || key === "ArrowRight") {
@@ -789,7 +830,6 @@ function onKey(event) {
     case "m": if (app.mode === "review") moveSelected(); break;
     case ".": jumpToPeak(1); break;
     case ",": jumpToPeak(-1); break;
-    case "q": nextForReview(); break;
     case "[": setSpeed(-1); break;
     case "]": setSpeed(1); break;
     case "=": case "+": zoom(2); break;
@@ -841,6 +881,13 @@ function wireControls() {
     zoom(event.deltaY < 0 ? 2 : 0.5);
   }, { passive: false });
   $("thumb-video").addEventListener("seeked", drawThumbnail);
+  $("show-others").checked = app.others;
+  $("show-others").addEventListener("change", async () => {
+    $("show-others").blur();
+    app.others = $("show-others").checked;
+    localStorage.setItem("glancevad.others", app.others ? "1" : "0");
+    await refresh();
+  });
   document.querySelectorAll("input[name=mode]").forEach((radio) => radio.addEventListener("change", async () => {
     radio.blur();  // the switch never keeps the keyboard: → steps a frame, N goes to the next glance
     app.mode = radio.value;
@@ -886,6 +933,7 @@ async function start() {
   const me = app.annotator ? await api("POST", "/api/annotators", { name: app.annotator }).catch(() => null) : null;
   if (!me) { $("who").hidden = false; $("who-name").focus(); return; }
   setAnnotator(me);
+  await loadRoles();
   await loadVideos();
   say(`${app.videos.length} videos · press ? for the shortcuts`);
   const kept = new URLSearchParams(location.hash.slice(1));  // the last video and frame, kept over a reload
