@@ -116,7 +116,8 @@ def run_detection(
 
     if overlay is not None and video is None:
         raise GlanceVADError("--overlay needs the VIDEO")
-    EventSettings(threshold, min_event, merge_gap, fps or DEFAULTS.fps)  # checks the values, naming the option
+    # checks the values, naming the option (an fps of 0 is an error, not 'the default')
+    EventSettings(threshold, min_event, merge_gap, DEFAULTS.fps if fps is None else fps)
     video_id = Path(video if video is not None else features).stem.removesuffix(".features")
     out_dir = Path(out) if out is not None else Path("runs") / "detect" / video_id
     check_output(out_dir, kind="folder")
@@ -154,7 +155,8 @@ def run_detection(
     else:
         snippet_scores = causal_scores(loaded.model, x, window=window, lookahead=lookahead, device=torch_device,
                                        precision=precision)
-    fps = fps or (info.fps if info is not None else DEFAULTS.fps)
+    if fps is None:
+        fps = info.fps if info is not None and info.fps else DEFAULTS.fps
     per_frame = frame_scores(snippet_scores, max(num_frames, 1))
     events = find_events(per_frame, fps, threshold=threshold, min_event=min_event, merge_gap=merge_gap)
     summary = {

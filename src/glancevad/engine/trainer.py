@@ -379,6 +379,9 @@ def train(
     if resume and not last.exists():
         raise GlanceVADError(f"{run_dir}: nothing to resume (no last.pt)")
     if not resume and last.exists():
+        if ctx.is_main:
+            with RunLock(run_dir):   # a live owner is the truer answer: that run is still training there
+                pass
         raise GlanceVADError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
     dataset = None
     if resume:
