@@ -50,9 +50,7 @@ class RunLock:
         except BlockingIOError:
             owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise GlanceVADError(
-                f"{self.run_dir}: another glancevad process (pid {owner}) is training in this run folder"
-            ) from None
+            raise _busy(self.run_dir, owner) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
@@ -64,6 +62,25 @@ class RunLock:
                 os.ftruncate(self._fd, 0)
             os.close(self._fd)  # closing releases the lock
             self._fd = None
+
+
+def _busy(run_dir: Path, owner: str) -> GlanceVADError:
+    return GlanceVADError(f"{run_dir}: another glancevad process (pid {owner}) is training in this run folder")
+
+
+def refuse_if_locked(run_dir: str | os.PathLike) -> None:
+    """Raise the lock's error if a live process holds ``run_dir``'s lock; reads only, writes nothing."""
+    path = Path(run_dir) / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise _busy(Path(run_dir), os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown") from None
+    finally:
+        os.close(fd)   # closing releases a lock taken here
 
 
 def remove_stale_temporaries(run_dir: str | os.PathLike) -> list[Path]:

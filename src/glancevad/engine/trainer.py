@@ -47,6 +47,7 @@ from glancevad.engine.run_folder import (
     RunLock,
     read_run_config,
     read_run_data,
+    refuse_if_locked,
     remove_stale_temporaries,
     truncate_log,
     write_run_data,
@@ -379,9 +380,7 @@ def train(
     if resume and not last.exists():
         raise GlanceVADError(f"{run_dir}: nothing to resume (no last.pt)")
     if not resume and last.exists():
-        if ctx.is_main:
-            with RunLock(run_dir):   # a live owner is the truer answer: that run is still training there
-                pass
+        refuse_if_locked(run_dir)   # a live owner is the truer answer: that run is still training there
         raise GlanceVADError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
     dataset = None
     if resume:
