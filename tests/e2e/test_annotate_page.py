@@ -314,6 +314,52 @@ def test_counter_picture_and_glance_agree_at_every_frame_rate(tmp_path):
         f" {c['pause']} pauses)\n" for vid, c in sorted(checked.items())))
 
 
+def test_every_frame_of_a_variable_rate_video_is_reachable_paused(tmp_path):
+    """On the variable-rate bar-coded video, stepping forward, stepping back and go-to reach every frame:
+    the picture, the counter and the glance stored by G are the same frame each time."""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    numbered_videos(videos)
+    for other in videos.iterdir():
+        if other.name != "vfr.mp4":
+            other.unlink()
+    with AnnotateServer(videos, tmp_path / "g.sqlite") as server, sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 860})
+        page.set_default_timeout(5_000)
+        page.goto(server.url)
+        page.evaluate("localStorage.setItem('glancevad.annotator', 'alice')")
+        page.reload()
+        page.locator("#videos li[data-id='vfr']").click()
+        page.wait_for_function(SETTLED)
+        assert None not in page.evaluate("app.video.seeks")
+        reached = {"step": set(), "back": set(), "go-to": set()}
+        for frame in range(1, NUMBERED_FRAMES):  # → from the previous frame
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function(SETTLED)
+            assert shown_frames(page) == (frame, frame), ("step", frame)
+            reached["step"].add(frame)
+            if frame % 7 == 0:
+                page.keyboard.press("g")
+                page.wait_for_function("(f) => document.querySelector(`#glances li[data-frame='${f}']`)", arg=frame)
+        for frame in range(NUMBERED_FRAMES - 2, -1, -1):  # ← from the next frame
+            page.keyboard.press("ArrowLeft")
+            page.wait_for_function(SETTLED)
+            assert shown_frames(page) == (frame, frame), ("back", frame)
+            reached["back"].add(frame)
+        for frame in random.Random(3).sample(range(NUMBERED_FRAMES), 30):
+            page.keyboard.press("f")
+            page.keyboard.type(str(frame))
+            page.keyboard.press("Enter")
+            page.wait_for_function(SETTLED)
+            assert shown_frames(page) == (frame, frame), ("go-to", frame)
+            reached["go-to"].add(frame)
+        stored = [g["frame"] for g in page.request.get(f"{server.url}/api/videos/vfr/glances").json()]
+        browser.close()
+    assert stored == list(range(7, NUMBERED_FRAMES, 7))
+    assert reached["step"] | {0} == reached["back"] | {NUMBERED_FRAMES - 1} == set(range(NUMBERED_FRAMES))
+
+
 def status_says(page, text: str) -> None:
     try:
         page.wait_for_function("(t) => document.getElementById('status').textContent.includes(t)", arg=text)

@@ -511,8 +511,12 @@ def test_frame_times_keep_the_start_time_and_a_variable_rate(tmp_path):
     assert store.frame_times("late")[:3] == [2.0, 2.04, 2.08] and len(store.frame_times("late")) == 10
     assert store.frame_times("vfr") == [0.0, 0.05, 0.07, 0.2]
     assert store.seek_times("late")[:2] == [2.02, 2.06]  # a constant rate: the middle of each frame
-    times, seeks = store.frame_times("vfr"), store.seek_times("vfr")
-    assert all(s is None or t <= s < u for t, s, u in zip(times, seeks, times[1:] + [1.0], strict=True))
+    seeks = store.seek_times("vfr")  # a variable rate: the middle of each frame's own interval, none hidden
+    assert seeks[:3] == [0.025, 0.06, 0.135] and 0.2 < seeks[3] < 0.3
+    with sqlite3.connect(store.path) as db:  # a database probed by the earlier rule, which hid frame 2
+        db.execute("UPDATE videos SET times=? WHERE id='vfr'",
+                   ('{"times": [0.0, 0.05, 0.07, 0.2], "seeks": [0.025, 0.065, null, 0.21]}',))
+    assert store.seek_times("vfr") == [0.025, 0.065, 0.135, 0.21]
 
 
 def test_a_database_of_the_first_release_is_upgraded(video_dir, tmp_path):

@@ -14,7 +14,6 @@ cannot carry (empty, ``.``, ``..``) are refused. Both are reported at start-up.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -49,12 +48,11 @@ def frame_times(path: str | os.PathLike) -> tuple[list[float], list[float | None
 
     Packets are read, not decoded. Timestamps are the container's, as browsers' media time reports
     them (a first frame stamped at 2.0 s stays at 2.0 s); a file whose first timestamp is negative
-    is shifted to start at 0, as players do. Chromium shows, after a seek to ``t``, the first frame
-    whose *nominal* end (timestamp + container duration) is past ``t``; at a variable rate those
-    durations can overlap the next frame, so frame ``f``'s seek target is the middle of the span
-    after every earlier frame's nominal end and before its own end and the next frame's start (at
-    a constant rate: the middle of its display interval). ``None``: earlier frames' durations cover
-    the frame entirely, so no seek shows it (it shows during playback; the page steps over it).
+    is shifted to start at 0, as players do. Frame ``f``'s seek target is the middle of its own
+    display interval, from its timestamp to the next frame's: Chromium shows it after a plain seek
+    there at any rate, variable ones too (measured: every frame of the variable-rate test video,
+    whose frames' nominal durations overlap the next frames, is reached this way). ``None``: two
+    frames share one timestamp, so no seek can tell the second from the first.
     """
     import av
 
@@ -79,13 +77,10 @@ def frame_times(path: str | os.PathLike) -> tuple[list[float], list[float | None
     stamped = sorted((float(pts * base), float((duration or 0) * base)) for pts, duration in packets)
     shift = min(stamped[0][0], 0.0)
     times = [t - shift for t, _ in stamped]
-    seeks, ended = [], -math.inf
+    seeks: list[float | None] = []
     for f, (start, (_, duration)) in enumerate(zip(times, stamped, strict=True)):
         following = times[f + 1] if f + 1 < len(times) else start + (duration or 1 / rate)
-        own_end = start + duration if duration > 0 else following
-        low, high = max(start, ended), min(following, own_end)
-        seeks.append(round((low + high) / 2, 6) if low < high else None)  # None: no seek shows it
-        ended = max(ended, own_end)
+        seeks.append(round((start + following) / 2, 6) if start < following else None)
     return [round(t, 6) for t in times], seeks
 
 

@@ -31,7 +31,6 @@ TOKEN_COOKIE = "glancevad_token"
 FRAME_MAPPING = (
     "frame = the last frame whose presentation time (probed with PyAV) is at or before the time of the picture"
     " shown (requestVideoFrameCallback's mediaTime); seeking to a frame sets the middle of its display interval"
-    " (variable rates: of the part of it no earlier frame's nominal duration covers)"
 )
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 SECURITY_HEADERS = {

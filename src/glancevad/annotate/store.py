@@ -223,7 +223,13 @@ class GlanceStore:
         if row is None:
             raise NotFound(f"unknown video {video_id!r}")
         if row["times"]:
-            return json.loads(row["times"])
+            timing = json.loads(row["times"])
+            times, seeks = timing["times"], timing["seeks"]
+            # databases probed before seeks went to the middle of each frame's own interval at variable
+            # rates marked frames None that a seek does show: give them that middle
+            timing["seeks"] = [(t + u) / 2 if s is None and t < u else s
+                               for t, u, s in zip(times, times[1:] + [times[-1]], seeks, strict=True)]
+            return timing
         times = [i / row["fps"] for i in range(row["frames"])]
         return {"times": times, "seeks": [t + 0.5 / row["fps"] for t in times]}
 

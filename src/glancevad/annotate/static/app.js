@@ -134,8 +134,7 @@ function frameAt(t) {
 }
 
 // Where to seek to show frame f, probed with the timestamps: the middle of its display interval
-// (at a variable rate, of the part no earlier frame's nominal duration covers: Chromium shows the
-// first frame whose nominal end is past the target).
+// (at variable rates too: Chromium shows each frame after a plain seek inside its own interval).
 function frameMiddle(f) {
   return app.video.seeks[f];
 }
