@@ -245,6 +245,17 @@ def numbered_videos(folder) -> dict[str, str]:
     return ids | {"vfr": "variable", "starts-at-2s": "25, first frame at 2.0 s"}
 
 
+def _page_as_alice(playwright, url: str):
+    """A fresh Chromium page on the annotator at ``url``, signed in as the annotator alice."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    page.set_default_timeout(5_000)
+    page.goto(url)
+    page.evaluate("localStorage.setItem('glancevad.annotator', 'alice')")
+    page.reload()
+    return page
+
+
 def test_counter_picture_and_glance_agree_at_every_frame_rate(tmp_path):
     """Steps, seeks (go to frame) and pauses in random order; after each, the frame counter, the
     number drawn in the picture and (after pauses) the stored glance are one and the same frame."""
@@ -254,12 +265,7 @@ def test_counter_picture_and_glance_agree_at_every_frame_rate(tmp_path):
     rng = random.Random(14)
     checked: dict[str, dict[str, int]] = {}
     with AnnotateServer(videos, tmp_path / "g.sqlite") as server, sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        page = browser.new_page(viewport={"width": 1280, "height": 860})
-        page.set_default_timeout(5_000)
-        page.goto(server.url)
-        page.evaluate("localStorage.setItem('glancevad.annotator', 'alice')")
-        page.reload()
+        page = _page_as_alice(playwright, server.url)
         page.wait_for_function("(n) => document.querySelectorAll('#videos li').length === n", arg=len(labels))
         for video_id in sorted(labels):
             page.locator(f"#videos li[data-id='{video_id}']").click()
@@ -306,7 +312,7 @@ def test_counter_picture_and_glance_agree_at_every_frame_rate(tmp_path):
             checked[video_id] = counts
         stored = {row["frame"] for vid in labels
                   for row in page.request.get(f"{server.url}/api/videos/{vid}/glances").json()}
-        browser.close()
+        page.context.browser.close()
     assert stored and all(sum(c.values()) >= 50 for c in checked.values())
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "annotate_frame_exactness.txt").write_text("".join(
@@ -324,12 +330,7 @@ def test_every_frame_of_a_variable_rate_video_is_reachable_paused(tmp_path):
         if other.name != "vfr.mp4":
             other.unlink()
     with AnnotateServer(videos, tmp_path / "g.sqlite") as server, sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        page = browser.new_page(viewport={"width": 1280, "height": 860})
-        page.set_default_timeout(5_000)
-        page.goto(server.url)
-        page.evaluate("localStorage.setItem('glancevad.annotator', 'alice')")
-        page.reload()
+        page = _page_as_alice(playwright, server.url)
         page.locator("#videos li[data-id='vfr']").click()
         page.wait_for_function(SETTLED)
         assert None not in page.evaluate("app.video.seeks")
@@ -355,7 +356,7 @@ def test_every_frame_of_a_variable_rate_video_is_reachable_paused(tmp_path):
             assert shown_frames(page) == (frame, frame), ("go-to", frame)
             reached["go-to"].add(frame)
         stored = [g["frame"] for g in page.request.get(f"{server.url}/api/videos/vfr/glances").json()]
-        browser.close()
+        page.context.browser.close()
     assert stored == list(range(7, NUMBERED_FRAMES, 7))
     assert reached["step"] | {0} == reached["back"] | {NUMBERED_FRAMES - 1} == set(range(NUMBERED_FRAMES))
 
