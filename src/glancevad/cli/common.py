@@ -28,6 +28,7 @@ DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda ...")]
 PrecisionOpt = Annotated[Precision, typer.Option(help="fp32 or bf16 autocast.")]
 BatchOpt = Annotated[int, typer.Option(min=1, help="Snippets per forward pass.")]
 WeightsOpt = Annotated[str, typer.Option(help="rgb_scratch (bundled) or a PyTorch I3D state dict.")]
+ThresholdOpt = Annotated[float, typer.Option(help="Score at or above which a frame is anomalous.")]
 
 
 def model_names() -> str:

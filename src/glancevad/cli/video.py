@@ -16,6 +16,7 @@ from glancevad.cli.common import (
     DeviceOpt,
     Precision,
     PrecisionOpt,
+    ThresholdOpt,
     WeightsOpt,
     seconds,
 )
@@ -114,8 +115,7 @@ def detect(
         help="[T, crops, D] features to use instead of extracting (an earlier detect's OUT/features/ID.npy)."),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default runs/detect/<video id>).")] = None,
-    threshold: Annotated[float, typer.Option(help="Score at or above which a frame is anomalous.")] = (
-        DEFAULTS.threshold),
+    threshold: ThresholdOpt = DEFAULTS.threshold,
     min_event: Annotated[str, typer.Option(help="Shortest event kept, e.g. 1.0s.")] = (
         f"{DEFAULTS.min_event}s"),
     merge_gap: Annotated[str, typer.Option(help="Events closer than this are joined, e.g. 2.0s.")] = (
