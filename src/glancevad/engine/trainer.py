@@ -42,6 +42,7 @@ from glancevad.engine.distributed import (
     shutdown,
 )
 from glancevad.engine.evaluator import autocast, score_batch, validation_scores
+from glancevad.engine.host_memory import retain_freed_memory
 from glancevad.engine.run_folder import (
     DATA_NAME,
     RunLock,
@@ -142,22 +143,39 @@ def check_run(cfg: TrainConfig, data_root: str | os.PathLike, ctx: DistributedCo
 
 @dataclass
 class StepTimer:
-    """Wall time spent outside (data, targets) and inside (compute) forward/backward."""
+    """Wall time of a step's parts: data (sampling, cache reads), forward (with the base loss),
+    targets (mining, splatting, ``L_abn``), backward and the optimiser update."""
 
     data: float = 0.0
+    forward: float = 0.0
     targets: float = 0.0
-    compute: float = 0.0
+    backward: float = 0.0
+    optimiser: float = 0.0
     steps: int = 0
 
+    PARTS = ("data", "forward", "targets", "backward", "optimiser")
+
     def as_dict(self) -> dict[str, float]:
-        total = self.data + self.targets + self.compute
+        total = sum(getattr(self, part) for part in self.PARTS)
+        share = {f"{part}_fraction": getattr(self, part) / total if total else math.nan for part in self.PARTS}
         return {
             "steps_timed": self.steps,
             "seconds_per_step": total / max(self.steps, 1),
-            "data_fraction": self.data / total if total else math.nan,
-            "targets_fraction": self.targets / total if total else math.nan,
+            **share,
             "overhead_fraction": (self.data + self.targets) / total if total else math.nan,
         }
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One step's input: features ``x`` of ``normal`` normal items then the abnormal ones, each
+    abnormal item's MIL weight, which abnormal rows are glance-supervised, and their glance masks."""
+
+    x: torch.Tensor
+    normal: int
+    mil_weight: torch.Tensor
+    glance_rows: np.ndarray
+    glance_masks: torch.Tensor
 
 
 @dataclass
@@ -210,7 +228,11 @@ class Trainer:
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
             torch.manual_seed(cfg.seed + self.dist.rank)  # rank 0 draws what a single process would
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        # fused: one kernel updates every parameter (the same Adam, without a loop over parameters)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                          fused=self.device.type in ("cpu", "cuda"))
+        if self.device.type == "cpu":
+            retain_freed_memory()   # the steps reuse their pages instead of faulting them in anew
         self.sampler = PairedSampler(normal_items, abnormal_items, cfg.batch_size, cfg.seed)
         self.glance_masks = torch.from_numpy(self.cache.glances)
         self.targets = TargetSettings.from_config(cfg)
@@ -267,6 +289,17 @@ class Trainer:
             return self.cache.crop_rows(videos, crops)
         return self.cache.rows(videos)
 
+    def assemble(self, normal: np.ndarray, abnormal: np.ndarray) -> Batch:
+        """The tensors of a step on these normal and abnormal items (on the trainer's device)."""
+        abnormal_videos = split_items(abnormal, self.crops_per_video)[0]
+        x = torch.from_numpy(self.read_items(np.concatenate([normal, abnormal]))).to(self.device, non_blocking=True)
+        roles = np.array([self.roles[int(v)] for v in abnormal_videos])
+        mil_weight = torch.tensor(np.where(roles == Role.WEAK, 1.0, self.cfg.abnormal_mil_weight),
+                                  dtype=torch.float32, device=self.device)
+        glance_rows = np.flatnonzero(roles == Role.GLANCE)
+        masks = self.glance_masks[abnormal_videos[glance_rows]].to(self.device)
+        return Batch(x, len(normal), mil_weight, glance_rows, masks)
+
     def train_step(self) -> dict[str, float]:
         """One optimisation step on this process's slice of the next paired batch.
 
@@ -278,14 +311,8 @@ class Trainer:
         normal, abnormal = self.sampler.next()  # the global batch; this process trains on its slice
         abnormal_videos = split_items(abnormal, self.crops_per_video)[0]
         glances_in_batch = sum(self.roles[int(v)] == Role.GLANCE for v in abnormal_videos)
-        normal, abnormal = self.dist.shard(normal), self.dist.shard(abnormal)
-        abnormal_videos = split_items(abnormal, self.crops_per_video)[0]
-        x = torch.from_numpy(self.read_items(np.concatenate([normal, abnormal]))).to(self.device, non_blocking=True)
-        roles = np.array([self.roles[int(v)] for v in abnormal_videos])
-        mil_weight = torch.tensor(np.where(roles == Role.WEAK, 1.0, cfg.abnormal_mil_weight),
-                                  dtype=torch.float32, device=self.device)
-        glance_rows = np.flatnonzero(roles == Role.GLANCE)
-        masks = self.glance_masks[abnormal_videos[glance_rows]].to(self.device)
+        batch = self.assemble(self.dist.shard(normal), self.dist.shard(abnormal))
+        x, mil_weight, glance_rows, masks = batch.x, batch.mil_weight, batch.glance_rows, batch.glance_masks
         t1 = time.perf_counter()
         self.model.train()
         with autocast(self.device, cfg.precision):
@@ -293,7 +320,7 @@ class Trainer:
         outputs = {k: v.float() for k, v in outputs.items()}
         base, terms = self.spec.base_loss(outputs, mil_weight)
         t2 = time.perf_counter()
-        abnormal_scores = outputs["scores"][len(normal):]
+        abnormal_scores = outputs["scores"][batch.normal:]
         loss_abn = torch.zeros((), device=self.device)
         mined_share = math.nan
         if len(glance_rows):
@@ -306,12 +333,16 @@ class Trainer:
         total = base + loss_abn
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
-        self.optimizer.step()
         t4 = time.perf_counter()
-        self.timer.data += t1 - t0
-        self.timer.targets += t3 - t2
-        self.timer.compute += (t2 - t1) + (t4 - t3)
-        self.timer.steps += 1
+        self.optimizer.step()
+        t5 = time.perf_counter()
+        timer = self.timer
+        timer.data += t1 - t0
+        timer.forward += t2 - t1
+        timer.targets += t3 - t2
+        timer.backward += t4 - t3
+        timer.optimiser += t5 - t4
+        timer.steps += 1
         self.step += 1
         values = {"loss": float(total.detach()), "loss_abn": float(loss_abn.detach()), **terms}
         if self.uses_glances:

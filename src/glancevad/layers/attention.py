@@ -12,7 +12,10 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from glancevad.layers.dropout import Dropout
 
 
 class PreNorm(nn.Module):
@@ -33,7 +36,7 @@ class FeedForward(nn.Module):
     def __init__(self, dim: int, hidden: int, dropout: float):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim), nn.Dropout(dropout)
+            nn.Linear(dim, hidden), nn.GELU(), Dropout(dropout), nn.Linear(hidden, dim), Dropout(dropout)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -56,14 +59,14 @@ class GlobalLocalAttention(nn.Module):
         self.scale = head_dim**-0.5
         inner = heads * head_dim
         self.to_qkv = nn.Linear(dim, 4 * inner, bias=False)
-        self.to_out = nn.Sequential(nn.Linear(2 * inner, dim), nn.Dropout(dropout))
+        self.to_out = nn.Sequential(nn.Linear(2 * inner, dim), Dropout(dropout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, _ = x.shape
-        q, k, v, t = (
-            part.reshape(batch, length, self.heads, -1).transpose(1, 2) for part in self.to_qkv(x).chunk(4, dim=-1)
-        )
-        global_out = torch.softmax(q @ k.transpose(-1, -2) * self.scale, dim=-1) @ v
+        # (B, T, 4 * heads * head_dim) -> four (B, heads, T, head_dim) views: q, k, v, t
+        q, k, v, t = self.to_qkv(x).reshape(batch, length, 4, self.heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
+        # softmax(q kᵀ · scale) v, fused (no (T, T) attention matrix kept for the backward pass)
+        global_out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)
         local_out = distance_kernel(length, device=x.device, dtype=t.dtype) @ t
         out = torch.cat([global_out, local_out], dim=-1)  # (B, heads, T, 2 * head_dim)
         return self.to_out(out.transpose(1, 2).reshape(batch, length, -1))

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from glancevad.layers import Dropout
 from glancevad.models.batch import check_pairs, crop_mean, flatten_crops
 from glancevad.models.losses import topk_mean, video_bce
 from glancevad.models.registry import register_model
@@ -23,10 +24,10 @@ class MIL(nn.Module):
     def __init__(self, in_dim: int = 1024, hidden: int = 512, head_hidden: int = 128, dropout: float = 0.6):
         super().__init__()
         self.encoder = nn.Sequential(
-            nn.Conv1d(in_dim, hidden, kernel_size=3, padding=1), nn.ReLU(), nn.Dropout(dropout)
+            nn.Conv1d(in_dim, hidden, kernel_size=3, padding=1), nn.ReLU(), Dropout(dropout)
         )
         self.head = nn.Sequential(
-            nn.Conv1d(hidden, head_hidden, kernel_size=3, padding=1), nn.ReLU(), nn.Dropout(dropout),
+            nn.Conv1d(hidden, head_hidden, kernel_size=3, padding=1), nn.ReLU(), Dropout(dropout),
             nn.Conv1d(head_hidden, 1, kernel_size=1), nn.Sigmoid(),
         )
 

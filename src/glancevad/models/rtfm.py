@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from glancevad.constants import topk_count
-from glancevad.layers import NonLocal1d
+from glancevad.layers import Dropout, NonLocal1d
 from glancevad.models.batch import check_pairs, crop_mean, flatten_crops
 from glancevad.models.losses import video_bce
 from glancevad.models.registry import register_model
@@ -63,10 +63,10 @@ class RTFM(nn.Module):
         super().__init__()
         self.margin = margin
         self.mtn = MultiScaleTemporalNetwork(in_dim, width)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.head = nn.Sequential(
-            nn.Linear(in_dim, 512), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(512, 128), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(in_dim, 512), nn.ReLU(), Dropout(dropout),
+            nn.Linear(512, 128), nn.ReLU(), Dropout(dropout),
             nn.Linear(128, 1), nn.Sigmoid(),
         )
 

@@ -70,16 +70,24 @@ class URDMU(nn.Module):
         if not self.training:
             _, a_aug = self.Amemory(h)
             _, n_aug = self.Nmemory(h)
-            return crop_mean(self._score(h, self.encoder_mu(a_aug) + self.encoder_mu(n_aug)), batch, crops)
+            return crop_mean(self._score(h, self._mu_sum(a_aug, n_aug)), batch, crops)
         return self._train_forward(h, batch, crops)
+
+    def _mu_sum(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """``encoder_mu(a) + encoder_mu(b)`` with one matrix product: the encoder is affine."""
+        return self.encoder_mu(a + b) + self.encoder_mu[0].bias
 
     def _train_forward(self, h: torch.Tensor, batch: int, crops: int) -> dict[str, torch.Tensor]:
         half = check_pairs(batch)
-        normal, abnormal = h[: half * crops], h[half * crops :]
-        a_att, a_aug = self.Amemory(abnormal)        # abnormal videos read the abnormal memory
-        n_a_att, n_a_aug = self.Nmemory(abnormal)    # abnormal videos read the normal memory
-        a_n_att, a_n_aug = self.Amemory(normal)      # normal videos read the abnormal memory
-        n_att, n_aug = self.Nmemory(normal)          # normal videos read the normal memory
+        split = half * crops
+        normal, abnormal = h[:split], h[split:]
+        # each memory read once for the whole batch, then split into its normal and abnormal halves
+        from_a_att, from_a_aug = self.Amemory(h)
+        from_n_att, from_n_aug = self.Nmemory(h)
+        a_att, a_aug = from_a_att[split:], from_a_aug[split:]        # abnormal videos, abnormal memory
+        n_a_att, n_a_aug = from_n_att[split:], from_n_aug[split:]    # abnormal videos, normal memory
+        a_n_att, a_n_aug = from_a_att[:split], from_a_aug[:split]    # normal videos, abnormal memory
+        n_att, n_aug = from_n_att[:split], from_n_aug[:split]        # normal videos, normal memory
         k = topk_count(h.shape[1])
         a_index = a_att.topk(k, dim=-1).indices
         n_index = n_att.topk(k, dim=-1).indices
@@ -91,12 +99,12 @@ class URDMU(nn.Module):
                                         F.normalize(negative, dim=-1), margin=1.0)
         n_mu, n_logvar = self.encoder_mu(n_aug), self.encoder_var(n_aug)
         n_aug_sampled = n_mu + torch.randn_like(n_mu) * torch.exp(n_logvar).sqrt()
-        a_aug_mu = self.encoder_mu(a_aug)
         anchor_new = _gather_mean(n_aug_sampled, n_index, half, crops)
-        negative_new = _gather_mean(a_aug_mu, a_index, half, crops)
+        # encoder_mu is affine, so it commutes with the mean: encode the k gathered rows' mean only
+        negative_new = self.encoder_mu(_gather_mean(a_aug, a_index, half, crops))
         kl = torch.mean(-0.5 * torch.sum(1 + n_logvar - n_mu**2 - n_logvar.exp(), dim=1))
         distance = torch.relu(100 - negative_new.norm(dim=-1) + anchor_new.norm(dim=-1)).mean()
-        augmentation = torch.cat([n_aug_sampled + self.encoder_mu(a_n_aug), a_aug_mu + self.encoder_mu(n_a_aug)])
+        augmentation = torch.cat([n_aug_sampled + self.encoder_mu(a_n_aug), self._mu_sum(a_aug, n_a_aug)])
         return {
             "scores": crop_mean(self._score(h, augmentation), batch, crops),
             "triplet": triplet,
