@@ -22,6 +22,7 @@ from benchmarks import (  # noqa: E402
     bench_memory,
     bench_metrics,
     bench_tgs,
+    bench_train_step,
     bench_training,
 )
 from glancevad.fileio import write_json  # noqa: E402
@@ -30,6 +31,8 @@ SUITES = {
     "metrics": bench_metrics.run,
     "tgs": bench_tgs.run,
     "training": bench_training.run,
+    "train-step": bench_train_step.run,
+    **{f"train-step-{name}": bench_train_step.run_one(name) for name in ("mil", "rtfm", "urdmu")},
     "crop-sampling": bench_crop_sampling.run,
     "i3d": bench_i3d.run,
     "memory": bench_memory.run,

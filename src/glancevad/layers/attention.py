@@ -50,6 +50,15 @@ def distance_kernel(length: int, *, device=None, dtype=torch.float32) -> torch.T
     return (weights / weights.sum(-1)).to(dtype)
 
 
+def global_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
+    """``softmax(q kᵀ · scale) v`` over ``(B, heads, T, d)``: PyTorch's fused attention, except for
+    bf16 on the CPU, where its kernel measured 2.4x slower (training) than the two matrix products
+    (fp32: 3x faster at test time, as fast in training)."""
+    if q.device.type == "cpu" and q.dtype == torch.bfloat16:
+        return torch.softmax(q @ k.transpose(-1, -2) * scale, dim=-1) @ v
+    return F.scaled_dot_product_attention(q, k, v, scale=scale)
+
+
 class GlobalLocalAttention(nn.Module):
     """``heads`` heads of width ``head_dim``, each with a global and a local branch."""
 
@@ -65,8 +74,7 @@ class GlobalLocalAttention(nn.Module):
         batch, length, _ = x.shape
         # (B, T, 4 * heads * head_dim) -> four (B, heads, T, head_dim) views: q, k, v, t
         q, k, v, t = self.to_qkv(x).reshape(batch, length, 4, self.heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
-        # softmax(q kᵀ · scale) v, fused (no (T, T) attention matrix kept for the backward pass)
-        global_out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)
+        global_out = global_attention(q, k, v, self.scale)
         local_out = distance_kernel(length, device=x.device, dtype=t.dtype) @ t
         out = torch.cat([global_out, local_out], dim=-1)  # (B, heads, T, 2 * head_dim)
         return self.to_out(out.transpose(1, 2).reshape(batch, length, -1))
