@@ -16,12 +16,12 @@ SOURCE = Path(glancevad.__file__).parent
 #: ``tgs``) imports units of its own layer or of lower ones, never of a higher one. A new unit
 #: must be placed here.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "constants", "intervals", "console", "testing", "presets"),
+    ("errors", "constants", "intervals", "console", "presets"),
     ("fileio", "parsing", "runtime", "selection"),
     ("tgs", "metrics", "events", "plots", "layers"),
     ("data", "glance", "config", "models", "synth"),
     ("features", "engine"),
-    ("causal", "overlay", "export", "compare", "detect"),
+    ("causal", "overlay", "export", "compare", "detect", "testing"),  # testing: the plain training step
     ("assist", "watch", "annotate"),
     ("experiments",),
     ("report",),
