@@ -68,7 +68,7 @@ def test_annotate_with_the_keyboard_then_reload_and_export(page, tmp_path):
     page.locator("#who-form button").click()
     page.wait_for_function("() => document.querySelectorAll('#videos li').length === 2")
     open_video(page, "alpha")
-    assert "mediaTime" in page.locator("#mapping").text_content()
+    assert "mediaTime" in page.locator("#help-mapping").text_content()
 
     for _ in range(5):
         page.keyboard.press("ArrowRight")
@@ -149,7 +149,10 @@ def test_review_mode_shows_every_annotator(page):
     page.wait_for_function("() => document.querySelector('.review-list li .status-accepted') !== null")
     page.locator(".review-list li").last.locator("button[data-review=rejected]").click()  # bob's 12
     page.wait_for_function("() => document.querySelector('.review-list li .status-rejected') !== null")
-    page.keyboard.press("ArrowRight")
+    page.keyboard.press("f")  # A moved on to the next unreviewed glance: back to frame 11
+    page.keyboard.type("11")
+    page.keyboard.press("Enter")
+    frame_is(page, 11)
     page.keyboard.press("g")  # a reviewer's glance is accepted at once
     page.wait_for_function("() => document.querySelectorAll('.review-column').length === 3")
     page.screenshot(path=str(ARTIFACTS / "annotate_review.png"), full_page=True)

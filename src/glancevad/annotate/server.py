@@ -330,6 +330,12 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
         return Response(format_glances(store.export_glances(include_proposed=include_proposed)), media_type="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="glances.csv"'})
 
+    # -- the team: the review marks of the video list, assignments and progress -------------------
+
+    @app.get("/api/review/pending")
+    def pending_review() -> dict[str, list[str]]:
+        return store.needs_review_all(duplicate_frames)
+
     return app
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from glancevad.annotate.review import disagreements, duplicate_pairs
+from glancevad.annotate.review import review_reasons
 from glancevad.errors import GlanceVADError
 
 STATES = ("todo", "in_progress", "done", "no_anomaly")
@@ -497,14 +497,20 @@ class GlanceStore:
         """Why ``video_id`` needs a reviewer: unreviewed, duplicate or disagreeing glances (empty: it does not)."""
         glances = self.glances(video_id)
         rows = self.read().execute("SELECT annotator, state FROM video_state WHERE video_id=?", (video_id,))
-        reasons = []
-        if unreviewed := sum(g["status"] == "proposed" for g in glances):
-            reasons.append(f"{unreviewed} unreviewed")
-        if pairs := duplicate_pairs(glances, within):
-            reasons.append(f"{len(pairs)} possible duplicate pair(s)")
-        if disagreements(glances, {r["annotator"]: r["state"] for r in rows}):
-            reasons.append("annotators disagree")
-        return reasons
+        return review_reasons(glances, {r["annotator"]: r["state"] for r in rows}, within)
+
+    def needs_review_all(self, within: int) -> dict[str, list[str]]:
+        """``{video-id: reasons}`` of every video needing review (:meth:`needs_review`), in two queries:
+        the video list marks them."""
+        glances: dict[str, list[dict[str, Any]]] = {}
+        for row in self.read().execute(f"SELECT {_GLANCE_COLUMNS} FROM glances WHERE deleted IS NULL"
+                                       " ORDER BY video_id, frame, id"):
+            glances.setdefault(row["video_id"], []).append(dict(row))
+        states: dict[str, dict[str, str]] = {}
+        for row in self.read().execute("SELECT video_id, annotator, state FROM video_state"):
+            states.setdefault(row["video_id"], {})[row["annotator"]] = row["state"]
+        reasons = {vid: review_reasons(items, states.get(vid, {}), within) for vid, items in glances.items()}
+        return {vid: why for vid, why in reasons.items() if why}
 
     def next_for_review(self, after: str | None, within: int) -> dict[str, Any] | None:
         """The first video after ``after`` (by id, wrapping round) that needs review, with its reasons."""
