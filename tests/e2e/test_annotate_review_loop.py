@@ -102,7 +102,8 @@ def test_the_reviewer_loop(server, browser):
     rev.reload()
     rev.wait_for_function("() => document.querySelectorAll('#videos li').length === 6")
     rev.evaluate(RECORD)
-    marked = rev.locator("#videos li").evaluate_all("items => items.filter(i => i.dataset.review).map(i => i.dataset.id)")
+    marked = rev.locator("#videos li").evaluate_all(
+        "items => items.filter(i => i.dataset.review).map(i => i.dataset.id)")
     assert marked == ["v1", "v2"]  # the videos with unreviewed glances, marked for the reviewer
     assert rev.locator("#videos li[data-id='v1'] .review").is_visible()
 

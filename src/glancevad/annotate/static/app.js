@@ -24,6 +24,7 @@ const app = {
   busy: 0,            // writes in flight (the poll waits for them)
   model: null,        // {checkpoint, model, threshold, near} with --checkpoint, else null
   scores: null,       // the open video's {scores (per snippet), frames_per_snippet, peaks}
+  queue: null,        // the videos assigned to the annotator (a Set; null: none assigned, every video is theirs)
 };
 
 // ---------------------------------------------------------------- server calls
@@ -214,7 +215,8 @@ function stateBadge(state) {
 function visibleVideos() {
   const text = $("filter").value.trim().toLowerCase();
   const state = $("state-filter").value;
-  const shown = app.videos.filter((v) => v.id.toLowerCase().includes(text)
+  const queued = app.queue && $("queue-only").checked ? app.queue : null;
+  const shown = app.videos.filter((v) => v.id.toLowerCase().includes(text) && (!queued || queued.has(v.id))
     && (!state || v.state === state || (state === "review" && v.review.length)));
   if (app.model && $("order").value === "unglanced") {
     // most likely unglanced anomaly first (videos not scored yet last), then by name
@@ -248,13 +250,17 @@ function renderVideos() {
 
 async function loadVideos() {
   // both answers first, then both drawn: the list never shows without its progress line
-  const [videos, progress, pending] = await Promise.all([api("GET", `/api/videos?annotator=${who()}`),
-    api("GET", "/api/progress"), api("GET", "/api/review/pending")]);
+  const [videos, progress, pending, queue] = await Promise.all([api("GET", `/api/videos?annotator=${who()}`),
+    api("GET", "/api/progress"), api("GET", "/api/review/pending"), api("GET", `/api/queue?annotator=${who()}`)]);
   for (const video of videos) video.review = pending[video.id] || [];
   app.videos = videos;
+  app.queue = queue.videos.length ? new Set(queue.videos) : null;
+  $("queue-label").hidden = !app.queue;
+  $("queue-size").textContent = queue.videos.length;
   renderVideos();
   const mine = progress[app.annotator] || { done: 0, total: app.videos.length };
   $("progress").textContent = `${mine.done} of ${mine.total} done`;
+  $("progress").dataset.queue = app.queue ? "1" : "";
   $("progress").title = Object.entries(progress).map(([name, p]) => `${name}: ${p.done} of ${p.total} done`).join("\n");
 }
 
@@ -957,6 +963,7 @@ function wireControls() {
   $("show-help").addEventListener("click", toggleHelp);
   $("close-help").addEventListener("click", toggleHelp);
   $("filter").addEventListener("input", renderVideos);
+  $("queue-only").addEventListener("change", () => { $("queue-only").blur(); renderVideos(); });
   $("state-filter").addEventListener("change", () => { renderVideos(); $("state-filter").blur(); });
   $("order").addEventListener("change", () => { $("order").blur(); loadVideos(); });
   window.addEventListener("resize", drawCurve);
