@@ -10,7 +10,7 @@ from fractions import Fraction
 
 import pytest
 
-from browser import ARTIFACTS, CHROMIUM, FLAGS, require_chromium
+from browser import ARTIFACTS, CHROMIUM, FLAGS, require_chromium, sign_in
 from cli_helpers import AnnotateServer, run
 from conftest import SHARED
 from glancevad.annotate.store import GlanceStore
@@ -251,12 +251,7 @@ def numbered_videos(folder) -> dict[str, str]:
 def _page_as_alice(playwright, url: str):
     """A fresh Chromium page on the annotator at ``url``, signed in as the annotator alice."""
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-    page = browser.new_page(viewport={"width": 1280, "height": 860})
-    page.set_default_timeout(5_000)
-    page.goto(url)
-    page.evaluate("localStorage.setItem('glancevad.annotator', 'alice')")
-    page.reload()
-    return page
+    return sign_in(browser, url, "alice", timeout_ms=5_000)
 
 
 def test_counter_picture_and_glance_agree_at_every_frame_rate(tmp_path):

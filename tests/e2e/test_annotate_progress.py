@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser import ARTIFACTS, CHROMIUM, FLAGS, require_chromium
+from browser import ARTIFACTS, CHROMIUM, FLAGS, require_chromium, sign_in
 from cli_helpers import AnnotateServer, run
 from media import write_video
 
@@ -24,11 +24,7 @@ def test_queue_and_progress_page(tmp_path):
     with AnnotateServer(videos, db, "--reviewer", "rev") as server, sync_api.sync_playwright() as playwright:
         url = server.url
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        page = browser.new_page(viewport={"width": 1280, "height": 720})
-        page.set_default_timeout(15_000)
-        page.goto(url)
-        page.evaluate("localStorage.setItem('glancevad.annotator', 'ann')")
-        page.reload()
+        page = sign_in(browser, url, "ann", viewport=(1280, 720))
         page.wait_for_function("() => document.querySelectorAll('#videos li').length === 4")
         listed = page.locator("#videos li").evaluate_all("items => items.map(i => i.dataset.id)")
         assert listed == ["p1", "p2", "p4", "p5"]  # her queue only

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser import CHROMIUM, FLAGS, require_chromium
+from browser import CHROMIUM, FLAGS, require_chromium, sign_in
 from cli_helpers import AnnotateServer
 from media import write_video
 
@@ -45,12 +45,9 @@ def browser():
         chromium.close()
 
 
-def sign_in(browser, url: str, name: str, viewport=(1366, 768)):
-    page = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}).new_page()
-    page.set_default_timeout(15_000)
-    page.goto(url)
-    page.evaluate("(n) => localStorage.setItem('glancevad.annotator', n)", name)
-    page.reload()
+def signed_in(browser, url: str, name: str, viewport=(1366, 768)):
+    """``name``'s page with the six videos listed, its messages recorded."""
+    page = sign_in(browser, url, name, viewport=viewport)
     page.wait_for_function("() => document.querySelectorAll('#videos li').length === 6")
     page.evaluate(RECORD)
     return page
@@ -95,7 +92,7 @@ def go_to(page, frame: int) -> None:
 
 def test_the_reviewer_loop(server, browser):
     url = server.url
-    rev = sign_in(browser, url, "rev")
+    rev = signed_in(browser, url, "rev")
     ids = {frame: glance(rev, url, "v1", who, frame) for who, frame in (("ann", 10), ("bob", 20), ("ann", 30),
                                                                       ("bob", 50))}
     glance(rev, url, "v2", "ann", 5)
@@ -162,7 +159,7 @@ def test_opening_videos_never_says_others_changed_them(server, browser):
     a change. Alice glances and opens the next video at once, the reviewer judges and presses Q at once;
     no one else writes, so no such line may appear."""
     url = server.url
-    alice = sign_in(browser, url, "alice", viewport=(1280, 800))
+    alice = signed_in(browser, url, "alice", viewport=(1280, 800))
     order = ["v1", "v2", "v3", "v4", "v5", "v6"] * 2
     for video, following in zip(order, order[1:] + ["v1"], strict=True):
         open_video(alice, video)
@@ -174,7 +171,7 @@ def test_opening_videos_never_says_others_changed_them(server, browser):
     assert [t for t in alice.evaluate("window.__live") if t] == []
     said = alice.evaluate("window.__said")
     alice.close()  # the reviewer's decisions are changes by another: alice's page would rightly say so
-    rev = sign_in(browser, url, "rev")
+    rev = signed_in(browser, url, "rev")
     for _ in range(6):
         rev.keyboard.press("q")
         rev.wait_for_function("() => document.getElementById('status').textContent.includes('needs review')"
@@ -194,7 +191,7 @@ def test_opening_videos_never_says_others_changed_them(server, browser):
 
 
 def test_zoomed_timeline_follows_and_thumbnails_go_away(server, browser):
-    page = sign_in(browser, server.url, "alice", viewport=(1280, 800))
+    page = signed_in(browser, server.url, "alice", viewport=(1280, 800))
     open_video(page, "v1")
     # the frame mapping is explained in the help (?), not on the annotator's screen
     assert page.locator("#mapping").text_content() == ""
