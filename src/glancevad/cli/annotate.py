@@ -16,7 +16,7 @@ from glancevad.fileio import check_output
 annotate_app = typer.Typer(
     help="The glance annotation tool: serve a video folder (default; only reviewers named with --reviewer"
     " accept or reject glances; with --checkpoint a model's score curve shows where to look), import or export"
-    " glances.",
+    " glances, assign videos to annotators (annotate assign).",
 )
 app.add_typer(annotate_app, name="annotate")
 
