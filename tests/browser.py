@@ -22,3 +22,13 @@ def require_chromium() -> None:
         if os.environ.get("CI"):
             raise RuntimeError(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (run as root)")
         pytest.skip(f"{CHROMIUM} not installed (make browser)", allow_module_level=True)
+
+
+def sign_in(browser, url: str, name: str, *, viewport: tuple[int, int] = (1280, 860), timeout_ms: int = 15_000):
+    """A new page, in its own context, on the annotator at ``url`` signed in as ``name``."""
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+    page.set_default_timeout(timeout_ms)
+    page.goto(url)
+    page.evaluate("(n) => localStorage.setItem('glancevad.annotator', n)", name)
+    page.reload()
+    return page

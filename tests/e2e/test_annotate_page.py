@@ -10,7 +10,7 @@ from fractions import Fraction
 
 import pytest
 
-from browser import ARTIFACTS, CHROMIUM, FLAGS, require_chromium
+from browser import ARTIFACTS, CHROMIUM, FLAGS, require_chromium, sign_in
 from cli_helpers import AnnotateServer, run
 from conftest import SHARED
 from glancevad.annotate.store import GlanceStore
@@ -68,7 +68,7 @@ def test_annotate_with_the_keyboard_then_reload_and_export(page, tmp_path):
     page.locator("#who-form button").click()
     page.wait_for_function("() => document.querySelectorAll('#videos li').length === 2")
     open_video(page, "alpha")
-    assert "mediaTime" in page.locator("#mapping").text_content()
+    assert "mediaTime" in page.locator("#help-mapping").text_content()
 
     for _ in range(5):
         page.keyboard.press("ArrowRight")
@@ -149,7 +149,10 @@ def test_review_mode_shows_every_annotator(page):
     page.wait_for_function("() => document.querySelector('.review-list li .status-accepted') !== null")
     page.locator(".review-list li").last.locator("button[data-review=rejected]").click()  # bob's 12
     page.wait_for_function("() => document.querySelector('.review-list li .status-rejected') !== null")
-    page.keyboard.press("ArrowRight")
+    page.keyboard.press("f")  # A moved on to the next unreviewed glance: back to frame 11
+    page.keyboard.type("11")
+    page.keyboard.press("Enter")
+    frame_is(page, 11)
     page.keyboard.press("g")  # a reviewer's glance is accepted at once
     page.wait_for_function("() => document.querySelectorAll('.review-column').length === 3")
     page.screenshot(path=str(ARTIFACTS / "annotate_review.png"), full_page=True)
@@ -248,12 +251,7 @@ def numbered_videos(folder) -> dict[str, str]:
 def _page_as_alice(playwright, url: str):
     """A fresh Chromium page on the annotator at ``url``, signed in as the annotator alice."""
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-    page = browser.new_page(viewport={"width": 1280, "height": 860})
-    page.set_default_timeout(5_000)
-    page.goto(url)
-    page.evaluate("localStorage.setItem('glancevad.annotator', 'alice')")
-    page.reload()
-    return page
+    return sign_in(browser, url, "alice", timeout_ms=5_000)
 
 
 def test_counter_picture_and_glance_agree_at_every_frame_rate(tmp_path):

@@ -37,3 +37,15 @@ def review_summary(glances: Sequence[Mapping[str, Any]], states: Mapping[str, st
         "disagreement": disagreements(glances, states),
         "duplicate_frames": within,
     }
+
+
+def review_reasons(glances: Sequence[Mapping[str, Any]], states: Mapping[str, str], within: int) -> list[str]:
+    """Why a video needs a reviewer: unreviewed, duplicate or disagreeing glances (empty: it does not)."""
+    reasons = []
+    if unreviewed := sum(g["status"] == "proposed" for g in glances):
+        reasons.append(f"{unreviewed} unreviewed")
+    if pairs := duplicate_pairs(glances, within):
+        reasons.append(f"{len(pairs)} possible duplicate pair(s)")
+    if disagreements(glances, states):
+        reasons.append("annotators disagree")
+    return reasons

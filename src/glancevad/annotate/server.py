@@ -330,6 +330,24 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
         return Response(format_glances(store.export_glances(include_proposed=include_proposed)), media_type="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="glances.csv"'})
 
+    # -- the team: the review marks of the video list, assignments and progress -------------------
+
+    @app.get("/api/review/pending")
+    def pending_review() -> dict[str, list[str]]:
+        return store.needs_review_all(duplicate_frames)
+
+    @app.get("/api/queue")
+    def queue(annotator: str = Query(..., min_length=1, max_length=40)) -> dict[str, list[str]]:
+        return {"videos": store.queue(store.require_annotator(annotator))}
+
+    @app.get("/api/progress/report")
+    def progress_report() -> dict[str, list[dict[str, Any]]]:
+        return store.progress_report(duplicate_frames)
+
+    @app.get("/progress", include_in_schema=False)
+    def progress_page() -> FileResponse:
+        return FileResponse(STATIC / "progress.html", headers={"Cache-Control": "no-store"})
+
     return app
 
 

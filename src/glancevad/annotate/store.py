@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from glancevad.annotate.review import disagreements, duplicate_pairs
+from glancevad.annotate.progress import progress_table
+from glancevad.annotate.review import review_reasons
 from glancevad.errors import GlanceVADError
 
 STATES = ("todo", "in_progress", "done", "no_anomaly")
@@ -97,6 +98,15 @@ _ADDED_COLUMNS = (
     ("glances", "revision", "INTEGER NOT NULL DEFAULT 0"),
 )
 _GLANCE_COLUMNS = "id, video_id, frame, annotator, created, status, reviewer, revision"
+# Work assignment (glancevad annotate assign): created on opening, so older databases gain it as they are.
+_ASSIGNMENT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS assignments (
+    video_id TEXT NOT NULL REFERENCES videos(id),
+    annotator TEXT NOT NULL REFERENCES annotators(name),
+    assigned REAL NOT NULL,
+    PRIMARY KEY (video_id, annotator)
+);
+"""
 GOLDEN_ANGLE = 137.508  # degrees: the i-th annotator's hue is i times this, so hues stay far apart
 
 
@@ -148,6 +158,7 @@ class GlanceStore:
         for table, column, declaration in _ADDED_COLUMNS:
             if column not in {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        db.executescript(_ASSIGNMENT_SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -302,12 +313,17 @@ class GlanceStore:
         return out
 
     def progress(self) -> dict[str, dict[str, int]]:
-        """``{annotator: {"done": n, "total": N}}``: videos each annotator marked done or no anomaly."""
+        """``{annotator: {"done": n, "total": N}}``: of the annotator's queue (their assigned videos; every
+        video when none is assigned), how many they marked done or no anomaly."""
         total = self.read().execute("SELECT COUNT(*) FROM videos").fetchone()[0]
         done = dict(self.read().execute(
             "SELECT annotator, COUNT(*) FROM video_state WHERE state IN ('done', 'no_anomaly') GROUP BY annotator"
         ).fetchall())
-        return {name: {"done": done.get(name, 0), "total": total} for name in self.annotators()}
+        queued = {r[0]: r[1:] for r in self.read().execute(
+            "SELECT a.annotator, COUNT(*), SUM(s.state IN ('done', 'no_anomaly')) FROM assignments a"
+            " LEFT JOIN video_state s ON s.video_id = a.video_id AND s.annotator = a.annotator GROUP BY a.annotator")}
+        return {name: {"done": int(queued[name][1] or 0), "total": queued[name][0]} if name in queued
+                else {"done": done.get(name, 0), "total": total} for name in self.annotators()}
 
     # -- glances -------------------------------------------------------------------------------
 
@@ -497,14 +513,20 @@ class GlanceStore:
         """Why ``video_id`` needs a reviewer: unreviewed, duplicate or disagreeing glances (empty: it does not)."""
         glances = self.glances(video_id)
         rows = self.read().execute("SELECT annotator, state FROM video_state WHERE video_id=?", (video_id,))
-        reasons = []
-        if unreviewed := sum(g["status"] == "proposed" for g in glances):
-            reasons.append(f"{unreviewed} unreviewed")
-        if pairs := duplicate_pairs(glances, within):
-            reasons.append(f"{len(pairs)} possible duplicate pair(s)")
-        if disagreements(glances, {r["annotator"]: r["state"] for r in rows}):
-            reasons.append("annotators disagree")
-        return reasons
+        return review_reasons(glances, {r["annotator"]: r["state"] for r in rows}, within)
+
+    def needs_review_all(self, within: int) -> dict[str, list[str]]:
+        """``{video-id: reasons}`` of every video needing review (:meth:`needs_review`), in two queries:
+        the video list marks them."""
+        glances: dict[str, list[dict[str, Any]]] = {}
+        for row in self.read().execute(f"SELECT {_GLANCE_COLUMNS} FROM glances WHERE deleted IS NULL"
+                                       " ORDER BY video_id, frame, id"):
+            glances.setdefault(row["video_id"], []).append(dict(row))
+        states: dict[str, dict[str, str]] = {}
+        for row in self.read().execute("SELECT video_id, annotator, state FROM video_state"):
+            states.setdefault(row["video_id"], {})[row["annotator"]] = row["state"]
+        reasons = {vid: review_reasons(items, states.get(vid, {}), within) for vid, items in glances.items()}
+        return {vid: why for vid, why in reasons.items() if why}
 
     def next_for_review(self, after: str | None, within: int) -> dict[str, Any] | None:
         """The first video after ``after`` (by id, wrapping round) that needs review, with its reasons."""
@@ -562,6 +584,52 @@ class GlanceStore:
                 self._set_state(db, video_id, annotator, payload["state"])
             db.execute("UPDATE actions SET undone=1 WHERE id=?", (row["id"],))
         return {"kind": row["kind"], **payload, "message": _undo_message(row["kind"], payload)}
+
+    # -- work assignment and progress -----------------------------------------------------------
+
+    def assign(self, assignment: dict[str, list[str]], *, replace: bool = False) -> int:
+        """Store ``{annotator: videos}`` (annotators registered as needed; videos must be known), all or
+        none; ``replace``: the named annotators' earlier assignments are dropped first. Returns how many
+        (video, annotator) pairs are new."""
+        for name in assignment:
+            if not ANNOTATOR_NAME.match(name or ""):
+                raise Invalid(f"annotator names are 1-40 letters, digits or . _ - @ (not {name!r})")
+        known = {row["id"] for row in self.read().execute("SELECT id FROM videos")}
+        unknown = sorted({v for videos in assignment.values() for v in videos} - known)
+        if unknown:
+            raise NotFound(f"{len(unknown)} unknown video id(s): {', '.join(unknown[:5])}"
+                           f" (the database knows {len(known)} video(s); scan the folder with --videos DIR)")
+        for name in assignment:
+            self.add_annotator(name)
+        with self.write() as db:
+            if replace:
+                db.executemany("DELETE FROM assignments WHERE annotator=?", [(name,) for name in assignment])
+            before = db.total_changes
+            db.executemany("INSERT OR IGNORE INTO assignments (video_id, annotator, assigned) VALUES (?, ?, ?)",
+                           [(v, name, time.time()) for name, videos in assignment.items() for v in videos])
+            return db.total_changes - before
+
+    def assignments(self) -> dict[str, list[str]]:
+        """``{annotator: videos}`` of every annotator with assigned videos, videos by id."""
+        out: dict[str, list[str]] = {}
+        for row in self.read().execute("SELECT annotator, video_id FROM assignments ORDER BY annotator, video_id"):
+            out.setdefault(row["annotator"], []).append(row["video_id"])
+        return out
+
+    def queue(self, annotator: str) -> list[str]:
+        """The videos assigned to ``annotator``, by id (empty: none assigned, every video is theirs)."""
+        return [r["video_id"] for r in self.read().execute(
+            "SELECT video_id FROM assignments WHERE annotator=? ORDER BY video_id", (annotator,))]
+
+    def progress_report(self, within: int) -> dict[str, list[dict[str, Any]]]:
+        """The progress page's tables (:func:`glancevad.annotate.progress.progress_table`); models left out."""
+        db = self.read()
+        videos = [r["id"] for r in db.execute("SELECT id FROM videos ORDER BY id")]
+        people = [r["name"] for r in db.execute("SELECT name FROM annotators WHERE model = 0 ORDER BY name")]
+        glances = [dict(r) for r in db.execute(f"SELECT {_GLANCE_COLUMNS} FROM glances WHERE deleted IS NULL")]
+        states = {(r["video_id"], r["annotator"]): r["state"]
+                  for r in db.execute("SELECT video_id, annotator, state FROM video_state")}
+        return progress_table(videos, people, glances, states, self.assignments(), within)
 
     # -- import / export ------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from glancevad.fileio import check_output
 annotate_app = typer.Typer(
     help="The glance annotation tool: serve a video folder (default; only reviewers named with --reviewer"
     " accept or reject glances; with --checkpoint a model's score curve shows where to look), import or export"
-    " glances.",
+    " glances, assign videos to annotators (annotate assign).",
 )
 app.add_typer(annotate_app, name="annotate")
 
@@ -143,3 +143,51 @@ def annotate_import(
     added = store.import_glances({vid: list(frames) for vid, frames in glances.items()}, annotator, status=status,
                                  model=model)
     console.print(f"imported {added} glances of {len(glances)} videos from {csv_path} into [bold]{db}[/]")
+
+
+@annotate_app.command("assign")
+def annotate_assign(
+    to: Annotated[list[str], typer.Option("--to", help="Annotator the videos go to (repeatable).")],
+    db: Annotated[Path, typer.Option(help="SQLite database of glancevad annotate.")] = Path("glances.sqlite"),
+    video: Annotated[list[str] | None, typer.Option(
+        "--video", help="A video id to assign (repeatable; default: every video the database knows).")] = None,
+    video_list: Annotated[Path | None, typer.Option(
+        "--list", help="A text file of video ids to assign, one per line (# comments).")] = None,
+    rule: Annotated[str, typer.Option(
+        help="everyone: each video to each annotator named; round-robin: the videos dealt out in turn,"
+             " --per-video annotators each.")] = "everyone",
+    per_video: Annotated[int, typer.Option(
+        min=1, help="round-robin: annotators per video (2 or more: overlap, for agreement).")] = 1,
+    replace: Annotated[bool, typer.Option(help="Drop the named annotators' earlier assignments first.")] = False,
+    videos: Annotated[Path | None, typer.Option(
+        help="Video folder to scan first (when the database does not know its videos yet).")] = None,
+) -> None:
+    """Assign videos to annotators: each annotator's page then lists their queue and "n of N done".
+
+    `annotate assign --to ann --to bob --to cai --rule round-robin --per-video 2` gives every video to
+    two of the three, loads balanced; `annotate assign --to dee --video v1 --video v7` two videos to dee.
+    """
+    from glancevad.annotate.assign import assign
+    from glancevad.annotate.library import scan_videos
+    from glancevad.annotate.store import GlanceStore
+
+    if videos is None and not db.is_file():
+        raise GlanceVADError(f"{db}: database not found (give --videos DIR to scan a folder into it)")
+    wanted = list(video or [])
+    if video_list is not None:
+        if not video_list.is_file():
+            raise GlanceVADError(f"{video_list}: video list not found")
+        wanted += [line.strip() for line in video_list.read_text(encoding="utf-8").splitlines()
+                   if line.strip() and not line.lstrip().startswith("#")]
+    store = GlanceStore(db)
+    if videos is not None:
+        scan_videos(videos, store)
+    ids = wanted or [v["id"] for v in store.videos()]
+    if not ids:
+        raise GlanceVADError(f"{db}: no videos to assign (give --videos DIR to scan a folder into it)")
+    assignment = assign(rule, ids, to, per_video=per_video)
+    added = store.assign(assignment, replace=replace)
+    queues = store.assignments()
+    for name in to:
+        console.print(f"{name}: {len(queues.get(name, []))} video(s) in their queue", highlight=False)
+    console.print(f"stored {added} new assignment(s) of {len(ids)} video(s) in [bold]{db}[/]")

@@ -24,6 +24,7 @@ const app = {
   busy: 0,            // writes in flight (the poll waits for them)
   model: null,        // {checkpoint, model, threshold, near} with --checkpoint, else null
   scores: null,       // the open video's {scores (per snippet), frames_per_snippet, peaks}
+  queue: null,        // the videos assigned to the annotator (a Set; null: none assigned, every video is theirs)
 };
 
 // ---------------------------------------------------------------- server calls
@@ -76,8 +77,8 @@ function serial(fn) {
 
 let conflictNote = "";  // what the last write did about a conflict, added to its "saved" message
 
-function saved(text) {
-  say(conflictNote ? `${text} (${conflictNote})` : text);
+function saved(text, tail = "") {
+  say((conflictNote ? `${text} (${conflictNote})` : text) + tail);
   conflictNote = "";
 }
 
@@ -166,6 +167,7 @@ function showFrame() {
   $("frame").textContent = app.frame;
   $("time").textContent = app.video.times[app.frame].toFixed(3);
   $("playhead").style.left = `${(100 * app.frame) / Math.max(app.video.frames - 1, 1)}%`;
+  keepPlayheadInView();
   const score = scoreAt(app.frame);
   $("score").textContent = score === null ? "–" : score.toFixed(3);
   keepInUrl();
@@ -213,7 +215,9 @@ function stateBadge(state) {
 function visibleVideos() {
   const text = $("filter").value.trim().toLowerCase();
   const state = $("state-filter").value;
-  const shown = app.videos.filter((v) => v.id.toLowerCase().includes(text) && (!state || v.state === state));
+  const queued = app.queue && $("queue-only").checked ? app.queue : null;
+  const shown = app.videos.filter((v) => v.id.toLowerCase().includes(text) && (!queued || queued.has(v.id))
+    && (!state || v.state === state || (state === "review" && v.review.length)));
   if (app.model && $("order").value === "unglanced") {
     // most likely unglanced anomaly first (videos not scored yet last), then by name
     const key = (v) => (v.unglanced === null || v.unglanced === undefined ? -1 : v.unglanced);
@@ -229,8 +233,12 @@ function renderVideos() {
     const item = document.createElement("li");
     item.dataset.id = video.id;
     item.className = app.video && app.video.id === video.id ? "current" : "";
-    item.innerHTML = `<span class="name"></span><span>${stateBadge(video.state)} <span class="count">${video.glances}</span></span>`;
+    // reviewers (and review mode) see which videos need review, and why
+    const flag = video.review.length && (app.reviewer || app.mode === "review") ? '<span class="review">⚑ review</span>' : "";
+    item.innerHTML = `<span class="name"></span><span>${flag}${stateBadge(video.state)} <span class="count">${video.glances}</span></span>`;
     item.querySelector(".name").textContent = video.id;
+    if (flag) item.querySelector(".review").title = `needs review: ${video.review.join(", ")}`;
+    item.dataset.review = video.review.length ? "1" : "";
     if (app.model && video.unglanced !== null && video.unglanced !== undefined) {
       item.dataset.unglanced = video.unglanced;
       item.title = video.unglanced > 0 ? `highest unglanced peak: ${video.unglanced.toFixed(3)}` : "no unglanced peak";
@@ -242,12 +250,17 @@ function renderVideos() {
 
 async function loadVideos() {
   // both answers first, then both drawn: the list never shows without its progress line
-  const [videos, progress] = await Promise.all([api("GET", `/api/videos?annotator=${who()}`),
-    api("GET", "/api/progress")]);
+  const [videos, progress, pending, queue] = await Promise.all([api("GET", `/api/videos?annotator=${who()}`),
+    api("GET", "/api/progress"), api("GET", "/api/review/pending"), api("GET", `/api/queue?annotator=${who()}`)]);
+  for (const video of videos) video.review = pending[video.id] || [];
   app.videos = videos;
+  app.queue = queue.videos.length ? new Set(queue.videos) : null;
+  $("queue-label").hidden = !app.queue;
+  $("queue-size").textContent = queue.videos.length;
   renderVideos();
   const mine = progress[app.annotator] || { done: 0, total: app.videos.length };
   $("progress").textContent = `${mine.done} of ${mine.total} done`;
+  $("progress").dataset.queue = app.queue ? "1" : "";
   $("progress").title = Object.entries(progress).map(([name, p]) => `${name}: ${p.done} of ${p.total} done`).join("\n");
 }
 
@@ -259,14 +272,16 @@ async function openVideo(id, frame = 0) {
   app.version = info.version;
   $("live").textContent = "";
   app.selected = null;
+  app.glances = [];  // the previous video's are not this one's (N, A, R act on nothing until they come)
+  app.review = null;
   app.frame = frame;  // keys pressed while the video loads move this: the seek below then honours them
   app.scores = null;
   loadScores(info.id);
   $("title").textContent = info.id;
   $("frames").textContent = info.frames;
   $("fps").textContent = info.fps.toFixed(3);
-  const copy = info.browser_copy ? `; playing an H.264 copy of this ${info.codec} file, frame for frame` : "";
-  $("mapping").textContent = `mapping: ${info.frame_mapping} (timestamps probed with PyAV${copy})`;
+  // annotators are told when they watch a copy; how frames are mapped is for the curious (in the help)
+  $("mapping").textContent = info.browser_copy ? `playing an H.264 copy of this ${info.codec} file, frame for frame` : "";
   $("help-mapping").textContent = info.frame_mapping;
   $("state").textContent = info.state;
   const source = `/api/videos/${enc(id)}/stream`;
@@ -301,18 +316,27 @@ async function loadRoles() {
   app.hues = Object.fromEntries(roles.map((r) => [r.name, r.hue]));
 }
 
+// Redraw the open video as stored. A refresh that another video's opening overtook is dropped: its
+// glances and version are the previous video's (drawn, they made the poll see a "change" on open).
 async function refresh() {
   if (!app.video) return;
-  const id = enc(app.video.id);
+  const video = app.video;
+  const id = enc(video.id);
   const { version } = await api("GET", `/api/videos/${id}/version`);  // first: a newer list is never marked older
+  let review = null;
+  let glances;
   if (app.mode === "review") {
-    app.review = await api("GET", `/api/videos/${id}/review`);
-    app.glances = Object.values(app.review.annotators).flatMap((a) => a.glances);
-    app.glances.sort((a, b) => a.frame - b.frame || a.id - b.id);
+    review = await api("GET", `/api/videos/${id}/review`);
+    glances = Object.values(review.annotators).flatMap((a) => a.glances);
+    glances.sort((a, b) => a.frame - b.frame || a.id - b.id);
   } else {
-    app.glances = await api("GET", `/api/videos/${id}/glances${app.others ? "" : `?annotator=${who()}`}`);
+    glances = await api("GET", `/api/videos/${id}/glances${app.others ? "" : `?annotator=${who()}`}`);
   }
+  if (app.video !== video) return;
+  if (review) app.review = review;
+  app.glances = glances;
   if (app.glances.some((g) => app.hues[g.annotator] === undefined)) await loadRoles();
+  if (app.video !== video) return;
   app.version = version;
   if (!app.glances.some((g) => g.id === app.selected)) app.selected = null;
   renderGlances();
@@ -328,11 +352,13 @@ async function refresh() {
 async function poll() {
   if (!app.video || app.busy || document.hidden) return;
   const id = app.video.id;
+  const opening = app.opening;  // a video opened meanwhile: this poll's answer is not about it
   try {
     const { version } = await api("GET", `/api/videos/${enc(id)}/version`);
-    if (version !== app.version && !app.busy && app.video && app.video.id === id) {
+    if (version !== app.version && !app.busy && app.video && app.video.id === id && app.opening === opening) {
       await refresh();
       await loadVideos();
+      if (app.opening !== opening) return;
       $("live").textContent = `updated with changes from other tabs or annotators at ${new Date().toLocaleTimeString()}`;
     }
   } catch (_) { /* the next poll tries again */ }
@@ -360,7 +386,7 @@ function renderGlances() {
     tick.title = `frame ${glance.frame} (${glance.annotator}, ${glance.status})`;
     tick.dataset.frame = glance.frame;
     tick.dataset.annotator = glance.annotator;
-    tick.addEventListener("click", (event) => { event.stopPropagation(); select(glance.id); });
+    tick.addEventListener("click", (event) => { event.stopPropagation(); hideThumbnail(); select(glance.id); });
     timeline.appendChild(tick);
   }
   const list = $("glances");
@@ -438,16 +464,18 @@ function renderReview() {
 
 function addGlance() {
   if (!app.video) return undefined;
-  const frame = currentFrame();  // the frame shown when G was pressed
-  return serial(() => addGlanceAt(frame));
+  const frame = currentFrame();  // the frame and video shown when G was pressed
+  const video = app.video;
+  return serial(() => addGlanceAt(frame, video));
 }
 
-async function addGlanceAt(frame) {
-  if (!app.video) return;
+async function addGlanceAt(frame, video = app.video) {
+  if (!video) return;
   const status = app.mode === "review" && app.reviewer ? "accepted" : "proposed";
   const glance = await act(`glance at frame ${frame}`, () =>
-    api("POST", `/api/videos/${enc(app.video.id)}/glances`, { annotator: app.annotator, frame, status }));
+    api("POST", `/api/videos/${enc(video.id)}/glances`, { annotator: app.annotator, frame, status }));
   if (!glance) return;
+  if (app.video !== video) { say(`glance at frame ${frame} of ${video.id} · saved`); return; }
   app.selected = glance.id;
   if (glance.created) {
     await afterChange();
@@ -478,15 +506,36 @@ function reviewGlance(id, status) {
   return serial(() => reviewGlanceNow(id, status));
 }
 
-async function reviewGlanceNow(id, status) {
+// moveOn: then show the next unreviewed glance (the keys' reviewer loop).
+async function reviewGlanceNow(id, status, moveOn = false) {
   if (!app.reviewer) { say(`only reviewers accept or reject; ${app.annotator} is not one`, true); return; }
   const done = await act(`${status} glance #${id}`, (revision) =>
     api("POST", `/api/glances/${id}/review`, { reviewer: app.annotator, status, revision }), id);
-  if (done) { app.selected = id; await afterChange(); saved(`${status} glance #${id} at frame ${done.frame} · saved`); }
+  if (!done) return;
+  app.selected = id;
+  await afterChange();
+  saved(`${status} glance #${id} at frame ${done.frame} · saved`, moveOn ? ` · ${nextUnreviewed(done)}` : "");
 }
 
 function keepGlance(id) {
   return serial(() => keepGlanceNow(id));
+}
+
+// K: keep the glance shown (taken when the key's turn comes, after the writes before it).
+function keepSelected() {
+  return serial(async () => {
+    const glance = selectedOnScreen("keep");
+    if (glance) await keepGlanceNow(glance.id);
+  });
+}
+
+// A / R, the reviewer loop: judge the glance shown, then show the next unreviewed one. The glance is
+// taken when the key's turn comes (after the writes before it), so A A A judges three glances in turn.
+function reviewAndMoveOn(status) {
+  return serial(async () => {
+    const glance = selectedOnScreen(status === "accepted" ? "accept" : "reject");
+    if (glance) await reviewGlanceNow(glance.id, status, true);
+  });
 }
 
 async function keepGlanceNow(id) {
@@ -558,11 +607,20 @@ async function answer(noAnomaly) {
   else say("not marked: add a glance (G) on each abnormal event, then done");
 }
 
-async function nextForReview() {
+// Q: after the writes in flight, so that their messages never overwrite the queue's.
+function nextForReview() {
+  return serial(nextForReviewNow);
+}
+
+async function nextForReviewNow() {
   const after = app.video ? `?after=${enc(app.video.id)}` : "";
   const next = await api("GET", `/api/review/next${after}`);
   if (!next.id) { say("no video needs review"); return; }
-  if (app.mode !== "review") { document.querySelector("input[name=mode][value=review]").checked = true; app.mode = "review"; }
+  if (app.mode !== "review") {
+    document.querySelector("input[name=mode][value=review]").checked = true;
+    app.mode = "review";
+    document.body.classList.add("reviewing");
+  }
   await openVideo(next.id);
   say(`${next.id} needs review: ${next.reasons.join(", ")}`);
 }
@@ -576,14 +634,47 @@ async function afterChange() {
   }
 }
 
+// N / P: the next / previous glance from the playhead (after the selected glance when it is the one
+// shown, so glances on one frame are visited in turn). None: the selection is dropped and the page
+// says so, so A / R never act on a glance the picture does not show.
 function neighbour(direction) {
-  if (!app.glances.length) return;
-  const selected = app.glances.find((g) => g.id === app.selected);
-  const from = selected ? selected.frame : currentFrame();
-  const ordered = direction > 0 ? app.glances : [...app.glances].reverse();
-  const target = ordered.find((g) => (direction > 0 ? g.frame > from : g.frame < from))
-    || (selected ? null : ordered[0]);
-  if (target) select(target.id);
+  if (!app.video) return;
+  const from = currentFrame();
+  const selected = app.glances.find((g) => g.id === app.selected && g.frame === from);
+  const after = (g) => (selected ? g.frame > from || (g.frame === from && g.id > selected.id) : g.frame > from);
+  const before = (g) => (selected ? g.frame < from || (g.frame === from && g.id < selected.id) : g.frame < from);
+  const target = direction > 0 ? app.glances.find(after) : [...app.glances].reverse().find(before);
+  if (target) { select(target.id); return; }
+  app.selected = null;
+  renderGlances();
+  renderReview();
+  say(direction > 0 ? `no further glance after frame ${from}` : `no earlier glance before frame ${from}`);
+}
+
+// The glance A / R / K act on: the selected one, if the picture shows its frame.
+function selectedOnScreen(what) {
+  const glance = app.glances.find((g) => g.id === app.selected);
+  if (!glance) { say(`${what}: no glance selected (N / P go to the next / previous glance)`); return null; }
+  if (glance.frame !== currentFrame()) {
+    say(`${what}: the selected glance #${glance.id} is at frame ${glance.frame}, not the frame shown`
+      + " (N / P, or click it)");
+    return null;
+  }
+  return glance;
+}
+
+// After A / R: select and show the next unreviewed glance after the one just reviewed.
+function nextUnreviewed(reviewed) {
+  const next = app.glances.find((g) => g.status === "proposed"
+    && (g.frame > reviewed.frame || (g.frame === reviewed.frame && g.id > reviewed.id)));
+  if (next) {
+    select(next.id);
+    return `next: #${next.id} at frame ${next.frame}`;
+  }
+  app.selected = null;
+  renderGlances();
+  renderReview();
+  return "no further unreviewed glance on this video (Q: the next video needing review)";
 }
 
 // ---------------------------------------------------------------- timeline: zoom and thumbnails
@@ -602,6 +693,20 @@ function zoom(factor) {
   const x = (app.frame / Math.max(app.video.frames - 1, 1)) * wrap.scrollWidth;
   wrap.scrollLeft = x - wrap.clientWidth / 2;  // keep the playhead in view
   $("zoom").textContent = `${app.zoom}×`;
+}
+
+// A zoomed timeline follows the playhead: when it leaves the visible part (playing, stepping, a
+// seek), the timeline scrolls to put it a quarter of the way in.
+function keepPlayheadInView() {
+  if (app.zoom <= 1) return;
+  const wrap = $("timeline-wrap");
+  const x = (app.frame / Math.max(app.video.frames - 1, 1)) * wrap.scrollWidth;
+  if (x < wrap.scrollLeft || x > wrap.scrollLeft + wrap.clientWidth * 0.96) wrap.scrollLeft = x - wrap.clientWidth / 4;
+}
+
+function hideThumbnail() {
+  $("thumb").hidden = true;
+  thumb.wanted = null;
 }
 
 const thumb = { wanted: null, seeking: false };
@@ -823,9 +928,9 @@ function onKey(event) {
     case "n": neighbour(1); break;
     case "p": neighbour(-1); break;
     case "u": undo(); break;
-    case "a": if (app.mode === "review" && app.selected !== null) reviewGlance(app.selected, "accepted"); break;
-    case "r": if (app.mode === "review" && app.selected !== null) reviewGlance(app.selected, "rejected"); break;
-    case "k": if (app.mode === "review" && app.selected !== null) keepGlance(app.selected); break;
+    case "a": if (app.mode === "review") reviewAndMoveOn("accepted"); break;
+    case "r": if (app.mode === "review") reviewAndMoveOn("rejected"); break;
+    case "k": if (app.mode === "review") keepSelected(); break;
     case "m": if (app.mode === "review") moveSelected(); break;
     case ".": jumpToPeak(1); break;
     case ",": jumpToPeak(-1); break;
@@ -858,6 +963,7 @@ function wireControls() {
   $("show-help").addEventListener("click", toggleHelp);
   $("close-help").addEventListener("click", toggleHelp);
   $("filter").addEventListener("input", renderVideos);
+  $("queue-only").addEventListener("change", () => { $("queue-only").blur(); renderVideos(); });
   $("state-filter").addEventListener("change", () => { renderVideos(); $("state-filter").blur(); });
   $("order").addEventListener("change", () => { $("order").blur(); loadVideos(); });
   window.addEventListener("resize", drawCurve);
@@ -871,9 +977,10 @@ function wireControls() {
     }
     seekFrame(frame);
   });
-  $("timeline").addEventListener("click", (event) => { if (app.video) seekFrame(frameUnder(event)); });
+  // a click seeks and puts the thumbnail away (it would cover the picture); moving the mouse brings it back
+  $("timeline").addEventListener("click", (event) => { hideThumbnail(); if (app.video) seekFrame(frameUnder(event)); });
   $("timeline").addEventListener("mousemove", showThumbnail);
-  $("timeline").addEventListener("mouseleave", () => { $("thumb").hidden = true; thumb.wanted = null; });
+  $("timeline").addEventListener("mouseleave", hideThumbnail);
   $("timeline-wrap").addEventListener("wheel", (event) => {
     if (!event.ctrlKey) return;
     event.preventDefault();
@@ -890,6 +997,8 @@ function wireControls() {
   document.querySelectorAll("input[name=mode]").forEach((radio) => radio.addEventListener("change", async () => {
     radio.blur();  // the switch never keeps the keyboard: → steps a frame, N goes to the next glance
     app.mode = radio.value;
+    document.body.classList.toggle("reviewing", app.mode === "review");
+    renderVideos();
     app.selected = null;
     await refresh();
   }));
