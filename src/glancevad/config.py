@@ -32,10 +32,10 @@ NON_NEGATIVE = Interval(low=0)
 AT_LEAST_ONE = Interval(low=1)
 
 
-def _kernels() -> list[str]:
+def _kernels() -> dict:
     from glancevad.tgs import KERNELS  # here, so that importing the config loads no torch
 
-    return list(KERNELS)
+    return KERNELS
 
 
 def _combines() -> tuple[str, ...]:

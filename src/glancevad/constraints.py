@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -70,7 +70,16 @@ class OneOf:
     names: Iterable[str] | Callable[[], Iterable[str]]
 
     def choices(self) -> list[str]:
-        return list(self.names() if callable(self.names) else self.names)
+        return list(self._source())
+
+    def descriptions(self) -> dict[str, str]:
+        """``{name: its registry entry's description}`` (empty where an entry carries none)."""
+        source = self._source()
+        return {name: getattr(source[name], "description", "") if isinstance(source, Mapping) else ""
+                for name in source}
+
+    def _source(self) -> Iterable[str]:
+        return self.names() if callable(self.names) else self.names
 
     def allows(self, value: Any) -> bool:
         return value in self.choices()

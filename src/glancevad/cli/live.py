@@ -13,7 +13,7 @@ from glancevad.cli.common import DeviceOpt, Precision, PrecisionOpt, ThresholdOp
 from glancevad.console import console, err_console
 from glancevad.errors import GlanceVADError
 from glancevad.events import DEFAULTS
-from glancevad.watch.sinks import SINKS
+from glancevad.watch.sinks import sinks_help
 
 
 @app.command()
@@ -49,8 +49,7 @@ def watch(
     webhook: Annotated[str | None, typer.Option(help="Also POST each record as JSON to this URL (--sink webhook=).")
                        ] = None,
     sink: Annotated[list[str] | None, typer.Option(
-        help=f"Another alarm sink, KIND=TARGET (repeatable); KIND: {', '.join(SINKS)} (jsonl=FILE, webhook=URL, "
-             "mqtt=mqtt://HOST[:PORT]/TOPIC).",
+        help=f"Another alarm sink, KIND=TARGET (repeatable): {sinks_help()}.",
         show_default=False)] = None,
     metrics_port: Annotated[int | None, typer.Option(
         help="Serve Prometheus metrics (/metrics) and a health check (/healthz) on this port.")] = None,
