@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
-from glancevad.config import CONSTRAINTS, PRECISIONS, TrainConfig, coerce
+from glancevad.config import CONSTRAINTS, PRECISIONS, TrainConfig, coerce, list_presets
 from glancevad.constraints import OneOf, check
 from glancevad.data.features import LAYOUTS
 from glancevad.data.groundtruth import ANNOTATION_FORMATS
@@ -29,6 +29,13 @@ PrecisionOpt = Annotated[Precision, typer.Option(help="fp32 or bf16 autocast.")]
 BatchOpt = Annotated[int, typer.Option(min=1, help="Snippets per forward pass.")]
 WeightsOpt = Annotated[str, typer.Option(help="rgb_scratch (bundled) or a PyTorch I3D state dict.")]
 ThresholdOpt = Annotated[float, typer.Option(help="Score at or above which a frame is anomalous.")]
+MinEventOpt = Annotated[str, typer.Option(help="Events shorter than this are dropped (raise no alarm), e.g. 1.0s.")]
+MergeGapOpt = Annotated[str, typer.Option(help="Events closer than this are joined into one, e.g. 2.0s.")]
+# ... and those of ``experiment`` and ``paper``
+PresetOpt = Annotated[str | None, typer.Option(help=f"Training preset: {', '.join(list_presets())}.")]
+SeedsOpt = Annotated[int, typer.Option(min=1, help="Seeds per setting (mean ± std).")]
+ParallelOpt = Annotated[int, typer.Option(min=1, help="Runs at once (each gets cores / parallel threads).")]
+GridSetOpt = Annotated[list[str] | None, typer.Option("--set", help="Config key for every run: --set steps=100.")]
 
 
 def config_option(key: str, help: str) -> Any:

@@ -14,6 +14,7 @@ from glancevad.cli.common import (
     DeviceOpt,
     Precision,
     PrecisionOpt,
+    PresetOpt,
     config_option,
     metrics_table,
     model_names,
@@ -30,7 +31,7 @@ def train(
         help="Dataset root in the official layout (with --resume: the run's own, which it records).")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder to create (checkpoints, logs, config).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder from its last.pt.")] = None,
-    preset: Annotated[str | None, typer.Option(help="Preset: ucf, xd or demo.")] = None,
+    preset: PresetOpt = None,
     model: Annotated[str | None, typer.Option(help=f"Network: {model_names()}.")] = None,
     supervision: Annotated[str | None, config_option(
         "supervision", "Of the abnormal videos: video labels, glances, or a mix of both.")] = None,
