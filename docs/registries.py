@@ -38,9 +38,14 @@ def _accepts(constraint: Interval | OneOf) -> str:
 
 
 def entries_list(module: str, name: str) -> str:
-    """A Markdown list of the registry ``module.name``: each key and its entry's description."""
+    """A Markdown list of the registry ``module.name``: each key (with its target form, for a sink)
+    and its entry's description."""
     registry = getattr(importlib.import_module(module), name)
-    return "\n".join(f"* `{key}`: {entry.description}" for key, entry in registry.items())
+    lines = []
+    for key, entry in registry.items():
+        target = getattr(entry, "target", "")
+        lines.append(f"* `{key}{'=' + target if target else ''}`: {entry.description}")
+    return "\n".join(lines)
 
 
 def on_page_markdown(markdown: str, **_: object) -> str:
