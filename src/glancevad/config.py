@@ -8,7 +8,6 @@ the key and the valid ones.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import types
 import typing
@@ -19,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from glancevad.constraints import Interval, OneOf, check, constrained, constraints
 from glancevad.errors import GlanceVADError
 from glancevad.selection import SELECTION_RULES
 
@@ -26,77 +26,75 @@ SUPERVISIONS = ("weak", "glance", "mixed")
 PRECISIONS = ("fp32", "bf16")
 #: ``item``: a step draws single crops of videos (as released); ``average``: whole videos, all crops averaged.
 CROP_SAMPLINGS = ("item", "average")
+UNIT = Interval(0, 1)
+POSITIVE = Interval(low=0, closed="neither")
+NON_NEGATIVE = Interval(low=0)
+AT_LEAST_ONE = Interval(low=1)
+
+
+def _kernels() -> dict:
+    from glancevad.tgs import KERNELS  # here, so that importing the config loads no torch
+
+    return KERNELS
+
+
+def _combines() -> tuple[str, ...]:
+    from glancevad.tgs import COMBINES
+
+    return COMBINES
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a training run depends on; saved resolved in each run folder."""
+    """Everything a training run depends on; saved resolved in each run folder.
+
+    A field's type is its annotation and what values it accepts its ``constrained(default,
+    Interval or OneOf)`` declaration, read by the check below, the ``train`` options and the docs.
+    """
 
     # network
     model: str = "urdmu"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     # supervision of abnormal training videos (paper Tables 3 and 5)
-    supervision: str = "glance"          # weak | glance | mixed
-    glance_fraction: float = 1.0         # mixed: share of abnormal videos trained with glances
-    weak_fraction: float = 0.0           # mixed: share trained with the video label only
+    supervision: str = constrained("glance", OneOf(SUPERVISIONS))
+    glance_fraction: float = constrained(1.0, UNIT)          # mixed: share of abnormal videos trained with glances
+    weak_fraction: float = constrained(0.0, UNIT)            # mixed: share trained with the video label only
     glance_csv: str | None = None        # another glance file (e.g. perturbed glances, Table 4)
-    abnormal_mil_weight: float = 0.0     # weight of the abnormal video-level term for glance videos
+    abnormal_mil_weight: float = constrained(0.0, NON_NEGATIVE)  # abnormal video-level term of glance videos
     # Temporal Gaussian Splatting (section 4; switches of Table 3 and Fig. 4)
     mining: bool = True
     dynamic_threshold: bool = True
-    alpha: float = 0.9
-    fixed_threshold: float = 0.5
+    alpha: float = constrained(0.9, Interval(0, 1, closed="right"))
+    fixed_threshold: float = constrained(0.5, UNIT)
     gaussian: bool = True                # False: binary targets (the kernel-centre mask itself)
-    kernel: str = "normal"               # a name of glancevad.tgs.KERNELS: normal | cauchy | laplace (Table 6)
-    combine: str = "max"                 # max (released) | sum (paper Eq. 4)
-    width: float = 0.1                   # r_g, in normalised time [-1, 1]
-    min_mining_step: int = 50            # warm-up: glances only before this step
+    kernel: str = constrained("normal", OneOf(_kernels))     # Table 6
+    combine: str = constrained("max", OneOf(_combines))      # max (released) | sum (paper Eq. 4)
+    width: float = constrained(0.1, POSITIVE)                # r_g, in normalised time [-1, 1]
+    min_mining_step: int = constrained(50, NON_NEGATIVE)     # warm-up: glances only before this step
     # optimisation
-    steps: int = 1500
-    batch_size: int = 64                 # items (crop_sampling item) or videos (average) per class per step
-    crop_sampling: str = "item"          # item (one crop per draw, as released) | average (all crops)
-    lr: float = 1e-4
-    weight_decay: float = 5e-5
-    num_snippets: int = 200              # N of the training-time resampling
+    steps: int = constrained(1500, AT_LEAST_ONE)
+    batch_size: int = constrained(64, AT_LEAST_ONE)          # items (crop_sampling item) or videos, per class
+    crop_sampling: str = constrained("item", OneOf(CROP_SAMPLINGS))
+    lr: float = constrained(1e-4, POSITIVE)
+    weight_decay: float = constrained(5e-5, NON_NEGATIVE)
+    num_snippets: int = constrained(200, AT_LEAST_ONE)       # N of the training-time resampling
     # protocol
-    val_fraction: float = 0.1            # 0: train on every video (as released); best.pt is then last.pt
-    selection_rule: str = "glance_auc-alarm"  # how best.pt is chosen (glancevad.selection)
-    eval_every: int = 50
-    log_every: int = 10
+    val_fraction: float = constrained(0.1, Interval(0, 1, closed="left"))  # 0: train on every video (as released)
+    selection_rule: str = constrained("glance_auc-alarm", OneOf(SELECTION_RULES))  # how best.pt is chosen
+    eval_every: int = constrained(50, AT_LEAST_ONE)
+    log_every: int = constrained(10, AT_LEAST_ONE)
     seed: int = 0
-    precision: str = "fp32"              # fp32 | bf16 (autocast)
+    precision: str = constrained("fp32", OneOf(PRECISIONS))  # fp32 | bf16 (autocast)
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        from glancevad.tgs import COMBINES, KERNELS  # here, so that importing the config loads no torch
-
-        checks = [
-            (self.supervision in SUPERVISIONS, f"supervision must be one of {', '.join(SUPERVISIONS)}"),
-            (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
-            (self.crop_sampling in CROP_SAMPLINGS,
-             f"crop_sampling must be one of {', '.join(CROP_SAMPLINGS)}, got {self.crop_sampling!r}"),
-            (self.kernel in KERNELS, f"kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}"),
-            (self.combine in COMBINES, f"combine must be one of {', '.join(COMBINES)}, got {self.combine!r}"),
-            (0 <= self.glance_fraction <= 1 and 0 <= self.weak_fraction <= 1, "fractions must lie in [0, 1]"),
-            (self.glance_fraction + self.weak_fraction <= 1 + 1e-9, "glance_fraction + weak_fraction must be <= 1"),
-            (0 <= self.val_fraction < 1, "val_fraction must lie in [0, 1)"),
-            (self.selection_rule in SELECTION_RULES,
-             f"selection_rule must be one of {', '.join(SELECTION_RULES)}, got {self.selection_rule!r}"),
-            (min(self.steps, self.batch_size, self.num_snippets) >= 1, "steps, batch_size, num_snippets >= 1"),
-            (self.eval_every >= 1 and self.log_every >= 1, "eval_every and log_every must be >= 1"),
-            (_finite(self.width) and self.width > 0, f"width must be a positive number, got {self.width}"),
-            (_finite(self.lr) and self.lr > 0, f"lr must be a positive number, got {self.lr}"),
-            (_finite(self.weight_decay) and self.weight_decay >= 0,
-             f"weight_decay must be >= 0, got {self.weight_decay}"),
-            (_finite(self.abnormal_mil_weight) and self.abnormal_mil_weight >= 0,
-             f"abnormal_mil_weight must be >= 0, got {self.abnormal_mil_weight}"),
-            (0 < self.alpha <= 1, f"alpha must lie in (0, 1], got {self.alpha}"),
-            (0 <= self.fixed_threshold <= 1, f"fixed_threshold must lie in [0, 1], got {self.fixed_threshold}"),
-            (self.min_mining_step >= 0, f"min_mining_step must be >= 0, got {self.min_mining_step}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise GlanceVADError(f"config: {message}")
+        for name, constraint in CONSTRAINTS.items():
+            try:
+                check(name, getattr(self, name), constraint)
+            except GlanceVADError as exc:
+                raise GlanceVADError(f"config: {exc}") from None
+        if self.glance_fraction + self.weak_fraction > 1 + 1e-9:
+            raise GlanceVADError("config: glance_fraction + weak_fraction must be <= 1")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -111,15 +109,14 @@ class TrainConfig:
         return self.glance_fraction, self.weak_fraction
 
 
-def _finite(value: float) -> bool:
-    return math.isfinite(value)
-
-
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+#: ``{key: Interval or OneOf}``: what each constrained key accepts (the CLI options and the docs read it).
+CONSTRAINTS = constraints(TrainConfig)
 
 
-def _coerce(name: str, value: Any) -> Any:
-    """Convert a YAML or command-line value to the field's type; a bad value names the key."""
+def coerce(name: str, value: Any, *, option: str | None = None) -> Any:
+    """Convert a YAML or command-line value to the type of key ``name``; a bad value names the key
+    (or the command-line ``option`` it came from)."""
     hint = typing.get_type_hints(TrainConfig)[name]
     options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     if value is None and type(None) in options:
@@ -145,7 +142,9 @@ def _coerce(name: str, value: Any) -> Any:
             raise ValueError(value)
         return origin(value)
     except (TypeError, ValueError):
-        raise GlanceVADError(f"config: {name}={value!r} is not a valid {getattr(origin, '__name__', origin)}") from None
+        what = getattr(origin, "__name__", origin)
+        raise GlanceVADError(f"{option} {value!r} is not a valid {what}" if option else
+                             f"config: {name}={value!r} is not a valid {what}") from None
 
 
 def list_presets() -> list[str]:
@@ -181,7 +180,7 @@ def make_config(values: dict[str, Any]) -> TrainConfig:
     unknown = [key for key in values if key not in FIELDS]
     if unknown:
         raise GlanceVADError(f"config: unknown key {unknown[0]!r}; valid keys: {', '.join(FIELDS)}")
-    return TrainConfig(**{key: _coerce(key, value) for key, value in values.items()})
+    return TrainConfig(**{key: coerce(key, value) for key, value in values.items()})
 
 
 def resolve_config(preset: str | None = None, *layers: dict[str, Any]) -> TrainConfig:

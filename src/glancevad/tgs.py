@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -42,12 +43,20 @@ def _laplace(distance: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return 0.5 * torch.exp(-distance.abs() / w) / w
 
 
-#: The splatting kernels (paper Table 6): name -> density of the distance at width ``w``. The one
-#: place a kernel is added; the config, the grids and the tests read their names from here.
-KERNELS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "normal": _normal,
-    "cauchy": _cauchy,
-    "laplace": _laplace,
+@dataclass(frozen=True)
+class Kernel:
+    """A splatting kernel: ``density(distance, width)``, and what it is in words (docs, reports)."""
+
+    density: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    description: str
+
+
+#: The splatting kernels (paper Table 6) by name. The one place a kernel is added; the config, the
+#: grids, the tests and the docs read their names and descriptions from here.
+KERNELS: dict[str, Kernel] = {
+    "normal": Kernel(_normal, "Gaussian density, sigma = width (GlanceVAD's kernel)"),
+    "cauchy": Kernel(_cauchy, "Cauchy density, gamma = width (the heaviest tails)"),
+    "laplace": Kernel(_laplace, "Laplace density, b = width (a pointed peak)"),
 }
 
 
@@ -115,7 +124,7 @@ def kernel_matrix(n: int, *, kernel: str = "normal", width: float = 0.1, device=
     position = 2 * (index - 1) / (n - 1) - 1
     distance = position[:, None] - position[None, :]
     w = torch.tensor(width, dtype=torch.float32, device=device)
-    values = KERNELS[kernel](distance, w)
+    values = KERNELS[kernel].density(distance, w)
     low = values.min(dim=0, keepdim=True).values
     high = values.max(dim=0, keepdim=True).values
     return torch.where(high > low, (values - low) / (high - low), torch.ones_like(values))

@@ -24,12 +24,12 @@ SCRIPT = textwrap.dedent('''
     def build_tiny(in_dim=1024, **kwargs):
         return MIL(in_dim=in_dim, hidden=8, head_hidden=4, **kwargs)
 
-    tgs.KERNELS["box"] = lambda distance, width: (distance.abs() <= width).float()
+    tgs.KERNELS["box"] = tgs.Kernel(lambda distance, width: (distance.abs() <= width).float(), "a dummy kernel")
 
     def framed_fields(tokens, path, line):
         return int(tokens[0].removeprefix("frames=")), tokens[1:]
 
-    ANNOTATION_FORMATS["framed"] = AnnotationFormat("framed", "name frames=N s1 e1",
+    ANNOTATION_FORMATS["framed"] = AnnotationFormat("framed", "a dummy format", "name frames=N s1 e1",
                                                     lambda t: len(t) > 1 and t[1].startswith("frames="),
                                                     framed_fields)
 

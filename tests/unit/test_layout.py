@@ -16,7 +16,7 @@ SOURCE = Path(glancevad.__file__).parent
 #: ``tgs``) imports units of its own layer or of lower ones, never of a higher one. A new unit
 #: must be placed here.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "constants", "intervals", "console", "presets"),
+    ("errors", "constants", "constraints", "intervals", "console", "presets"),
     ("fileio", "parsing", "runtime", "selection"),
     ("tgs", "metrics", "events", "plots", "layers"),
     ("data", "glance", "config", "models", "synth"),

@@ -3,14 +3,16 @@ registries), and the printing of metrics."""
 
 from __future__ import annotations
 
+import typing
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
-from glancevad.config import CROP_SAMPLINGS, PRECISIONS, SUPERVISIONS
+from glancevad.config import CONSTRAINTS, PRECISIONS, TrainConfig, coerce, list_presets
+from glancevad.constraints import OneOf, check
 from glancevad.data.features import LAYOUTS
 from glancevad.data.groundtruth import ANNOTATION_FORMATS
 from glancevad.errors import GlanceVADError
@@ -19,9 +21,7 @@ FramesOpt = Annotated[int, typer.Option("--frames-per-snippet", min=1, help="Fra
 
 AnnotationFormat = Enum("AnnotationFormat", {name: name for name in ("auto", *ANNOTATION_FORMATS)}, type=str)
 CropNaming = Enum("CropNaming", {name: name for name in LAYOUTS}, type=str)
-Supervision = Enum("Supervision", {name: name for name in SUPERVISIONS}, type=str)
 Precision = Enum("Precision", {name: name for name in PRECISIONS}, type=str)
-CropSampling = Enum("CropSampling", {name: name for name in CROP_SAMPLINGS}, type=str)
 
 # The options several commands share, declared once (``watch``, ``detect``, ``extract``, ``test`` ...).
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda ...")]
@@ -29,6 +29,32 @@ PrecisionOpt = Annotated[Precision, typer.Option(help="fp32 or bf16 autocast.")]
 BatchOpt = Annotated[int, typer.Option(min=1, help="Snippets per forward pass.")]
 WeightsOpt = Annotated[str, typer.Option(help="rgb_scratch (bundled) or a PyTorch I3D state dict.")]
 ThresholdOpt = Annotated[float, typer.Option(help="Score at or above which a frame is anomalous.")]
+MinEventOpt = Annotated[str, typer.Option(help="Events shorter than this are dropped (raise no alarm), e.g. 1.0s.")]
+MergeGapOpt = Annotated[str, typer.Option(help="Events closer than this are joined into one, e.g. 2.0s.")]
+# ... and those of ``experiment`` and ``paper``
+PresetOpt = Annotated[str | None, typer.Option(help=f"Training preset: {', '.join(list_presets())}.")]
+SeedsOpt = Annotated[int, typer.Option(min=1, help="Seeds per setting (mean ± std).")]
+ParallelOpt = Annotated[int, typer.Option(min=1, help="Runs at once (each gets cores / parallel threads).")]
+GridSetOpt = Annotated[list[str] | None, typer.Option("--set", help="Config key for every run: --set steps=100.")]
+
+
+def config_option(key: str, help: str) -> Any:
+    """The option ``--key`` of config key ``key`` (``train``): it accepts what the config accepts,
+    read from the key's one constraint (``glancevad.config.CONSTRAINTS``), and its help says so."""
+    constraint = CONSTRAINTS[key]
+    option = "--" + key.replace("_", "-")
+
+    def parse(text: str) -> Any:
+        value = coerce(key, text, option=option)
+        check(option, value, constraint)
+        return value
+
+    if isinstance(constraint, OneOf):
+        metavar, allowed = f"<{'|'.join(constraint.choices())}>", ""
+    else:
+        metavar = f"<{typing.get_type_hints(TrainConfig)[key].__name__}>"
+        allowed = f" ({constraint.describe()})"
+    return typer.Option(option, help=help.removesuffix(".") + allowed + ".", parser=parse, metavar=metavar)
 
 
 def model_names() -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from glancevad.cli.app import app
@@ -116,8 +117,8 @@ def gt_build(
     out: Annotated[Path, typer.Option(help="Ground-truth JSON to write.")],
     lengths: Annotated[Path | None, typer.Option(help="CSV with video-id,num_snippets_T.")] = None,
     features: Annotated[Path | None, typer.Option(help="Feature folder to read T from instead.")] = None,
-    fmt: Annotated[AnnotationFormat, typer.Option("--format", help="auto, or " + "; ".join(
-        f"{f.name}: {f.example}" for f in ANNOTATION_FORMATS.values()))] = AnnotationFormat("auto"),
+    fmt: Annotated[AnnotationFormat, typer.Option("--format", help="auto, or " + escape("; ".join(
+        f"{f.name}: {f.description} ({f.example})" for f in ANNOTATION_FORMATS.values())))] = AnnotationFormat("auto"),
     frames_per_snippet: FramesOpt = FRAMES_PER_SNIPPET,
 ) -> None:
     """Write <dataset>_ground_truth.json: labels of 16·T frames, intervals end-exclusive, clipped."""

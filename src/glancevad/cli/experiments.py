@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from glancevad.cli.app import app
+from glancevad.cli.common import GridSetOpt, ParallelOpt, PresetOpt, SeedsOpt
 from glancevad.config import parse_overrides
 from glancevad.console import console, progress_bar
 from glancevad.experiments.registry import EXPERIMENTS
@@ -26,12 +27,12 @@ def experiment(
     name: Annotated[str, typer.Argument(help=GRID_HELP)],
     data: Annotated[Path, typer.Option(help="Dataset root in the official layout.")],
     out: Annotated[Path, typer.Option(help="Grid folder (runs/, table.csv, table.md, figures/).")],
-    preset: Annotated[str | None, typer.Option(help="Training preset: ucf, xd or demo.")] = None,
-    seeds: Annotated[int, typer.Option(min=1, help="Seeds per setting (mean ± std).")] = 3,
+    preset: PresetOpt = None,
+    seeds: SeedsOpt = 3,
     budget: Annotated[str, typer.Option(help="full; small (40 steps, one seed: a quick look); or paper (for demo-sized "
                                              "data: each network until its validation levels off).")] = "full",
-    parallel: Annotated[int, typer.Option(min=1, help="Runs at once (each gets cores / parallel threads).")] = 1,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Config key for every run: --set steps=100.")] = None,
+    parallel: ParallelOpt = 1,
+    set_: GridSetOpt = None,
 ) -> None:
     check_output(out, kind="folder")
     from glancevad.experiments.registry import run_experiment
@@ -61,12 +62,12 @@ def report(
 def paper(
     data: Annotated[Path, typer.Option(help="Dataset root (make paper: glancevad synth --size demo).")],
     out: Annotated[Path, typer.Option(help="Report folder: index.html, one folder per grid, runs/ shared.")],
-    preset: Annotated[str | None, typer.Option(help="Training preset: ucf, xd or demo.")] = "demo",
-    seeds: Annotated[int, typer.Option(min=1, help="Seeds per setting (mean ± std).")] = 3,
+    preset: PresetOpt = "demo",
+    seeds: SeedsOpt = 3,
     budget: Annotated[str, typer.Option(help="paper (steps where each network's validation levels off), "
                                              "small or full.")] = "paper",
-    parallel: Annotated[int, typer.Option(min=1, help="Runs at once (each gets cores / parallel threads).")] = 2,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Config key for every run: --set steps=100.")] = None,
+    parallel: ParallelOpt = 2,
+    set_: GridSetOpt = None,
 ) -> None:
     """Every table and figure of the paper (Tables 1-6, Fig. 4 and 5) in one HTML report.
 

@@ -9,11 +9,20 @@ from typing import Annotated
 import typer
 
 from glancevad.cli.app import app
-from glancevad.cli.common import DeviceOpt, Precision, PrecisionOpt, ThresholdOpt, WeightsOpt, seconds
+from glancevad.cli.common import (
+    DeviceOpt,
+    MergeGapOpt,
+    MinEventOpt,
+    Precision,
+    PrecisionOpt,
+    ThresholdOpt,
+    WeightsOpt,
+    seconds,
+)
 from glancevad.console import console, err_console
 from glancevad.errors import GlanceVADError
 from glancevad.events import DEFAULTS
-from glancevad.watch.sinks import SINKS
+from glancevad.watch.sinks import sinks_help
 
 
 @app.command()
@@ -28,10 +37,8 @@ def watch(
     window: Annotated[int, typer.Option(help="Snippets the network sees for each score (the newest last).")] = 32,
     lookahead: Annotated[int, typer.Option(help="Snippets each score waits for (adds latency; 0: none).")] = 0,
     threshold: ThresholdOpt = DEFAULTS.threshold,
-    min_event: Annotated[str, typer.Option(help="An event raises an alarm once it lasts this long, e.g. 1.0s.")] = (
-        f"{DEFAULTS.min_event}s"),
-    merge_gap: Annotated[str, typer.Option(help="Events closer than this are one, e.g. 2.0s.")] = (
-        f"{DEFAULTS.merge_gap}s"),
+    min_event: MinEventOpt = f"{DEFAULTS.min_event}s",
+    merge_gap: MergeGapOpt = f"{DEFAULTS.merge_gap}s",
     crops: Annotated[int | None, typer.Option(help="1, 5 or 10 (default: the checkpoint's).")] = None,
     precision: PrecisionOpt = Precision.fp32,
     device: DeviceOpt = "auto",
@@ -49,8 +56,7 @@ def watch(
     webhook: Annotated[str | None, typer.Option(help="Also POST each record as JSON to this URL (--sink webhook=).")
                        ] = None,
     sink: Annotated[list[str] | None, typer.Option(
-        help=f"Another alarm sink, KIND=TARGET (repeatable); KIND: {', '.join(SINKS)} (jsonl=FILE, webhook=URL, "
-             "mqtt=mqtt://HOST[:PORT]/TOPIC).",
+        help=f"Another alarm sink, KIND=TARGET (repeatable): {sinks_help()}.",
         show_default=False)] = None,
     metrics_port: Annotated[int | None, typer.Option(
         help="Serve Prometheus metrics (/metrics) and a health check (/healthz) on this port.")] = None,

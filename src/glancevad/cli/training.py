@@ -11,11 +11,11 @@ import typer
 
 from glancevad.cli.app import app
 from glancevad.cli.common import (
-    CropSampling,
     DeviceOpt,
     Precision,
     PrecisionOpt,
-    Supervision,
+    PresetOpt,
+    config_option,
     metrics_table,
     model_names,
 )
@@ -31,16 +31,20 @@ def train(
         help="Dataset root in the official layout (with --resume: the run's own, which it records).")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder to create (checkpoints, logs, config).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder from its last.pt.")] = None,
-    preset: Annotated[str | None, typer.Option(help="Preset: ucf, xd or demo.")] = None,
+    preset: PresetOpt = None,
     model: Annotated[str | None, typer.Option(help=f"Network: {model_names()}.")] = None,
-    supervision: Annotated[Supervision | None, typer.Option(help="weak, glance or mixed.")] = None,
-    glance_fraction: Annotated[float | None, typer.Option(help="mixed: share of abnormal videos glanced.")] = None,
-    weak_fraction: Annotated[float | None, typer.Option(help="mixed: share with video labels only.")] = None,
-    steps: Annotated[int | None, typer.Option(min=1, help="Training steps.")] = None,
-    batch_size: Annotated[int | None, typer.Option(min=1, help="Items per class per step.")] = None,
-    crop_sampling: Annotated[CropSampling | None, typer.Option(
-        help="item: one crop of a video per item (as released); average: whole videos, crops averaged.")] = None,
-    precision: Annotated[Precision | None, typer.Option(help="fp32 or bf16 autocast.")] = None,
+    supervision: Annotated[str | None, config_option(
+        "supervision", "Of the abnormal videos: video labels, glances, or a mix of both.")] = None,
+    glance_fraction: Annotated[float | None, config_option(
+        "glance_fraction", "mixed: share of abnormal videos glanced.")] = None,
+    weak_fraction: Annotated[float | None, config_option(
+        "weak_fraction", "mixed: share with video labels only.")] = None,
+    steps: Annotated[int | None, config_option("steps", "Training steps.")] = None,
+    batch_size: Annotated[int | None, config_option("batch_size", "Items per class per step.")] = None,
+    crop_sampling: Annotated[str | None, config_option(
+        "crop_sampling", "item: one crop of a video per item (as released); average: whole videos, crops averaged.")
+    ] = None,
+    precision: Annotated[str | None, config_option("precision", "fp32, or bf16 autocast.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML file of config keys (applied after the preset).")] = None,
@@ -72,11 +76,9 @@ def train(
             raise GlanceVADError("a new run needs --data (the dataset root)")
         check_output(out, kind="folder")
         options = {
-            "model": model, "supervision": supervision.value if supervision else None,
-            "glance_fraction": glance_fraction, "weak_fraction": weak_fraction, "steps": steps,
-            "batch_size": batch_size, "precision": precision.value if precision else None,
-            "crop_sampling": crop_sampling.value if crop_sampling else None,
-            "device": device, "seed": seed,
+            "model": model, "supervision": supervision, "glance_fraction": glance_fraction,
+            "weak_fraction": weak_fraction, "steps": steps, "batch_size": batch_size, "precision": precision,
+            "crop_sampling": crop_sampling, "device": device, "seed": seed,
         }
         cfg = load_train_config(preset=preset, config_file=config, overrides=set_ or [], options=options)
     run_dir = out or resume

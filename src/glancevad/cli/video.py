@@ -14,6 +14,8 @@ from glancevad.cli.common import (
     CropNaming,
     DefaultCommandGroup,
     DeviceOpt,
+    MergeGapOpt,
+    MinEventOpt,
     Precision,
     PrecisionOpt,
     ThresholdOpt,
@@ -116,10 +118,8 @@ def detect(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default runs/detect/<video id>).")] = None,
     threshold: ThresholdOpt = DEFAULTS.threshold,
-    min_event: Annotated[str, typer.Option(help="Shortest event kept, e.g. 1.0s.")] = (
-        f"{DEFAULTS.min_event}s"),
-    merge_gap: Annotated[str, typer.Option(help="Events closer than this are joined, e.g. 2.0s.")] = (
-        f"{DEFAULTS.merge_gap}s"),
+    min_event: MinEventOpt = f"{DEFAULTS.min_event}s",
+    merge_gap: MergeGapOpt = f"{DEFAULTS.merge_gap}s",
     overlay: Annotated[Path | None, typer.Option(help="Also write the video with its score drawn on (.mp4).")] = None,
     fps: Annotated[float | None, typer.Option(help="Frame rate for times (default: the video's, else 30).")] = None,
     crops: Annotated[int | None, typer.Option(help="Crops to extract (default: the checkpoint's).")] = None,

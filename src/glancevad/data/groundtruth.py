@@ -85,13 +85,15 @@ def _xd_fields(tokens: list[str], path: Path, number: int) -> tuple[int | None, 
 
 @dataclass(frozen=True)
 class AnnotationFormat:
-    """A temporal annotation format: how to recognise its first line and split a line's fields.
+    """A temporal annotation format: what it is, a line of it, how to recognise its first line and
+    how to split a line's fields.
 
     ``fields(tokens after the name, path, line)`` returns ``(n_frames or None, interval tokens)``;
     the interval tokens are pairs ``start end`` (``-1 -1``: none), parsed the same for every format.
     """
 
     name: str
+    description: str
     example: str
     looks_like: Callable[[list[str]], bool]
     fields: Callable[[list[str], Path, int], tuple[int | None, list[str]]]
@@ -100,9 +102,11 @@ class AnnotationFormat:
 #: The temporal annotation formats, in the order ``auto`` tries them (the last one accepts any
 #: line). The one place a format is added; ``glancevad gt build --format`` reads the names here.
 ANNOTATION_FORMATS: dict[str, AnnotationFormat] = {
-    "ucf": AnnotationFormat("ucf", "Class/Name.mp4 n_frames Class s1 e1 s2 e2",
+    "ucf": AnnotationFormat("ucf", "UCF-Crime's temporal annotations of the test videos",
+                            "Class/Name.mp4 n_frames Class s1 e1 s2 e2",
                             lambda t: len(t) >= 3 and _is_int(t[1]) and not _is_int(t[2]), _ucf_fields),
-    "xd": AnnotationFormat("xd", "name s1 e1 [s2 e2 ...]", lambda t: True, _xd_fields),
+    "xd": AnnotationFormat("xd", "XD-Violence's annotations.txt of the test videos", "name s1 e1 [s2 e2 ...]",
+                           lambda t: True, _xd_fields),
 }
 
 
