@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from glancevad.annotate.agreement import WITHIN_S
 from glancevad.cli.app import app
 from glancevad.console import console, err_console
 from glancevad.errors import GlanceVADError
@@ -102,9 +103,17 @@ def annotate_export(
     out: Annotated[Path, typer.Option(help="CSV to write (video-id,glance).")],
     db: Annotated[Path, typer.Option(help="SQLite database of glancevad annotate.")] = Path("glances.sqlite"),
     include_proposed: Annotated[bool, typer.Option(help="Also glances not yet reviewed (not rejected).")] = False,
+    consensus: Annotated[int | None, typer.Option(min=1, help=(
+        "Instead: one glance per event found by at least K annotators (every glance of people not deleted"
+        " or rejected, reviewed or not; glances within --within seconds chain into one event, whose glance"
+        " is the median frame of its glances)."))] = None,
+    within: Annotated[float, typer.Option(min=0, help="With --consensus: seconds that chain glances into one"
+                                          " event.")] = WITHIN_S,
 ) -> None:
-    """Export accepted glances as the official `video-id,glance` CSV."""
+    """Export accepted glances as the official `video-id,glance` CSV (or, with --consensus K, a team's consensus)."""
     check_output(out, kind="file")
+    if consensus is not None:
+        return _export_consensus(out, db, consensus, within, include_proposed)
     from glancevad.annotate.store import GlanceStore
     from glancevad.glance import write_glances
 
@@ -143,3 +152,95 @@ def annotate_import(
     added = store.import_glances({vid: list(frames) for vid, frames in glances.items()}, annotator, status=status,
                                  model=model)
     console.print(f"imported {added} glances of {len(glances)} videos from {csv_path} into [bold]{db}[/]")
+
+
+# -- agreement and consensus ---------------------------------------------------------------------
+
+
+def _team(db: Path):
+    """The database's people's glances and each video's frame rate."""
+    from glancevad.annotate.store import GlanceStore
+
+    if not db.is_file():
+        raise GlanceVADError(f"{db}: database not found")
+    store = GlanceStore(db)
+    return store.team_glances(), {v["id"]: v["fps"] for v in store.videos()}
+
+
+def _percent(value: float) -> str:
+    return "-" if value != value else f"{100 * value:.1f}"
+
+
+@annotate_app.command("agreement")
+def annotate_agreement(
+    db: Annotated[Path, typer.Option(help="SQLite database of glancevad annotate.")] = Path("glances.sqlite"),
+    ground_truth: Annotated[Path | None, typer.Option(
+        help="Temporal ground truth: the official GT JSON or a temporal annotation file (UCF / XD format);"
+             " adds how often two annotators' glances fall in the same event.")] = None,
+    within: Annotated[float, typer.Option(min=0, help="Seconds: two annotators' glances this close are matched"
+                                          " (one event) for the matched rate and distances.")] = WITHIN_S,
+    out: Annotated[Path | None, typer.Option(
+        help="Folder for agreement.png and agreement.json (default: DB's name + -agreement, beside it).")] = None,
+) -> None:
+    """How far annotators agree, on the videos two or more of them took part in: per pair and overall.
+
+    With --ground-truth: the same-event rate (events both found / events either found). Always: the
+    matched rate (glances matched one to one within --within seconds, 2 x matched / all glances),
+    the median distance of matched glances, and how often both gave the same number of glances.
+    """
+    from rich.table import Table
+
+    from glancevad.annotate.agreement import compared_videos, pair_agreements
+    from glancevad.data.groundtruth import read_events
+    from glancevad.fileio import write_json
+    from glancevad.plots import plot_agreement
+
+    team, fps = _team(db)
+    out = out if out is not None else db.parent / f"{db.stem}-agreement"
+    check_output(out, kind="folder")
+    events = read_events(ground_truth) if ground_truth is not None else None
+    videos = compared_videos(team)
+    if not videos:
+        raise GlanceVADError(f"{db}: no video has glances (or a done / no-anomaly mark) of two or more annotators")
+    pairs, overall = pair_agreements(team, fps=fps, within_s=within, events=events)
+    truth = events is not None and overall.truth_videos > 0
+    table = Table(title=f"agreement on {len(videos)} videos of {db}" + (f" (ground truth {ground_truth})"
+                                                                        if events is not None else ""))
+    for column in ("pair", "videos", "glances", *(("same event %", "events") if truth else ()), "matched %",
+                   "median dist (s)", "same count %"):
+        table.add_column(column, justify="left" if column == "pair" else "right")
+    for pair in [*pairs, overall]:
+        events = (_percent(pair.same_event_rate), f"{pair.shared_events}/{pair.either_events}") if truth else ()
+        table.add_row(f"{pair.first} – {pair.second}" if pair is not overall else "all pairs", str(pair.videos),
+                      str(pair.glances), *events, _percent(pair.matched_rate),
+                      "-" if not pair.distances_s else f"{pair.median_distance_s:.2f}", _percent(pair.count_rate),
+                      end_section=pair is pairs[-1])
+    console.print(table)
+    if events is not None and not truth:
+        err_console.print(f"[yellow]note:[/] none of the compared videos is in {ground_truth}", highlight=False)
+    measure = "same-event rate" if truth else "matched rate"
+    annotators = sorted({name for pair in pairs for name in (pair.first, pair.second)})
+    rates = {(p.first, p.second): p.same_event_rate if truth else p.matched_rate for p in pairs}
+    out.mkdir(parents=True, exist_ok=True)
+    png = plot_agreement(out / "agreement.png", annotators, rates, overall.distances_s, measure=measure,
+                         within_s=within)
+    nan_free = lambda row: {k: (None if v != v else v) for k, v in row.items()}  # noqa: E731
+    report = write_json(out / "agreement.json", {
+        "database": str(db), "ground_truth": None if ground_truth is None else str(ground_truth),
+        "within_s": within, "videos": videos, "pairs": [nan_free(p.summary()) for p in pairs],
+        "overall": nan_free(overall.summary())})
+    console.print(f"wrote [bold]{png}[/] and [bold]{report}[/]")
+
+
+def _export_consensus(out: Path, db: Path, k: int, within: float, include_proposed: bool) -> None:
+    """``annotate export --consensus K``: the events K or more annotators found, one glance each."""
+    from glancevad.annotate.agreement import team_consensus
+    from glancevad.glance import write_glances
+
+    if include_proposed:
+        raise GlanceVADError("--consensus counts every glance not rejected already; drop --include-proposed")
+    team, fps = _team(db)
+    glances = team_consensus(team, fps=fps, k=k, within_s=within)
+    write_glances(out, glances)
+    console.print(f"wrote {sum(map(len, glances.values()))} consensus glances (events found by at least {k}"
+                  f" annotators, each at the median frame of its glances) of {len(glances)} videos to [bold]{out}[/]")
