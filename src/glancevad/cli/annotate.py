@@ -83,6 +83,7 @@ def annotate(
         console.print(f"model scores from [bold]{checkpoint}[/]"
                       + (f" and features in [bold]{features}[/]" if features else "")
                       + f"; extracted features cached in [bold]{scores.cache}[/]")
+        _report_scoring(scores, {v["id"]: v["frames"] for v in store.videos()})
     url = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
     console.print(f"{count} videos from [bold]{videos}[/]; glances stored in [bold]{db}[/]"
                   + (f"; browser copies in [bold]{proxies}[/]" if proxies and proxies.is_dir() else ""))
@@ -133,6 +134,8 @@ def annotate_import(
     status: Annotated[str, typer.Option(help="accepted (curated glances) or proposed (to be reviewed).")] = "accepted",
     model: Annotated[bool, typer.Option("--model", help="The glances are a network's (glancevad propose): stored as"
                                         " proposed and never exported until a reviewer accepts them.")] = False,
+    skip_unknown: Annotated[bool, typer.Option(help="Leave out (and count) the CSV's videos that are not in the"
+                                               " folder, instead of refusing the file.")] = False,
 ) -> None:
     """Import an existing glance CSV into the database (repeated imports add nothing twice).
 
@@ -149,6 +152,7 @@ def annotate_import(
     scan_videos(videos, store)
     if model and status != "proposed":
         raise GlanceVADError("--model glances are imported with --status proposed (a reviewer accepts them)")
+    glances = _known_videos_only(glances, {v["id"] for v in store.videos()}, csv_path, videos, skip=skip_unknown)
     added = store.import_glances({vid: list(frames) for vid, frames in glances.items()}, annotator, status=status,
                                  model=model)
     console.print(f"imported {added} glances of {len(glances)} videos from {csv_path} into [bold]{db}[/]")
@@ -244,3 +248,31 @@ def _export_consensus(out: Path, db: Path, k: int, within: float, include_propos
     write_glances(out, glances)
     console.print(f"wrote {sum(map(len, glances.values()))} consensus glances (events found by at least {k}"
                   f" annotators, each at the median frame of its glances) of {len(glances)} videos to [bold]{out}[/]")
+
+
+# -- model assistance and import: what the user is told ----------------------------------------
+
+
+def _report_scoring(scores, frames: dict[str, int]) -> None:
+    """Say which crops extraction uses and every video whose features will not be scored, before serving."""
+    trained = scores.loaded.crops
+    if scores.extraction_crops is not None and scores.extraction_crops != trained:
+        console.print(f"videos without features are extracted with {scores.extraction_crops} crops"
+                      f" (the network was trained on {trained if trained else 'an unknown number of'}; I3D makes"
+                      " 1, 5 or 10 and the network averages over them)")
+    for problem in scores.check_videos(frames):
+        err_console.print(f"[yellow]features:[/] {problem}", highlight=False)
+
+
+def _known_videos_only(glances: dict, known: set[str], csv_path: Path, videos: Path, *, skip: bool) -> dict:
+    """``glances`` of the videos in ``known``; others are an error naming them (with ``skip``: counted, left out)."""
+    unknown = sorted(set(glances) - known)
+    if not unknown:
+        return glances
+    shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+    if not skip:
+        raise GlanceVADError(f"{csv_path}: {len(unknown)} video(s) are not in {videos}: {shown}"
+                             " (pass --skip-unknown to import the others)")
+    skipped = sum(len(glances[vid]) for vid in unknown)
+    console.print(f"skipped {skipped} glances of {len(unknown)} video(s) not in {videos}: {shown}")
+    return {vid: frames for vid, frames in glances.items() if vid in known}
