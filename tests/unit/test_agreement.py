@@ -88,3 +88,21 @@ def test_consensus_hand_computed():
     assert consensus_glances({"a": [0, 3], "b": [90]}, k=2, within=10) == []
     with pytest.raises(ValueError, match="k must be at least 1"):
         consensus_glances({"a": [0]}, k=0, within=1)
+
+
+def test_events_from_either_ground_truth_format(tmp_path):
+    import numpy as np
+
+    from glancevad.data.groundtruth import read_events, write_ground_truth
+    from glancevad.errors import DataError
+
+    labels = np.zeros(40, dtype=np.uint8)
+    labels[3:7] = labels[20:40] = 1
+    assert read_events(write_ground_truth(tmp_path / "gt.json", {"v1": labels})) == {"v1": [(3, 7), (20, 40)]}
+    ucf = tmp_path / "Temporal_Anomaly_Annotation.txt"
+    ucf.write_text("Arson/Arson011_x264.mp4  2000  Arson  150  420  680  1267\nNormal_Videos_003_x264.mp4  400  Normal"
+                   "  -1  -1  -1  -1\n")
+    assert read_events(ucf) == {"Arson011_x264": [(150, 420), (680, 1267)], "Normal_Videos_003_x264": []}
+    ucf.write_text("a.mp4 10 A 1 2 -1 -1\nx/a.mp4 10 A 3 4 -1 -1\n")
+    with pytest.raises(DataError, match="line 2: video a is annotated twice"):
+        read_events(ucf)
