@@ -271,8 +271,8 @@ def _known_videos_only(glances: dict, known: set[str], csv_path: Path, videos: P
         return glances
     shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
     if not skip:
-        raise GlanceVADError(f"{csv_path}: {len(unknown)} video(s) are not in {videos}: {shown}"
-                             " (pass --skip-unknown to import the others)")
+        raise GlanceVADError(f"{csv_path}: {len(unknown)} video(s) are not in the video folder: {shown}"
+                             f" ({videos}; pass --skip-unknown to import the others)")
     skipped = sum(len(glances[vid]) for vid in unknown)
     console.print(f"skipped {skipped} glances of {len(unknown)} video(s) not in {videos}: {shown}")
     return {vid: frames for vid, frames in glances.items() if vid in known}
