@@ -12,8 +12,9 @@ def profile_score(x0: float) -> float:
     return float(1 / (1 + np.exp(-(10 * x0 - 5))))
 
 
-def write_profile_checkpoint(path: Path, dim: int = 16) -> Path:
-    """A MIL checkpoint (one hidden unit per layer, centre taps only) scoring ``sigmoid(10 x[0] - 5)``."""
+def write_profile_checkpoint(path: Path, dim: int = 16, crops: int = 1) -> Path:
+    """A MIL checkpoint (one hidden unit per layer, centre taps only) scoring ``sigmoid(10 x[0] - 5)``,
+    marked as trained on ``crops`` crops."""
     import torch
 
     from glancevad.engine.checkpoint import save_checkpoint
@@ -26,7 +27,7 @@ def write_profile_checkpoint(path: Path, dim: int = 16) -> Path:
     state["head.0.weight"][0, 0, 1] = 1.0
     state["head.3.weight"][0, 0, 0] = 10.0
     state["head.3.bias"][0] = -5.0
-    return save_checkpoint(path, {"model_name": "mil", "model_kwargs": kwargs, "model_state": state, "crops": 1})
+    return save_checkpoint(path, {"model_name": "mil", "model_kwargs": kwargs, "model_state": state, "crops": crops})
 
 
 def profile_features(x0: list[float], dim: int = 16, crops: int = 1) -> np.ndarray:

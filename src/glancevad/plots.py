@@ -76,3 +76,44 @@ def plot_mined_share(
     ax.legend(loc="upper left", fontsize=7, ncol=2)
     fig.tight_layout()
     return save_figure(fig, path, dpi=110)
+
+
+def plot_agreement(
+    path: str | os.PathLike, annotators: Sequence[str], rates: Mapping[tuple[str, str], float],
+    distances_s: Sequence[float], *, measure: str, within_s: float,
+) -> Path:
+    """PNG of a team's agreement: the pairwise ``rates`` as a matrix, and the matched glances' distances.
+
+    ``rates[(a, b)]`` (``a < b``) is the pair's agreement in [0, 1] (nan: nothing compared), named
+    ``measure``; ``distances_s`` are the distances of the matched glance pairs in seconds.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(annotators)
+    matrix = np.full((n, n), np.nan)
+    for i, a in enumerate(annotators):
+        for j, b in enumerate(annotators):
+            if (a, b) in rates:
+                matrix[i, j] = matrix[j, i] = rates[(a, b)]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2), gridspec_kw={"width_ratios": [1.1, 1]})
+    image = left.imshow(np.ma.masked_invalid(matrix), vmin=0, vmax=1, cmap="viridis")
+    for i in range(n):
+        for j in range(n):
+            if np.isfinite(matrix[i, j]):
+                left.text(j, i, f"{100 * matrix[i, j]:.0f}", ha="center", va="center", fontsize=8,
+                          color="white" if matrix[i, j] < 0.6 else "black")
+    left.set_xticks(range(n), annotators, rotation=45, ha="right", fontsize=8)
+    left.set_yticks(range(n), annotators, fontsize=8)
+    left.set_title(f"{measure} (%) per annotator pair", fontsize=10)
+    fig.colorbar(image, ax=left, fraction=0.046, pad=0.04)
+    if len(distances_s):
+        right.hist(distances_s, bins=min(30, max(5, len(distances_s) // 3)), range=(0, max(within_s, 1e-9)),
+                   color="tab:blue")
+    right.set_xlabel("distance between matched glances (s)")
+    right.set_ylabel("glance pairs")
+    right.set_title(f"{len(distances_s)} matched pairs (within {within_s:g} s)", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=110)

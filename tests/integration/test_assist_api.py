@@ -214,3 +214,71 @@ def test_the_i3d_extractor_reports_progress_per_snippet(tmp_path):
     features = extract(tmp_path / "two.webm", lambda done, total: calls.append((done, total)))
     assert features.shape == (2, 1, 1024) and np.isfinite(features).all()
     assert calls == [(1, 2), (2, 2)]
+
+
+def test_a_network_that_is_not_i3d_sized_works_from_its_feature_files(setup, video_dir, tmp_path):
+    """16-d features: the dimension check is against the files, and videos without one fail with the reason."""
+    store, features, checkpoint = setup
+    np.save(features / "delta.npy", profile_features([0] * 17))  # delta has 40 frames: 2 snippets (3 with the last)
+    scores = ScoreProvider(checkpoint, features=features, cache=tmp_path / "c",
+                           video_path=lambda vid: video_file(video_dir, store, vid))
+    assert scores.cannot_extract is not None and scores.extract is None
+    frames = {v["id"]: v["frames"] for v in store.videos()}
+    problems = scores.check_videos(frames)
+    assert problems[0].endswith("delta.npy: 17 snippets of features, but the video has 40 frames (2 snippets of 16"
+                                " frames); not scored (features of another video, frame rate or snippet length?)")
+    assert problems[1].startswith("1 video(s) have no feature file and will not be scored (short)")
+    assert "takes 16-d features but I3D gives 1024-d" in problems[1] and len(problems) == 2
+    scores.start(sorted(frames))
+    with TestClient(create_app(video_dir, store, scores=scores), base_url=LOCAL) as client:
+        assert wait_for(client, "gamma", "ready")["scores"] == pytest.approx([profile_score(x) for x in GAMMA],
+                                                                             abs=1e-5)
+        delta = wait_for(client, "delta", "failed")  # never stretched over the video
+        assert "17 snippets of features, but the video has 40 frames" in delta["message"] and not delta["peaks"]
+        short = wait_for(client, "short", "failed")
+        assert short["message"].startswith(f"short: no feature file in {features}, and ")
+        assert {v["id"]: v["unglanced"] for v in client.get("/api/videos").json()}["delta"] is None
+    scores.stop()
+
+
+def test_background_extraction_uses_the_checkpoints_crops(setup, video_dir, tmp_path, monkeypatch):
+    """A network trained on 2 crops is given I3D's nearest larger count, 5, instead of an error about --crops."""
+    store = setup[0]
+    made = []
+    monkeypatch.setattr(provider, "i3d_extractor", lambda crops, **kw: made.append(crops) or fake_extractor)
+    two_crops = write_profile_checkpoint(tmp_path / "two.pt", dim=1024, crops=2)
+    scores = ScoreProvider(two_crops, cache=tmp_path / "c", video_path=lambda vid: video_file(video_dir, store, vid))
+    assert made == [5] and scores.extraction_crops == 5
+    assert "--crops" not in " ".join(scores.check_videos({v["id"]: v["frames"] for v in store.videos()}))
+
+
+def test_the_opened_video_is_extracted_before_the_one_in_progress(setup, tmp_path):
+    """Opening a video interrupts another's extraction; that one starts again afterwards."""
+    import threading
+
+    checkpoint = setup[2]
+    started, finished = [], []
+    opened = threading.Event()
+
+    def extract(path, on_progress):
+        started.append(path.name)
+        for done in range(1, 4):
+            on_progress(done, 3)
+            if path.name == "first" and done == 1 and started.count("first") == 1:
+                assert opened.wait(30)  # the page opens "third" while "first" is being extracted
+        finished.append(path.name)
+        return profile_features([0, 1, 0])
+
+    scores = ScoreProvider(checkpoint, cache=tmp_path / "c", extract=extract, video_path=lambda vid: tmp_path / vid)
+    scores.start(["first", "second", "third"])
+    deadline = time.monotonic() + 30
+    while scores.snippet_scores("first")[1].get("done") != 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    scores.request("third")
+    opened.set()
+    deadline = time.monotonic() + 30
+    while len(finished) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    scores.stop()
+    assert started == ["first", "third", "first", "second"] and finished == ["third", "first", "second"]
+    assert all(scores.snippet_scores(vid)[1]["state"] == "ready" for vid in ("first", "second", "third"))

@@ -21,7 +21,7 @@ from pathlib import Path
 from glancevad.annotate.store import GlanceStore, NotFound, VideoRecord
 from glancevad.constants import VIDEO_SUFFIXES
 from glancevad.errors import DataError, GlanceVADError
-from glancevad.features.video import VideoInfo, encode_mp4, iter_frames, probe
+from glancevad.features.video import VideoInfo, encode_mp4, iter_frames, nominal_rate, open_video, probe
 
 BROWSER_CODECS = {"h264", "vp8", "vp9", "av1"}
 BROWSER_CONTAINERS = {".mp4", ".m4v", ".webm", ".mov"}
@@ -56,14 +56,12 @@ def frame_times(path: str | os.PathLike) -> tuple[list[float], list[float | None
     """
     import av
 
-    from glancevad.features.video import _open
-
     path = Path(path)
-    container = _open(path)
+    container = open_video(path)
     try:
         stream = container.streams.video[0]
         packets = [(packet.pts, packet.duration) for packet in container.demux(stream) if packet.size > 0]
-        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        rate = nominal_rate(stream) or 25.0
         base = stream.time_base
     except av.FFmpegError as exc:
         raise DataError(f"{path}: cannot be read to the end ({exc})") from None

@@ -99,7 +99,8 @@ class BodyLimit:
     """ASGI middleware: the whole request body is read and measured before the app sees any of it.
 
     A body over ``limit`` bytes (declared or streamed in chunks) is answered 413 and never reaches
-    a route, so nothing of it can be written.
+    a route, so nothing of it can be written. A JSON body naming one key twice is answered 400
+    (:func:`duplicate_json_key`): JSON parsers keep either copy, so the request is ambiguous.
     """
 
     def __init__(self, app, limit: int = MAX_BODY_BYTES):
@@ -110,7 +111,7 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            return await PlainTextResponse("request body too large", status_code=413)(scope, receive, send)
+            return await _too_large()(scope, receive, send)
         body, more = b"", True
         while more:
             message = await receive()
@@ -119,7 +120,10 @@ class BodyLimit:
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > self.limit:
-                return await PlainTextResponse("request body too large", status_code=413)(scope, receive, send)
+                return await _too_large()(scope, receive, send)
+        if (key := duplicate_json_key(body)) is not None:
+            return await JSONResponse({"detail": f"duplicate key {key!r} in the request body"}, status_code=400,
+                                      headers=SECURITY_HEADERS)(scope, receive, send)
         replayed = False
 
         async def replay():
@@ -130,6 +134,37 @@ class BodyLimit:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+def _too_large() -> PlainTextResponse:
+    """The 413 answer, with the headers every answer carries."""
+    return PlainTextResponse("request body too large", status_code=413, headers=SECURITY_HEADERS)
+
+
+def duplicate_json_key(body: bytes) -> str | None:
+    """The first key an object of the JSON ``body`` names twice (``None``: none, or not JSON: the route says so)."""
+    import json
+
+    class Duplicate(Exception):
+        pass
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in items:
+            if key in seen:
+                raise Duplicate(key)
+            seen[key] = value
+        return seen
+
+    if not body.strip():
+        return None
+    try:
+        json.loads(body, object_pairs_hook=pairs)
+    except Duplicate as exc:
+        return str(exc.args[0])
+    except ValueError:
+        return None
+    return None
 
 
 def allowed_hosts(host: str) -> set[str] | None:
@@ -146,9 +181,12 @@ def allowed_hosts(host: str) -> set[str] | None:
 def host_allowed(header: str, names: set[str] | None) -> bool:
     """Whether a Host header (``name[:port]``) is one of ``names`` (``None``: loopback names or any IP literal)."""
     if header.startswith("["):  # [::1]:8765
-        name = header[1:].partition("]")[0]
+        name, _, rest = header[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else (None if not rest else "")
     else:
-        name = header.rpartition(":")[0] if ":" in header else header
+        name, colon, port = header.rpartition(":") if ":" in header else (header, "", None)
+    if port is not None and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        return False  # "127.0.0.1:abc", "127.0.0.1:", "[::1]x"
     name = name.lower()
     if names is None:
         try:
@@ -219,6 +257,11 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/favicon.svg", include_in_schema=False)
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     @app.get("/api/config")
     def config() -> dict[str, Any]:

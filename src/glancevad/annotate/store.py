@@ -685,6 +685,28 @@ class GlanceStore:
         ).fetchall()
         return _frames_by_video(rows)
 
+    # -- agreement -------------------------------------------------------------------------------
+
+    def team_glances(self) -> dict[str, dict[str, list[int]]]:
+        """``{video-id: {annotator: frames}}`` of people (not models): what agreement and consensus compare.
+
+        An annotator takes part in a video with every glance neither deleted nor rejected (reviewed
+        or not), or, with none, by having marked the video done or "no anomaly" (frames ``[]``).
+        """
+        people = "(SELECT name FROM annotators WHERE model = 0)"
+        team: dict[str, dict[str, list[int]]] = {}
+        for row in self.read().execute(
+            f"SELECT video_id, annotator, frame FROM glances WHERE deleted IS NULL AND status != 'rejected'"
+            f" AND annotator IN {people} ORDER BY video_id, annotator, frame"
+        ).fetchall():
+            team.setdefault(row["video_id"], {}).setdefault(row["annotator"], []).append(row["frame"])
+        for row in self.read().execute(
+            f"SELECT video_id, annotator FROM video_state WHERE state IN ('done', 'no_anomaly')"
+            f" AND annotator IN {people}"
+        ).fetchall():
+            team.setdefault(row["video_id"], {}).setdefault(row["annotator"], [])
+        return team
+
 
 def _frames_by_video(rows: list[sqlite3.Row]) -> dict[str, list[int]]:
     """``{video-id: frames}`` of ``(video_id, frame)`` rows, in the rows' order."""

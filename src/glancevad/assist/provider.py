@@ -1,9 +1,12 @@
 """The annotation page's model scores: from feature files when present, else from I3D in a background worker.
 
 One worker thread extracts the videos without feature files, one at a time, the video the page
-asked for first; features go to a cache folder beside the database (``<db>-features/<id>.npy``,
-``[T, crops, D]``), so a restart scores them at once. Nothing here blocks a request: a video
-being extracted answers with its progress, a video that failed answers with the reason.
+asked for first: opening a video interrupts the extraction of another (which starts again later),
+so the opened video never waits behind the rest. Features go to a cache folder beside the
+database (``<db>-features/<id>.npy``, ``[T, crops, D]``), so a restart scores them at once.
+Nothing here blocks a request: a video being extracted answers with its progress, a video that
+failed answers with the reason. Features whose snippet count does not fit the video's frame
+count are refused with the reason, never stretched over the video.
 """
 
 from __future__ import annotations
@@ -17,13 +20,17 @@ from typing import Any
 import numpy as np
 
 from glancevad.assist.peaks import MERGE_GAP_S, MIN_EVENT_S, NEAR_FRAMES, THRESHOLD, find_peaks, unglanced_priority
-from glancevad.assist.scoring import check_feature_dim
+from glancevad.assist.scoring import check_feature_dim, snippet_count_problem
 from glancevad.constants import FRAMES_PER_SNIPPET
 from glancevad.errors import DataError, GlanceVADError
 from glancevad.events import Event, frame_scores
 
 #: ``extract(video path, on_progress(done, total)) -> features [T, crops, D]``
 Extractor = Callable[[Path, Callable[[int, int], None]], np.ndarray]
+
+
+class _Interrupted(Exception):
+    """Raised in the extraction's progress callback when the page opened another video."""
 
 
 def i3d_extractor(crops: int, *, device: Any = "cpu", weights: str = "rgb_scratch") -> Extractor:
@@ -59,8 +66,11 @@ class ScoreProvider:
     ``features``: a folder of feature files named by video id (optional); ``cache``: where
     extracted features go; ``video_path(id)``: the file of a video; ``extract``: how a video
     becomes features (default: I3D with the checkpoint's crops, as ``glancevad detect`` does).
-    The dimension check happens here, at start-up: a checkpoint that does not fit the features
-    is one error naming both.
+    The dimension check happens here, at start-up, against the features the network will get:
+    a checkpoint that does not fit the feature files is one error naming both; one that does not
+    take I3D's features is an error only without ``features`` (with them, videos lacking a file
+    fail with the reason). Extraction uses :func:`~glancevad.features.preprocess.extraction_crops`
+    of the checkpoint's crops (``extraction_crops``).
     """
 
     def __init__(self, checkpoint: str | os.PathLike, *, video_path: Callable[[str], Path], cache: str | os.PathLike,
@@ -83,11 +93,20 @@ class ScoreProvider:
             first = self.features.video_ids()[0]
             check_feature_dim(self.loaded.in_dim, feature_shape(self.features.locate(first))[2], checkpoint,
                               self.features.directory)
+        #: Why videos without a feature file cannot be extracted (``None``: they can).
+        self.cannot_extract: str | None = None
+        self.extraction_crops: int | None = None
         if extract is None:
+            from glancevad.features.preprocess import extraction_crops
+
             if self.loaded.in_dim != FEATURE_DIM:
-                raise GlanceVADError(f"{checkpoint}: the network takes {self.loaded.in_dim}-d features but I3D gives "
-                                     f"{FEATURE_DIM}-d; pass --features DIR with features of its kind")
-            extract = i3d_extractor(self.loaded.crops or 10, device=self.device)
+                self.cannot_extract = (f"{checkpoint}: the network takes {self.loaded.in_dim}-d features but I3D"
+                                       f" gives {FEATURE_DIM}-d")
+                if self.features is None:
+                    raise GlanceVADError(f"{self.cannot_extract}; pass --features DIR with features of its kind")
+            else:
+                self.extraction_crops = extraction_crops(self.loaded.crops)
+                extract = i3d_extractor(self.extraction_crops, device=self.device)
         self.extract = extract
         self._lock = threading.Lock()          # guards the fields below
         self._model_lock = threading.Lock()    # one forward pass at a time
@@ -98,6 +117,7 @@ class ScoreProvider:
         self._events: dict[tuple[str, int, float], list[Event]] = {}  # (video, frames, fps) -> its events
         self._stopped = False
         self._thread: threading.Thread | None = None
+        self._wanted: str | None = None        # a video the page opened while another was being extracted
 
     # -- the worker ------------------------------------------------------------------------------
 
@@ -125,6 +145,7 @@ class ScoreProvider:
             if video_id in self._queue:
                 self._queue.remove(video_id)
                 self._queue.insert(0, video_id)
+                self._wanted = video_id
                 self._wake.notify_all()
 
     def _work(self) -> None:
@@ -135,6 +156,8 @@ class ScoreProvider:
                 if self._stopped:
                     return
                 vid = self._queue.pop(0)
+                if vid == self._wanted:
+                    self._wanted = None
                 if vid in self._scores:
                     continue
             try:
@@ -144,11 +167,23 @@ class ScoreProvider:
             except GlanceVADError:
                 self.snippet_scores(vid)  # records the reason
                 continue
+            if self.extract is None:
+                where = f"in {self.features.directory}" if self.features is not None else "given"
+                with self._lock:
+                    self._status[vid] = {"state": "failed",
+                                         "message": f"{vid}: no feature file {where}, and {self.cannot_extract}"}
+                continue
             with self._lock:
                 self._status[vid] = {"state": "extracting", "done": 0, "total": None}
 
             def progress(done: int, total: int, vid: str = vid) -> None:
                 with self._lock:
+                    if self._stopped:
+                        raise _Interrupted(vid)
+                    if self._wanted is not None and self._wanted != vid:
+                        self._queue.insert(1, vid)  # after the opened video, from the start
+                        self._status[vid] = {"state": "queued"}
+                        raise _Interrupted(vid)
                     self._status[vid] = {"state": "extracting", "done": done, "total": total}
 
             try:
@@ -160,6 +195,8 @@ class ScoreProvider:
                 with self._lock:
                     self._scores[vid] = scores
                     self._status[vid] = {"state": "ready"}
+            except _Interrupted:
+                continue
             except Exception as exc:  # any failure of one video: the page says why, the others go on
                 message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 with self._lock:
@@ -226,6 +263,8 @@ class ScoreProvider:
         """What ``GET /api/videos/{id}/scores`` answers: status, snippet scores and peaks."""
         self.request(video_id)
         scores, status = self.snippet_scores(video_id)
+        if scores is not None and (problem := self.length_problem(video_id, len(scores), frames)):
+            scores, status = None, {"state": "failed", "message": problem}
         if scores is None:
             return {**status, "scores": None, "peaks": []}
         peaks = [{"frame": e.peak_frame, "score": e.peak_score, "start": e.start_frame, "end": e.end_frame}
@@ -237,9 +276,48 @@ class ScoreProvider:
         """The highest score of a peak with no glance near it (0: none); ``None`` while not scored."""
         with self._lock:
             scores = self._scores.get(video_id)
-        if scores is None:
+        if scores is None or self.length_problem(video_id, len(scores), frames):
             return None
         return unglanced_priority(self.events(video_id, scores, frames, fps), glances, near=self.near)
+
+    # -- what the user is told at start-up ------------------------------------------------------
+
+    def length_problem(self, video_id: str, snippets: int, frames: int) -> str | None:
+        """Why ``snippets`` feature rows do not fit the ``frames`` frames of ``video_id``, naming the file."""
+        problem = snippet_count_problem(snippets, frames)
+        if problem is None:
+            return None
+        files = self._features_file(video_id)
+        where = files.paths[0] if files is not None else video_id
+        return f"{where}: {problem}; not scored (features of another video, frame rate or snippet length?)"
+
+    def check_videos(self, frames: dict[str, int]) -> list[str]:
+        """Problems to tell the user before serving, one line each, for videos of ``{id: frame count}``.
+
+        Feature files whose snippet count does not fit their video (read from the files' headers),
+        and, when the network cannot take I3D's features, how many videos have no feature file.
+        """
+        from glancevad.data.features import feature_shape
+
+        problems = []
+        missing = []
+        for vid, count in sorted(frames.items()):
+            files = self._features_file(vid)
+            if files is None:
+                missing.append(vid)
+                continue
+            try:
+                snippets = feature_shape(files)[0]
+            except GlanceVADError as exc:
+                problems.append(str(exc))
+                continue
+            if problem := self.length_problem(vid, snippets, count):
+                problems.append(problem)
+        if missing and self.cannot_extract is not None:
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            problems.append(f"{len(missing)} video(s) have no feature file and will not be scored ({shown}):"
+                            f" {self.cannot_extract}")
+        return problems
 
     def settings(self) -> dict[str, Any]:
         """What the page needs to know about the model."""

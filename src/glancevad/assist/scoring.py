@@ -29,6 +29,26 @@ def check_feature_dim(in_dim: int, dim: int, checkpoint: str | os.PathLike, wher
         raise GlanceVADError(f"{checkpoint}: the network takes {in_dim}-d features, but {where} holds {dim}-d")
 
 
+def snippet_count_problem(snippets: int, frames: int, *, frames_per_snippet: int = FRAMES_PER_SNIPPET) -> str | None:
+    """Why ``snippets`` feature rows do not belong to a video of ``frames`` frames (``None``: they do).
+
+    A video of ``frames`` frames makes ``frames // frames_per_snippet`` whole snippets; one more is
+    accepted too (extractors that keep the last, partial snippet). Anything else is features of
+    another video or of another frame rate or snippet length, whose scores would land on the wrong
+    frames if stretched over the video.
+
+    >>> snippet_count_problem(25, 400) is None, snippet_count_problem(26, 401) is None
+    (True, True)
+    >>> snippet_count_problem(17, 400)
+    '17 snippets of features, but the video has 400 frames (25 snippets of 16 frames)'
+    """
+    whole = frames // frames_per_snippet
+    if snippets in (whole, -(-frames // frames_per_snippet)):
+        return None
+    return (f"{snippets} snippets of features, but the video has {frames} frames"
+            f" ({whole} snippets of {frames_per_snippet} frames)")
+
+
 def score_features(
     checkpoint: str | os.PathLike, *, data: str | os.PathLike | None = None, features: str | os.PathLike | None = None,
     split: str = "train", abnormal_only: bool = False, device: str = "auto", precision: str = "fp32",

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from glancevad.annotate.agreement import WITHIN_S
 from glancevad.cli.app import app
 from glancevad.console import console, err_console
 from glancevad.errors import GlanceVADError
@@ -82,6 +83,7 @@ def annotate(
         console.print(f"model scores from [bold]{checkpoint}[/]"
                       + (f" and features in [bold]{features}[/]" if features else "")
                       + f"; extracted features cached in [bold]{scores.cache}[/]")
+        _report_scoring(scores, {v["id"]: v["frames"] for v in store.videos()})
     url = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
     console.print(f"{count} videos from [bold]{videos}[/]; glances stored in [bold]{db}[/]"
                   + (f"; browser copies in [bold]{proxies}[/]" if proxies and proxies.is_dir() else ""))
@@ -102,9 +104,17 @@ def annotate_export(
     out: Annotated[Path, typer.Option(help="CSV to write (video-id,glance).")],
     db: Annotated[Path, typer.Option(help="SQLite database of glancevad annotate.")] = Path("glances.sqlite"),
     include_proposed: Annotated[bool, typer.Option(help="Also glances not yet reviewed (not rejected).")] = False,
+    consensus: Annotated[int | None, typer.Option(min=1, help=(
+        "Instead: one glance per event found by at least K annotators (every glance of people not deleted"
+        " or rejected, reviewed or not; glances within --within seconds chain into one event, whose glance"
+        " is the median frame of its glances)."))] = None,
+    within: Annotated[float, typer.Option(min=0, help="With --consensus: seconds that chain glances into one"
+                                          " event.")] = WITHIN_S,
 ) -> None:
-    """Export accepted glances as the official `video-id,glance` CSV."""
+    """Export accepted glances as the official `video-id,glance` CSV (or, with --consensus K, a team's consensus)."""
     check_output(out, kind="file")
+    if consensus is not None:
+        return _export_consensus(out, db, consensus, within, include_proposed)
     from glancevad.annotate.store import GlanceStore
     from glancevad.glance import write_glances
 
@@ -124,6 +134,8 @@ def annotate_import(
     status: Annotated[str, typer.Option(help="accepted (curated glances) or proposed (to be reviewed).")] = "accepted",
     model: Annotated[bool, typer.Option("--model", help="The glances are a network's (glancevad propose): stored as"
                                         " proposed and never exported until a reviewer accepts them.")] = False,
+    skip_unknown: Annotated[bool, typer.Option(help="Leave out (and count) the CSV's videos that are not in the"
+                                               " folder, instead of refusing the file.")] = False,
 ) -> None:
     """Import an existing glance CSV into the database (repeated imports add nothing twice).
 
@@ -140,6 +152,7 @@ def annotate_import(
     scan_videos(videos, store)
     if model and status != "proposed":
         raise GlanceVADError("--model glances are imported with --status proposed (a reviewer accepts them)")
+    glances = _known_videos_only(glances, {v["id"] for v in store.videos()}, csv_path, videos, skip=skip_unknown)
     added = store.import_glances({vid: list(frames) for vid, frames in glances.items()}, annotator, status=status,
                                  model=model)
     console.print(f"imported {added} glances of {len(glances)} videos from {csv_path} into [bold]{db}[/]")
@@ -191,3 +204,123 @@ def annotate_assign(
     for name in to:
         console.print(f"{name}: {len(queues.get(name, []))} video(s) in their queue", highlight=False)
     console.print(f"stored {added} new assignment(s) of {len(ids)} video(s) in [bold]{db}[/]")
+
+
+# -- agreement and consensus ---------------------------------------------------------------------
+
+
+def _team(db: Path):
+    """The database's people's glances and each video's frame rate."""
+    from glancevad.annotate.store import GlanceStore
+
+    if not db.is_file():
+        raise GlanceVADError(f"{db}: database not found")
+    store = GlanceStore(db)
+    return store.team_glances(), {v["id"]: v["fps"] for v in store.videos()}
+
+
+def _percent(value: float) -> str:
+    return "-" if value != value else f"{100 * value:.1f}"
+
+
+@annotate_app.command("agreement")
+def annotate_agreement(
+    db: Annotated[Path, typer.Option(help="SQLite database of glancevad annotate.")] = Path("glances.sqlite"),
+    ground_truth: Annotated[Path | None, typer.Option(
+        help="Temporal ground truth: the official GT JSON or a temporal annotation file (UCF / XD format);"
+             " adds how often two annotators' glances fall in the same event.")] = None,
+    within: Annotated[float, typer.Option(min=0, help="Seconds: two annotators' glances this close are matched"
+                                          " (one event) for the matched rate and distances.")] = WITHIN_S,
+    out: Annotated[Path | None, typer.Option(
+        help="Folder for agreement.png and agreement.json (default: DB's name + -agreement, beside it).")] = None,
+) -> None:
+    """How far annotators agree, on the videos two or more of them took part in: per pair and overall.
+
+    With --ground-truth: the same-event rate (events both found / events either found). Always: the
+    matched rate (glances matched one to one within --within seconds, 2 x matched / all glances),
+    the median distance of matched glances, and how often both gave the same number of glances.
+    """
+    from rich.table import Table
+
+    from glancevad.annotate.agreement import compared_videos, pair_agreements
+    from glancevad.data.groundtruth import read_events
+    from glancevad.fileio import write_json
+    from glancevad.plots import plot_agreement
+
+    team, fps = _team(db)
+    out = out if out is not None else db.parent / f"{db.stem}-agreement"
+    check_output(out, kind="folder")
+    events = read_events(ground_truth) if ground_truth is not None else None
+    videos = compared_videos(team)
+    if not videos:
+        raise GlanceVADError(f"{db}: no video has glances (or a done / no-anomaly mark) of two or more annotators")
+    pairs, overall = pair_agreements(team, fps=fps, within_s=within, events=events)
+    truth = events is not None and overall.truth_videos > 0
+    table = Table(title=f"agreement on {len(videos)} videos of {db}" + (f" (ground truth {ground_truth})"
+                                                                        if events is not None else ""))
+    for column in ("pair", "videos", "glances", *(("same event %", "events") if truth else ()), "matched %",
+                   "median dist (s)", "same count %"):
+        table.add_column(column, justify="left" if column == "pair" else "right")
+    for pair in [*pairs, overall]:
+        events = (_percent(pair.same_event_rate), f"{pair.shared_events}/{pair.either_events}") if truth else ()
+        table.add_row(f"{pair.first} – {pair.second}" if pair is not overall else "all pairs", str(pair.videos),
+                      str(pair.glances), *events, _percent(pair.matched_rate),
+                      "-" if not pair.distances_s else f"{pair.median_distance_s:.2f}", _percent(pair.count_rate),
+                      end_section=pair is pairs[-1])
+    console.print(table)
+    if events is not None and not truth:
+        err_console.print(f"[yellow]note:[/] none of the compared videos is in {ground_truth}", highlight=False)
+    measure = "same-event rate" if truth else "matched rate"
+    annotators = sorted({name for pair in pairs for name in (pair.first, pair.second)})
+    rates = {(p.first, p.second): p.same_event_rate if truth else p.matched_rate for p in pairs}
+    out.mkdir(parents=True, exist_ok=True)
+    png = plot_agreement(out / "agreement.png", annotators, rates, overall.distances_s, measure=measure,
+                         within_s=within)
+    nan_free = lambda row: {k: (None if v != v else v) for k, v in row.items()}  # noqa: E731
+    report = write_json(out / "agreement.json", {
+        "database": str(db), "ground_truth": None if ground_truth is None else str(ground_truth),
+        "within_s": within, "videos": videos, "pairs": [nan_free(p.summary()) for p in pairs],
+        "overall": nan_free(overall.summary())})
+    console.print(f"wrote [bold]{png}[/] and [bold]{report}[/]")
+
+
+def _export_consensus(out: Path, db: Path, k: int, within: float, include_proposed: bool) -> None:
+    """``annotate export --consensus K``: the events K or more annotators found, one glance each."""
+    from glancevad.annotate.agreement import team_consensus
+    from glancevad.glance import write_glances
+
+    if include_proposed:
+        raise GlanceVADError("--consensus counts every glance not rejected already; drop --include-proposed")
+    team, fps = _team(db)
+    glances = team_consensus(team, fps=fps, k=k, within_s=within)
+    write_glances(out, glances)
+    console.print(f"wrote {sum(map(len, glances.values()))} consensus glances (events found by at least {k}"
+                  f" annotators, each at the median frame of its glances) of {len(glances)} videos to [bold]{out}[/]")
+
+
+# -- model assistance and import: what the user is told ----------------------------------------
+
+
+def _report_scoring(scores, frames: dict[str, int]) -> None:
+    """Say which crops extraction uses and every video whose features will not be scored, before serving."""
+    trained = scores.loaded.crops
+    if scores.extraction_crops is not None and scores.extraction_crops != trained:
+        console.print(f"videos without features are extracted with {scores.extraction_crops} crops"
+                      f" (the network was trained on {trained if trained else 'an unknown number of'}; I3D makes"
+                      " 1, 5 or 10 and the network averages over them)")
+    for problem in scores.check_videos(frames):
+        err_console.print(f"[yellow]features:[/] {problem}", highlight=False)
+
+
+def _known_videos_only(glances: dict, known: set[str], csv_path: Path, videos: Path, *, skip: bool) -> dict:
+    """``glances`` of the videos in ``known``; others are an error naming them (with ``skip``: counted, left out)."""
+    unknown = sorted(set(glances) - known)
+    if not unknown:
+        return glances
+    shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+    if not skip:
+        raise GlanceVADError(f"{csv_path}: {len(unknown)} video(s) are not in the video folder: {shown}"
+                             f" ({videos}; pass --skip-unknown to import the others)")
+    skipped = sum(len(glances[vid]) for vid in unknown)
+    console.print(f"skipped {skipped} glances of {len(unknown)} video(s) not in {videos}: {shown}")
+    return {vid: frames for vid, frames in glances.items() if vid in known}

@@ -226,3 +226,24 @@ def ground_truth_from_annotations(
         index = FeatureIndex(features)
         counts = {vid: feature_shape(index.locate(vid))[0] for vid in ids}
     return build_ground_truth(ids, matched, counts, frames_per_snippet=frames_per_snippet), unmatched
+
+
+def read_events(path: str | os.PathLike) -> dict[str, list[Interval]]:
+    """``{video id: end-exclusive event intervals}`` from a ground-truth JSON or a temporal annotation file.
+
+    A ``.json`` file is the official ground truth (events are its runs of 1s); any other file is
+    read as a temporal annotation file (:data:`ANNOTATION_FORMATS`, detected), its names normalised
+    to video ids. A video listed with no event is normal (``[]``).
+    """
+    from glancevad.intervals import label_intervals
+
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        return {vid: label_intervals(labels) for vid, labels in read_ground_truth(path).items()}
+    out: dict[str, list[Interval]] = {}
+    for annotation in read_temporal_annotations(path):
+        vid = normalise_video_name(annotation.name)
+        if vid in out:
+            raise DataError(f"{path}: line {annotation.line}: video {vid} is annotated twice")
+        out[vid] = list(annotation.intervals)
+    return out

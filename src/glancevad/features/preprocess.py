@@ -14,6 +14,21 @@ CROP_SIZE = 224
 CROP_CHOICES = (1, 5, 10)
 
 
+def extraction_crops(trained: int | None) -> int:
+    """The crops to extract for a network trained on ``trained`` crops per snippet (``None``: unknown).
+
+    That count when I3D makes it (1, 5 or 10), else the smallest it makes with at least as many
+    (2 → 5), else 10 (the field's count). Networks average their scores over the crops they are
+    given, so any count scores; this keeps the views closest to those the network was trained on.
+
+    >>> [extraction_crops(n) for n in (1, 2, 5, 7, 12, None)]
+    [1, 5, 5, 10, 10, 10]
+    """
+    if trained is None:
+        return CROP_CHOICES[-1]
+    return next((n for n in CROP_CHOICES if n >= trained), CROP_CHOICES[-1])
+
+
 def crop_boxes(height: int, width: int, crops: int, size: int = CROP_SIZE) -> list[tuple[int, int]]:
     """Top-left corners ``(y, x)`` of the un-flipped crops, in order."""
     if height < size or width < size:

@@ -40,9 +40,15 @@ class VideoInfo:
         return 0 if frames < stack else (frames - stack) // step + 1
 
 
-def _open(path: Path):
+def open_video(path: str | os.PathLike):
+    """An open PyAV container of ``path`` with at least one video stream (the caller closes it).
+
+    Every reader of a video file opens it here, so a folder, a missing file, an unreadable file and
+    a file without video are each one :class:`DataError` naming the path.
+    """
     import av
 
+    path = Path(path)
     if path.is_dir():
         raise DataError(f"{path}: is a folder, not a video file")
     if not path.is_file():
@@ -57,6 +63,12 @@ def _open(path: Path):
     return container
 
 
+def nominal_rate(stream) -> float:
+    """The frame rate a PyAV video stream states (average, else guessed, else base rate); 0.0 if none."""
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    return float(rate) if rate else 0.0
+
+
 def probe(path: str | os.PathLike, *, count: bool = False) -> VideoInfo:
     """Size, frame rate, frame count and duration of ``path``.
 
@@ -66,11 +78,10 @@ def probe(path: str | os.PathLike, *, count: bool = False) -> VideoInfo:
     import av
 
     path = Path(path)
-    container = _open(path)
+    container = open_video(path)
     try:
         stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        fps = float(rate) if rate else 0.0
+        fps = nominal_rate(stream)
         frames = int(stream.frames or 0)
         if count or frames <= 0:
             try:
@@ -130,7 +141,7 @@ def iter_frames(
     import av
 
     path = Path(path)
-    container = _open(path)
+    container = open_video(path)
     try:
         yield from decode_frames(container, fps=fps, short_side=short_side)
     except av.FFmpegError as exc:

@@ -152,10 +152,11 @@ class AVSource:
         return av.open(self.path, format=fmt, **options)
 
     def _frame_rate(self, container) -> float:
-        stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        if rate and float(rate) > 0:
-            return float(rate)
+        from glancevad.features.video import nominal_rate
+
+        rate = nominal_rate(container.streams.video[0])
+        if rate > 0:
+            return rate
         self.on_status("warning", f"{self.name}: frame rate unknown; media time assumes {DEFAULTS.fps:g} fps")
         return DEFAULTS.fps
 

@@ -1,0 +1,84 @@
+"""``glancevad annotate agreement`` and ``annotate export --consensus`` on a database made through the store."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cli_helpers import assert_user_error, run
+from glancevad.annotate.store import GlanceStore, VideoRecord
+from glancevad.data.groundtruth import write_ground_truth
+
+
+@pytest.fixture
+def team_db(tmp_path):
+    """The team of tests/unit/test_agreement.py: v1 at 10 fps (ann 20, 120; bob 25; cy "no anomaly"),
+    v2 at 25 fps (ann 100, bob 300), v3 (ann alone); a model's proposal that agreement leaves out."""
+    db = tmp_path / "team.sqlite"
+    store = GlanceStore(db)
+    for vid, fps in (("v1", 10.0), ("v2", 25.0), ("v3", 30.0)):
+        store.upsert_video(VideoRecord(vid, f"{vid}.mp4", 400, fps, 400 / fps, 320, 240, "h264"), 1, 1)
+    for name in ("ann", "bob", "cy"):
+        store.add_annotator(name)
+    for vid, frame, name in (("v1", 20, "ann"), ("v1", 120, "ann"), ("v1", 25, "bob"), ("v2", 100, "ann"),
+                             ("v2", 300, "bob"), ("v3", 7, "ann")):
+        store.add_glance(vid, frame, name)
+    deleted = store.add_glance("v2", 110, "bob")
+    store.delete_glance(deleted["id"], "bob")  # deleted: not counted
+    store.set_state("v1", "cy", "no_anomaly")
+    store.import_glances({"v1": [130]}, "model", status="proposed", model=True)
+    labels = np.zeros(160, dtype=np.uint8)
+    labels[0:50] = labels[100:150] = 1
+    truth = write_ground_truth(tmp_path / "gt.json", {"v1": labels})
+    return db, truth
+
+
+def test_agreement_table_json_and_png(team_db, tmp_path):
+    db, truth = team_db
+    printed = run("annotate", "agreement", "--db", db, "--ground-truth", truth, "--within", "1").stdout
+    out = tmp_path / "team-agreement"
+    assert f"wrote {out / 'agreement.png'} and {out / 'agreement.json'}" in printed.replace("\n", "")
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+            for line in printed.splitlines() if line.count("│") > 4}
+    # pair, videos, glances, same event %, events, matched %, median distance (s), same count %
+    assert rows["ann – bob"] == ["2", "5", "50.0", "1/2", "40.0", "0.50", "50.0"]
+    assert rows["ann – cy"] == ["1", "2", "0.0", "0/2", "0.0", "-", "0.0"]
+    assert rows["all pairs"] == ["4", "8", "20.0", "1/5", "25.0", "0.50", "25.0"]
+    report = json.loads((out / "agreement.json").read_text())
+    assert report["videos"] == ["v1", "v2"] and report["within_s"] == 1.0
+    assert report["overall"]["same_event_rate"] == pytest.approx(0.2)
+    assert report["pairs"][1]["median_distance_s"] is None  # nan is written as null
+    assert (out / "agreement.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # without ground truth: no same-event column, the glances alone
+    printed = run("annotate", "agreement", "--db", db, "--within", "1", "--out", tmp_path / "plain").stdout
+    assert "same event" not in printed and (tmp_path / "plain" / "agreement.png").is_file()
+
+
+def test_consensus_export(team_db, tmp_path):
+    db, _ = team_db
+    out = tmp_path / "consensus.csv"
+    printed = run("annotate", "export", "--db", db, "--out", out, "--consensus", "2", "--within", "1").stdout
+    assert out.read_text() == "video-id,glance\nv1,20\n"
+    assert "wrote 1 consensus glances (events found by at least 2 annotators" in printed
+    run("annotate", "export", "--db", db, "--out", out, "--consensus", "1", "--within", "1")
+    assert out.read_text() == "video-id,glance\nv1,20\nv1,120\nv2,100\nv2,300\nv3,7\n"
+
+
+def test_agreement_bad_input(team_db, tmp_path):
+    db, truth = team_db
+    assert_user_error(run("annotate", "agreement", "--db", tmp_path / "none.sqlite", check=False),
+                      "none.sqlite: database not found")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"v1": {"labels": [0, 2]}}')
+    assert_user_error(run("annotate", "agreement", "--db", db, "--ground-truth", bad, check=False),
+                      "bad.json", "labels must all be 0 or 1")
+    alone = tmp_path / "alone.sqlite"
+    store = GlanceStore(alone)
+    store.upsert_video(VideoRecord("v1", "v1.mp4", 100, 25.0, 4.0, 320, 240, "h264"), 1, 1)
+    store.add_annotator("ann")
+    store.add_glance("v1", 3, "ann")
+    assert_user_error(run("annotate", "agreement", "--db", alone, check=False), "no video has glances", "two or more")
+    assert_user_error(run("annotate", "export", "--db", db, "--out", tmp_path / "c.csv", "--consensus", "2",
+                          "--include-proposed", check=False), "--consensus", "drop --include-proposed")
