@@ -209,12 +209,17 @@ def write_grid_info(
                                           "cells": [asdict(c) for c in cells], "runs": runs})
 
 
+def cache_keys(specs: list[RunSpec]) -> list[tuple[str, str, int]]:
+    """The distinct training caches of ``specs``: ``(data, cache_dir, N)``. A cache depends on the
+    features and N only (``glancevad.data.cache``), so glance files, mixed fractions and
+    perturbations of a grid all share one."""
+    return sorted({(s.data, s.cache_dir, s.config["num_snippets"]) for s in specs})
+
+
 def build_caches(specs: list[RunSpec]) -> None:
     """Build each distinct training cache once, before any worker needs it."""
-    for data, glance_csv, cache_dir, num_snippets in {
-        (s.data, s.config.get("glance_csv"), s.cache_dir, s.config["num_snippets"]) for s in specs
-    }:
-        build_or_open_cache(load_dataset(data, glance_csv=glance_csv), cache_dir, num_snippets=num_snippets)
+    for data, cache_dir, num_snippets in cache_keys(specs):
+        build_or_open_cache(load_dataset(data), cache_dir, num_snippets=num_snippets)
 
 
 def execute_specs(
