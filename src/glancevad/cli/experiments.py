@@ -13,6 +13,8 @@ from glancevad.console import console, progress_bar
 from glancevad.experiments.registry import EXPERIMENTS
 from glancevad.fileio import check_output
 
+PRESET_HELP = ("Training preset: ucf, xd or demo. Default: from the dataset's name in its list files "
+               "(ucf-crime: ucf, xd-violence: xd, anything else: demo).")
 GRID_HELP = "One of: " + ", ".join(EXPERIMENTS) + "."
 EXPERIMENT_HELP = (
     "Reproduce a table or figure of the paper: one training run per setting and seed, then a table.\n\n"
@@ -26,10 +28,11 @@ def experiment(
     name: Annotated[str, typer.Argument(help=GRID_HELP)],
     data: Annotated[Path, typer.Option(help="Dataset root in the official layout.")],
     out: Annotated[Path, typer.Option(help="Grid folder (runs/, table.csv, table.md, figures/).")],
-    preset: Annotated[str | None, typer.Option(help="Training preset: ucf, xd or demo.")] = None,
+    preset: Annotated[str | None, typer.Option(help=PRESET_HELP)] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per setting (mean ± std).")] = 3,
-    budget: Annotated[str, typer.Option(help="full; small (40 steps, one seed: a quick look); or paper (for demo-sized "
-                                             "data: each network until its validation levels off).")] = "full",
+    budget: Annotated[str, typer.Option(help="full (the preset's schedule: for ucf and xd the released one); small "
+                                             "(40 steps, one seed: a quick look); or paper (synthetic data only: each "
+                                             "network until its validation levels off on demo-sized data).")] = "full",
     parallel: Annotated[int, typer.Option(min=1, help="Runs at once (each gets cores / parallel threads).")] = 1,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Config key for every run: --set steps=100.")] = None,
 ) -> None:
@@ -41,7 +44,7 @@ def experiment(
         csv_path, md_path, png = run_experiment(
             name, data, out, preset=preset, seeds=seeds, budget=budget, parallel=parallel,
             overrides=parse_overrides(set_ or []), on_plan=lambda total: bar.update(task, total=total),
-            on_run=lambda _: bar.advance(task))
+            on_run=lambda _: bar.advance(task), on_settings=lambda lines: [bar.console.print(line) for line in lines])
     console.print(md_path.read_text(), markup=False, highlight=False)
     console.print(f"wrote [bold]{csv_path}[/], [bold]{md_path}[/], [bold]{png}[/]; runs in {out / 'runs'}")
 
@@ -61,10 +64,11 @@ def report(
 def paper(
     data: Annotated[Path, typer.Option(help="Dataset root (make paper: glancevad synth --size demo).")],
     out: Annotated[Path, typer.Option(help="Report folder: index.html, one folder per grid, runs/ shared.")],
-    preset: Annotated[str | None, typer.Option(help="Training preset: ucf, xd or demo.")] = "demo",
+    preset: Annotated[str | None, typer.Option(help=PRESET_HELP)] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per setting (mean ± std).")] = 3,
-    budget: Annotated[str, typer.Option(help="paper (steps where each network's validation levels off), "
-                                             "small or full.")] = "paper",
+    budget: Annotated[str, typer.Option(help="paper (synthetic data only: steps where each network's validation "
+                                             "levels off on demo-sized data), small, or full (the preset's schedule: "
+                                             "for ucf and xd the released one; use it on real data).")] = "paper",
     parallel: Annotated[int, typer.Option(min=1, help="Runs at once (each gets cores / parallel threads).")] = 2,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Config key for every run: --set steps=100.")] = None,
 ) -> None:
@@ -75,15 +79,18 @@ def paper(
     """
     check_output(out, kind="folder")
     from glancevad.experiments.paper import run_paper
+    from glancevad.experiments.planning import describe_estimate
     from glancevad.report import render_paper_report
 
     with progress_bar(unit="runs") as bar:
         task = bar.add_task("paper", total=None)
 
-        def on_plan(plan, estimate: float) -> None:
+        def on_plan(plan, estimate, preset_line: str) -> None:
+            bar.console.print(preset_line)
             bar.console.print(f"{len(plan.grids)} grids, {len(plan.specs)} (grid, setting, seed) runs, "
-                              f"{len(plan.unique)} distinct; estimated {estimate / 60:.0f} min for the unfinished "
-                              f"ones at --parallel {parallel}")
+                              f"{len(plan.unique)} distinct (settings shared across grids train once)")
+            for line in describe_estimate(estimate):
+                bar.console.print(line)
             bar.update(task, total=len(plan.unique))
 
         folder = run_paper(data, out, preset=preset, seeds=seeds, budget=budget, parallel=parallel,

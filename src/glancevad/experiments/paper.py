@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from glancevad.experiments.grids import Cell
+from glancevad.experiments.planning import (
+    SECONDS_PER_RUN,  # noqa: F401  (re-exported: the estimate's per-run constant)
+    Estimate,
+    check_budget,
+    choose_preset,
+    estimate_plan,
+    estimate_specs,
+)
 from glancevad.experiments.runner import (
     RunSpec,
     budget_seeds,
@@ -35,16 +42,10 @@ from glancevad.experiments.runner import (
     write_grid_info,
 )
 from glancevad.fileio import write_json
-from glancevad.models import get_spec
 
 #: The grids of the paper, in its order: Tables 1-2, 3, 4, 5, 6 and Fig. 4.
 PAPER_GRIDS = ("networks", "ablation", "perturbation", "supervision-mix", "kernels", "sensitivity")
 
-#: The time a run spends outside its steps (start-up, validation, testing best.pt and last.pt); a
-#: step's cost is its network's ``ModelSpec.seconds_per_step`` (two runs at once, one thread each,
-#: on the 2-core machine where the ``paper`` budget was measured). Only the estimate printed before
-#: a start uses them.
-SECONDS_PER_RUN = 10.0
 
 
 @dataclass
@@ -72,25 +73,22 @@ def plan_paper(
 
 
 def estimate_seconds(specs: list[RunSpec], parallel: int) -> float:
-    """Wall seconds the unfinished runs should take, from the measured per-network costs."""
-    total = 0.0
-    for spec in specs:
-        if (Path(spec.run_dir) / "test" / "last" / "metrics.json").exists():
-            continue
-        step = get_spec(spec.config["model"]).seconds_per_step
-        total += spec.config["steps"] * step + SECONDS_PER_RUN
-    return total / max(1, min(parallel, os.cpu_count() or 1))
+    """Wall seconds the unfinished runs should take (``planning.estimate_specs`` at the reference shape)."""
+    return estimate_specs(specs, parallel).wall_seconds
 
 
 def run_paper(
-    data: str | Path, out: str | Path, *, preset: str | None = "demo", seeds: int = 3, budget: str = "paper",
+    data: str | Path, out: str | Path, *, preset: str | None = None, seeds: int = 3, budget: str = "paper",
     parallel: int = 2, overrides: dict[str, Any] | None = None,
-    on_plan: Callable[[PaperPlan, float], None] | None = None, on_run: Callable[[RunSpec], None] | None = None,
+    on_plan: Callable[[PaperPlan, Estimate, str], None] | None = None,
+    on_run: Callable[[RunSpec], None] | None = None,
 ) -> Path:
     """Run (or resume) every grid of the paper: each grid's tables and figures, and ``paper.json``;
     returns the folder (``glancevad.report.render_paper_report`` renders it as ``index.html``).
 
-    ``on_plan(plan, estimated_seconds)`` is called before any training, ``on_run(spec)`` after each run.
+    Without a ``preset`` the dataset's name chooses one; ``--budget paper`` on a real dataset is
+    refused (``planning.check_budget``). ``on_plan(plan, estimate, preset_line)`` is called before
+    any training, ``on_run(spec)`` after each run.
     """
     from glancevad.data.dataset import load_dataset
     from glancevad.experiments.tables import tabulate_grid
@@ -98,9 +96,12 @@ def run_paper(
     data, out = Path(data), Path(out)
     seeds = budget_seeds(budget, seeds)
     dataset_name = load_dataset(data).name  # a bad root fails here, before anything is written
+    preset, said = choose_preset(dataset_name, preset)
+    check_budget(budget, dataset_name, preset)
     out.mkdir(parents=True, exist_ok=True)
     plan = plan_paper(data, out, preset=preset, seeds=seeds, budget=budget, overrides=overrides)
-    estimate = estimate_seconds(plan.unique, parallel)
+    full = estimate_plan(plan.unique, parallel)
+    estimate = full.wall_seconds
     info_path = out / "paper.json"
     previous = json.loads(info_path.read_text()) if info_path.exists() else {}
     # the first estimate and the wall time add up over the sessions of a resumed run
@@ -109,7 +110,7 @@ def run_paper(
             "estimate_s": previous.get("estimate_s", estimate), "wall_s": previous.get("wall_s", 0.0)}
     write_json(info_path, info)
     if on_plan:
-        on_plan(plan, estimate)
+        on_plan(plan, full, said)
     started, wall_before = time.monotonic(), info["wall_s"]
 
     def finished(spec: RunSpec) -> None:
