@@ -71,6 +71,8 @@ def paper(
                                              "for ucf and xd the released one; use it on real data).")] = "paper",
     parallel: Annotated[int, typer.Option(min=1, help="Runs at once (each gets cores / parallel threads).")] = 2,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Config key for every run: --set steps=100.")] = None,
+    prepare: Annotated[bool, typer.Option(help="Print the estimate, build the training caches and stop: "
+                                               "nothing trains (see the disk the caches take).")] = False,
 ) -> None:
     """Every table and figure of the paper (Tables 1-6, Fig. 4 and 5) in one HTML report.
 
@@ -94,6 +96,14 @@ def paper(
             bar.update(task, total=len(plan.unique))
 
         folder = run_paper(data, out, preset=preset, seeds=seeds, budget=budget, parallel=parallel,
-                           overrides=parse_overrides(set_ or []), on_plan=on_plan, on_run=lambda _: bar.advance(task))
+                           overrides=parse_overrides(set_ or []), on_plan=on_plan, on_run=lambda _: bar.advance(task),
+                           prepare_only=prepare)
+    if prepare:
+        import json
+
+        caches = json.loads((folder / "paper.json").read_text())["caches"]
+        console.print(f"{len(caches)} training cache(s), {sum(caches.values()) / 1e9:.2f} GB: "
+                      + ", ".join(caches) + "; nothing trained")
+        return
     index = render_paper_report(folder)
     console.print(f"wrote [bold]{index}[/]; tables in {out}/<grid>/table.md, runs in {out / 'runs'}")

@@ -81,14 +81,15 @@ def run_paper(
     data: str | Path, out: str | Path, *, preset: str | None = None, seeds: int = 3, budget: str = "paper",
     parallel: int = 2, overrides: dict[str, Any] | None = None,
     on_plan: Callable[[PaperPlan, Estimate, str], None] | None = None,
-    on_run: Callable[[RunSpec], None] | None = None,
+    on_run: Callable[[RunSpec], None] | None = None, prepare_only: bool = False,
 ) -> Path:
     """Run (or resume) every grid of the paper: each grid's tables and figures, and ``paper.json``;
     returns the folder (``glancevad.report.render_paper_report`` renders it as ``index.html``).
 
     Without a ``preset`` the dataset's name chooses one; ``--budget paper`` on a real dataset is
     refused (``planning.check_budget``). ``on_plan(plan, estimate, preset_line)`` is called before
-    any training, ``on_run(spec)`` after each run.
+    any training, ``on_run(spec)`` after each run. ``prepare_only``: build the training caches
+    (``paper.json`` records their folders and bytes) and stop; nothing trains.
     """
     from glancevad.data.dataset import load_dataset
     from glancevad.experiments.tables import tabulate_grid
@@ -119,7 +120,11 @@ def run_paper(
         if on_run:
             on_run(spec)
 
-    build_caches(plan.unique)
+    caches = build_caches(plan.unique)
+    info["caches"] = {str(folder): sum(f.stat().st_size for f in folder.iterdir()) for folder in caches}
+    write_json(info_path, info)
+    if prepare_only:
+        return out
     done = execute_specs(plan.unique, parallel=parallel, on_run=finished)
     for name, (cells, specs) in plan.grids.items():
         write_grid_info(out / name, name, data, preset=preset, seeds=seeds, budget=budget, overrides=overrides,

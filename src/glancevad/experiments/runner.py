@@ -216,10 +216,10 @@ def cache_keys(specs: list[RunSpec]) -> list[tuple[str, str, int]]:
     return sorted({(s.data, s.cache_dir, s.config["num_snippets"]) for s in specs})
 
 
-def build_caches(specs: list[RunSpec]) -> None:
-    """Build each distinct training cache once, before any worker needs it."""
-    for data, cache_dir, num_snippets in cache_keys(specs):
-        build_or_open_cache(load_dataset(data), cache_dir, num_snippets=num_snippets)
+def build_caches(specs: list[RunSpec]) -> list[Path]:
+    """Build each distinct training cache once, before any worker needs it; returns their folders."""
+    return [build_or_open_cache(load_dataset(data), cache_dir, num_snippets=num_snippets).folder
+            for data, cache_dir, num_snippets in cache_keys(specs)]
 
 
 def execute_specs(
