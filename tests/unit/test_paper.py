@@ -9,13 +9,11 @@ import warnings
 import pytest
 
 from glancevad.experiments.grids import grid_cells
+from glancevad.experiments.holds import glance_gain_statement, optimum_statement, ordering_statement
 from glancevad.experiments.paper import (
     PAPER_GRIDS,
     SECONDS_PER_RUN,
     estimate_seconds,
-    glance_gain_statement,
-    optimum_statement,
-    ordering_statement,
     plan_paper,
 )
 from glancevad.experiments.plateau import plateau_step, suggested_steps
@@ -110,7 +108,8 @@ def test_ordering_statement_hand_computed():
     ours = {"a": (90.0, 1.0), "b": (80.0, 6.0), "c": (85.0, 0.0)}
     text = ordering_statement(ours, {"a": 3.0, "b": 2.0, "c": 1.0}, labels, what="AUC")
     # (a, b) and (a, c) agree, (b, c) does not; |b - c| = 5 < std of b = 6
-    assert text == ("AUC: 2 of 3 row pairs ordered as in the paper (1 of them closer here than one seed std); "
+    assert text == ("AUC: 2 of 3 row pairs ordered as in the paper (1 of all 3 pairs, agreeing or not, differ here "
+                    "by less than one seed std); "
                     "best row: paper A, here A. Here: A > C > B.")
     one_seed = {k: (v[0], 0.0) for k, v in ours.items()}
     assert "seed std" not in ordering_statement(one_seed, {"a": 3.0, "b": 2.0, "c": 1.0}, labels, what="AUC")
@@ -167,7 +166,7 @@ def test_grid_figure_draws_one_bar_per_cell_not_the_gain_rows(tmp_path, monkeypa
 def test_mined_share_traces_average_seeds_over_the_steps_they_share(tmp_path):
     import json
 
-    from glancevad.report import mined_share_traces
+    from glancevad.experiments.traces import mined_share_traces
 
     def log(name: str, records: list[dict]) -> str:
         run = tmp_path / name

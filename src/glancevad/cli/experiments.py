@@ -62,7 +62,9 @@ def report(
 
 @app.command()
 def paper(
-    data: Annotated[Path, typer.Option(help="Dataset root (make paper: glancevad synth --size demo).")],
+    data: Annotated[list[Path], typer.Option(help="Dataset root; repeat it for several data seeds of one dataset "
+                                                  "(make paper: glancevad synth --seed 1, 2, 3): tables pool them "
+                                                  "and count the seeds each claim holds on.")],
     out: Annotated[Path, typer.Option(help="Report folder: index.html, one folder per grid, runs/ shared.")],
     preset: Annotated[str | None, typer.Option(help=PRESET_HELP)] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per setting (mean ± std).")] = 3,
@@ -87,13 +89,14 @@ def paper(
     with progress_bar(unit="runs") as bar:
         task = bar.add_task("paper", total=None)
 
-        def on_plan(plan, estimate, preset_line: str) -> None:
+        def on_plan(plans, estimate, preset_line: str) -> None:
             bar.console.print(preset_line)
-            bar.console.print(f"{len(plan.grids)} grids, {len(plan.specs)} (grid, setting, seed) runs, "
-                              f"{len(plan.unique)} distinct (settings shared across grids train once)")
+            bar.console.print(f"{len(plans)} data root(s) x {len(plans[0].grids)} grids: "
+                              f"{sum(len(p.specs) for p in plans)} (grid, setting, seed) runs, "
+                              f"{sum(len(p.unique) for p in plans)} distinct (settings shared across grids train once)")
             for line in describe_estimate(estimate):
                 bar.console.print(line)
-            bar.update(task, total=len(plan.unique))
+            bar.update(task, total=sum(len(p.unique) for p in plans))
 
         folder = run_paper(data, out, preset=preset, seeds=seeds, budget=budget, parallel=parallel,
                            overrides=parse_overrides(set_ or []), on_plan=on_plan, on_run=lambda _: bar.advance(task),
