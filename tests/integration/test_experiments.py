@@ -218,5 +218,5 @@ def test_paper_pools_two_data_seeds_counts_claims_per_seed_and_renders(tiny_root
     assert any("best fixed threshold per data seed" in line
                for line in json.loads((out / "ablation" / "holds.json").read_text())["best"])
     page = render_paper_report(out).read_text()
-    assert "Settings: this project vs the paper vs the release" in page and "5e-05" in page
+    assert "Settings: this project vs the paper vs the release" in page and "5e-5" in page
     assert "of 2 data seeds" in page and "last.pt (the last step):" in page
