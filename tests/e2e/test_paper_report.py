@@ -34,11 +34,11 @@ def test_make_paper_at_tiny_size_opens_in_chromium_and_resumes(tmp_path):
     printed = make_paper(folder)
     said = " ".join(printed.stderr.split())
     assert "preset demo (from the dataset's name 'synthetic'" in said
-    assert "2 data root(s) x 6 grids: 168 (grid, setting, seed) runs, 148 distinct" in said
+    assert "2 data root(s) x 6 grids: 84 (grid, setting, seed) runs, 74 distinct" in said
     assert "disk: " in said
     assert str(folder / "index.html") in printed.stdout.replace("\n", "")
     info = json.loads((folder / "paper.json").read_text())
-    assert info["runs"] == len(list((folder / "runs").glob("*-s0-*"))) == 148 and info["wall_s"] > 0
+    assert info["runs"] == len(list((folder / "runs").glob("*-s0-*"))) == 74 and info["wall_s"] > 0
     assert len(info["caches"]) == 2                                  # one per data seed, none per glance file
     for grid in PAPER_GRIDS:
         lines = (folder / grid / "table.md").read_text().splitlines()

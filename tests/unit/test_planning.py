@@ -101,3 +101,40 @@ def test_paper_command_on_ucf_named_data_refuses_the_paper_budget(ucf_named, tmp
     proc = run("experiment", "kernels", "--data", ucf_named, "--out", tmp_path / "grid", "--budget", "paper",
                check=False)
     assert_user_error(proc, "use --budget full (the released schedule of preset ucf)")
+
+
+def test_on_a_published_dataset_the_grid_adds_the_authors_best_on_test_row(ucf_named, tmp_path):
+    import csv
+    import json
+
+    from glancevad.experiments.runner import TEST_TRACE, best_on_test, run_grid
+    from glancevad.fileio import read_jsonl
+
+    fast = {"steps": 4, "batch_size": 2, "num_snippets": 16, "eval_every": 2, "val_fraction": 0.25,
+            "precision": "fp32", "min_mining_step": 2}
+    cells, results = run_grid("kernels", ucf_named, tmp_path / "grid", preset="ucf", seeds=1, budget="full",
+                              overrides=fast)
+    for (key, seed), metrics in results.items():
+        trace = read_jsonl(tmp_path / "grid" / "runs" / key / f"seed{seed}" / TEST_TRACE)
+        assert [r["step"] for r in trace] == [2, 4]
+        top = max(r["auc"] for r in trace)                         # UCF-Crime's metric
+        assert metrics["oracle"]["auc"] == top and metrics["oracle"]["step"] == min(
+            r["step"] for r in trace if r["auc"] == top)
+    from glancevad.experiments.tables import tabulate_grid
+
+    tabulate_grid(tmp_path / "grid", "kernels", cells, results, dataset_name="ucf-crime", seeds=1)
+    with open(tmp_path / "grid" / "table.csv") as handle:
+        assert {r["checkpoint"] for r in csv.DictReader(handle)} == {"best", "last", "oracle"}
+    assert "best on test (the authors' protocol" in (tmp_path / "grid" / "table.md").read_text()
+    assert best_on_test([{"step": 2, "ap": 0.5}, {"step": 4, "ap": 0.5}], "ap")["step"] == 2
+    assert json.dumps(results)  # plain data
+
+
+def test_synthetic_data_has_no_best_on_test_row(tiny_root, tmp_path):
+    from glancevad.experiments.runner import TEST_TRACE, run_grid
+
+    fast = {"steps": 2, "batch_size": 2, "num_snippets": 16, "eval_every": 2, "val_fraction": 0.25,
+            "precision": "fp32"}
+    _, results = run_grid("kernels", tiny_root, tmp_path / "grid", seeds=1, budget="full", overrides=fast)
+    assert all(set(m) == {"best", "last"} for m in results.values())
+    assert not list((tmp_path / "grid").rglob(TEST_TRACE))
