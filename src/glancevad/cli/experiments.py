@@ -67,7 +67,8 @@ def paper(
                                                   "and count the seeds each claim holds on.")],
     out: Annotated[Path, typer.Option(help="Report folder: index.html, one folder per grid, runs/ shared.")],
     preset: Annotated[str | None, typer.Option(help=PRESET_HELP)] = None,
-    seeds: Annotated[int, typer.Option(min=1, help="Seeds per setting (mean ± std).")] = 3,
+    seeds: Annotated[int, typer.Option(min=1, help="Training seeds per setting and data root (mean ± std over "
+                                                   "all of them).")] = 3,
     budget: Annotated[str, typer.Option(help="paper (synthetic data only: steps where each network's validation "
                                              "levels off on demo-sized data), small, or full (the preset's schedule: "
                                              "for ucf and xd the released one; use it on real data).")] = "paper",
@@ -78,8 +79,9 @@ def paper(
 ) -> None:
     """Every table and figure of the paper (Tables 1-6, Fig. 4 and 5) in one HTML report.
 
-    Runs the six grids; a setting that several grids share is trained once. Prints an estimate before
-    it starts and shows progress over the distinct runs; an interrupted run continues where it stopped.
+    Runs the six grids on each --data root; a setting that several grids share is trained once. Prints
+    the preset, the runs, the CPU time and the disk before it starts and shows progress over the
+    distinct runs; an interrupted run continues where it stopped.
     """
     check_output(out, kind="folder")
     from glancevad.experiments.paper import run_paper
