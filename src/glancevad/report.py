@@ -23,6 +23,7 @@ import yaml
 from glancevad.data.dataset import load_dataset
 from glancevad.data.scores import read_scores
 from glancevad.errors import GlanceVADError
+from glancevad.experiments.traces import grid_runs, mined_share_traces, true_anomalous_share
 from glancevad.fileio import atomic_write, read_jsonl, save_figure
 from glancevad.glance.simulate import simulate_glances
 from glancevad.plots import plot_mined_share, plot_score_curves
@@ -147,57 +148,6 @@ def _grid_section(grid_dir: Path, folder: Path) -> str:
     return "\n".join(parts)
 
 
-def _grid_runs(grid_dir: Path, info: dict[str, Any]) -> dict[str, list[Path]]:
-    """Each cell's run folders, one per seed (``grid.json``'s ``runs``; older grids: ``runs/<key>/seed<k>``)."""
-    if info.get("runs"):
-        return {key: [Path(p) for p in paths] for key, paths in info["runs"].items()}
-    return {c["key"]: sorted((grid_dir / "runs" / c["key"]).glob("seed*")) for c in info["cells"]}
-
-
-def logged_values(run: Path, key: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(steps, values)`` of one training value in a run's ``metrics.jsonl`` (empty when not logged)."""
-    log = run / "metrics.jsonl"
-    records = read_jsonl(log) if log.exists() else []
-    pairs = [(r["step"], r[key]) for r in records if key in r]
-    return np.array([s for s, _ in pairs], dtype=int), np.array([v for _, v in pairs], dtype=float)
-
-
-def mined_share_traces(grid_dir: Path, info: dict[str, Any]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per cell label: the logged steps and the seed mean of ``mined_share`` (steps all seeds logged;
-    a batch without glance items, logged NaN, is left out of that step's mean)."""
-    labels = {c["key"]: c["label"] for c in info["cells"]}
-    traces = {}
-    for key, runs in _grid_runs(grid_dir, info).items():
-        logs = [logged_values(run, "mined_share") for run in runs]
-        logs = [(steps, values) for steps, values in logs if len(steps)]
-        if not logs:
-            continue
-        by_step = [dict(zip(steps.tolist(), values, strict=True)) for steps, values in logs]
-        common = sorted(set.intersection(*(set(seed) for seed in by_step)))
-        stacked = np.array([[seed[s] for s in common] for seed in by_step])
-        logged = np.sum(~np.isnan(stacked), axis=0)  # 0 at a step where no seed had a glance item: NaN
-        mean = np.divide(np.nansum(stacked, axis=0), logged, out=np.full(len(common), np.nan), where=logged > 0)
-        traces[labels.get(key, key)] = (np.array(common), mean)
-    return traces
-
-
-def true_anomalous_share(data: str | os.PathLike) -> float | None:
-    """The mean share of anomalous frames in the abnormal training videos of ``data``, from its
-    training ground truth (``<name>_train_ground_truth.json``, which ``glancevad synth`` writes);
-    ``None`` when the dataset has none or cannot be read from here."""
-    from glancevad.data.groundtruth import read_ground_truth
-
-    try:
-        dataset = load_dataset(data)
-        path = dataset.root / f"{dataset.name}_train_ground_truth.json"
-        if not path.is_file():
-            return None
-        shares = [labels.mean() for labels in read_ground_truth(path).values() if labels.any()]
-    except GlanceVADError:
-        return None
-    return float(np.mean(shares)) if shares else None
-
-
 def _mined_share_figure(grid_dir: Path, info: dict[str, Any], folder: Path) -> list[str]:
     """The grid's mined-share figure as page parts (none when no run logged it)."""
     traces = mined_share_traces(grid_dir, info)
@@ -217,7 +167,7 @@ def _mined_share_figure(grid_dir: Path, info: dict[str, Any], folder: Path) -> l
 def _weak_glance_pair(grid_dir: Path, info: dict[str, Any]) -> dict[str, Path]:
     """Test scores of a weak and a glance run of the same network in this grid, if any (seed 0)."""
     keys = [c["key"] for c in info["cells"]]
-    runs = _grid_runs(grid_dir, info)
+    runs = grid_runs(grid_dir, info)
     for weak, glance in (("urdmu-weak", "urdmu-glance"), ("baseline", "all"), ("w100-g0", "w0-g100")):
         if weak in keys and glance in keys and runs.get(weak) and runs.get(glance):
             paths = {name: Path(runs[key][0]) / "test" / "scores.json"
@@ -234,11 +184,10 @@ def _mean_std(row: dict[str, str], metric: str) -> str:
     return format_mean_std(float(row[f"{metric}_mean"]), float(row[f"{metric}_std"] or "nan"))
 
 
-def _paper_grid_section(grid_dir: Path, folder: Path) -> str:
-    """One grid of the paper report: the table beside the published figures, the statements, the figure."""
-    from glancevad.experiments.grids import grid_cells
-    from glancevad.experiments.paper import statements
-    from glancevad.experiments.tables import paper_results
+def _paper_grid_section(grid_dir: Path, folder: Path, dataset_name: str = "") -> str:
+    """One grid of the paper report: the table beside the published figures (and ours − paper on the
+    matching dataset), the "does it hold here?" lines ``glancevad paper`` computed, the figures."""
+    from glancevad.experiments.tables import PAPER_METRICS, paper_results
 
     info = json.loads((grid_dir / "grid.json").read_text())
     name = info["grid"]
@@ -247,11 +196,19 @@ def _paper_grid_section(grid_dir: Path, folder: Path) -> str:
         table = list(csv.DictReader(handle))
     best = [r for r in table if r["checkpoint"] == "best"]
     last = {r["key"]: r for r in table if r["checkpoint"] == "last"}
+    oracle = {r["key"]: r for r in table if r["checkpoint"] == "oracle"}
     published = [("ucf-crime", "auc"), ("ucf-crime", "auc_a"), ("xd-violence", "ap"), ("xd-violence", "ap_a")]
+    matching = PAPER_METRICS.get(dataset_name, ())
+    protocol = matching if oracle else ()
     head = ("<tr><th rowspan=2>setting</th><th colspan=5>best.pt (selected on validation)</th>"
-            "<th colspan=3>last.pt</th><th colspan=2>paper, UCF-Crime</th><th colspan=2>paper, XD-Violence</th></tr>"
+            "<th colspan=3>last.pt</th><th colspan=2>paper, UCF-Crime</th><th colspan=2>paper, XD-Violence</th>"
+            + (f"<th colspan={len(matching)}>ours (best.pt) − paper</th>" if matching else "")
+            + (f"<th colspan={len(protocol)}>best on test (the authors' protocol: selected on the test set; "
+               "only to compare with the paper)</th>" if protocol else "") + "</tr>"
             "<tr>" + "".join(f"<th>{h}</th>" for h in ("AUC", "AUC_A", "AP", "AP_A", "FAR", "AUC", "AUC_A", "FAR",
-                                                          "AUC", "AUC_A", "AP", "AP_A")) + "</tr>")
+                                                          "AUC", "AUC_A", "AP", "AP_A", *map(str.upper, matching),
+                                                          *map(str.upper, protocol)))
+            + "</tr>")
     body = []
     for row in best:
         figures = paper["rows"].get(row["key"], {})
@@ -261,13 +218,17 @@ def _paper_grid_section(grid_dir: Path, folder: Path) -> str:
         else:
             cells += ["–"] * 3
         cells += [f"{figures[d][m]:.2f}" if m in figures.get(d, {}) else "–" for d, m in published]
+        ours = figures.get(dataset_name, {})
+        cells += [f"{float(row[f'{m}_mean']) - ours[m]:+.2f}" if m in ours else "–" for m in matching]
+        cells += [_mean_std(oracle[row["key"]], m) if row["key"] in oracle else "–" for m in protocol]
         body.append(f"<tr><td>{html.escape(row['label'])}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    numeric = [{**r, **{k: float(v) for k, v in r.items() if k.endswith(("_mean", "_std")) and v != ""}}
-               for r in best if not r["key"].endswith("-gain")]
-    said = statements(name, grid_cells(name), numeric, paper["rows"])
+    holds_path = grid_dir / "holds.json"
+    holds = json.loads(holds_path.read_text()) if holds_path.exists() else {}
+    said = "".join(f"<p class='holds'>{html.escape(CHECKPOINT_NAMES.get(checkpoint, checkpoint))}:</p>"
+                   "<ul class='holds'>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
+                   for checkpoint, lines in holds.items())
     parts = [f"<h2 id='{name}'>{html.escape(name)}: {html.escape(paper.get('source') or 'ours')}</h2>",
-             "<p class='holds'><b>Does it hold here?</b></p><ul class='holds'>"
-             + "".join(f"<li>{html.escape(line)}</li>" for line in said) + "</ul>",
+             "<p class='holds'><b>Does it hold here?</b></p>" + (said or "<p>(not computed for this folder)</p>"),
              f"<table>{head}{''.join(body)}</table>"]
     parts += [_img(png) for png in sorted((grid_dir / "figures").glob("*.png"))]
     parts += _mined_share_figure(grid_dir, info, folder)
@@ -276,6 +237,19 @@ def _paper_grid_section(grid_dir: Path, folder: Path) -> str:
         parts.append("<h2 id='fig5'>Score curves: UR-DMU weak vs glance (paper Fig. 5)</h2>")
         parts += [_img(p) for p in _score_figures(curves, info["data"], folder)]
     return "\n".join(parts)
+
+
+#: How the report names each checkpoint's "does it hold here?" list.
+CHECKPOINT_NAMES = {"best": "best.pt (selected on validation)", "last": "last.pt (the last step)"}
+
+
+def _deviations_section(out: Path) -> str:
+    path = out / "deviations.json"
+    if not path.exists():
+        return ""
+    rows = json.loads(path.read_text())
+    return ("<h2 id='deviations'>Settings: this project vs the paper vs the release</h2>"
+            + _table(rows, ["setting", "ours", "paper", "release"]))
 
 
 def render_paper_report(out: str | os.PathLike) -> Path:
@@ -287,21 +261,26 @@ def render_paper_report(out: str | os.PathLike) -> Path:
     steps = budget_steps(info["budget"])
     budget = (", ".join(f"{m} {s} steps" for m, s in steps.items()) if steps else info["budget"])
     overrides = info.get("overrides") or {}
-    intro = (f"<p>Data <code>{html.escape(info['data'])}</code>, preset {info['preset']}, {info['seeds']} seed(s) "
-             f"per setting, budget <b>{html.escape(info['budget'])}</b> ({html.escape(budget)})"
+    roots = info["data"] if isinstance(info["data"], list) else [info["data"]]
+    data = ", ".join(f"<code>{html.escape(r)}</code>" for r in roots)
+    intro = (f"<p>Data {data} ({len(roots)} data seed(s)), preset {info['preset']}, {info['seeds']} training seed(s) "
+             f"per setting and data seed, budget <b>{html.escape(info['budget'])}</b> ({html.escape(budget)})"
              + (f", overrides <code>{html.escape(json.dumps(overrides))}</code>" if overrides else "")
              + f". {info['settings']} (grid, setting, seed) runs, {info['runs']} distinct ones trained "
              f"({info['settings'] - info['runs']} shared across grids); wall time {info['wall_s'] / 60:.1f} min "
              f"(estimated {info['estimate_s'] / 60:.1f} min before the start).</p>"
-             "<p>Each row: mean ± std over seeds, in %. best.pt is the checkpoint the selection rule chose on "
-             "held-out training videos, last.pt the last step; the test set never chose anything. The paper's "
-             "published figures stand beside ours; they come from UCF-Crime and XD-Violence, not from this data, so "
-             "only orderings can be compared. The statements under each title are computed from the table.</p>")
-    toc = "".join(f"<a href='#{g}'>{g}</a> · " for g in info["grids"]) + "<a href='#fig5'>Fig. 5</a>"
+             "<p>Each row: mean ± std over every data seed and training seed, in %. best.pt is the checkpoint the "
+             "selection rule chose on held-out training videos, last.pt the last step; the test set never chose "
+             "anything. The paper's published figures stand beside ours; on other data than UCF-Crime and "
+             "XD-Violence only orderings can be compared. The statements under each title were computed by "
+             "glancevad paper from the tables (per data seed where there are several).</p>")
+    toc = ("".join(f"<a href='#{g}'>{g}</a> · " for g in info["grids"]) + "<a href='#fig5'>Fig. 5</a> · "
+           "<a href='#deviations'>settings</a>")
     with tempfile.TemporaryDirectory() as tmp:
-        sections = [_paper_grid_section(out / g, Path(tmp)) for g in info["grids"] if (out / g / "table.csv").exists()]
+        sections = [_paper_grid_section(out / g, Path(tmp), info.get("dataset", "")) for g in info["grids"]
+                    if (out / g / "table.csv").exists()]
     return _write_page(out / "index.html", "GlanceVAD's tables on data you control",
-                       f"{intro}<p>{toc}</p>{''.join(sections)}", style=STYLE + WIDE)
+                       f"{intro}<p>{toc}</p>{''.join(sections)}{_deviations_section(out)}", style=STYLE + WIDE)
 
 
 def _write_page(path: Path, title: str, body: str, *, style: str = STYLE) -> Path:

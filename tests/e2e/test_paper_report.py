@@ -16,13 +16,14 @@ from glancevad.experiments.paper import PAPER_GRIDS
 require_chromium()
 sync_api = pytest.importorskip("playwright.sync_api")
 
-TINY = ("--seeds 2 --parallel 2 --set steps=4 --set eval_every=2 --set min_mining_step=2 --set batch_size=4 "
+TINY = ("--seeds 1 --parallel 2 --set steps=4 --set eval_every=2 --set min_mining_step=2 --set batch_size=4 "
         "--set num_snippets=16 --set precision=fp32")
 
 
 def make_paper(folder) -> subprocess.CompletedProcess:
     proc = subprocess.run(["make", "-s", "-C", str(PROJECT), "paper", f"PAPER_DIR={folder}", "PAPER_SIZE=tiny",
-                           f"PAPER_ARGS={TINY}"], capture_output=True, text=True, timeout=900)
+                           "PAPER_DATA_SEEDS=1 2", f"PAPER_ARGS={TINY}", f"SELECTION_ARGS={TINY}"],
+                          capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return proc
 
@@ -31,14 +32,22 @@ def make_paper(folder) -> subprocess.CompletedProcess:
 def test_make_paper_at_tiny_size_opens_in_chromium_and_resumes(tmp_path):
     folder = tmp_path / "paper"
     printed = make_paper(folder)
-    assert "76 (grid, setting, seed) runs, 66 distinct" in " ".join(printed.stderr.split())
+    said = " ".join(printed.stderr.split())
+    assert "preset demo (from the dataset's name 'synthetic'" in said
+    assert "2 data root(s) x 6 grids: 84 (grid, setting, seed) runs, 74 distinct" in said
+    assert "disk: " in said
     assert str(folder / "index.html") in printed.stdout.replace("\n", "")
     info = json.loads((folder / "paper.json").read_text())
-    assert info["runs"] == len(list((folder / "runs").glob("*-s[01]-*"))) == 66 and info["wall_s"] > 0
+    assert info["runs"] == len(list((folder / "runs").glob("*-s0-*"))) == 74 and info["wall_s"] > 0
+    assert len(info["caches"]) == 2                                  # one per data seed, none per glance file
     for grid in PAPER_GRIDS:
         lines = (folder / grid / "table.md").read_text().splitlines()
         rows = [line for line in lines if line.startswith("| ") and not line.startswith("| setting")]
         assert len(rows) == 2 * (len(grid_cells(grid)) + (3 if grid == "networks" else 0)), grid  # best + last
+        holds = json.loads((folder / grid / "holds.json").read_text())
+        assert set(holds) == {"best", "last"} and any("of 2 data seeds" in line for line in holds["best"]), grid
+    assert (folder / "selection" / "data-seed2" / "selection.md").exists()
+    assert "| min_mining_step |" in (folder / "deviations.md").read_text()
 
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
@@ -49,8 +58,9 @@ def test_make_paper_at_tiny_size_opens_in_chromium_and_resumes(tmp_path):
         page.goto((folder / "index.html").as_uri())
         titles = page.locator("h2").all_inner_texts()
         assert [t.split(":")[0] for t in titles if t.split(":")[0] in PAPER_GRIDS] == list(PAPER_GRIDS)
-        assert len(titles) == len(PAPER_GRIDS) + 1 and any("Fig. 5" in t for t in titles)
-        assert page.locator("ul.holds li").count() >= 2 * len(PAPER_GRIDS)
+        assert len(titles) == len(PAPER_GRIDS) + 2 and any("Fig. 5" in t for t in titles)
+        assert any(t.startswith("Settings: this project vs the paper vs the release") for t in titles)
+        assert page.locator("ul.holds li").count() >= 4 * len(PAPER_GRIDS)        # best.pt and last.pt
         assert page.get_by_text("does it hold here?", exact=False).count() == len(PAPER_GRIDS)
         broken = page.evaluate("[...document.images].filter(i => !i.complete || i.naturalWidth === 0).length")
         assert page.locator("img").count() >= len(PAPER_GRIDS) + 4 and broken == 0
@@ -62,7 +72,7 @@ def test_make_paper_at_tiny_size_opens_in_chromium_and_resumes(tmp_path):
     # a second make trains nothing: every run folder is left as it was
     stamps = {p: p.stat().st_mtime_ns for p in (folder / "runs").glob("*/last.pt")}
     again = make_paper(folder)
-    assert "estimated 0 min" in again.stderr
+    assert "runs: 0 to train or test" in again.stderr
     assert run("report", folder).stdout.replace("\n", "").endswith(f"{folder / 'index.html'}")
     assert {p: p.stat().st_mtime_ns for p in (folder / "runs").glob("*/last.pt")} == stamps
     resumed = json.loads((folder / "paper.json").read_text())  # the first estimate kept, wall time added up

@@ -16,7 +16,7 @@ import pytest
 from glancevad.experiments import GRIDS, grid_cells
 from glancevad.experiments.runner import run_grid
 from glancevad.experiments.tables import paper_results
-from glancevad.report import true_anomalous_share
+from glancevad.experiments.traces import true_anomalous_share
 
 FAST = ["--set", "steps=2", "--set", "batch_size=2", "--set", "num_snippets=16", "--set", "eval_every=2",
         "--set", "val_fraction=0.25", "--set", "precision=fp32"]
@@ -113,7 +113,8 @@ def test_paper_figures_are_stored_for_the_tables():
     assert paper_results("supervision-mix")["rows"]["w25-g75"]["xd-violence"]["ap_a"] == 89.40
     assert len(paper_results("supervision-mix")["rows"]) == 11
     keys = {c.key for c in grid_cells("ablation")}
-    assert keys == set(paper_results("ablation")["rows"])
+    swept = {k for k in keys if "-t0." in k}                  # the fixed-threshold sweep: no published figure
+    assert keys - swept == set(paper_results("ablation")["rows"]) and len(swept) == 4
 
 
 def test_unknown_grid_is_a_clear_error(tiny_root, tmp_path):
@@ -193,3 +194,30 @@ def test_assisted_study_at_tiny_size(tiny_root, tmp_path):
     assert "## Seek cost" in table and "## Label efficiency" in table and "## Selection criteria" in table
     for png in ("label_efficiency.png", "seek_cost.png"):
         assert (out / png).stat().st_size > 1000
+
+
+def test_paper_pools_two_data_seeds_counts_claims_per_seed_and_renders(tiny_root, tmp_path):
+    from glancevad.experiments.paper import run_paper
+    from glancevad.report import render_paper_report
+    from glancevad.synth import synth_config, write_synthetic_dataset
+
+    other = write_synthetic_dataset(tmp_path / "seed4", synth_config("tiny", seed=4))
+    out = tmp_path / "paper"
+    run_paper([tiny_root, other], out, seeds=1, budget="small", parallel=1, overrides=FAST_OVERRIDES,
+              grids=("networks", "ablation"))
+    info = json.loads((out / "paper.json").read_text())
+    assert info["data_labels"] == ["data", "seed4"] and info["preset"] == "demo" and len(info["caches"]) == 2
+    with open(out / "ablation" / "table.csv") as handle:
+        pooled = [r for r in csv.DictReader(handle) if r["checkpoint"] == "best"]
+    assert {r["n"] for r in pooled} == {"2"}                       # one run per data seed, pooled
+    for label in info["data_labels"]:
+        with open(out / label / "ablation" / "table.csv") as handle:
+            assert {r["n"] for r in csv.DictReader(handle)} == {"1"}
+    holds = json.loads((out / "networks" / "holds.json").read_text())
+    assert any(line.startswith("AUC: glance > weak for UR-DMU on ") and line.endswith(" of 2 data seeds")
+               for line in holds["last"])
+    assert any("best fixed threshold per data seed" in line
+               for line in json.loads((out / "ablation" / "holds.json").read_text())["best"])
+    page = render_paper_report(out).read_text()
+    assert "Settings: this project vs the paper vs the release" in page and "5e-5" in page
+    assert "of 2 data seeds" in page and "last.pt (the last step):" in page

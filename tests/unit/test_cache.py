@@ -27,3 +27,45 @@ def test_cache_holds_every_resampled_video_and_rows_read_them(tiny_root, tmp_pat
     assert (cache.folder / "features.npy").stat().st_ino == stamp.st_ino        # the same file, not a new one
     assert (cache.folder / "features.npy").stat().st_mtime_ns == stamp.st_mtime_ns
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_cache_ignores_the_glances_and_masks_follow_the_glance_file(tiny_root, tmp_path):
+    from glancevad.data.resample import glance_mask
+    from glancevad.glance import read_glances, write_glances
+
+    dataset = load_dataset(tiny_root)
+    moved = {vid: tuple(max(0, f - 8) for f in frames) for vid, frames in read_glances(dataset.glance_csv).items()}
+    write_glances(tmp_path / "moved.csv", moved)
+    other = load_dataset(tiny_root, glance_csv=tmp_path / "moved.csv")
+    first = build_or_open_cache(dataset, tmp_path / "cache", num_snippets=32)
+    second = build_or_open_cache(other, tmp_path / "cache", num_snippets=32)
+    assert second.folder == first.folder and len(list((tmp_path / "cache").iterdir())) == 1
+    for i, video in enumerate(other.train):  # each opening's masks are its own glance file's
+        expected = glance_mask(video.glances, int(second.lengths[i]), 32)
+        np.testing.assert_array_equal(second.glances[i], expected)
+    assert not np.array_equal(first.glances, second.glances)
+    np.testing.assert_array_equal(first.labels, [v.label for v in dataset.train])
+
+
+def test_the_grids_of_the_paper_share_one_cache_per_feature_set(tiny_root, tmp_path):
+    """Perturbed glance files (Table 4), mixed fractions (Table 5) and the networks (Tables 1-2):
+    one cache folder, of exactly the features' bytes."""
+    from glancevad.data.cache import cache_bytes
+    from glancevad.experiments.paper import plan_paper
+    from glancevad.experiments.runner import build_caches, cache_keys
+
+    plan = plan_paper(tiny_root, tmp_path / "paper", preset="demo", seeds=2, budget="small",
+                      grids=("networks", "perturbation", "supervision-mix"))
+    glance_files = {spec.config.get("glance_csv") for spec in plan.unique}
+    assert len(glance_files) == 4                       # the dataset's own and three perturbed ones
+    assert len(cache_keys(plan.unique)) == 1
+    build_caches(plan.unique)
+    folders = [p for p in (tmp_path / "paper").rglob("meta.json")]
+    assert len(folders) == 1
+    dataset = load_dataset(tiny_root)
+    crops, dim = 2, 16                                  # synth_config("tiny")
+    expected = cache_bytes(len(dataset.train), crops, 128, dim)  # the demo preset's N = 128
+    features = folders[0].parent / "features.npy"
+    header = features.stat().st_size - expected
+    assert 0 < header <= 4096                           # the .npy header and nothing else
+    assert sum(p.stat().st_size for p in folders[0].parent.iterdir()) - features.stat().st_size < 64 * 1024

@@ -9,13 +9,11 @@ import warnings
 import pytest
 
 from glancevad.experiments.grids import grid_cells
+from glancevad.experiments.holds import glance_gain_statement, optimum_statement, ordering_statement
 from glancevad.experiments.paper import (
     PAPER_GRIDS,
     SECONDS_PER_RUN,
     estimate_seconds,
-    glance_gain_statement,
-    optimum_statement,
-    ordering_statement,
     plan_paper,
 )
 from glancevad.experiments.plateau import plateau_step, suggested_steps
@@ -70,7 +68,7 @@ def test_run_digest_names_equal_runs_alike(tmp_path):
 def test_the_paper_shares_exactly_the_equal_settings(tiny_root, tmp_path):
     plan = plan_paper(tiny_root, tmp_path, preset="demo", seeds=2, budget="paper")
     assert list(plan.grids) == list(PAPER_GRIDS)
-    assert len(plan.specs) == 2 * sum(len(grid_cells(g)) for g in PAPER_GRIDS) == 76
+    assert len(plan.specs) == 2 * sum(len(grid_cells(g)) for g in PAPER_GRIDS) == 84
     by_dir: dict[str, set[tuple[str, str]]] = {}
     for grid, (_, specs) in plan.grids.items():
         for spec in specs:
@@ -80,7 +78,7 @@ def test_the_paper_shares_exactly_the_equal_settings(tiny_root, tmp_path):
                       ("perturbation", "shift-0"), ("sensitivity", "rg-0.1")]
     weak_default = [("ablation", "baseline"), ("networks", "urdmu-weak")]
     assert shared == sorted([glance_default, glance_default, weak_default, weak_default])  # one per seed
-    assert len(plan.unique) == 76 - 2 * 5
+    assert len(plan.unique) == 84 - 2 * 5
     assert all(str(tmp_path / "runs") in spec.run_dir for spec in plan.specs)
 
 
@@ -110,7 +108,8 @@ def test_ordering_statement_hand_computed():
     ours = {"a": (90.0, 1.0), "b": (80.0, 6.0), "c": (85.0, 0.0)}
     text = ordering_statement(ours, {"a": 3.0, "b": 2.0, "c": 1.0}, labels, what="AUC")
     # (a, b) and (a, c) agree, (b, c) does not; |b - c| = 5 < std of b = 6
-    assert text == ("AUC: 2 of 3 row pairs ordered as in the paper (1 of them closer here than one seed std); "
+    assert text == ("AUC: 2 of 3 row pairs ordered as in the paper (1 of all 3 pairs, agreeing or not, differ here "
+                    "by less than one seed std); "
                     "best row: paper A, here A. Here: A > C > B.")
     one_seed = {k: (v[0], 0.0) for k, v in ours.items()}
     assert "seed std" not in ordering_statement(one_seed, {"a": 3.0, "b": 2.0, "c": 1.0}, labels, what="AUC")
@@ -167,7 +166,7 @@ def test_grid_figure_draws_one_bar_per_cell_not_the_gain_rows(tmp_path, monkeypa
 def test_mined_share_traces_average_seeds_over_the_steps_they_share(tmp_path):
     import json
 
-    from glancevad.report import mined_share_traces
+    from glancevad.experiments.traces import mined_share_traces
 
     def log(name: str, records: list[dict]) -> str:
         run = tmp_path / name
@@ -192,3 +191,16 @@ def test_mined_share_traces_average_seeds_over_the_steps_they_share(tmp_path):
     assert steps.tolist() == [5, 10, 15, 25]                  # step 20: only one seed reached it
     assert shares[:3] == pytest.approx([0.2, 0.2, 0.4])       # NaN (no glance item) left out of its step
     assert math.isnan(shares[3])
+
+
+def test_ablation_sweeps_the_fixed_threshold_of_both_fixed_rows():
+    from glancevad.experiments.grids import FIXED_THRESHOLDS
+
+    cells = {c.key: c for c in grid_cells("ablation")}
+    assert FIXED_THRESHOLDS[0] == 0.5
+    for row in ("mining", "mining-gaussian"):
+        keys = [row] + [f"{row}-t{t:g}" for t in FIXED_THRESHOLDS[1:]]
+        assert [cells[k].overrides["fixed_threshold"] for k in keys] == list(FIXED_THRESHOLDS)
+        assert all(cells[k].overrides["dynamic_threshold"] is False for k in keys)
+        assert "assumed" in cells[row].label
+    assert "fixed_threshold" not in cells["all"].overrides and cells["all"].overrides["dynamic_threshold"]

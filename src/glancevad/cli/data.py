@@ -44,7 +44,10 @@ def synth(
         CropNaming,
         typer.Option(help="Feature files: glancevad (vid, vid__1..), indexed (vid__0..) or stacked [T,crops,D]."),
     ] = CropNaming.glancevad,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    name: Annotated[str | None, typer.Option(help="Dataset name in the list files (<name>.training.csv); "
+                                                  "ucf-crime or xd-violence make a set shaped and named as the real "
+                                                  "one for dry runs.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (0 is the design set; report figures use other seeds).")] = 0,
     force: Annotated[bool, typer.Option(help="Replace a non-empty folder.")] = False,
 ) -> None:
     """Write a synthetic dataset in the official layout (lists, glances, ground truth, features)."""
@@ -55,7 +58,7 @@ def synth(
         size, train_normal=train_normal, train_abnormal=train_abnormal,
         test_normal=test_normal, test_abnormal=test_abnormal, dim=dim, crops=crops,
         min_snippets=min_snippets, max_snippets=max_snippets, crop_naming=crop_naming.value,
-        seed=seed,
+        name=name, seed=seed,
     )
     total = cfg.train_normal + cfg.train_abnormal + cfg.test_normal + cfg.test_abnormal
     with progress_bar(unit="videos") as bar:

@@ -1,13 +1,17 @@
 """The training cache: every training video resampled to ``N`` snippets, in one memory-mapped file.
 
-Built once per (dataset, N) with a progress callback, written to a temporary name and renamed;
-a training step reads its videos (or single crops of them) with positional reads, no parsing.
+Built once per feature set (the training videos' feature files, N and the frames per snippet)
+with a progress callback, written to a temporary name and renamed; a training step reads its videos
+(or single crops of them) with positional reads, no parsing.
+
+The cache never depends on the glances: every glance file, mixed fraction and perturbation of a
+grid opens the same folder, and the labels and resampled glance masks (``V x N``, cheap) are
+computed from the dataset each time it is opened. At UCF-Crime's shape one copy is ~13 GB.
 
 Files in the cache folder::
 
     features.npy   float32 [V, crops, N, D]   (opened with mmap)
-    glances.npy    float32 [V, N]              resampled glance masks (all glances of the file)
-    meta.json      ids, labels, lengths T, the dataset fingerprint
+    meta.json      ids, lengths T, the feature-set fingerprint
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glancevad.data.dataset import VADDataset
+from glancevad.data.dataset import VADDataset, check_glances_in_range
 from glancevad.data.features import feature_shape
 from glancevad.data.resample import glance_mask, resample
 from glancevad.errors import DataError
@@ -92,12 +96,17 @@ class TrainingCache:
             os.close(fd)
 
 
+#: Bumped when the folder's format changes (2: no glances or labels inside).
+CACHE_FORMAT = 2
+
+
 def _fingerprint(dataset: VADDataset, num_snippets: int) -> str:
-    """Hash of what the cache depends on: N, ids, glances and each feature file's size and mtime."""
-    digest = hashlib.sha256(f"N={num_snippets};fps={dataset.frames_per_snippet}".encode())
+    """Hash of what the cache depends on: N, the frames per snippet, the training ids and each
+    feature file's name, size and mtime. Not the glances nor the labels (see the module docstring)."""
+    digest = hashlib.sha256(f"v{CACHE_FORMAT};N={num_snippets};fps={dataset.frames_per_snippet}".encode())
     index = dataset.feature_index("train")
     for video in dataset.train:
-        digest.update(f"{video.id}|{video.label}|{video.glances}".encode())
+        digest.update(f"{video.id}|".encode())
         for path in index.locate(video.id).paths:
             stat = path.stat()
             digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
@@ -114,21 +123,37 @@ def build_or_open_cache(
     """Open the cache of ``dataset`` at ``N = num_snippets`` under ``cache_root``; build it if absent.
 
     ``on_video(done, total)`` reports build progress. Validation errors of any video abort the
-    build with that video's message; the partial cache is removed.
+    build with that video's message; the partial cache is removed. The labels and glance masks
+    come from ``dataset`` (its glance file), checked against the cached lengths.
     """
-    key = _fingerprint(dataset, num_snippets)
-    folder = Path(cache_root) / f"{dataset.name}-train-N{num_snippets}-{key}"
+    folder = cache_folder(dataset, cache_root, num_snippets=num_snippets)
     if not (folder / "meta.json").exists():
-        _build(dataset, folder, num_snippets, key, on_video)
+        _build(dataset, folder, num_snippets, folder.name.rsplit("-", 1)[1], on_video)
     meta = json.loads((folder / "meta.json").read_text())
+    lengths = np.asarray(meta["lengths"], dtype=np.int64)
+    index = dataset.feature_index("train")
+    masks = np.zeros((len(dataset.train), num_snippets), dtype=np.float32)
+    for i, (video, length) in enumerate(zip(dataset.train, lengths, strict=True)):
+        check_glances_in_range(video, int(length), dataset.frames_per_snippet, index.locate(video.id).paths[0])
+        masks[i] = glance_mask(video.glances, int(length), num_snippets, frames_per_snippet=dataset.frames_per_snippet)
     return TrainingCache(
         folder=folder,
         ids=meta["ids"],
-        labels=np.asarray(meta["labels"], dtype=np.int64),
-        lengths=np.asarray(meta["lengths"], dtype=np.int64),
+        labels=np.asarray([v.label for v in dataset.train], dtype=np.int64),
+        lengths=lengths,
         features=np.load(folder / "features.npy", mmap_mode="r"),
-        glances=np.load(folder / "glances.npy"),
+        glances=masks,
     )
+
+
+def cache_folder(dataset: VADDataset, cache_root: str | os.PathLike, *, num_snippets: int) -> Path:
+    """The folder of ``dataset``'s cache at ``N = num_snippets`` under ``cache_root`` (built or not)."""
+    return Path(cache_root) / f"{dataset.name}-train-N{num_snippets}-{_fingerprint(dataset, num_snippets)}"
+
+
+def cache_bytes(num_videos: int, crops: int, num_snippets: int, dim: int) -> int:
+    """Bytes of one cache's ``features.npy`` (float32 ``[V, crops, N, D]``), its header aside."""
+    return 4 * num_videos * crops * num_snippets * dim
 
 
 def _build(dataset: VADDataset, folder: Path, num_snippets: int, key: str, on_video) -> None:
@@ -145,7 +170,6 @@ def _build(dataset: VADDataset, folder: Path, num_snippets: int, key: str, on_vi
     partial.mkdir(parents=True)
     try:
         shape = (len(videos), crops.pop(), num_snippets, dims.pop())
-        masks = np.zeros((len(videos), num_snippets), dtype=np.float32)
         lengths = []
         # written sequentially with plain writes (a writable map would keep every page resident)
         with open(partial / "features.npy", "wb") as handle:
@@ -155,17 +179,14 @@ def _build(dataset: VADDataset, folder: Path, num_snippets: int, key: str, on_vi
             for i, video in enumerate(videos):
                 x = dataset.load_features(video)                     # validated [T, crops, D]
                 handle.write(np.ascontiguousarray(resample(x, num_snippets).transpose(1, 0, 2), dtype="<f4").data)
-                masks[i] = glance_mask(video.glances, x.shape[0], num_snippets,
-                                       frames_per_snippet=dataset.frames_per_snippet)
                 lengths.append(int(x.shape[0]))
                 if on_video is not None:
                     on_video(i + 1, len(videos))
             handle.flush()
             os.fsync(handle.fileno())
-        np.save(partial / "glances.npy", masks)
         write_json(partial / "meta.json", {
-            "fingerprint": key, "dataset": str(dataset.root), "ids": [v.id for v in videos],
-            "labels": [v.label for v in videos], "lengths": lengths,
+            "format": CACHE_FORMAT, "fingerprint": key, "dataset": str(dataset.root),
+            "ids": [v.id for v in videos], "lengths": lengths,
         })
         if folder.exists():
             shutil.rmtree(folder)

@@ -29,18 +29,23 @@ class Experiment:
     name: str
     description: str
     run: Callable[..., Outputs]
+    #: ``(data, out, *, preset, seeds, budget, parallel, overrides) -> planning.Estimate``, if it has one
+    estimate: Callable[..., Any] | None = None
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
 
 
-def register_experiment(name: str, description: str) -> Callable[[Callable[..., Outputs]], Callable[..., Outputs]]:
-    """Register ``run`` as the experiment ``name`` (a name taken twice is a programming error)."""
+def register_experiment(
+    name: str, description: str, *, estimate: Callable[..., Any] | None = None,
+) -> Callable[[Callable[..., Outputs]], Callable[..., Outputs]]:
+    """Register ``run`` as the experiment ``name`` (a name taken twice is a programming error);
+    ``estimate`` states its cost before it starts."""
 
     def decorate(run: Callable[..., Outputs]) -> Callable[..., Outputs]:
         if name in EXPERIMENTS:
             raise ValueError(f"experiment {name!r} is registered twice")
-        EXPERIMENTS[name] = Experiment(name, description, run)
+        EXPERIMENTS[name] = Experiment(name, description, run, estimate)
         return run
 
     return decorate
@@ -61,13 +66,31 @@ def run_experiment(
     name: str, data: str | os.PathLike, out: str | os.PathLike, *, preset: str | None = None, seeds: int = 3,
     budget: str = "full", parallel: int = 1, overrides: dict[str, Any] | None = None,
     on_plan: Callable[[int], None] | None = None, on_run: Callable[[Any], None] | None = None,
+    on_settings: Callable[[list[str]], None] | None = None,
 ) -> Outputs:
     """``glancevad experiment``: run the registered experiment ``name``; returns its
-    ``(table CSV, table markdown, figure PNG)``."""
+    ``(table CSV, table markdown, figure PNG)``.
+
+    Without a ``preset`` the dataset's name chooses one (``planning.choose_preset``); a budget
+    that does not suit the dataset is refused. ``on_settings(lines)`` receives the chosen preset
+    and, where the experiment has one, the estimate, before anything trains.
+    """
+    from glancevad.data.dataset import load_dataset
+    from glancevad.experiments.planning import check_budget, choose_preset, describe_estimate
     from glancevad.experiments.runner import budget_seeds
 
     experiment = get_experiment(name)
-    return experiment.run(data, out, preset=preset, seeds=budget_seeds(budget, seeds), budget=budget,
+    seeds = budget_seeds(budget, seeds)
+    dataset_name = load_dataset(data).name
+    preset, said = choose_preset(dataset_name, preset)
+    check_budget(budget, dataset_name, preset)
+    if on_settings:
+        lines = [said]
+        if experiment.estimate:
+            lines += describe_estimate(experiment.estimate(data, out, preset=preset, seeds=seeds, budget=budget,
+                                                           parallel=parallel, overrides=overrides))
+        on_settings(lines)
+    return experiment.run(data, out, preset=preset, seeds=seeds, budget=budget,
                           parallel=parallel, overrides=overrides, on_plan=on_plan, on_run=on_run)
 
 
@@ -93,8 +116,20 @@ def _grid_experiment(name: str) -> Callable[..., Outputs]:
     return run
 
 
+def _grid_estimate(name: str) -> Callable[..., Any]:
+    def estimate(data, out, *, preset, seeds, budget, parallel, overrides) -> Any:
+        from glancevad.experiments.planning import estimate_plan
+        from glancevad.experiments.runner import plan_grid
+
+        _, specs = plan_grid(name, Path(data), Path(out), preset=preset, seeds=seeds, budget=budget,
+                             overrides=overrides)
+        return estimate_plan(list({s.run_dir: s for s in specs}.values()), parallel)
+
+    return estimate
+
+
 for _name, _grid in GRIDS.items():
-    register_experiment(_name, _grid.description)(_grid_experiment(_name))
+    register_experiment(_name, _grid.description, estimate=_grid_estimate(_name))(_grid_experiment(_name))
 
 
 @register_experiment("selection", "the checkpoint-selection study: each validation rule's choice vs last.pt vs "

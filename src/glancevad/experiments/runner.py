@@ -35,10 +35,12 @@ from glancevad.data.dataset import load_dataset
 from glancevad.data.features import feature_shape
 from glancevad.errors import GlanceVADError
 from glancevad.experiments.grids import Cell, grid_cells
-from glancevad.fileio import write_json
+from glancevad.experiments.tables import PAPER_METRICS
+from glancevad.fileio import read_jsonl, write_json
 from glancevad.glance import perturb_glances, read_glances, write_glances
 from glancevad.metrics import UndefinedMetricWarning
 from glancevad.models import get_spec, list_models
+from glancevad.presets import is_real_dataset
 
 #: What each ``--budget`` changes in every run's configuration; ``small`` also runs one seed only,
 #: so that a grid runs in minutes on a CPU. ``paper`` is meant for the demo-sized synthetic data
@@ -148,13 +150,19 @@ def execute(spec: RunSpec, threads: int | None = None) -> dict[str, dict[str, An
     if threads:
         torch.set_num_threads(threads)
     run_dir = Path(spec.run_dir)
+    dataset = load_dataset(spec.data)
+    # on a published dataset, also the authors' protocol: the test set scored at every evaluation
+    trace = run_dir / TEST_TRACE if is_real_dataset(dataset.name) and dataset.ground_truth is not None else None
     if not (run_dir / "test" / "metrics.json").exists():
         summary = run_dir / "summary.json"
         finished = summary.exists() and json.loads(summary.read_text()).get("finished", False)
         if not finished:
+            from glancevad.experiments.selection import trace_hook
+
             resume = (run_dir / "last.pt").exists()
+            hook = trace_hook(dataset, trace, spec.config["precision"]) if trace else None
             train(None if resume else TrainConfig(**spec.config), spec.data, run_dir, resume=resume,
-                  cache_dir=spec.cache_dir)
+                  cache_dir=spec.cache_dir, on_eval=hook)
     cfg = TrainConfig(**spec.config)
     results = {}
     for name, folder in (("best", run_dir / "test"), ("last", run_dir / "test" / "last")):
@@ -164,7 +172,19 @@ def execute(spec: RunSpec, threads: int | None = None) -> dict[str, dict[str, An
                 evaluate_checkpoint(run_dir / f"{name}.pt", spec.data, folder, device=resolve_device(cfg.device),
                                     precision=cfg.precision, plots=0)
         results[name] = json.loads((folder / "metrics.json").read_text())
+    if trace is not None and trace.exists():
+        results["oracle"] = best_on_test(read_jsonl(trace), PAPER_METRICS[dataset.name][0])
     return results
+
+
+#: The per-evaluation test metrics of a run on a published dataset (the authors' protocol only).
+TEST_TRACE = "test_trace.jsonl"
+
+
+def best_on_test(trace: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+    """The evaluation with the best test ``metric`` (the earliest of equals): how the release chose
+    ``best.pth``, selection on the test set. Reported beside best.pt, never instead of it."""
+    return max(trace, key=lambda record: (record[metric], -record["step"]))
 
 
 def run_grid(
@@ -209,12 +229,17 @@ def write_grid_info(
                                           "cells": [asdict(c) for c in cells], "runs": runs})
 
 
-def build_caches(specs: list[RunSpec]) -> None:
-    """Build each distinct training cache once, before any worker needs it."""
-    for data, glance_csv, cache_dir, num_snippets in {
-        (s.data, s.config.get("glance_csv"), s.cache_dir, s.config["num_snippets"]) for s in specs
-    }:
-        build_or_open_cache(load_dataset(data, glance_csv=glance_csv), cache_dir, num_snippets=num_snippets)
+def cache_keys(specs: list[RunSpec]) -> list[tuple[str, str, int]]:
+    """The distinct training caches of ``specs``: ``(data, cache_dir, N)``. A cache depends on the
+    features and N only (``glancevad.data.cache``), so glance files, mixed fractions and
+    perturbations of a grid all share one."""
+    return sorted({(s.data, s.cache_dir, s.config["num_snippets"]) for s in specs})
+
+
+def build_caches(specs: list[RunSpec]) -> list[Path]:
+    """Build each distinct training cache once, before any worker needs it; returns their folders."""
+    return [build_or_open_cache(load_dataset(data), cache_dir, num_snippets=num_snippets).folder
+            for data, cache_dir, num_snippets in cache_keys(specs)]
 
 
 def execute_specs(

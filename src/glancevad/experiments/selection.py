@@ -41,7 +41,7 @@ NO_GATE = "glance_auc (any step)"
 METRICS = ("auc", "auc_a", "far")
 
 
-def _trace_hook(dataset, path: Path, precision: str) -> Callable[[int, torch.nn.Module, dict], None]:
+def trace_hook(dataset, path: Path, precision: str) -> Callable[[int, torch.nn.Module, dict], None]:
     """An ``on_eval`` hook appending the test metrics of the current weights to ``path``."""
     videos = [(v.id, dataset.load_features(v)) for v in dataset.test]
 
@@ -105,7 +105,7 @@ def run_selection_study(
         if not (summary.exists() and json.loads(summary.read_text()).get("finished")):
             shutil.rmtree(run_dir, ignore_errors=True)
             train(cfg, data, run_dir, cache_dir=out / "cache",
-                  on_eval=_trace_hook(dataset, run_dir / "test_trace.jsonl", cfg.precision))
+                  on_eval=trace_hook(dataset, run_dir / "test_trace.jsonl", cfg.precision))
         per_run[(sup, seed)] = _choices(run_dir)
         if on_run:
             on_run(f"{sup}/seed{seed}")

@@ -18,6 +18,14 @@ from glancevad.fileio import atomic_write, save_figure
 METRICS = ("auc", "auc_a", "ap", "ap_a", "ap_step", "far")
 #: Every grid is reported for both checkpoints of each run, so a reader sees what selection did.
 CHECKPOINTS = {"best": "best.pt (selected on validation)", "last": "last.pt (the last step)"}
+#: On a published dataset also the release's protocol, for comparison with the paper's figures only.
+ORACLE = {"oracle": "best on test (the authors' protocol: selected on the test set; only to compare with the paper)"}
+
+
+def reported_checkpoints(results: dict[Any, dict[str, dict[str, Any]]]) -> dict[str, str]:
+    """:data:`CHECKPOINTS`, plus :data:`ORACLE` when every run has a best-on-test record."""
+    has_oracle = bool(results) and all("oracle" in metrics for metrics in results.values())
+    return {**CHECKPOINTS, **(ORACLE if has_oracle else {})}
 PAPER_METRICS = {"ucf-crime": ("auc", "auc_a"), "xd-violence": ("ap", "ap_a")}
 
 
@@ -98,7 +106,7 @@ def write_tables(
     if paper_metrics:
         lines += [f"Paper figures: {paper['source']}, {dataset_name}.", ""]
     for checkpoint, checkpoint_rows in rows.items():
-        lines += [f"## {CHECKPOINTS.get(checkpoint, checkpoint)}", "",
+        lines += [f"## {(CHECKPOINTS | ORACLE).get(checkpoint, checkpoint)}", "",
                   "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for row in checkpoint_rows:
             published = paper["rows"].get(row["key"], {}).get(dataset_name, {})
@@ -118,7 +126,7 @@ def tabulate_grid(
     """The tables of a finished grid for both checkpoints (plus glance-over-weak gains for the
     networks grid) and its figure (of ``best.pt``): ``(table.csv, table.md, [PNG])``."""
     rows = {}
-    for checkpoint in CHECKPOINTS:
+    for checkpoint in reported_checkpoints(results):
         rows[checkpoint] = summarise(cells, results, checkpoint=checkpoint)
         if grid == "networks":
             rows[checkpoint] += gain_rows(rows[checkpoint])

@@ -1,0 +1,159 @@
+""""Does it hold here?": the paper's claims checked on our tables, stated without judgement.
+
+Every function is pure: it takes table rows (means and stds over seeds, in %) and returns
+sentences. :func:`grid_findings` gives one grid's lines for both checkpoints, over the pooled
+runs and per data seed ("glance > weak for UR-DMU on 3 of 3 data seeds"); ``glancevad paper``
+writes them to ``<grid>/holds.json`` and the report renders them as they are.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+from typing import Any
+
+from glancevad.experiments.grids import FIXED_THRESHOLDS, Cell
+
+
+def ordering_statement(
+    ours: dict[str, tuple[float, float]], paper: dict[str, float], labels: dict[str, str], *, what: str,
+) -> str:
+    """One sentence comparing two orderings of the same rows.
+
+    ``ours`` maps a row key to (mean, std over seeds), ``paper`` to the published value. Counts the
+    row pairs the paper orders that we order the same way, and how many of ours differ by less
+    than the larger std (an ordering a few seeds cannot settle), and names each side's best row.
+    """
+    keys = [key for key in paper if key in ours and not math.isnan(ours[key][0])]
+    if len(keys) < 2:
+        return f"{what}: fewer than two rows with published figures; nothing to compare."
+    pairs = [(a, b) for a, b in combinations(keys, 2) if paper[a] != paper[b]]
+    agree = sum((paper[a] - paper[b]) * (ours[a][0] - ours[b][0]) > 0 for a, b in pairs)
+    unsettled = sum(abs(ours[a][0] - ours[b][0]) < max(ours[a][1], ours[b][1]) for a, b in pairs)
+    noise = (f" ({unsettled} of all {len(pairs)} pairs, agreeing or not, differ here by less than one seed std)"
+             if any(ours[k][1] > 0 for k in keys) else "")
+    best_paper = max(keys, key=lambda k: paper[k])
+    best_ours = max(keys, key=lambda k: ours[k][0])
+    order = " > ".join(labels[k] for k in sorted(keys, key=lambda k: -ours[k][0]))
+    return (f"{what}: {agree} of {len(pairs)} row pairs ordered as in the paper{noise}; "
+            f"best row: paper {labels[best_paper]}, here {labels[best_ours]}. "
+            f"Here: {order}.")
+
+
+def glance_gain_statement(ours: dict[str, tuple[float, float]], labels: dict[str, str], *, what: str) -> str:
+    """Tables 1-2's claim: glance supervision beats video-level labels for every network."""
+    networks = sorted({key.rsplit("-", 1)[0] for key in ours if key.endswith("-glance")})
+    wins = [n for n in networks if f"{n}-weak" in ours and ours[f"{n}-glance"][0] > ours[f"{n}-weak"][0]]
+    gains = ", ".join(f"{labels[f'{n}-glance'].split(' ')[0]} {ours[f'{n}-glance'][0] - ours[f'{n}-weak'][0]:+.2f}"
+                      for n in networks if f"{n}-weak" in ours)
+    return f"{what}: glance beats weak for {len(wins)} of {len(networks)} networks here (paper: all); gains {gains}."
+
+
+def optimum_statement(ours: dict[str, tuple[float, float]], cells: list[Cell], *, what: str) -> str:
+    """Fig. 4's claim: the optimum lies at r_g = 0.1 and alpha = 0.9."""
+    best = {}
+    for parameter in ("width", "alpha"):
+        points = [(value, cell.key) for cell in cells for p, value in cell.sweeps if p == parameter]
+        if points:
+            best[parameter] = max(points, key=lambda point: ours[point[1]][0])[0]
+    found = ", ".join(f"{'r_g' if p == 'width' else 'alpha'} = {v:g}" for p, v in best.items())
+    return f"{what}: the paper's optimum is r_g = 0.1, alpha = 0.9; here the best points are {found}."
+
+
+def statements(grid: str, cells: list[Cell], rows: list[dict[str, Any]], paper_rows: dict[str, Any]) -> list[str]:
+    """The "does it hold here?" lines of one grid, from its best.pt rows (means and stds in %)."""
+    labels = {row["key"]: row["label"] for row in rows}
+    lines = []
+    for metric, dataset, name in (("auc", "ucf-crime", "AUC vs UCF-Crime AUC"),
+                                  ("ap", "xd-violence", "AP vs XD-Violence AP")):
+        ours = {row["key"]: (row[f"{metric}_mean"], row[f"{metric}_std"]) for row in rows}
+        paper = {key: figures[dataset][metric] for key, figures in paper_rows.items()
+                 if metric in figures.get(dataset, {})}
+        if paper:
+            lines.append(ordering_statement(ours, paper, labels, what=name))
+        if grid == "networks":
+            lines.append(glance_gain_statement(ours, labels, what=metric.upper()))
+        if grid == "sensitivity":
+            lines.append(optimum_statement(ours, cells, what=metric.upper()))
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Per data seed: on how many of the report's data seeds a claim holds
+
+#: The metric each published dataset's ordering is read on, and its name in the sentences.
+ORDERINGS = (("auc", "ucf-crime", "AUC vs UCF-Crime AUC"), ("ap", "xd-violence", "AP vs XD-Violence AP"))
+
+
+def _of(count: int, total: int) -> str:
+    return f"{count} of {total} data seed{'s' if total != 1 else ''}"
+
+
+def seed_counts(grid: str, cells: list[Cell], per_data: list[dict[str, float]], paper_rows: dict[str, Any],
+                ) -> list[str]:
+    """Lines counting the data seeds on which the paper's claims hold (networks: glance > weak per
+    network; sensitivity: the optimum; ablation: the best fixed threshold per data seed).
+
+    ``per_data``: one ``{row key: mean AUC in %}`` per data seed, over its training seeds.
+    """
+    total, lines = len(per_data), []
+    labels = {cell.key: cell.label for cell in cells}
+    if grid == "networks":
+        networks = sorted({key.rsplit("-", 1)[0] for key in labels if key.endswith("-glance")})
+        for net in networks:
+            wins = sum(d.get(f"{net}-glance", math.nan) > d.get(f"{net}-weak", math.nan) for d in per_data)
+            lines.append(f"glance > weak for {labels[f'{net}-glance'].split(' (')[0]} on {_of(wins, total)}")
+    if grid == "sensitivity":
+        for parameter, name, optimum in (("width", "r_g", 0.1), ("alpha", "alpha", 0.9)):
+            points = [(value, cell.key) for cell in cells for p, value in cell.sweeps if p == parameter]
+            best = [max(points, key=lambda pt: d.get(pt[1], -math.inf))[0] for d in per_data]
+            lines.append(f"the best {name} is the paper's {optimum:g} on {_of(sum(b == optimum for b in best), total)}"
+                         f" (per data seed: {', '.join(f'{b:g}' for b in best)})")
+    if grid == "ablation":
+        for row in ("mining", "mining-gaussian"):
+            keys = [row] + [f"{row}-t{t:g}" for t in FIXED_THRESHOLDS[1:]]
+            best = [FIXED_THRESHOLDS[max(range(len(keys)), key=lambda i: d.get(keys[i], -math.inf))] for d in per_data]
+            lines.append(f"{labels[row].split(' (')[0]}: the best fixed threshold per data seed is "
+                         f"{', '.join(f'{b:g}' for b in best)} ({FIXED_THRESHOLDS[0]:g} is the assumed value)")
+    return lines
+
+
+def ordering_counts(per_data: list[dict[str, float]], paper: dict[str, float], labels: dict[str, str], *,
+                    what: str) -> str:
+    """On how many data seeds the paper's best row is best here, and each seed's agreeing pairs."""
+    keys = [k for k in paper if all(k in d and not math.isnan(d[k]) for d in per_data)]
+    if len(keys) < 2 or not per_data:
+        return f"{what}: fewer than two rows with published figures; nothing to count."
+    pairs = [(a, b) for a, b in combinations(keys, 2) if paper[a] != paper[b]]
+    agree = [sum((paper[a] - paper[b]) * (d[a] - d[b]) > 0 for a, b in pairs) for d in per_data]
+    best_paper = max(keys, key=lambda k: paper[k])
+    best_here = sum(max(keys, key=lambda k: d[k]) == best_paper for d in per_data)
+    return (f"{what}: the paper's best row ({labels[best_paper]}) is best here on {_of(best_here, len(per_data))}; "
+            f"row pairs ordered as in the paper, per data seed: {', '.join(f'{a}/{len(pairs)}' for a in agree)}")
+
+
+def grid_findings(
+    grid: str, cells: list[Cell], pooled: dict[str, list[dict[str, Any]]],
+    per_data: dict[str, list[dict[str, list[dict[str, Any]]]]] | None, paper_rows: dict[str, Any],
+) -> dict[str, list[str]]:
+    """One grid's "does it hold here?" lines per checkpoint (``best``, ``last``).
+
+    ``pooled[checkpoint]``: the table's rows over every data seed and training seed;
+    ``per_data[checkpoint]``: one such row list per data seed (``None`` or one entry: no counts).
+    """
+    found = {}
+    for checkpoint, rows in pooled.items():
+        rows = [r for r in rows if not r["key"].endswith("-gain")]
+        lines = statements(grid, cells, rows, paper_rows)
+        seeds = (per_data or {}).get(checkpoint, [])
+        if len(seeds) > 1:
+            means = {m: [{r["key"]: r[f"{m}_mean"] for r in data_rows} for data_rows in seeds] for m in ("auc", "ap")}
+            labels = {r["key"]: r["label"] for r in rows}
+            for metric, dataset, name in ORDERINGS:
+                paper = {key: figures[dataset][metric] for key, figures in paper_rows.items()
+                         if metric in figures.get(dataset, {})}
+                if paper:
+                    lines.append(ordering_counts(means[metric], paper, labels, what=name))
+            lines += [f"AUC: {line}" for line in seed_counts(grid, cells, means["auc"], paper_rows)]
+        found[checkpoint] = lines
+    return found

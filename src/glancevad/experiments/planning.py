@@ -1,0 +1,141 @@
+"""Before anything trains: the preset a dataset implies, whether a budget suits it, and what the
+runs will cost (steps, CPU time, disk).
+
+``glancevad paper`` and ``glancevad experiment`` print :func:`describe_estimate` and the chosen
+preset before their first run; the numbers are estimates from costs measured on this project's
+2-core machine, scaled to the runs' shapes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from glancevad.errors import GlanceVADError
+from glancevad.presets import is_real_dataset, preset_for_dataset
+
+#: The shape at which ``ModelSpec.seconds_per_step`` was measured: the demo preset (batch 8, N = 128)
+#: on demo-sized synthetic data (D = 128), two runs at once, one thread each, on 2 cores. A run of
+#: another shape is scaled by batch x N x D (the networks' cost is dominated by their first layers).
+REFERENCE_BATCH, REFERENCE_SNIPPETS, REFERENCE_DIM = 8, 128, 128
+
+#: The time a run spends outside its steps (start-up, validation, testing best.pt and last.pt).
+SECONDS_PER_RUN = 10.0
+
+#: A checkpoint holds the weights and Adam's two moments: 3 float32 copies of the parameters; a run
+#: keeps last.pt and best.pt (a hard link when they are the same step, a second file otherwise).
+CHECKPOINT_COPIES, CHECKPOINTS_PER_RUN = 3, 2
+
+
+def choose_preset(dataset_name: str, preset: str | None) -> tuple[str, str]:
+    """``(preset, why)``: the given preset, or the one the dataset's name implies."""
+    if preset:
+        return preset, f"preset {preset} (given)"
+    chosen = preset_for_dataset(dataset_name)
+    return chosen, f"preset {chosen} (from the dataset's name {dataset_name!r}; --preset to change it)"
+
+
+def check_budget(budget: str, dataset_name: str, preset: str) -> None:
+    """``paper``'s steps are the plateau of demo-sized synthetic data: refused on a real dataset."""
+    if budget == "paper" and is_real_dataset(dataset_name):
+        raise GlanceVADError(f"--budget paper is the plateau of the demo-sized synthetic data, not of "
+                             f"{dataset_name}; use --budget full (the released schedule of preset {preset})")
+
+
+def step_seconds(model: str, *, batch_size: int = REFERENCE_BATCH, num_snippets: int = REFERENCE_SNIPPETS,
+                 in_dim: int = REFERENCE_DIM) -> float:
+    """CPU seconds of one training step of ``model`` at this shape (measured at the reference, scaled)."""
+    from glancevad.models import get_spec
+
+    scale = (batch_size * num_snippets * in_dim) / (REFERENCE_BATCH * REFERENCE_SNIPPETS * REFERENCE_DIM)
+    return get_spec(model).seconds_per_step * scale
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What the unfinished runs of a plan will cost."""
+
+    runs: int                 # distinct runs still to train or test
+    steps: int                # their training steps, summed
+    cpu_seconds: float        # at one run per core
+    wall_seconds: float       # at ``parallel`` runs at once
+    parallel: int
+    cache_bytes: int          # training caches not yet built
+    run_bytes: int            # checkpoints of the runs
+
+    @property
+    def disk_bytes(self) -> int:
+        return self.cache_bytes + self.run_bytes
+
+
+def estimate_specs(specs: list[Any], parallel: int, *, in_dim: int = REFERENCE_DIM,
+                   cache: list[tuple[int, bool]] = (), checkpoint_bytes: dict[str, int] | None = None) -> Estimate:
+    """The cost of the unfinished ``specs`` (``runner.RunSpec``) at ``parallel`` runs at once.
+
+    ``cache``: ``(bytes, built)`` of each distinct training cache; ``checkpoint_bytes``: one
+    checkpoint's size per network. A run whose ``test/last/metrics.json`` exists is finished.
+    """
+    todo = [s for s in specs if not (Path(s.run_dir) / "test" / "last" / "metrics.json").exists()]
+    cpu = sum(s.config["steps"] * _step_seconds(s.config, in_dim) + SECONDS_PER_RUN for s in todo)
+    lanes = max(1, min(parallel, os.cpu_count() or 1))
+    sizes = checkpoint_bytes or {}
+    return Estimate(runs=len(todo), steps=sum(s.config["steps"] for s in todo), cpu_seconds=cpu,
+                    wall_seconds=cpu / lanes, parallel=parallel,
+                    cache_bytes=sum(size for size, built in cache if not built),
+                    run_bytes=sum(CHECKPOINTS_PER_RUN * sizes.get(s.config["model"], 0) for s in todo))
+
+
+def _step_seconds(config: dict[str, Any], in_dim: int) -> float:
+    return step_seconds(config["model"], batch_size=config.get("batch_size", REFERENCE_BATCH),
+                        num_snippets=config.get("num_snippets", REFERENCE_SNIPPETS), in_dim=in_dim)
+
+
+def estimate_plan(specs: list[Any], parallel: int) -> Estimate:
+    """:func:`estimate_specs` with the shapes read from the data (feature headers, no data loaded)
+    and each network's checkpoint size from its parameter count."""
+    from glancevad.data.cache import cache_bytes, cache_folder
+    from glancevad.data.dataset import load_dataset
+    from glancevad.data.features import feature_shape
+    from glancevad.experiments.runner import cache_keys
+
+    if not specs:
+        return estimate_specs([], parallel)
+    caches, in_dim = [], REFERENCE_DIM
+    for data, cache_dir, num_snippets in cache_keys(specs):
+        dataset = load_dataset(data)
+        _, crops, in_dim = feature_shape(dataset.feature_index("train").locate(dataset.train[0].id))
+        built = (cache_folder(dataset, cache_dir, num_snippets=num_snippets) / "meta.json").exists()
+        caches.append((cache_bytes(len(dataset.train), crops, num_snippets, in_dim), built))
+    return estimate_specs(specs, parallel, in_dim=in_dim, cache=caches,
+                          checkpoint_bytes=_checkpoint_bytes(specs, in_dim))
+
+
+def _checkpoint_bytes(specs: list[Any], in_dim: int) -> dict[str, int]:
+    from glancevad.models import build
+
+    sizes = {}
+    for spec in {s.config["model"]: s for s in specs}.values():
+        model = build(spec.config["model"], in_dim=in_dim, **spec.config.get("model_kwargs", {}))
+        sizes[spec.config["model"]] = 4 * CHECKPOINT_COPIES * sum(p.numel() for p in model.parameters())
+    return sizes
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError
+
+
+def describe_estimate(estimate: Estimate) -> list[str]:
+    """The estimate as the lines printed before the first run."""
+    return [
+        f"runs: {estimate.runs} to train or test, {estimate.steps} training steps in all",
+        f"time: about {estimate.cpu_seconds / 3600:.1f} CPU-hours, {estimate.wall_seconds / 60:.0f} min wall at "
+        f"--parallel {estimate.parallel} (per-step costs measured on 2 CPU cores, scaled by batch x N x D)",
+        f"disk: {_size(estimate.disk_bytes)} ({_size(estimate.cache_bytes)} training cache, "
+        f"{_size(estimate.run_bytes)} checkpoints)",
+    ]

@@ -1,0 +1,138 @@
+"""Before anything trains: the preset a dataset implies, the refused budget, and the estimate."""
+
+from __future__ import annotations
+
+import pytest
+
+from glancevad.data import load_dataset
+from glancevad.data.cache import cache_bytes
+from glancevad.errors import GlanceVADError
+from glancevad.experiments.planning import (
+    REFERENCE_DIM,
+    SECONDS_PER_RUN,
+    check_budget,
+    choose_preset,
+    describe_estimate,
+    estimate_plan,
+    step_seconds,
+)
+from glancevad.models import get_spec
+from glancevad.synth import synth_config, write_synthetic_dataset
+
+
+@pytest.fixture(scope="module")
+def ucf_named(tmp_path_factory):
+    """A tiny synthetic set shaped and named as UCF-Crime: 10 crops, list files ucf-crime.*.csv."""
+    root = tmp_path_factory.mktemp("ucf") / "data"
+    return write_synthetic_dataset(root, synth_config("tiny", name="ucf-crime", crops=10, seed=1))
+
+
+@pytest.mark.parametrize(("name", "given", "expected"), [
+    ("ucf-crime", None, "ucf"), ("xd-violence", None, "xd"), ("synthetic", None, "demo"),
+    ("anything", None, "demo"), ("ucf-crime", "demo", "demo"),
+])
+def test_the_preset_follows_the_dataset_name_unless_given(name, given, expected):
+    preset, said = choose_preset(name, given)
+    assert preset == expected and f"preset {expected}" in said
+    assert ("given" in said) == (given is not None)
+
+
+def test_the_paper_budget_is_refused_on_real_datasets_only():
+    for name, preset in (("ucf-crime", "ucf"), ("xd-violence", "xd")):
+        with pytest.raises(GlanceVADError, match=f"not of {name}; use --budget full"):
+            check_budget("paper", name, preset)
+        check_budget("full", name, preset)
+    check_budget("paper", "synthetic", "demo")
+
+
+def test_step_cost_scales_with_batch_snippets_and_dimension():
+    base = get_spec("urdmu").seconds_per_step
+    assert step_seconds("urdmu") == pytest.approx(base)
+    assert step_seconds("urdmu", batch_size=64, num_snippets=200, in_dim=1024) == pytest.approx(
+        base * 64 * 200 * 1024 / (8 * 128 * REFERENCE_DIM))
+
+
+def test_the_estimate_of_a_ucf_named_set_picks_ucf_and_counts_one_cache(ucf_named, tmp_path):
+    from glancevad.experiments.paper import plan_paper
+
+    preset, _ = choose_preset(load_dataset(ucf_named).name, None)
+    plan = plan_paper(ucf_named, tmp_path, preset=preset, seeds=1, budget="full",
+                      grids=("networks", "perturbation", "supervision-mix"))
+    assert {s.config["num_snippets"] for s in plan.unique} == {200}          # the ucf preset's N
+    assert {s.config["batch_size"] for s in plan.unique} == {64}
+    estimate = estimate_plan(plan.unique, parallel=2)
+    dataset = load_dataset(ucf_named)
+    assert estimate.cache_bytes == cache_bytes(len(dataset.train), 10, 200, 16)   # one cache for every glance file
+    assert estimate.runs == len(plan.unique) and estimate.steps == 1500 * len(plan.unique)
+    by_hand = sum(1500 * step_seconds(s.config["model"], batch_size=64, num_snippets=200, in_dim=16)
+                  + SECONDS_PER_RUN for s in plan.unique)
+    assert estimate.cpu_seconds == pytest.approx(by_hand)
+    assert estimate.run_bytes > 0
+    lines = describe_estimate(estimate)
+    assert lines[0].startswith(f"runs: {len(plan.unique)} ")
+    assert lines[2].startswith("disk: ") and "training cache" in lines[2] and "checkpoints" in lines[2]
+
+
+def test_experiment_states_the_preset_and_disk_before_training(ucf_named, tmp_path):
+    from glancevad.experiments.registry import run_experiment
+
+    said: list[str] = []
+
+    class Stop(Exception):
+        pass
+
+    def on_settings(lines):
+        said.extend(lines)
+        raise Stop  # nothing has trained yet
+
+    with pytest.raises(Stop):
+        run_experiment("perturbation", ucf_named, tmp_path / "grid", budget="full", seeds=1, on_settings=on_settings)
+    assert said[0].startswith("preset ucf (from the dataset's name 'ucf-crime'")
+    assert any(line.startswith("disk: ") for line in said)
+    assert not (tmp_path / "grid" / "runs").exists()
+
+
+def test_paper_command_on_ucf_named_data_refuses_the_paper_budget(ucf_named, tmp_path):
+    from cli_helpers import assert_user_error, run
+
+    proc = run("paper", "--data", ucf_named, "--out", tmp_path / "paper", check=False)
+    assert_user_error(proc, "--budget paper is the plateau of the demo-sized synthetic data", "use --budget full")
+    assert not (tmp_path / "paper").exists()
+    proc = run("experiment", "kernels", "--data", ucf_named, "--out", tmp_path / "grid", "--budget", "paper",
+               check=False)
+    assert_user_error(proc, "use --budget full (the released schedule of preset ucf)")
+
+
+def test_on_a_published_dataset_the_grid_adds_the_authors_best_on_test_row(ucf_named, tmp_path):
+    import csv
+
+    from glancevad.experiments.runner import TEST_TRACE, best_on_test, run_grid
+    from glancevad.fileio import read_jsonl
+
+    fast = {"steps": 4, "batch_size": 2, "num_snippets": 16, "eval_every": 2, "val_fraction": 0.25,
+            "precision": "fp32", "min_mining_step": 2}
+    cells, results = run_grid("kernels", ucf_named, tmp_path / "grid", preset="ucf", seeds=1, budget="full",
+                              overrides=fast)
+    for (key, seed), metrics in results.items():
+        trace = read_jsonl(tmp_path / "grid" / "runs" / key / f"seed{seed}" / TEST_TRACE)
+        assert [r["step"] for r in trace] == [2, 4]
+        top = max(r["auc"] for r in trace)                         # UCF-Crime's metric
+        assert metrics["oracle"]["auc"] == top and metrics["oracle"]["step"] == min(
+            r["step"] for r in trace if r["auc"] == top)
+    from glancevad.experiments.tables import tabulate_grid
+
+    tabulate_grid(tmp_path / "grid", "kernels", cells, results, dataset_name="ucf-crime", seeds=1)
+    with open(tmp_path / "grid" / "table.csv") as handle:
+        assert {r["checkpoint"] for r in csv.DictReader(handle)} == {"best", "last", "oracle"}
+    assert "best on test (the authors' protocol" in (tmp_path / "grid" / "table.md").read_text()
+    assert best_on_test([{"step": 2, "ap": 0.5}, {"step": 4, "ap": 0.5}], "ap")["step"] == 2
+
+
+def test_synthetic_data_has_no_best_on_test_row(tiny_root, tmp_path):
+    from glancevad.experiments.runner import TEST_TRACE, run_grid
+
+    fast = {"steps": 2, "batch_size": 2, "num_snippets": 16, "eval_every": 2, "val_fraction": 0.25,
+            "precision": "fp32"}
+    _, results = run_grid("kernels", tiny_root, tmp_path / "grid", seeds=1, budget="full", overrides=fast)
+    assert all(set(m) == {"best", "last"} for m in results.values())
+    assert not list((tmp_path / "grid").rglob(TEST_TRACE))
