@@ -110,6 +110,7 @@ def run_detection(
     from glancevad.engine.inference import load_model
     from glancevad.features.extract import ExtractionSettings, SnippetExtractor
     from glancevad.features.i3d import FEATURE_DIM
+    from glancevad.features.preprocess import extraction_crops
     from glancevad.features.video import probe
     from glancevad.features.weights import load_i3d
     from glancevad.runtime import resolve_device
@@ -138,7 +139,7 @@ def run_detection(
                 f"{checkpoint}: the network takes {loaded.in_dim}-d features but I3D gives {FEATURE_DIM}-d; "
                 "extract them yourself and pass --features"
             )
-        settings = ExtractionSettings(crops=crops or loaded.crops or 10, weights=weights)
+        settings = ExtractionSettings(crops=crops or extraction_crops(loaded.crops), weights=weights)
         if on_start is not None:
             on_start(info.snippets(settings.stack, settings.step))
         extractor = SnippetExtractor(load_i3d(weights), settings, device=torch_device, precision=precision,
