@@ -194,10 +194,10 @@ def test_selection_rule_is_configurable_and_validated(tiny_root, tmp_path):
 
 
 def test_the_study_trace_scores_the_test_set_and_changes_no_weight(tiny_root, tmp_path):
-    from glancevad.experiments.selection import _trace_hook
+    from glancevad.experiments.selection import trace_hook
 
     cfg = resolve_config(None, {**TINY, "steps": 6})
-    hook = _trace_hook(load_dataset(tiny_root), tmp_path / "trace.jsonl", "fp32")
+    hook = trace_hook(load_dataset(tiny_root), tmp_path / "trace.jsonl", "fp32")
     train(cfg, tiny_root, tmp_path / "hooked", cache_dir=tmp_path / "cache", on_eval=hook)
     train(cfg, tiny_root, tmp_path / "plain", cache_dir=tmp_path / "cache")
     trace = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()]
