@@ -243,7 +243,8 @@ function renderVideos() {
       item.dataset.unglanced = video.unglanced;
       item.title = video.unglanced > 0 ? `highest unglanced peak: ${video.unglanced.toFixed(3)}` : "no unglanced peak";
     }
-    item.addEventListener("click", () => openVideo(video.id));
+    // the video already open (or opening) stays as it is: a second click must not drop keys pressed meanwhile
+    item.addEventListener("click", () => { if (app.openingId !== video.id) openVideo(video.id); });
     list.appendChild(item);
   }
 }
@@ -266,7 +267,14 @@ async function loadVideos() {
 
 async function openVideo(id, frame = 0) {
   const call = (app.opening = (app.opening || 0) + 1);  // a later call (a click during a restore) wins
-  const info = await api("GET", `/api/videos/${enc(id)}?annotator=${who()}`);
+  app.openingId = id;
+  let info;
+  try {
+    info = await api("GET", `/api/videos/${enc(id)}?annotator=${who()}`);
+  } catch (error) {
+    if (call === app.opening) app.openingId = app.video ? app.video.id : null;  // a click may try again
+    throw error;
+  }
   if (call !== app.opening) return;
   app.video = info;
   app.version = info.version;
