@@ -59,7 +59,7 @@ demo: setup
 		$(GV) train --data $(DEMO_DIR)/data --preset demo --supervision $$sup --out $(DEMO_DIR)/$$sup \
 			--cache-dir $(DEMO_DIR)/cache $(DEMO_TRAIN_ARGS) || exit 1; \
 		$(GV) test --checkpoint $(DEMO_DIR)/$$sup/best.pt --data $(DEMO_DIR)/data --out $(DEMO_DIR)/$$sup/test \
-			--precision bf16 || exit 1; \
+			--precision auto || exit 1; \
 	done
 	$(GV) compare $(DEMO_DIR)/weak/test $(DEMO_DIR)/glance/test --name "UR-DMU weak" --name "GlanceVAD (UR-DMU)" \
 		--data $(DEMO_DIR)/data --out $(DEMO_DIR)/compare
@@ -73,7 +73,7 @@ demo-networks: setup
 		$(GV) train --data $(DEMO_DIR)/data --preset demo --model $$model --supervision $$sup \
 			--out $(DEMO_DIR)/networks/$$model-$$sup --cache-dir $(DEMO_DIR)/cache || exit 1; \
 		$(GV) test --checkpoint $(DEMO_DIR)/networks/$$model-$$sup/best.pt --data $(DEMO_DIR)/data \
-			--out $(DEMO_DIR)/networks/$$model-$$sup/test --precision bf16 || exit 1; \
+			--out $(DEMO_DIR)/networks/$$model-$$sup/test --precision auto || exit 1; \
 	done; done
 	$(GV) compare $(foreach m,$(DEMO_MODELS),$(DEMO_DIR)/networks/$(m)-weak/test $(DEMO_DIR)/networks/$(m)-glance/test) \
 		$(foreach m,$(DEMO_MODELS),--name "$(m) weak" --name "$(m) glance") --out $(DEMO_DIR)/networks/compare

@@ -23,7 +23,8 @@ from glancevad.errors import GlanceVADError
 from glancevad.selection import SELECTION_RULES
 
 SUPERVISIONS = ("weak", "glance", "mixed")
-PRECISIONS = ("fp32", "bf16")
+#: ``auto``: bf16 where the hardware has bf16 units (a GPU, a CPU with AMX), else fp32; a run records which.
+PRECISIONS = ("fp32", "bf16", "auto")
 #: ``item``: a step draws single crops of videos (as released); ``average``: whole videos, all crops averaged.
 CROP_SAMPLINGS = ("item", "average")
 UNIT = Interval(0, 1)
@@ -84,7 +85,7 @@ class TrainConfig:
     eval_every: int = constrained(50, AT_LEAST_ONE)
     log_every: int = constrained(10, AT_LEAST_ONE)
     seed: int = 0
-    precision: str = constrained("fp32", OneOf(PRECISIONS))  # fp32 | bf16 (autocast)
+    precision: str = constrained("fp32", OneOf(PRECISIONS))  # fp32 | bf16 (autocast) | auto
     device: str = "auto"
 
     def __post_init__(self) -> None:

@@ -1,5 +1,5 @@
-"""Torch at run time, for every layer that computes: which device to use, and how a torch file is
-read (``weights_only``: no code is unpickled; any failure one error naming the file)."""
+"""Torch at run time, for every layer that computes: which device and precision to use, and how a
+torch file is read (``weights_only``: no code is unpickled; any failure one error naming the file)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,27 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise GlanceVADError("device cuda requested but CUDA is not available")
     return device
+
+
+def fast_bf16(device: torch.device) -> bool:
+    """Whether bf16 autocast is a speed-up on ``device``: a GPU that supports bf16, or a CPU with
+    bf16 units (AMX or AVX512-BF16). Elsewhere (an AVX2-only CPU, say) bf16 is emulated and
+    measured 10-25x *slower* than fp32 for the networks' convolutions."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``auto`` -> ``bf16`` where :func:`fast_bf16` holds, else ``fp32``; ``fp32`` / ``bf16`` as given."""
+    if precision == "auto":
+        return "bf16" if fast_bf16(device) else "fp32"
+    if precision not in ("fp32", "bf16"):
+        raise GlanceVADError(f"unknown precision {precision!r} (fp32, bf16 or auto)")
+    return precision
 
 
 def load_torch_file(path: str | os.PathLike, *, what: str) -> Any:

@@ -66,6 +66,21 @@ def test_every_supervision_and_precision_trains(tiny_root, tmp_path, supervision
         assert roles["weak"] > 0 and roles["glance"] > 0
 
 
+def test_auto_precision_trains_in_what_the_hardware_runs_fast_and_records_it(tiny_root, tmp_path, monkeypatch):
+    import glancevad.runtime
+
+    for units, expected in ((False, "fp32"), (True, "bf16")):
+        monkeypatch.setattr(glancevad.runtime, "fast_bf16", lambda device, units=units: units)
+        cfg = resolve_config(None, {**TINY, "steps": 2, "precision": "auto"})
+        result = train(cfg, tiny_root, tmp_path / expected, cache_dir=tmp_path / "cache")
+        assert result.summary["precision"] == expected
+        assert read_checkpoint(tmp_path / expected / "last.pt")["config"]["precision"] == expected
+        # a resumed run keeps what it recorded, whatever this machine would choose now
+        monkeypatch.setattr(glancevad.runtime, "fast_bf16", lambda device, units=units: not units)
+        resumed = train(None, tiny_root, tmp_path / expected, resume=True, steps=3)
+        assert resumed.summary["precision"] == expected
+
+
 def test_ablation_switches_change_training(tiny_root, tmp_path):
     finals = {}
     for name, extra in {"default": {}, "binary": {"gaussian": False}, "no_mining": {"mining": False},

@@ -10,7 +10,7 @@ import typer
 from glancevad.assist.peaks import MERGE_GAP_S, MIN_EVENT_S, THRESHOLD
 from glancevad.assist.ranking import CRITERIA, DEFAULT_CRITERION
 from glancevad.cli.app import app
-from glancevad.cli.common import Precision
+from glancevad.cli.common import Precision, PrecisionOpt
 from glancevad.console import console, progress_bar
 from glancevad.errors import GlanceVADError
 from glancevad.events import DEFAULTS
@@ -35,7 +35,7 @@ def propose(
     fps: Annotated[float, typer.Option(min=0.001, help="Frame rate of the videos behind the features.")] = (
         DEFAULTS.fps),
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
-    precision: Annotated[Precision, typer.Option(help="fp32 or bf16 autocast.")] = Precision.fp32,
+    precision: PrecisionOpt = Precision.fp32,
 ) -> None:
     """Write the model's peaks as glances: one per predicted event, at its highest-scoring frame.
 
@@ -67,7 +67,7 @@ def select(
     glances: Annotated[Path | None, typer.Option(help="Glances so far: their videos are not picked again.")] = None,
     criterion: Annotated[str, Criterion] = DEFAULT_CRITERION,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
-    precision: Annotated[Precision, typer.Option(help="fp32 or bf16 autocast.")] = Precision.fp32,
+    precision: PrecisionOpt = Precision.fp32,
 ) -> None:
     """Rank the abnormal training videos without glances by how much a glance should help; write the next BUDGET."""
     check_output(out, kind="file")

@@ -44,7 +44,9 @@ def train(
     crop_sampling: Annotated[str | None, config_option(
         "crop_sampling", "item: one crop of a video per item (as released); average: whole videos, crops averaged.")
     ] = None,
-    precision: Annotated[str | None, config_option("precision", "fp32, or bf16 autocast.")] = None,
+    precision: Annotated[str | None, config_option(
+        "precision", "fp32, bf16 autocast, or auto: bf16 where the hardware has bf16 units (a GPU, a CPU with AMX "
+        "or AVX512-BF16), else fp32; the run records which.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML file of config keys (applied after the preset).")] = None,
@@ -91,7 +93,8 @@ def train(
     best = result.summary["best"]
     score = "" if best.get("score") is None else f", validation score {best['score']:.4f}"
     console.print(
-        f"trained {result.summary['steps']} steps; best.pt is step {best['step']}{score} "
+        f"trained {result.summary['steps']} steps in {result.summary['precision']}; "
+        f"best.pt is step {best['step']}{score} "
         f"({result.summary['selection']})\nrun folder [bold]{result.run_dir}[/]: best.pt, last.pt, metrics.jsonl, "
         "tb/, summary.json"
     )

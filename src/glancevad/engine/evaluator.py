@@ -12,11 +12,13 @@ from torch import nn
 
 from glancevad.metrics import UndefinedMetricWarning, roc_auc
 from glancevad.models.losses import topk_mean
+from glancevad.runtime import resolve_precision
 
 
 def autocast(device: torch.device, precision: str):
-    """bf16 autocast on CPU or GPU when asked, else a no-op context."""
-    if precision == "bf16":
+    """bf16 autocast on CPU or GPU when asked (``auto``: where the hardware has bf16 units), else a
+    no-op context."""
+    if resolve_precision(precision, device) == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return nullcontext()
 

@@ -65,7 +65,7 @@ from glancevad.engine.supervision import (
 from glancevad.errors import GlanceVADError
 from glancevad.fileio import atomic_write, write_json
 from glancevad.models import build, check_model_kwargs, get_spec
-from glancevad.runtime import resolve_device
+from glancevad.runtime import resolve_device, resolve_precision
 from glancevad.selection import SELECTION_RULES, first_eligible_step, replaces_best, selection_value
 
 
@@ -463,6 +463,8 @@ def _train_locked(
         if steps is not None:
             cfg = make_config({**cfg.to_dict(), "steps": steps})
     assert cfg is not None
+    if cfg.precision == "auto":  # a run records the precision it trains in, so a resumed one keeps it
+        cfg = make_config({**cfg.to_dict(), "precision": resolve_precision("auto", resolve_device(cfg.device))})
     if dataset is None:
         dataset = load_training_set(cfg, data_root)
     key = training_key(dataset)
@@ -510,6 +512,7 @@ def _train_locked(
         "abnormal_roles": {"glance": sum(r == Role.GLANCE for r in trainer.roles.values()),
                            "weak": sum(r == Role.WEAK for r in trainer.roles.values())},
         "device": str(trainer.device),
+        "precision": cfg.precision,
         "processes": ctx.world,
         "timing": trainer.timer.as_dict(),
         "cache": str(trainer.cache.folder),

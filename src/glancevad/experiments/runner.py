@@ -41,6 +41,7 @@ from glancevad.glance import perturb_glances, read_glances, write_glances
 from glancevad.metrics import UndefinedMetricWarning
 from glancevad.models import get_spec, list_models
 from glancevad.presets import is_real_dataset
+from glancevad.runtime import resolve_device, resolve_precision
 
 #: What each ``--budget`` changes in every run's configuration; ``small`` also runs one seed only,
 #: so that a grid runs in minutes on a CPU. ``paper`` is meant for the demo-sized synthetic data
@@ -105,6 +106,8 @@ def plan_grid(
             layers = (overrides or {}, cell.overrides, extra, {"seed": seed})
             model = resolve_config(preset, BUDGETS[budget], *layers).model
             cfg = resolve_config(preset, budget_overrides(budget, model), *layers).to_dict()
+            # the precision the run trains in names it (auto means another thing on another machine)
+            cfg["precision"] = resolve_precision(cfg["precision"], resolve_device(cfg["device"]))
             run_dir = store / run_digest(cfg, data) if store else out / "runs" / cell.key / f"seed{seed}"
             specs.append(RunSpec(cell.key, seed, cfg, str(data), str(run_dir), str((store or out) / "cache")))
     return cells, specs
@@ -145,7 +148,6 @@ def execute(spec: RunSpec, threads: int | None = None) -> dict[str, dict[str, An
     """Train (or resume, or skip) one run, then test it: ``{"best": metrics, "last": metrics}``."""
     from glancevad.engine.inference import evaluate_checkpoint
     from glancevad.engine.trainer import train
-    from glancevad.runtime import resolve_device
 
     if threads:
         torch.set_num_threads(threads)

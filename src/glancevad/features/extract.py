@@ -28,6 +28,7 @@ from glancevad.features.preprocess import CROP_CHOICES, snippet_crops
 from glancevad.features.video import VideoInfo, iter_frames, iter_snippets, probe
 from glancevad.fileio import remove_temporaries, write_json
 from glancevad.parsing import read_json_object, read_text
+from glancevad.runtime import resolve_precision
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ class SnippetExtractor:
         batch: int = 1,
     ):
         self.device = torch.device(device)
+        precision = resolve_precision(precision, self.device)
         # Inference layout: batch norm folded into the convolutions, channels-last memory (what
         # oneDNN and cuDNN run fastest), and with bf16 the weights themselves in bf16 rather than
         # cast at every call by autocast. See benchmarks/bench_i3d.py for the measured effect.

@@ -276,7 +276,7 @@ def watch(
                     stream.warned = True
                     on_status("warning", f"{stream.name}: scoring is {stream.lag_s:.1f} s behind the stream "
                                          "(slower than real time): alarms will lag; try --crops 1, "
-                                         "--precision bf16 or a GPU")
+                                         "--precision auto (bf16 on a CPU with AMX) or a GPU")
     except KeyboardInterrupt:
         interrupted = True
     finally:
