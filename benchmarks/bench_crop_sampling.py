@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from benchmarks.common import Result, best_time
+from benchmarks.common import Result, best_time, precisions
 from glancevad.engine.evaluator import autocast
 from glancevad.models import build, get_spec
 from glancevad.tgs import mine, render
@@ -46,7 +46,7 @@ def glance_step_time(mode: str, precision: str, *, batch: int = 64, crops: int =
 
 def run() -> list[Result]:
     results = []
-    for precision in ("fp32", "bf16"):
+    for precision in precisions():
         item = glance_step_time("item", precision)
         average = glance_step_time("average", precision)
         results.append(Result(f"UR-DMU glance step, UCF shape (64+64, 10 crops, N=200, D=1024), {precision}: "

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.common import PEAK_RSS_SNIPPET, Result, best_time
+from benchmarks.common import PEAK_RSS_SNIPPET, Result, best_time, precisions
 from glancevad.features.extract import ExtractionSettings, SnippetExtractor
 from glancevad.features.weights import load_i3d
 
@@ -91,7 +91,8 @@ def _peak_rss_mb(frames: int, folder: Path) -> float:
 def run(clips: int = 2, short_frames: int = 320) -> list[Result]:
     model = load_i3d()
     results = []
-    for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+    for precision in precisions():
+        dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
         extractor = SnippetExtractor(model, ExtractionSettings(crops=1), precision=precision, batch=clips)
         per_clip, achieved = _network(extractor, clips)
         attainable = _plain_conv3d(dtype)

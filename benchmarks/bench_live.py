@@ -2,21 +2,21 @@
 
 * Real-time factor: media seconds scored per wall second (decoding, resizing, crops, I3D, causal
   scoring, events) of a generated 640×360 video read as fast as it decodes, at 1 and 10 crops,
-  fp32 and bf16. The reference is real time (1.0): above it a live camera is kept up with.
+  fp32, and bf16 where the CPU has bf16 units. The reference is real time (1.0): above it a live camera is kept up with.
 * Alarm latency: the same video read at its frame rate (``realtime``), every frame anomalous
   (threshold 0), so the event starts at frame 0 and its alarm is due once it lasts ``min_event``:
   the latency from the due time of the event's first frame to the alarm, set against that bound
   (ceil(min_event · fps / 16) snippets of media time); the rest is processing.
 * Memory: peak RSS of a watch over a stream 4× longer, served at full speed, each in a fresh process.
-* Streams held in real time (1 crop, bf16): N copies of the video read at their frame rate, watched
-  by one process (its snippets batched through I3D and the scorer) or by N processes (one stream
-  each, all started together once loaded), for N = 1, 2, … until one fails. A stream is held when it
-  is watched to its end and the scoring keeps up with it: its lag (a snippet's last frame arriving
-  to its score, sampled every 0.2 s) is no larger over the last quarter of the stream than over the
-  second quarter, give or take ``LAG_GROWTH_S`` (a stream the scoring does not keep up with falls
-  behind further with every snippet), and never above ``LAG_BOUND_S``.
-  The alarm latency at that load: the event starts at frame 0 (threshold 0) and is due at
-  ``HELD_MIN_EVENT_S``, well inside the stream, so the alarm comes at full load.
+* Streams held in real time (1 crop, bf16 where the CPU has bf16 units): N copies of the video read at
+  their frame rate, watched by one process (its snippets batched through I3D and the scorer) or by N
+  processes (one stream each, all started together once loaded), for N = 1, 2, … until one fails. A
+  stream is held when it is watched to its end and the scoring keeps up with it: its lag (a snippet's
+  last frame arriving to its score, sampled every 0.2 s) is no larger over the last quarter of the
+  stream than over the second quarter, give or take ``LAG_GROWTH_S`` (a stream the scoring does not keep
+  up with falls behind further with every snippet), and never above ``LAG_BOUND_S``. The alarm latency
+  at that load: the event starts at frame 0 (threshold 0) and is due at ``HELD_MIN_EVENT_S``, well
+  inside the stream, so the alarm comes at full load.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.bench_i3d import _WRITE_VIDEO
-from benchmarks.common import PEAK_RSS_SNIPPET, Result
+from benchmarks.common import PEAK_RSS_SNIPPET, Result, precisions
 from glancevad.engine.checkpoint import save_checkpoint
 from glancevad.events import EventSettings
 from glancevad.models import build
@@ -42,7 +42,7 @@ FPS = 25  # the generated video's frame rate
 _PEAK_RSS = PEAK_RSS_SNIPPET + """
 import json, sys
 from glancevad.watch import SinkSet, StreamSpec, WatchSettings, watch
-summary = watch([StreamSpec("s", sys.argv[1])], sys.argv[2], WatchSettings(crops=1, precision="bf16", device="cpu"),
+summary = watch([StreamSpec("s", sys.argv[1])], sys.argv[2], WatchSettings(crops=1, precision="auto", device="cpu"),
                 sinks=SinkSet([]))
 print(json.dumps({"frames": summary.frames, "peak_rss_mb": _peak_rss_mb()}))
 """
@@ -74,7 +74,7 @@ def ready(streams):  # loaded and warmed up: wait until every process is (the pa
         time.sleep(0.01)
     threading.Thread(target=sample, args=(streams,), daemon=True).start()
 
-settings = WatchSettings(crops=1, precision="bf16", device="cpu", realtime=True,
+settings = WatchSettings(crops=1, precision="auto", device="cpu", realtime=True,
                          events=EventSettings(threshold=0.0, min_event=float(min_event)))
 summary = watch([StreamSpec(f"{name}-{i}", video) for i in range(int(count))], checkpoint, settings,
                 sinks=SinkSet([]), on_start=ready)
@@ -159,7 +159,7 @@ def run(rtf_frames: int = 96, latency_frames: int = 100, memory_frames: int = 40
         checkpoint = _checkpoint(folder)
         video = _video(folder, rtf_frames)
         for crops in (1, 10):
-            for precision in ("fp32", "bf16"):
+            for precision in precisions():
                 summary = watch([StreamSpec("s", str(video))], checkpoint,
                                 WatchSettings(crops=crops, precision=precision, device="cpu"), sinks=SinkSet([]))
                 results.append(Result(f"watch: real-time factor, {crops} crop(s), {precision}",
@@ -167,7 +167,7 @@ def run(rtf_frames: int = 96, latency_frames: int = 100, memory_frames: int = 40
                                       f"real time (1.0); {summary.snippets} snippets", summary.realtime_factor,
                                       "of real time (>= 1: keeps up with a live camera)"))
         video = _video(folder, latency_frames)
-        for precision in ("fp32", "bf16"):
+        for precision in precisions():
             settings = WatchSettings(crops=1, precision=precision, device="cpu", realtime=True,
                                      events=EventSettings(threshold=0.0, min_event=1.0))
             summary = watch([StreamSpec("s", str(video))], checkpoint, settings, sinks=SinkSet([]))
@@ -179,7 +179,7 @@ def run(rtf_frames: int = 96, latency_frames: int = 100, memory_frames: int = 40
         short = _peak_rss(_video(folder, memory_frames), checkpoint)
         long = _peak_rss(_video(folder, 4 * memory_frames), checkpoint)
 
-    results.append(Result(f"watch: peak RSS over a {long['frames'] / FPS:.0f} s stream, 1 crop bf16",
+    results.append(Result(f"watch: peak RSS over a {long['frames'] / FPS:.0f} s stream, 1 crop {precisions()[-1]}",
                           long["peak_rss_mb"], "MB", f"{short['frames'] / FPS:.0f} s: {short['peak_rss_mb']:.0f} MB",
                           long["peak_rss_mb"] / short["peak_rss_mb"], "ratio 4x / 1x length (goal ~1)"))
     return results
@@ -194,8 +194,8 @@ def run_streams(held_frames: int = 400) -> list[Result]:
         together, at = streams_held(video, checkpoint, folder, separate=False)
         apart, apart_at = streams_held(video, checkpoint, folder, separate=True)
     bound = -(-HELD_MIN_EVENT_S * FPS // 16) * 16 / FPS
-    results = [Result(f"watch: 25 fps streams held in real time ({held_frames / FPS:.0f} s each), 1 crop bf16, "
-                      "one process", together, "streams", f"{apart} in separate processes",
+    results = [Result(f"watch: 25 fps streams held in real time ({held_frames / FPS:.0f} s each), "
+                      f"1 crop {precisions()[-1]}, one process", together, "streams", f"{apart} in separate processes",
                       together / apart if apart else None, "one process / separate processes")]
     for label, count, where in (("one process", together, at), ("separate processes", apart, apart_at)):
         if where["latency"] is not None:

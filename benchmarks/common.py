@@ -6,6 +6,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
+
+from glancevad.runtime import fast_bf16
+
 # Printed by a child process as its last line: its own peak resident set (VmHWM). Not ru_maxrss,
 # which Linux carries over from the parent across exec and so reports the parent's peak.
 PEAK_RSS_SNIPPET = """
@@ -39,3 +43,10 @@ class Result:
     ratio: float | None = None
     goal: str = ""
     percent: bool = False  # show the ratio as a percentage (a fraction of a reference rate)
+
+
+def precisions() -> tuple[str, ...]:
+    """The precisions worth timing here: fp32, and bf16 where the CPU has bf16 units (AMX,
+    AVX512-BF16). Elsewhere bf16 is emulated, 10-25x slower than fp32: timing it would take hours
+    and say nothing about the code (``run.py`` prints that the bf16 rows were left out)."""
+    return ("fp32", "bf16") if fast_bf16(torch.device("cpu")) else ("fp32",)

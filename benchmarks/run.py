@@ -25,6 +25,7 @@ from benchmarks import (  # noqa: E402
     bench_train_step,
     bench_training,
 )
+from benchmarks.common import precisions  # noqa: E402
 from glancevad.fileio import write_json  # noqa: E402
 
 SUITES = {
@@ -64,6 +65,9 @@ def main() -> None:
             ratio = f"{100 * r.ratio:.0f}% {r.goal}" if r.percent else f"{r.ratio:.1f}x {r.goal}"
         table.add_row(r.name, f"{r.value:.2f} {r.unit}", r.reference, ratio)
     console.print(table)
+    if "bf16" not in precisions():
+        console.print("bf16 rows left out: this CPU has no bf16 units (AMX or AVX512-BF16), where bf16 is emulated "
+                      "and 10-25x slower than fp32; `precision: auto` trains in fp32 here")
     out = write_json(Path("runs/bench/bench.json"), [asdict(r) for r in results])
     console.print(f"raw numbers: [bold]{out}[/]")
 
