@@ -307,11 +307,12 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
         return {"version": store.version(video_id)}
 
     @app.get("/api/videos/{video_id}/scores")
-    def video_scores(video_id: str) -> dict[str, Any]:
+    def video_scores(video_id: str, opened: bool = False) -> dict[str, Any]:
+        """``opened=true`` once when the page opens the video (it is extracted next); polls leave it out."""
         record = store.video(video_id)
         if scores is None:
             return {"state": "off", "scores": None, "peaks": []}
-        return scores.video(video_id, record.frames, record.fps)
+        return scores.video(video_id, record.frames, record.fps, opened=opened)
 
     @app.get("/api/videos/{video_id}/stream")
     def stream(video_id: str) -> FileResponse:

@@ -284,7 +284,7 @@ async function openVideo(id, frame = 0) {
   app.review = null;
   app.frame = frame;  // keys pressed while the video loads move this: the seek below then honours them
   app.scores = null;
-  loadScores(info.id);
+  loadScores(info.id, true);
   $("title").textContent = info.id;
   $("frames").textContent = info.frames;
   $("fps").textContent = info.fps.toFixed(3);
@@ -748,11 +748,13 @@ function drawThumbnail() {
 // ---------------------------------------------------------------- model scores (--checkpoint)
 
 // The open video's scores: ready at once from feature files, else polled while the server extracts.
-async function loadScores(id) {
+// opened: the first call of an opening, which asks the server to extract this video next; the polls
+// only say that the page still waits (they never move it ahead again or interrupt an extraction).
+async function loadScores(id, opened = false) {
   if (!app.model) return;
   let data;
   try {
-    data = await api("GET", `/api/videos/${enc(id)}/scores`);
+    data = await api("GET", `/api/videos/${enc(id)}/scores${opened ? "?opened=true" : ""}`);
   } catch (error) {
     data = { state: "failed", message: error.message };
   }
