@@ -690,14 +690,21 @@ class GlanceStore:
     def team_glances(self) -> dict[str, dict[str, list[int]]]:
         """``{video-id: {annotator: frames}}`` of people (not models): what agreement and consensus compare.
 
-        An annotator takes part in a video with every glance neither deleted nor rejected (reviewed
-        or not), or, with none, by having marked the video done or "no anomaly" (frames ``[]``).
+        They measure what the annotators clicked, not the review: every glance a person added and did not
+        delete counts, whatever a reviewer decided since (accepted, or rejected: as wrong with R, or as a
+        duplicate with K, which rejects every other glance within ``--duplicate-frames`` whoever made it:
+        two annotators who found one event must not stop agreeing because a reviewer kept one of their
+        glances). Left out: deleted glances (taken back) and the glances a reviewer's move made (M: the
+        correction of a proposal, not a click), so a reviewer takes part in a video only with glances they
+        added themselves (G) or a done / no-anomaly mark. An annotator with no glance takes part by having
+        marked the video done or "no anomaly" (frames ``[]``).
         """
         people = "(SELECT name FROM annotators WHERE model = 0)"
+        moved = "(SELECT json_extract(payload, '$.new') FROM actions WHERE kind = 'move' AND undone = 0)"
         team: dict[str, dict[str, list[int]]] = {}
         for row in self.read().execute(
-            f"SELECT video_id, annotator, frame FROM glances WHERE deleted IS NULL AND status != 'rejected'"
-            f" AND annotator IN {people} ORDER BY video_id, annotator, frame"
+            f"SELECT DISTINCT video_id, annotator, frame FROM glances WHERE deleted IS NULL"
+            f" AND annotator IN {people} AND id NOT IN {moved} ORDER BY video_id, annotator, frame"
         ).fetchall():
             team.setdefault(row["video_id"], {}).setdefault(row["annotator"], []).append(row["frame"])
         for row in self.read().execute(

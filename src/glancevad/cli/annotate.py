@@ -105,9 +105,9 @@ def annotate_export(
     db: Annotated[Path, typer.Option(help="SQLite database of glancevad annotate.")] = Path("glances.sqlite"),
     include_proposed: Annotated[bool, typer.Option(help="Also glances not yet reviewed (not rejected).")] = False,
     consensus: Annotated[int | None, typer.Option(min=1, help=(
-        "Instead: one glance per event found by at least K annotators (every glance of people not deleted"
-        " or rejected, reviewed or not; glances within --within seconds chain into one event, whose glance"
-        " is the median frame of its glances)."))] = None,
+        "Instead: one glance per event found by at least K annotators (every glance people clicked and did"
+        " not delete, whatever the review decided, a reviewer's moves left out; glances within --within"
+        " seconds chain into one event, whose glance is the median frame of its glances)."))] = None,
     within: Annotated[float, typer.Option(min=0, help="With --consensus: seconds that chain glances into one"
                                           " event.")] = WITHIN_S,
 ) -> None:
