@@ -37,7 +37,9 @@ def team_db(tmp_path):
 
 def test_agreement_table_json_and_png(team_db, tmp_path):
     db, truth = team_db
-    printed = run("annotate", "agreement", "--db", db, "--ground-truth", truth, "--within", "1").stdout
+    done = run("annotate", "agreement", "--db", db, "--ground-truth", truth, "--within", "1")
+    printed = done.stdout
+    assert "note:" not in done.stderr  # v1 has ground truth
     out = tmp_path / "team-agreement"
     assert f"wrote {out / 'agreement.png'} and {out / 'agreement.json'}" in printed.replace("\n", "")
     rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
@@ -52,8 +54,14 @@ def test_agreement_table_json_and_png(team_db, tmp_path):
     assert report["pairs"][1]["median_distance_s"] is None  # nan is written as null
     assert (out / "agreement.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # without ground truth: no same-event column, the glances alone
-    printed = run("annotate", "agreement", "--db", db, "--within", "1", "--out", tmp_path / "plain").stdout
-    assert "same event" not in printed and (tmp_path / "plain" / "agreement.png").is_file()
+    done = run("annotate", "agreement", "--db", db, "--within", "1", "--out", tmp_path / "plain")
+    assert "same event" not in done.stdout and (tmp_path / "plain" / "agreement.png").is_file()
+    assert done.stderr.strip() == ""  # no "note: none of the compared videos is in None"
+    # ground truth of other videos only: said, and the glances alone are compared
+    other = write_ground_truth(tmp_path / "other.json", {"v9": np.zeros(40, dtype=np.uint8)})
+    done = run("annotate", "agreement", "--db", db, "--ground-truth", other, "--out", tmp_path / "other")
+    assert f"note: none of the compared videos is in {other}" in done.stderr.replace("\n", "")
+    assert "same event" not in done.stdout
 
 
 def test_consensus_export(team_db, tmp_path):

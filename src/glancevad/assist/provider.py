@@ -38,7 +38,7 @@ Extractor = Callable[[Path, Callable[[int, int], None]], np.ndarray]
 
 
 class _Interrupted(Exception):
-    """Raised in the extraction's progress callback: the server stops, or a page wants another video and none this one."""
+    """Raised in the progress callback: the server stops, or a page wants another video and none this one."""
 
 
 def i3d_extractor(crops: int, *, device: Any = "cpu", weights: str = "rgb_scratch") -> Extractor:

@@ -262,9 +262,9 @@ def annotate_agreement(
                    "median dist (s)", "same count %"):
         table.add_column(column, justify="left" if column == "pair" else "right")
     for pair in [*pairs, overall]:
-        events = (_percent(pair.same_event_rate), f"{pair.shared_events}/{pair.either_events}") if truth else ()
+        same_event = (_percent(pair.same_event_rate), f"{pair.shared_events}/{pair.either_events}") if truth else ()
         table.add_row(f"{pair.first} – {pair.second}" if pair is not overall else "all pairs", str(pair.videos),
-                      str(pair.glances), *events, _percent(pair.matched_rate),
+                      str(pair.glances), *same_event, _percent(pair.matched_rate),
                       "-" if not pair.distances_s else f"{pair.median_distance_s:.2f}", _percent(pair.count_rate),
                       end_section=pair is pairs[-1])
     console.print(table)
