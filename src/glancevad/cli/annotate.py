@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from glancevad.annotate.agreement import WITHIN_S
+from glancevad.annotate.assign import RULES
 from glancevad.cli.app import app
 from glancevad.console import console, err_console
 from glancevad.errors import GlanceVADError
@@ -20,6 +22,9 @@ annotate_app = typer.Typer(
     " glances, assign videos to annotators (annotate assign).",
 )
 app.add_typer(annotate_app, name="annotate")
+
+#: ``annotate assign --rule``: the rules :data:`glancevad.annotate.assign.RULES` registers.
+AssignRule = Enum("AssignRule", {name: name for name in RULES}, type=str)
 
 
 @annotate_app.callback(invoke_without_command=True)
@@ -165,10 +170,11 @@ def annotate_assign(
     video: Annotated[list[str] | None, typer.Option(
         "--video", help="A video id to assign (repeatable; default: every video the database knows).")] = None,
     video_list: Annotated[Path | None, typer.Option(
-        "--list", help="A text file of video ids to assign, one per line (# comments).")] = None,
-    rule: Annotated[str, typer.Option(
+        "--list", help="A text file of video ids to assign, one per line (# comments; it must name at least"
+                       " one).")] = None,
+    rule: Annotated[AssignRule, typer.Option(
         help="everyone: each video to each annotator named; round-robin: the videos dealt out in turn,"
-             " --per-video annotators each.")] = "everyone",
+             " --per-video annotators each.")] = AssignRule("everyone"),
     per_video: Annotated[int, typer.Option(
         min=1, help="round-robin: annotators per video (2 or more: overlap, for agreement).")] = 1,
     replace: Annotated[bool, typer.Option(help="Drop the named annotators' earlier assignments first.")] = False,
@@ -180,7 +186,7 @@ def annotate_assign(
     `annotate assign --to ann --to bob --to cai --rule round-robin --per-video 2` gives every video to
     two of the three, loads balanced; `annotate assign --to dee --video v1 --video v7` two videos to dee.
     """
-    from glancevad.annotate.assign import assign
+    from glancevad.annotate.assign import assign, read_video_list
     from glancevad.annotate.library import scan_videos
     from glancevad.annotate.store import GlanceStore
 
@@ -188,17 +194,14 @@ def annotate_assign(
         raise GlanceVADError(f"{db}: database not found (give --videos DIR to scan a folder into it)")
     wanted = list(video or [])
     if video_list is not None:
-        if not video_list.is_file():
-            raise GlanceVADError(f"{video_list}: video list not found")
-        wanted += [line.strip() for line in video_list.read_text(encoding="utf-8").splitlines()
-                   if line.strip() and not line.lstrip().startswith("#")]
+        wanted += read_video_list(video_list)
     store = GlanceStore(db)
     if videos is not None:
         scan_videos(videos, store)
     ids = wanted or [v["id"] for v in store.videos()]
     if not ids:
         raise GlanceVADError(f"{db}: no videos to assign (give --videos DIR to scan a folder into it)")
-    assignment = assign(rule, ids, to, per_video=per_video)
+    assignment = assign(rule.value, ids, to, per_video=per_video)
     added = store.assign(assignment, replace=replace)
     queues = store.assignments()
     for name in to:
