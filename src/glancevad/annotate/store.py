@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from glancevad.annotate.progress import progress_table
+from glancevad.annotate.progress import progress_table, queue_progress
 from glancevad.annotate.review import review_reasons
 from glancevad.errors import GlanceVADError
 
@@ -313,17 +313,20 @@ class GlanceStore:
         return out
 
     def progress(self) -> dict[str, dict[str, int]]:
-        """``{annotator: {"done": n, "total": N}}``: of the annotator's queue (their assigned videos; every
-        video when none is assigned), how many they marked done or no anomaly."""
-        total = self.read().execute("SELECT COUNT(*) FROM videos").fetchone()[0]
-        done = dict(self.read().execute(
-            "SELECT annotator, COUNT(*) FROM video_state WHERE state IN ('done', 'no_anomaly') GROUP BY annotator"
-        ).fetchall())
-        queued = {r[0]: r[1:] for r in self.read().execute(
-            "SELECT a.annotator, COUNT(*), SUM(s.state IN ('done', 'no_anomaly')) FROM assignments a"
-            " LEFT JOIN video_state s ON s.video_id = a.video_id AND s.annotator = a.annotator GROUP BY a.annotator")}
-        return {name: {"done": int(queued[name][1] or 0), "total": queued[name][0]} if name in queued
-                else {"done": done.get(name, 0), "total": total} for name in self.annotators()}
+        """``{annotator: {"done": n, "total": N}}`` of people (models left out): of the annotator's queue
+        (their assigned videos; every video when none is assigned), how many they marked done or no anomaly
+        (:func:`glancevad.annotate.progress.queue_progress`, as the progress page counts)."""
+        videos, people, states = self._team_tables()
+        return queue_progress(videos, people, states, self.assignments())
+
+    def _team_tables(self) -> tuple[list[str], list[str], dict[tuple[str, str], str]]:
+        """Video ids, people's names (not models) and ``{(video, annotator): state}``: what progress counts."""
+        db = self.read()
+        videos = [r["id"] for r in db.execute("SELECT id FROM videos ORDER BY id")]
+        people = [r["name"] for r in db.execute("SELECT name FROM annotators WHERE model = 0 ORDER BY name")]
+        states = {(r["video_id"], r["annotator"]): r["state"]
+                  for r in db.execute("SELECT video_id, annotator, state FROM video_state")}
+        return videos, people, states
 
     # -- glances -------------------------------------------------------------------------------
 
@@ -530,11 +533,12 @@ class GlanceStore:
 
     def next_for_review(self, after: str | None, within: int) -> dict[str, Any] | None:
         """The first video after ``after`` (by id, wrapping round) that needs review, with its reasons."""
+        pending = self.needs_review_all(within)
         ids = [r["id"] for r in self.read().execute("SELECT id FROM videos ORDER BY id")]
         start = ids.index(after) + 1 if after in ids else 0
         for video_id in ids[start:] + ids[:start]:
-            if reasons := self.needs_review(video_id, within):
-                return {"id": video_id, "reasons": reasons}
+            if video_id in pending:
+                return {"id": video_id, "reasons": pending[video_id]}
         return None
 
     # -- undo -------------------------------------------------------------------------------------
@@ -623,12 +627,8 @@ class GlanceStore:
 
     def progress_report(self, within: int) -> dict[str, list[dict[str, Any]]]:
         """The progress page's tables (:func:`glancevad.annotate.progress.progress_table`); models left out."""
-        db = self.read()
-        videos = [r["id"] for r in db.execute("SELECT id FROM videos ORDER BY id")]
-        people = [r["name"] for r in db.execute("SELECT name FROM annotators WHERE model = 0 ORDER BY name")]
-        glances = [dict(r) for r in db.execute(f"SELECT {_GLANCE_COLUMNS} FROM glances WHERE deleted IS NULL")]
-        states = {(r["video_id"], r["annotator"]): r["state"]
-                  for r in db.execute("SELECT video_id, annotator, state FROM video_state")}
+        videos, people, states = self._team_tables()
+        glances = [dict(r) for r in self.read().execute(f"SELECT {_GLANCE_COLUMNS} FROM glances WHERE deleted IS NULL")]
         return progress_table(videos, people, glances, states, self.assignments(), within)
 
     # -- import / export ------------------------------------------------------------------------
