@@ -126,3 +126,10 @@ def test_review_changes_neither_agreement_nor_consensus(team_db, tmp_path):
     assert store.team_glances()["v3"] == {"ann": [7], "rev": [9]}
     store.undo("v2", "rev")  # the move undone: bob's proposal is back, nothing else changes
     assert store.team_glances()["v2"] == before[0]["v2"]
+
+
+def test_within_without_consensus_is_an_error(team_db, tmp_path):
+    db, _ = team_db
+    assert_user_error(run("annotate", "export", "--db", db, "--out", tmp_path / "c.csv", "--within", "3", check=False),
+                      "--within goes with --consensus")
+    assert not (tmp_path / "c.csv").exists()

@@ -113,13 +113,15 @@ def annotate_export(
         "Instead: one glance per event found by at least K annotators (every glance people clicked and did"
         " not delete, whatever the review decided, a reviewer's moves left out; glances within --within"
         " seconds chain into one event, whose glance is the median frame of its glances)."))] = None,
-    within: Annotated[float, typer.Option(min=0, help="With --consensus: seconds that chain glances into one"
-                                          " event.")] = WITHIN_S,
+    within: Annotated[float | None, typer.Option(min=0, help=f"With --consensus only: seconds that chain glances"
+                                                 f" into one event (default {WITHIN_S:g}).")] = None,
 ) -> None:
     """Export accepted glances as the official `video-id,glance` CSV (or, with --consensus K, a team's consensus)."""
+    if within is not None and consensus is None:
+        raise GlanceVADError("--within goes with --consensus K (the plain export writes the reviewed glances)")
     check_output(out, kind="file")
     if consensus is not None:
-        return _export_consensus(out, db, consensus, within, include_proposed)
+        return _export_consensus(out, db, consensus, WITHIN_S if within is None else within, include_proposed)
     from glancevad.annotate.store import GlanceStore
     from glancevad.glance import write_glances
 
@@ -309,8 +311,8 @@ def _report_scoring(scores, frames: dict[str, int]) -> None:
     trained = scores.loaded.crops
     if scores.extraction_crops is not None and scores.extraction_crops != trained:
         console.print(f"videos without features are extracted with {scores.extraction_crops} crops"
-                      f" (the network was trained on {trained if trained else 'an unknown number of'}; I3D makes"
-                      " 1, 5 or 10 and the network averages over them)")
+                      f" (the network was trained on {trained if trained else 'an unknown number of'} crops;"
+                      " I3D makes 1, 5 or 10 and the network averages over them)")
     for problem in scores.check_videos(frames):
         err_console.print(f"[yellow]features:[/] {problem}", highlight=False)
 
