@@ -288,6 +288,12 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
     def progress() -> dict[str, dict[str, int]]:
         return store.progress()
 
+    @app.get("/api/version")
+    def list_version() -> dict[str, str]:
+        """What the page polls to know when to reload the video list (its marks, queue and progress too)."""
+        scored = f":{scores.scored_count()}" if scores is not None else ""  # the list's order by unglanced peak
+        return {"version": store.list_version() + scored}
+
     @app.get("/api/videos")
     def list_videos(annotator: str | None = Query(None, max_length=40)) -> list[dict[str, Any]]:
         if annotator is not None:

@@ -250,6 +250,14 @@ class GlanceStore:
             raise NotFound(f"unknown video {video_id!r}")
         return row["version"]
 
+    def list_version(self) -> str:
+        """A token that changes whenever the video list could (any video's glances or states, the videos, the
+        annotators, the assignments): pages poll it and reload the list only when it moves. Two queries."""
+        db = self.read()
+        videos = db.execute("SELECT TOTAL(version), COUNT(*), (SELECT COUNT(*) FROM annotators) FROM videos").fetchone()
+        queued = db.execute("SELECT COUNT(*), TOTAL(assigned) FROM assignments").fetchone()
+        return ":".join(str(value) for value in (*videos, *queued))
+
     def add_annotator(self, name: str, *, reviewer: bool = False, model: bool = False) -> str:
         """Register ``name`` (idempotent); ``reviewer=True`` also grants the reviewer role, ``model=True``
         marks a network whose proposals are exported only once a reviewer accepts them."""

@@ -267,6 +267,11 @@ class ScoreProvider:
             self._status[video_id] = {"state": "ready"}
         return scores, {"state": "ready"}
 
+    def scored_count(self) -> int:
+        """How many videos have scores so far (the video list's "unglanced" order changes with it)."""
+        with self._lock:
+            return len(self._scores)
+
     def events(self, video_id: str, scores: np.ndarray, frames: int, fps: float) -> list[Event]:
         """The events (:func:`glancevad.assist.peaks.find_peaks`) of a scored video of ``frames`` frames at ``fps``.
 

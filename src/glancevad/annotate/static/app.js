@@ -25,6 +25,8 @@ const app = {
   model: null,        // {checkpoint, model, threshold, near} with --checkpoint, else null
   scores: null,       // the open video's {scores (per snippet), frames_per_snippet, peaks}
   queue: null,        // the videos assigned to the annotator (a Set; null: none assigned, every video is theirs)
+  listVersion: null,  // the server's list version when the video list was last loaded (the poll reloads it when it moves)
+  polls: 0,           // polls completed (tests wait on it instead of on the clock)
 };
 
 // ---------------------------------------------------------------- server calls
@@ -250,7 +252,9 @@ function renderVideos() {
 }
 
 async function loadVideos() {
-  // both answers first, then both drawn: the list never shows without its progress line
+  // the version first: a list loaded while something changes is never marked newer than it is
+  const { version } = await api("GET", "/api/version");
+  // every answer first, then all drawn: the list never shows without its progress line
   const [videos, progress, pending, queue] = await Promise.all([api("GET", `/api/videos?annotator=${who()}`),
     api("GET", "/api/progress"), api("GET", "/api/review/pending"), api("GET", `/api/queue?annotator=${who()}`)]);
   for (const video of videos) video.review = pending[video.id] || [];
@@ -263,6 +267,7 @@ async function loadVideos() {
   $("progress").textContent = `${mine.done} of ${mine.total} done`;
   $("progress").dataset.queue = app.queue ? "1" : "";
   $("progress").title = Object.entries(progress).map(([name, p]) => `${name}: ${p.done} of ${p.total} done`).join("\n");
+  app.listVersion = version;
 }
 
 async function openVideo(id, frame = 0) {
@@ -357,18 +362,25 @@ async function refresh() {
 
 // Another tab or annotator changed the video: redraw it as it is now. Their work never blocks this
 // page's, so the status line (this page's own messages) is left alone; a quiet line says when.
+// The video list (review marks, queue, progress) is reloaded whenever the server's list version moves,
+// whichever video changed (a reviewer's decisions, an assignment), with a video open or not.
 async function poll() {
-  if (!app.video || app.busy || document.hidden) return;
-  const id = app.video.id;
+  if (app.listVersion === null || app.busy || document.hidden) return;  // not signed in yet, or writing
+  const video = app.video;
   const opening = app.opening;  // a video opened meanwhile: this poll's answer is not about it
   try {
-    const { version } = await api("GET", `/api/videos/${enc(id)}/version`);
-    if (version !== app.version && !app.busy && app.video && app.video.id === id && app.opening === opening) {
+    const [list, open] = await Promise.all([api("GET", "/api/version"),
+      video ? api("GET", `/api/videos/${enc(video.id)}/version`) : null]);
+    if (app.busy || app.opening !== opening) return;
+    if (open && open.version !== app.version && app.video === video) {
       await refresh();
       await loadVideos();
       if (app.opening !== opening) return;
       $("live").textContent = `updated with changes from other tabs or annotators at ${new Date().toLocaleTimeString()}`;
+    } else if (list.version !== app.listVersion) {
+      await loadVideos();
     }
+    app.polls += 1;
   } catch (_) { /* the next poll tries again */ }
 }
 
