@@ -4,8 +4,9 @@ A and R judge the glance shown and move on to the next unreviewed one; N and P g
 and say when there is no further glance (and then A / R act on nothing); the review panel is on the
 first screen at 1366x768; the video list marks videos needing review; opening videos never shows a
 "changed by others" line that nobody caused. Then: the zoomed timeline follows the playhead, a click
-puts the hover thumbnail away, and the frame-mapping explanation stays in the help. Last, the video
-list follows others' changes.
+puts the hover thumbnail away, and the frame-mapping explanation stays in the help. Last, keys that
+write act on the video shown when they were pressed, after the writes before them (Ctrl+Enter right
+after G, U or "no anomaly" then a click on another video), and the video list follows others' changes.
 
 Waits are on conditions (the page counts its polls in ``app.polls``), never on the clock.
 """
@@ -262,6 +263,98 @@ def test_zoomed_timeline_follows_and_thumbnails_go_away(server, browser):
     page.wait_for_function("() => document.getElementById('thumb').hidden")  # not left over the picture
     page.mouse.move(box["x"] + 60, box["y"] + box["height"] / 2)
     page.wait_for_function("() => !document.getElementById('thumb').hidden")  # hovering again brings it back
+
+
+# -- keys that write act on the video shown when they were pressed, after the writes before them ------------
+
+
+class Held:
+    """The page's ``method`` requests to URLs matching ``pattern``, held back until :meth:`release`: a
+    server slower than the keys, made certain."""
+
+    def __init__(self, page, pattern: str, method: str = "POST"):
+        self.page, self.pattern, self.routes = page, pattern, []
+
+        def handler(route):
+            if route.request.method == method:
+                self.routes.append(route)
+            else:
+                route.continue_()
+
+        self.handler = handler
+        page.route(pattern, handler)
+
+    def wait(self) -> None:
+        """Until one request is held (the page's key handler has sent it)."""
+        for _ in range(750):  # 15 s
+            if self.routes:
+                return
+            self.page.wait_for_timeout(20)  # lets Playwright deliver the request to the handler
+        raise AssertionError(f"no {self.pattern} request was sent")
+
+    def release(self) -> None:
+        self.page.unroute(self.pattern, self.handler)
+        for route in self.routes:
+            route.continue_()
+
+
+def state(page, url: str, video: str, annotator: str) -> str:
+    return page.request.get(f"{url}/api/videos/{video}?annotator={annotator}").json()["state"]
+
+
+def frames_of(page, url: str, video: str) -> list[int]:
+    return [g["frame"] for g in page.request.get(f"{url}/api/videos/{video}/glances").json()]
+
+
+def test_done_right_after_g_counts_the_glance(server, browser):
+    """Ctrl+Enter checked the glances at the key press, before G's glance was saved: it asked "no anomaly?",
+    and Y marked a glanced video no_anomaly. The check runs in its turn now."""
+    url = server.url
+    page = signed_in(browser, url, "alice")
+    open_video(page, "v1")
+    page.keyboard.press("ArrowRight")
+    at_frame(page, 1)
+    held = Held(page, "**/api/videos/v1/glances")
+    try:
+        page.keyboard.press("g")
+        held.wait()
+        page.keyboard.press("Control+Enter")  # the glance is not saved yet
+        assert page.locator("#ask").is_hidden()
+    finally:
+        held.release()
+    page.wait_for_function("() => document.getElementById('title').textContent === 'v2' && app.busy === 0")
+    assert page.locator("#ask").is_hidden()
+    assert state(page, url, "v1", "alice") == "done" and frames_of(page, url, "v1") == [1]
+    assert not [t for t in page.evaluate("window.__said") if "no anomaly" in t or "failed" in t]
+
+
+def test_undo_and_marks_act_on_the_video_they_were_pressed_on(server, browser):
+    """U and "no anomaly" pressed on v1 wait behind a glance still being saved; meanwhile the annotator
+    opens v2. They read the open video when their turn came, so the undo deleted alice's glance on v2 and
+    v2 was marked; they act on v1, where they were pressed, and say so."""
+    url = server.url
+    page = signed_in(browser, url, "alice")
+    glance(page, url, "v2", "alice", 5)  # her last action on v2: an undo there would delete it
+    open_video(page, "v1")
+    held = Held(page, "**/api/videos/v1/glances")
+    try:
+        page.keyboard.press("g")
+        held.wait()
+        start = len(page.evaluate("window.__said"))
+        page.keyboard.press("u")  # undoes that glance, once it is saved
+        page.locator("#no-anomaly").click()  # then marks v1
+        page.locator("#videos li[data-id='v2']").click()
+        page.wait_for_function("() => app.video && app.video.id === 'v2' && app.review === null"
+                               " && document.getElementById('title').textContent === 'v2'")
+    finally:
+        held.release()
+    said_since(page, start, "undid adding the glance")
+    said_since(page, start, "marked no anomaly (on v1) · saved")
+    page.wait_for_function("() => app.busy === 0")
+    assert "(on v1)" in said_since(page, start, "undid adding the glance")
+    assert frames_of(page, url, "v1") == [] and frames_of(page, url, "v2") == [5]
+    assert state(page, url, "v1", "alice") == "no_anomaly" and state(page, url, "v2", "alice") == "in_progress"
+    assert page.locator("#title").text_content() == "v2"  # the page stays on the video opened
 
 
 def test_the_video_list_follows_others_changes(server, browser, tmp_path):

@@ -27,6 +27,7 @@ const app = {
   queue: null,        // the videos assigned to the annotator (a Set; null: none assigned, every video is theirs)
   listVersion: null,  // the server's list version when the video list was last loaded (the poll reloads it when it moves)
   polls: 0,           // polls completed (tests wait on it instead of on the clock)
+  asking: null,       // the video the "no anomaly?" question is about
 };
 
 // ---------------------------------------------------------------- server calls
@@ -569,62 +570,89 @@ async function keepGlanceNow(id) {
   }
 }
 
+// U, Ctrl+Z: undo on the video shown when the key was pressed (its turn may come after another video opened).
 function undo() {
-  return serial(undoNow);
+  if (!app.video) return undefined;
+  const video = app.video;
+  return serial(() => undoNow(video));
 }
 
-async function undoNow() {
-  if (!app.video) return;
+// " (on v2)" when `video` is no longer the one shown: a message about another video names it.
+function elsewhere(video) {
+  return app.video === video ? "" : ` (on ${video.id})`;
+}
+
+async function undoNow(video) {
   const result = await act("undo", () =>
-    api("POST", `/api/videos/${enc(app.video.id)}/undo`, { annotator: app.annotator }));
+    api("POST", `/api/videos/${enc(video.id)}/undo`, { annotator: app.annotator }));
   if (!result) return;
   await afterChange();
-  say(result.undone ? result.undone.message : `nothing of yours to undo on ${app.video.id}`);
+  say(result.undone ? result.undone.message + elsewhere(video) : `nothing of yours to undo on ${video.id}`);
 }
 
+// Mark the video shown now (when the key or button was pressed), after the writes before it.
 function setState(state) {
-  return serial(() => setStateNow(state));
+  if (!app.video) return Promise.resolve(undefined);
+  const video = app.video;
+  return serial(() => setStateNow(state, video));
 }
 
-async function setStateNow(state) {
-  if (!app.video) return undefined;
+async function setStateNow(state, video) {
   const result = await act(`mark ${state.replace("_", " ")}`, () =>
-    api("POST", `/api/videos/${enc(app.video.id)}/state`, { annotator: app.annotator, state }));
+    api("POST", `/api/videos/${enc(video.id)}/state`, { annotator: app.annotator, state }));
   if (result) {
-    $("state").textContent = result.state;
-    say(`marked ${state.replace("_", " ")} · saved`);
+    if (app.video === video) $("state").textContent = result.state;
+    say(`marked ${state.replace("_", " ")}${elsewhere(video)} · saved`);
   }
   return result;
 }
 
-async function doneAndNext() {
-  if (!app.video) return;
-  const mine = app.glances.filter((g) => g.annotator === app.annotator && g.status !== "rejected");
-  if (app.mode === "annotate" && !mine.length) { ask(); return; }
-  await finish("done");
+// Ctrl+Enter: done, then the next unfinished video. Whether the annotator glanced the video is asked
+// when the key's turn comes, after the writes before it: a G pressed just before is saved by then and
+// counts (checked at the key press, it did not, and "no anomaly?" then marked a glanced video).
+function doneAndNext() {
+  if (!app.video) return undefined;
+  const video = app.video;
+  const mode = app.mode;
+  return serial(async () => {
+    if (mode === "annotate") {
+      let mine;
+      try {
+        mine = await api("GET", `/api/videos/${enc(video.id)}/glances?annotator=${who()}`);
+      } catch (error) {
+        say(`done failed: ${error.message}`, true);
+        return undefined;
+      }
+      if (!mine.some((g) => g.status !== "rejected")) { ask(video); return undefined; }
+    }
+    return setStateNow("done", video);
+  }).then((result) => (result ? moveOn(video) : undefined));
 }
 
-async function finish(state) {
-  if (!(await setState(state))) return;
-  const current = app.video.id;
+// After marking `video` finished: open the next unfinished video of the list, unless another is open by now.
+async function moveOn(video) {
   await loadVideos();
+  if (app.video !== video) return;
   const order = visibleVideos();
-  const index = order.findIndex((v) => v.id === current);
+  const index = order.findIndex((v) => v.id === video.id);
   const next = order.slice(index + 1).concat(order.slice(0, index)).find((v) => v.state !== "done" && v.state !== "no_anomaly");
   if (next) await openVideo(next.id);
   else say("every video in the list is done");
 }
 
 // "done" without a glance: does the video have no anomaly?
-function ask() {
+function ask(video) {
+  app.asking = video;
   $("ask").hidden = false;
   $("ask-yes").focus();
 }
 
 async function answer(noAnomaly) {
   $("ask").hidden = true;
-  if (noAnomaly) await finish("no_anomaly");
-  else say("not marked: add a glance (G) on each abnormal event, then done");
+  const video = app.asking;
+  app.asking = null;
+  if (!noAnomaly || !video) { say("not marked: add a glance (G) on each abnormal event, then done"); return; }
+  if (await serial(() => setStateNow("no_anomaly", video))) await moveOn(video);
 }
 
 // Q: after the writes in flight, so that their messages never overwrite the queue's.
