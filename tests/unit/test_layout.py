@@ -158,3 +158,13 @@ def test_the_annotation_server_imports_no_torch():
 
     code = "import glancevad.annotate.server, sys; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_docs_name_the_layers_as_declared():
+    """docs/extending.md's sentence of layers, lowest first, is LAYERS (a unit added here is added there)."""
+    import re
+
+    text = (SOURCE.parents[1] / "docs" / "extending.md").read_text()
+    sentence = " ".join(text.split("could not follow): ", 1)[1].split(". `report`", 1)[0].split())
+    written = [tuple(name.strip(" `") for name in layer.split(",")) for layer in sentence.split("→")]
+    assert written == LAYERS, re.sub(r"\s+", " ", sentence)

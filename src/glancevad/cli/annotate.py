@@ -1,4 +1,6 @@
-"""``glancevad annotate`` (serve), ``annotate export`` and ``annotate import``: the glance annotation tool."""
+"""``glancevad annotate``: the glance annotation tool. Serve a video folder (the default command), ``annotate
+export`` (accepted glances, or a team's consensus), ``annotate import``, ``annotate assign`` (work assignment)
+and ``annotate agreement`` (how far annotators agree)."""
 
 from __future__ import annotations
 
