@@ -293,9 +293,10 @@ class Held:
         raise AssertionError(f"no {self.pattern} request was sent")
 
     def release(self) -> None:
-        self.page.unroute(self.pattern, self.handler)
+        """Send the held requests on, then stop holding."""
         for route in self.routes:
             route.continue_()
+        self.page.unroute(self.pattern, self.handler)
 
 
 def state(page, url: str, video: str, annotator: str) -> str:
