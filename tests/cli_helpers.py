@@ -5,15 +5,24 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+
+def bare_env() -> dict[str, str]:
+    """A user's bare environment for ``python -m glancevad``: the weights cache of this test session kept,
+    and the glancevad this session imports (a worktree's, say, rather than the one installed)."""
+    import glancevad
+
+    env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(glancevad.__file__).parents[1])}
+    if os.environ.get("GLANCEVAD_CACHE"):  # model assistance may convert the I3D weights
+        env["GLANCEVAD_CACHE"] = os.environ["GLANCEVAD_CACHE"]
+    return env
 
 
 def run(*args, check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess:
-    """``python -m glancevad ARGS`` with a bare environment (the weights cache of this test session kept)."""
-    env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin"}
-    if os.environ.get("GLANCEVAD_CACHE"):
-        env["GLANCEVAD_CACHE"] = os.environ["GLANCEVAD_CACHE"]
+    """``python -m glancevad ARGS`` in :func:`bare_env`."""
     proc = subprocess.run([sys.executable, "-m", "glancevad", *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=timeout)
+                          env=bare_env(), timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -48,13 +57,10 @@ class AnnotateServer:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {"PATH": "/usr/bin:/bin", "COLUMNS": "200"}
-        if os.environ.get("GLANCEVAD_CACHE"):  # model assistance may convert the I3D weights
-            env["GLANCEVAD_CACHE"] = os.environ["GLANCEVAD_CACHE"]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "glancevad", "annotate", "--videos", str(videos), "--db", str(db),
              "--port", str(self.port), *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=bare_env(),
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

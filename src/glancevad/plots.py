@@ -78,6 +78,18 @@ def plot_mined_share(
     return save_figure(fig, path, dpi=110)
 
 
+def distance_range(distances_s: Sequence[float], within_s: float) -> tuple[float, float]:
+    """The histogram range of matched glances' distances: ``(0, within_s)``, widened to the largest distance.
+
+    Glances are matched within ``round(within_s * fps)`` frames, which can be a little more than
+    ``within_s`` (2 s at 29.97 fps: 60 frames, 2.002 s); a range of ``(0, within_s)`` dropped those.
+
+    >>> distance_range([0.5, 2.002], 2.0)
+    (0.0, 2.002)
+    """
+    return 0.0, float(max(within_s, max(distances_s, default=0.0), 1e-9))
+
+
 def plot_agreement(
     path: str | os.PathLike, annotators: Sequence[str], rates: Mapping[tuple[str, str], float],
     distances_s: Sequence[float], *, measure: str, within_s: float,
@@ -110,8 +122,8 @@ def plot_agreement(
     left.set_title(f"{measure} (%) per annotator pair", fontsize=10)
     fig.colorbar(image, ax=left, fraction=0.046, pad=0.04)
     if len(distances_s):
-        right.hist(distances_s, bins=min(30, max(5, len(distances_s) // 3)), range=(0, max(within_s, 1e-9)),
-                   color="tab:blue")
+        right.hist(distances_s, bins=min(30, max(5, len(distances_s) // 3)),
+                   range=distance_range(distances_s, within_s), color="tab:blue")
     right.set_xlabel("distance between matched glances (s)")
     right.set_ylabel("glance pairs")
     right.set_title(f"{len(distances_s)} matched pairs (within {within_s:g} s)", fontsize=10)

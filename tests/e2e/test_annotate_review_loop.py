@@ -4,7 +4,11 @@ A and R judge the glance shown and move on to the next unreviewed one; N and P g
 and say when there is no further glance (and then A / R act on nothing); the review panel is on the
 first screen at 1366x768; the video list marks videos needing review; opening videos never shows a
 "changed by others" line that nobody caused. Then: the zoomed timeline follows the playhead, a click
-puts the hover thumbnail away, and the frame-mapping explanation stays in the help.
+puts the hover thumbnail away, and the frame-mapping explanation stays in the help. Last, keys that
+write act on the video shown when they were pressed, after the writes before them (Ctrl+Enter right
+after G, U or "no anomaly" then a click on another video), and the video list follows others' changes.
+
+Waits are on conditions (the page counts its polls in ``app.polls``), never on the clock.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import pytest
 
 from browser import CHROMIUM, FLAGS, require_chromium, sign_in
 from cli_helpers import AnnotateServer
+from glancevad.annotate.store import GlanceStore
 from media import write_video
 
 require_chromium()
@@ -83,6 +88,22 @@ def open_video(page, video: str) -> None:
     at_frame(page, 0)
 
 
+def polls_pass(page, count: int = 2) -> None:
+    """Wait until the page has polled the server ``count`` more times (a poll redraws what others changed)."""
+    page.wait_for_function("(n) => app.polls >= n", arg=page.evaluate("app.polls") + count)
+
+
+def said_since(page, start: int, text: str) -> str:
+    """Wait for a status message containing ``text`` shown after the first ``start`` recorded ones; return it."""
+    page.wait_for_function("([start, text]) => window.__said.slice(start).some((t) => t.includes(text))",
+                           arg=[start, text])
+    return next(t for t in page.evaluate("window.__said")[start:] if text in t)
+
+
+def next_for_review(page, url: str, after: str | None) -> str | None:
+    return page.request.get(f"{url}/api/review/next" + (f"?after={after}" if after else "")).json()["id"]
+
+
 def go_to(page, frame: int) -> None:
     page.keyboard.press("f")
     page.keyboard.type(str(frame))
@@ -148,7 +169,7 @@ def test_the_reviewer_loop(server, browser):
 
     rev.keyboard.press("q")  # the queue's message stays
     says(rev, "v2 needs review: 1 unreviewed")
-    rev.wait_for_timeout(2500)  # a poll or two
+    polls_pass(rev)
     assert "v2 needs review" in rev.locator("#status").text_content()
     assert not [text for text in rev.evaluate("window.__said") if "not saved" in text or "failed" in text]
 
@@ -167,23 +188,41 @@ def test_opening_videos_never_says_others_changed_them(server, browser):
         alice.keyboard.press("g")
         alice.locator(f"#videos li[data-id='{following}']").click()  # while the glance is being saved
         alice.wait_for_function("(v) => document.getElementById('title').textContent === v", arg=following)
-    alice.wait_for_timeout(2500)  # the polls that would have seen the "change"
+    alice.wait_for_function("() => app.busy === 0")
+    polls_pass(alice)  # the polls that would have seen the "change"
     assert [t for t in alice.evaluate("window.__live") if t] == []
     said = alice.evaluate("window.__said")
     alice.close()  # the reviewer's decisions are changes by another: alice's page would rightly say so
     rev = signed_in(browser, url, "rev")
+    shown = None  # the video rev's page shows
+    accepted = []
     for _ in range(6):
+        # Q opens the next video needing review after the one shown (a video already open is opened anew):
+        # waited for by its own message, which the page says once that video is open and drawn
+        expected = next_for_review(rev, url, shown)
+        start = len(rev.evaluate("window.__said"))
         rev.keyboard.press("q")
-        rev.wait_for_function("() => document.getElementById('status').textContent.includes('needs review')"
-                              " && app.review !== null && !document.getElementById('player').seeking")
+        said_since(rev, start, f"{expected} needs review")
+        rev.wait_for_function("(v) => app.video.id === v && app.review !== null"
+                              " && !document.getElementById('player').seeking", arg=expected)
+        start = len(rev.evaluate("window.__said"))
         rev.keyboard.press("n")
         rev.keyboard.press("a")
         rev.keyboard.press("q")  # while the decision is being saved
+        said_since(rev, start, "accepted glance #")
+        accepted.append(expected)
         rev.wait_for_function("() => app.busy === 0")
-    rev.wait_for_timeout(2500)
+        # that Q ran after the decision: it opened the first video still needing review after this one
+        following = next_for_review(rev, url, expected)
+        said_since(rev, start, f"{following} needs review" if following else "no video needs review")
+        if following:
+            rev.wait_for_function("(v) => app.video.id === v && app.review !== null", arg=following)
+        shown = following or expected
+    polls_pass(rev)
     assert [t for t in rev.evaluate("window.__live") if t] == []
-    assert "needs review" in rev.locator("#status").text_content() or "no video needs review" in rev.locator(
-        "#status").text_content()
+    assert sorted(accepted) == order[:6]  # each video judged once, and every decision landed:
+    assert {v: statuses(rev, url, v) for v in order[:6]} == dict.fromkeys(order[:6], {1: "accepted"})
+    assert "no video needs review" in rev.locator("#status").text_content()
     said += rev.evaluate("window.__said")
     assert not [text for text in said if "not saved" in text or "failed" in text or "changed" in text]
     frames = {v: [g["frame"] for g in rev.request.get(f"{url}/api/videos/{v}/glances").json()] for v in order[:6]}
@@ -208,13 +247,14 @@ def test_zoomed_timeline_follows_and_thumbnails_go_away(server, browser):
     assert page.evaluate(in_view)
     go_to(page, 3)
     assert page.evaluate(in_view)
+    page.evaluate("window.__outside = []; window.__samples = 0")
     page.keyboard.press("Space")  # playing: the timeline scrolls along
-    seen = []
-    for _ in range(12):
-        page.wait_for_timeout(120)
-        seen.append((page.evaluate("Number(document.getElementById('frame').textContent)"), page.evaluate(in_view)))
+    # checked at every animation frame until the playhead passes frame 20: never out of view meanwhile
+    page.wait_for_function(f"""() => {{ const frame = Number(document.getElementById('frame').textContent);
+      window.__samples += 1; if (!({in_view})()) window.__outside.push(frame); return frame > 20; }}""",
+                           polling="raf")
     page.keyboard.press("Space")
-    assert max(f for f, _ in seen) > 20 and all(ok for _, ok in seen), seen
+    assert page.evaluate("window.__outside") == [] and page.evaluate("window.__samples") > 1
 
     box = page.locator("#timeline-wrap").bounding_box()
     page.mouse.move(box["x"] + 40, box["y"] + box["height"] / 2)
@@ -223,3 +263,115 @@ def test_zoomed_timeline_follows_and_thumbnails_go_away(server, browser):
     page.wait_for_function("() => document.getElementById('thumb').hidden")  # not left over the picture
     page.mouse.move(box["x"] + 60, box["y"] + box["height"] / 2)
     page.wait_for_function("() => !document.getElementById('thumb').hidden")  # hovering again brings it back
+
+
+# -- keys that write act on the video shown when they were pressed, after the writes before them ------------
+
+
+class Held:
+    """The page's ``method`` requests to URLs matching ``pattern``, held back until :meth:`release`: a
+    server slower than the keys, made certain."""
+
+    def __init__(self, page, pattern: str, method: str = "POST"):
+        self.page, self.pattern, self.routes = page, pattern, []
+
+        def handler(route):
+            if route.request.method == method:
+                self.routes.append(route)
+            else:
+                route.continue_()
+
+        self.handler = handler
+        page.route(pattern, handler)
+
+    def wait(self) -> None:
+        """Until one request is held (the page's key handler has sent it)."""
+        for _ in range(750):  # 15 s
+            if self.routes:
+                return
+            self.page.wait_for_timeout(20)  # lets Playwright deliver the request to the handler
+        raise AssertionError(f"no {self.pattern} request was sent")
+
+    def release(self) -> None:
+        """Send the held requests on, then stop holding."""
+        for route in self.routes:
+            route.continue_()
+        self.page.unroute(self.pattern, self.handler)
+
+
+def state(page, url: str, video: str, annotator: str) -> str:
+    return page.request.get(f"{url}/api/videos/{video}?annotator={annotator}").json()["state"]
+
+
+def frames_of(page, url: str, video: str) -> list[int]:
+    return [g["frame"] for g in page.request.get(f"{url}/api/videos/{video}/glances").json()]
+
+
+def test_done_right_after_g_counts_the_glance(server, browser):
+    """Ctrl+Enter checked the glances at the key press, before G's glance was saved: it asked "no anomaly?",
+    and Y marked a glanced video no_anomaly. The check runs in its turn now."""
+    url = server.url
+    page = signed_in(browser, url, "alice")
+    open_video(page, "v1")
+    page.keyboard.press("ArrowRight")
+    at_frame(page, 1)
+    held = Held(page, "**/api/videos/v1/glances")
+    try:
+        page.keyboard.press("g")
+        held.wait()
+        page.keyboard.press("Control+Enter")  # the glance is not saved yet
+        assert page.locator("#ask").is_hidden()
+    finally:
+        held.release()
+    page.wait_for_function("() => document.getElementById('title').textContent === 'v2' && app.busy === 0")
+    assert page.locator("#ask").is_hidden()
+    assert state(page, url, "v1", "alice") == "done" and frames_of(page, url, "v1") == [1]
+    assert not [t for t in page.evaluate("window.__said") if "no anomaly" in t or "failed" in t]
+
+
+def test_undo_and_marks_act_on_the_video_they_were_pressed_on(server, browser):
+    """U and "no anomaly" pressed on v1 wait behind a glance still being saved; meanwhile the annotator
+    opens v2. They read the open video when their turn came, so the undo deleted alice's glance on v2 and
+    v2 was marked; they act on v1, where they were pressed, and say so."""
+    url = server.url
+    page = signed_in(browser, url, "alice")
+    glance(page, url, "v2", "alice", 5)  # her last action on v2: an undo there would delete it
+    open_video(page, "v1")
+    held = Held(page, "**/api/videos/v1/glances")
+    try:
+        page.keyboard.press("g")
+        held.wait()
+        start = len(page.evaluate("window.__said"))
+        page.keyboard.press("u")  # undoes that glance, once it is saved
+        page.locator("#no-anomaly").click()  # then marks v1
+        page.locator("#videos li[data-id='v2']").click()
+        page.wait_for_function("() => app.video && app.video.id === 'v2' && app.review === null"
+                               " && document.getElementById('title').textContent === 'v2'")
+    finally:
+        held.release()
+    said_since(page, start, "undid adding the glance")
+    said_since(page, start, "marked no anomaly (on v1) · saved")
+    page.wait_for_function("() => app.busy === 0")
+    assert "(on v1)" in said_since(page, start, "undid adding the glance")
+    assert frames_of(page, url, "v1") == [] and frames_of(page, url, "v2") == [5]
+    assert state(page, url, "v1", "alice") == "no_anomaly" and state(page, url, "v2", "alice") == "in_progress"
+    assert page.locator("#title").text_content() == "v2"  # the page stays on the video opened
+
+
+def test_the_video_list_follows_others_changes(server, browser, tmp_path):
+    """The list (review marks, queue, progress) is reloaded by the poll whenever anything in it changed,
+    not only when the open video did: here no video is open at all."""
+    url = server.url
+    rev = signed_in(browser, url, "rev")
+    assert rev.locator("#videos li[data-review='1']").count() == 0
+    glance(rev, url, "v3", "ann", 7)  # another annotator, through the API
+    rev.wait_for_function("() => document.querySelector(\"#videos li[data-id='v3']\").dataset.review === '1'")
+    alice = signed_in(browser, url, "alice")
+    assert alice.locator("#progress").text_content() == "0 of 6 done"
+    GlanceStore(tmp_path / "g.sqlite").assign({"alice": ["v1", "v4"]})  # as `annotate assign` does, server running
+    alice.wait_for_function("() => document.getElementById('progress').textContent === '0 of 2 done'"
+                            " && !document.getElementById('queue-label').hidden")
+    alice.request.post(f"{url}/api/videos/v4/state", data={"annotator": "alice", "state": "no_anomaly"})
+    alice.wait_for_function("() => document.getElementById('progress').textContent === '1 of 2 done'")
+    assert [t for t in alice.evaluate("window.__live") if t] == []  # no video open: nothing "updated"
+

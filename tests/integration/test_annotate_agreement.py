@@ -37,7 +37,9 @@ def team_db(tmp_path):
 
 def test_agreement_table_json_and_png(team_db, tmp_path):
     db, truth = team_db
-    printed = run("annotate", "agreement", "--db", db, "--ground-truth", truth, "--within", "1").stdout
+    done = run("annotate", "agreement", "--db", db, "--ground-truth", truth, "--within", "1")
+    printed = done.stdout
+    assert "note:" not in done.stderr  # v1 has ground truth
     out = tmp_path / "team-agreement"
     assert f"wrote {out / 'agreement.png'} and {out / 'agreement.json'}" in printed.replace("\n", "")
     rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
@@ -52,8 +54,14 @@ def test_agreement_table_json_and_png(team_db, tmp_path):
     assert report["pairs"][1]["median_distance_s"] is None  # nan is written as null
     assert (out / "agreement.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # without ground truth: no same-event column, the glances alone
-    printed = run("annotate", "agreement", "--db", db, "--within", "1", "--out", tmp_path / "plain").stdout
-    assert "same event" not in printed and (tmp_path / "plain" / "agreement.png").is_file()
+    done = run("annotate", "agreement", "--db", db, "--within", "1", "--out", tmp_path / "plain")
+    assert "same event" not in done.stdout and (tmp_path / "plain" / "agreement.png").is_file()
+    assert done.stderr.strip() == ""  # no "note: none of the compared videos is in None"
+    # ground truth of other videos only: said, and the glances alone are compared
+    other = write_ground_truth(tmp_path / "other.json", {"v9": np.zeros(40, dtype=np.uint8)})
+    done = run("annotate", "agreement", "--db", db, "--ground-truth", other, "--out", tmp_path / "other")
+    assert f"note: none of the compared videos is in {other}" in done.stderr.replace("\n", "")
+    assert "same event" not in done.stdout
 
 
 def test_consensus_export(team_db, tmp_path):
@@ -82,3 +90,46 @@ def test_agreement_bad_input(team_db, tmp_path):
     assert_user_error(run("annotate", "agreement", "--db", alone, check=False), "no video has glances", "two or more")
     assert_user_error(run("annotate", "export", "--db", db, "--out", tmp_path / "c.csv", "--consensus", "2",
                           "--include-proposed", check=False), "--consensus", "drop --include-proposed")
+
+
+def test_review_changes_neither_agreement_nor_consensus(team_db, tmp_path):
+    """Agreement and consensus count what the annotators clicked: K (which rejects every other glance within
+    --duplicate-frames, bob's of the event ann found too), R and A change nothing, and a reviewer's move
+    makes no glance of the reviewer's (rev takes part only once rev glances a video with G)."""
+    from glancevad.annotate.agreement import WITHIN_S, pair_agreements, team_consensus
+
+    db, _ = team_db
+    store = GlanceStore(db)
+    store.add_annotator("rev", reviewer=True)
+    fps = {v["id"]: v["fps"] for v in store.videos()}
+
+    def measured():
+        team = store.team_glances()
+        pairs, overall = pair_agreements(team, fps=fps, within_s=1.0)
+        return team, [p.summary() for p in pairs], overall.summary(), team_consensus(team, fps=fps, k=2,
+                                                                                      within_s=WITHIN_S)
+
+    before = measured()
+    assert before[0]["v1"] == {"ann": [20, 120], "bob": [25], "cy": []}
+    by_frame = {(g["video_id"], g["frame"]): g["id"] for v in ("v1", "v2", "v3") for g in store.glances(v)}
+    store.keep(by_frame["v1", 20], "rev", 8)  # bob's 25 is rejected as a duplicate of ann's 20
+    assert {g["frame"]: g["status"] for g in store.glances("v1")}[25] == "rejected"
+    store.review(by_frame["v1", 120], "rejected", "rev")
+    store.review(by_frame["v2", 100], "accepted", "rev")
+    moved = store.move(by_frame["v2", 300], 305, "rev")  # an accepted glance of rev's at 305
+    assert moved["annotator"] == "rev"
+    assert measured() == before
+    out = tmp_path / "consensus.csv"
+    run("annotate", "export", "--db", db, "--out", out, "--consensus", "2", "--within", "1")
+    assert out.read_text() == "video-id,glance\nv1,20\n"  # as before the review (test_consensus_export)
+    store.add_glance("v3", 9, "rev", status="accepted")  # rev glances v3 (G in review mode): rev took part
+    assert store.team_glances()["v3"] == {"ann": [7], "rev": [9]}
+    store.undo("v2", "rev")  # the move undone: bob's proposal is back, nothing else changes
+    assert store.team_glances()["v2"] == before[0]["v2"]
+
+
+def test_within_without_consensus_is_an_error(team_db, tmp_path):
+    db, _ = team_db
+    assert_user_error(run("annotate", "export", "--db", db, "--out", tmp_path / "c.csv", "--within", "3", check=False),
+                      "--within goes with --consensus")
+    assert not (tmp_path / "c.csv").exists()

@@ -436,6 +436,31 @@ def test_undo_never_wipes_someone_elses_change(client):
     assert undone["kind"] == "add" and client.get("/api/videos/alpha/glances").json() == []
 
 
+def test_the_list_version_moves_with_everything_the_video_list_shows(client):
+    """The page reloads its video list when /api/version moves: glances, reviews, states, assignments and
+    annotators move it; reads do not."""
+    def version():
+        return client.get("/api/version").json()["version"]
+
+    seen = [version()]
+    client.get("/api/videos?annotator=ann")
+    client.get("/api/review/pending")
+    assert version() == seen[-1]
+    glance = client.post("/api/videos/beta/glances", json={"annotator": "ann", "frame": 1}).json()
+    seen.append(version())
+    client.post(f"/api/glances/{glance['id']}/review", json={"reviewer": "rev", "status": "accepted"})
+    seen.append(version())
+    client.post("/api/videos/alpha/state", json={"annotator": "bob", "state": "no_anomaly"})
+    seen.append(version())
+    client.store.assign({"ann": ["alpha"]})
+    seen.append(version())
+    client.store.assign({"ann": ["beta"]}, replace=True)  # as many assignments as before: still a change
+    seen.append(version())
+    client.post("/api/annotators", json={"name": "newcomer"})
+    seen.append(version())
+    assert len(set(seen)) == len(seen), seen
+
+
 def test_review_queue_and_progress(client):
     assert client.get("/api/review/next").json() == {"id": None, "reasons": []}
     client.post("/api/videos/beta/glances", json={"annotator": "ann", "frame": 1})

@@ -36,16 +36,39 @@ def test_assign_by_rule_and_by_list(videos, tmp_path):
     (["--to", "ann", "--video", "nope"], ["1 unknown video id(s): nope", "scan the folder with --videos DIR"]),
     (["--to", "ann", "--to", "bob", "--rule", "round-robin", "--per-video", "3"],
      ["--per-video must be from 1 to the number of annotators (2), not 3"]),
-    (["--to", "ann", "--rule", "shuffle"], ["--rule must be one of everyone, round-robin"]),
+    (["--to", "ann", "--rule", "shuffle"], ["'--rule'", "'shuffle' is not one of 'everyone', 'round-robin'"]),
     (["--to", "bad name!"], ["annotator names are 1-40 letters"]),
     (["--to", "ann", "--to", "ann"], ["annotator named twice: ann"]),
     (["--to", "ann", "--list", "missing.txt"], ["missing.txt: video list not found"]),
+    (["--to", "ann", "--list", "."], [": video list is a directory"]),
+    (["--to", "ann", "--list", "latin1.txt"], ["latin1.txt: video list is not UTF-8 text"]),
+    # only comments and blank lines: not "every video" (with --replace it emptied the queues as well)
+    (["--to", "zed", "--list", "comments.txt", "--replace"], ["comments.txt lists no video ids"]),
+    (["--to", "ann", "--list", "comments.txt"], ["comments.txt lists no video ids"]),
 ])
-def test_bad_input_is_one_line_and_stores_nothing(videos, tmp_path, args, fragments):
+def test_bad_input_is_one_line_and_stores_nothing(videos, tmp_path, args, fragments, monkeypatch):
     db = tmp_path / "g.sqlite"
     run("annotate", "assign", "--videos", videos, "--db", db, "--to", "zed", "--video", "v1")
+    (tmp_path / "comments.txt").write_text("# the hard ones, later\n\n   \n  # none yet\n")
+    (tmp_path / "latin1.txt").write_bytes("v1\nvid\xe9o\n".encode("latin-1"))
+    monkeypatch.chdir(tmp_path)
     assert_user_error(run("annotate", "assign", "--db", db, *args, check=False), *fragments)
     assert GlanceStore(db).assignments() == {"zed": ["v1"]}
+
+
+def test_a_list_with_a_bom_and_comments(videos, tmp_path):
+    db = tmp_path / "g.sqlite"
+    ids = tmp_path / "ids.txt"
+    ids.write_bytes("\ufeffv2\r\n# not this one: v3\r\nv4\r\n".encode())  # Windows Notepad's UTF-8
+    run("annotate", "assign", "--videos", videos, "--db", db, "--to", "ann", "--list", ids)
+    assert GlanceStore(db).assignments() == {"ann": ["v2", "v4"]}
+
+
+def test_a_bad_rule_fails_before_the_folder_is_scanned(videos, tmp_path):
+    db = tmp_path / "g.sqlite"
+    assert_user_error(run("annotate", "assign", "--videos", videos, "--db", db, "--to", "ann", "--rule", "shuffle",
+                          check=False), "'shuffle' is not one of")
+    assert not db.exists()
 
 
 def test_a_missing_database_is_named(tmp_path):

@@ -1,4 +1,4 @@
-"""The annotation server's HTTP edges: duplicate JSON keys, 413's headers, Host ports, the favicon."""
+"""The annotation server's HTTP edges: duplicate JSON keys, deep nesting, 413's headers, Host ports, the favicon."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from glancevad.annotate.library import scan_videos
-from glancevad.annotate.server import SECURITY_HEADERS, create_app, duplicate_json_key, host_allowed
+from glancevad.annotate.server import SECURITY_HEADERS, create_app, host_allowed, json_body_problem
 from glancevad.annotate.store import GlanceStore
 from media import write_video
 
@@ -30,10 +30,23 @@ def test_duplicate_json_keys_are_refused_naming_the_key(client):
     assert response.status_code == 400 and response.json() == {"detail": "duplicate key 'frame' in the request body"}
     assert response.headers["x-content-type-options"] == "nosniff"
     assert store.glances("alpha") == []  # nothing stored
-    assert duplicate_json_key(b'{"a": {"b": 1, "b": 2}}') == "b"  # nested objects too
-    assert duplicate_json_key(b'{"a": 1, "b": [{"a": 2}]}') is None and duplicate_json_key(b"not json") is None
+    assert json_body_problem(b'{"a": {"b": 1, "b": 2}}') == "duplicate key 'b' in the request body"  # nested too
+    assert json_body_problem(b'{"a": 1, "b": [{"a": 2}]}') is None and json_body_problem(b"not json") is None
     ok = c.post("/api/videos/alpha/glances", json={"annotator": "ann", "frame": 3})
     assert ok.status_code == 201
+
+
+@pytest.mark.parametrize("body", [b"[" * 2000 + b"]" * 2000, b'{"a":' * 1500 + b"1" + b"}" * 1500,
+                                  b'{"annotator": "ann", "frame": ' + b"[" * 2000 + b"]" * 2000 + b"}"])
+def test_a_deeply_nested_body_is_a_400_with_the_security_headers(client, body):
+    """A few kilobytes nested ~2000 deep made json.loads raise RecursionError: a 500 without the headers."""
+    c, store = client
+    assert len(body) < 16 * 1024  # under the size limit: the nesting alone is refused
+    response = c.post("/api/videos/alpha/glances", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400 and response.json() == {"detail": "the request body is nested too deeply"}
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value
+    assert store.glances("alpha") == []
 
 
 def test_413_answers_carry_the_security_headers(client):

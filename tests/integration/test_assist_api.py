@@ -282,3 +282,99 @@ def test_the_opened_video_is_extracted_before_the_one_in_progress(setup, tmp_pat
     scores.stop()
     assert started == ["first", "third", "first", "second"] and finished == ["third", "first", "second"]
     assert all(scores.snippet_scores(vid)[1]["state"] == "ready" for vid in ("first", "second", "third"))
+
+
+def test_two_pages_waiting_on_two_videos_both_get_their_scores(setup, tmp_path):
+    """Page X waits on A, page Y on B, each polling (and reopening now and then) while the other's video is
+    extracted: polls never interrupt an extraction a page waits for, so both finish, one after the other.
+    (Each poll used to move its video ahead and interrupt the other: A and B restarted each other forever.)
+    The background video the first opening interrupted is extracted last."""
+    import threading
+
+    checkpoint = setup[2]
+    started, finished = [], []
+    first_tick = threading.Event()
+
+    def extract(path, on_progress):
+        started.append(path.name)
+        for done in range(1, 11):
+            on_progress(done, 10)
+            first_tick.set()
+            time.sleep(0.01)
+        finished.append(path.name)
+        return profile_features([0, 1, 0])
+
+    scores = ScoreProvider(checkpoint, cache=tmp_path / "c", extract=extract, video_path=lambda vid: tmp_path / vid)
+    scores.start(["background", "A", "B"])
+    assert first_tick.wait(30)  # the background video is being extracted
+    deadline = time.monotonic() + 60
+    answers: dict[str, list[str]] = {"A": [], "B": []}
+
+    def page(video_id: str) -> None:
+        """Open the video, then poll every 5 ms (reopening it every 20th poll) until it is scored."""
+        polls = 0
+        while time.monotonic() < deadline:
+            state = scores.video(video_id, 40, 25.0, opened=polls % 20 == 0)["state"]
+            answers[video_id].append(state)
+            if state == "ready":
+                return
+            polls += 1
+            time.sleep(0.005)
+
+    x = threading.Thread(target=page, args=("A",))
+    x.start()
+    while scores.snippet_scores("A")[1]["state"] != "extracting" and time.monotonic() < deadline:
+        time.sleep(0.005)
+    y = threading.Thread(target=page, args=("B",))  # B is opened while A is being extracted
+    y.start()
+    x.join(90)
+    y.join(90)
+    while len(finished) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    scores.stop()
+    assert answers["A"][-1] == "ready" and answers["B"][-1] == "ready", (answers["A"][-3:], answers["B"][-3:])
+    assert started == ["background", "A", "B", "background"], started
+    assert finished == ["A", "B", "background"]
+
+
+def test_a_poll_never_moves_a_video_ahead(setup, tmp_path):
+    """Only the opening (``opened=true``, once) asks for a video first: a page that merely polls one waits
+    for the videos before it, and the extraction in progress goes on."""
+    import threading
+
+    checkpoint = setup[2]
+    started = []
+    release = threading.Event()
+
+    def extract(path, on_progress):
+        started.append(path.name)
+        on_progress(1, 2)
+        if path.name == "first":
+            assert release.wait(30)
+        on_progress(2, 2)
+        return profile_features([0, 1, 0])
+
+    scores = ScoreProvider(checkpoint, cache=tmp_path / "c", extract=extract, video_path=lambda vid: tmp_path / vid)
+    scores.start(["first", "second", "third"])
+    deadline = time.monotonic() + 30
+    while not started and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert scores.video("third", 40, 25.0)["state"] == "queued"  # a poll, not an opening
+    release.set()
+    while scores.snippet_scores("third")[1]["state"] != "ready" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    scores.stop()
+    assert started == ["first", "second", "third"]
+
+
+def test_the_start_up_line_about_crops_names_them(capsys):
+    """The line printed when extraction's crop count is not the checkpoint's."""
+    from types import SimpleNamespace
+
+    from glancevad.cli.annotate import _report_scoring
+
+    for trained, said in ((2, "trained on 2 crops;"), (None, "trained on an unknown number of crops;")):
+        scores = SimpleNamespace(loaded=SimpleNamespace(crops=trained), extraction_crops=5, check_videos=lambda f: [])
+        _report_scoring(scores, {})
+        out = capsys.readouterr().out.replace("\n", "")
+        assert f"extracted with 5 crops (the network was {said} I3D makes 1, 5 or 10" in out, out

@@ -106,3 +106,16 @@ def test_events_from_either_ground_truth_format(tmp_path):
     ucf.write_text("a.mp4 10 A 1 2 -1 -1\nx/a.mp4 10 A 3 4 -1 -1\n")
     with pytest.raises(DataError, match="line 2: video a is annotated twice"):
         read_events(ucf)
+
+
+def test_the_distance_histogram_keeps_matches_rounded_past_within():
+    """2 s at 29.97 fps is 60 frames, 2.002 s: such a match was binned over (0, 2) and dropped."""
+    import numpy as np
+
+    from glancevad.plots import distance_range
+
+    pairs, overall = pair_agreements({"v": {"ann": [100], "bob": [160]}}, fps={"v": 29.97}, within_s=2.0)
+    assert overall.matched == 1 and overall.distances_s[0] > 2.0
+    counts, _ = np.histogram(overall.distances_s, bins=5, range=distance_range(overall.distances_s, 2.0))
+    assert counts.sum() == 1
+    assert distance_range([0.4, 1.0], 2.0) == (0.0, 2.0)  # the axis still spans --within

@@ -69,8 +69,12 @@ def test_the_store_keeps_assignments_all_or_none_and_counts_the_queue(tmp_path):
     store.add_annotator("cai")
     store.set_state("v1", "ann", "done")
     store.set_state("v2", "ann", "no_anomaly")  # not in her queue: not counted in it
+    store.import_glances({"v0": [3]}, "model", status="proposed", model=True)  # a network: no queue to finish
     assert store.progress() == {"ann": {"done": 1, "total": 2}, "bob": {"done": 0, "total": 1},
                                 "cai": {"done": 0, "total": 3}}  # cai has no queue: every video
+    # the page's "n of N done" is the progress page's queue and done, counted once
+    rows = store.progress_report(5)["annotators"]
+    assert store.progress() == {r["annotator"]: {"done": r["done"], "total": r["queue"]} for r in rows}
     assert store.assign({"ann": ["v2"]}, replace=True) == 1
     assert store.assignments() == {"ann": ["v2"], "bob": ["v2"]}
 

@@ -46,12 +46,17 @@ def _unit(module: str) -> str:
 
 def _imports(sources: dict[str, str]) -> dict[str, set[str]]:
     """``{module: modules of the package it imports}``, read from every import statement, at module
-    level or inside a function; ``from a import b`` counts ``a.b`` when that is a module."""
+    level or inside a function; ``from a import b`` counts ``a.b`` when that is a module. A relative
+    import fails the check: the graph would miss it, so the package writes every import absolute."""
     graph: dict[str, set[str]] = {}
     for module, text in sources.items():
         for node in ast.walk(ast.parse(text)):
             names: list[str] = []
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if isinstance(node, ast.ImportFrom) and node.level > 0:
+                dots = "." * node.level
+                raise AssertionError(f"{module}: relative import (from {dots}{node.module or ''} import ...) on line"
+                                     f" {node.lineno}: write it absolute (from glancevad... import ...)")
+            if isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
             elif isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
@@ -125,6 +130,15 @@ def test_a_function_local_cycle_fails_the_check():
     _check({**sources, "glancevad.high": ""}, [("errors",), ("high",), ("low",)])
 
 
+def test_a_relative_import_fails_the_check():
+    """A relative import is not in the graph, so it could hide a cycle or an upward import: it fails."""
+    for text, shown in (("from . import high\n", "from . import"), ("def f():\n    from .high import g\n",
+                                                                    "from .high import")):
+        sources = {"glancevad.low": text, "glancevad.high": "", "glancevad.errors": ""}
+        with pytest.raises(AssertionError, match=f"glancevad.low: relative import \\({shown} ...\\)"):
+            _check(sources, [("errors",), ("low",), ("high",)])
+
+
 def test_the_package_follows_its_layers_without_cycles():
     _check(_sources(), LAYERS)
 
@@ -144,3 +158,13 @@ def test_the_annotation_server_imports_no_torch():
 
     code = "import glancevad.annotate.server, sys; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_docs_name_the_layers_as_declared():
+    """docs/extending.md's sentence of layers, lowest first, is LAYERS (a unit added here is added there)."""
+    import re
+
+    text = (SOURCE.parents[1] / "docs" / "extending.md").read_text()
+    sentence = " ".join(text.split("could not follow): ", 1)[1].split(". `report`", 1)[0].split())
+    written = [tuple(name.strip(" `") for name in layer.split(",")) for layer in sentence.split("→")]
+    assert written == LAYERS, re.sub(r"\s+", " ", sentence)

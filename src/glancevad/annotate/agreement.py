@@ -1,7 +1,9 @@
 """Inter-annotator agreement of glances, and the consensus of a team, as pure functions.
 
 A video counts when two or more annotators took part in it (glanced it, or marked it done or "no
-anomaly" with no glance). For every pair of annotators on such a video:
+anomaly" with no glance). What is compared is what the annotators clicked, before any review
+(:meth:`glancevad.annotate.store.GlanceStore.team_glances`): a reviewer's decisions change neither the
+agreement nor the consensus. For every pair of annotators on such a video:
 
 * **with temporal ground truth** (end-exclusive event intervals): each annotator *finds* the events
   holding at least one of their glances; the pair's *same-event rate* is

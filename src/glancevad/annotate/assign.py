@@ -6,10 +6,12 @@ place rules are registered (the CLI's ``--rule`` choices read it).
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from glancevad.errors import GlanceVADError
+from glancevad.errors import DataError, GlanceVADError
+from glancevad.parsing import read_text
 
 Assignment = dict[str, list[str]]
 
@@ -60,3 +62,16 @@ def assign(rule: str, videos: Sequence[str], annotators: Sequence[str], *, per_v
     if rule not in RULES:
         raise GlanceVADError(f"--rule must be one of {', '.join(RULES)}, not {rule!r}")
     return RULES[rule](videos, annotators, per_video=per_video)
+
+
+def read_video_list(path: str | os.PathLike) -> list[str]:
+    """The video ids of a list file: one per line, blank lines and ``#`` comments skipped.
+
+    A file naming no id is an error (an empty list must not mean "every video"), and so are a missing
+    file, a folder and text that is not UTF-8 (:func:`glancevad.parsing.read_text`; a BOM is dropped).
+    """
+    ids = [line.strip() for line in read_text(path, what="video list").splitlines()
+           if line.strip() and not line.lstrip().startswith("#")]
+    if not ids:
+        raise DataError(f"{path} lists no video ids (one id per line; # starts a comment)")
+    return ids

@@ -10,6 +10,22 @@ from glancevad.annotate.review import review_reasons
 FINISHED = ("done", "no_anomaly")
 
 
+def queue_progress(videos: Sequence[str], annotators: Sequence[str], states: Mapping[tuple[str, str], str],
+                   assigned: Mapping[str, Sequence[str]]) -> dict[str, dict[str, int]]:
+    """``{annotator: {"done": n, "total": N}}``: of each annotator's queue (their assigned videos; every
+    video when none is assigned), ``n`` marked done or no anomaly. The page's "n of N done", and the
+    progress page's queue and done columns (:func:`progress_table`).
+
+    >>> queue_progress(["v0", "v1"], ["ann", "bob"], {("v1", "ann"): "done"}, {"bob": ["v0"]})
+    {'ann': {'done': 1, 'total': 2}, 'bob': {'done': 0, 'total': 1}}
+    """
+    out = {}
+    for name in annotators:
+        queue = assigned.get(name) or videos
+        out[name] = {"done": sum(states.get((video, name)) in FINISHED for video in queue), "total": len(queue)}
+    return out
+
+
 def progress_table(videos: Sequence[str], annotators: Sequence[str], glances: Sequence[Mapping[str, Any]],
                    states: Mapping[tuple[str, str], str], assigned: Mapping[str, Sequence[str]],
                    within: int) -> dict[str, list[dict[str, Any]]]:
@@ -25,12 +41,12 @@ def progress_table(videos: Sequence[str], annotators: Sequence[str], glances: Se
     for g in glances:
         by_video.setdefault(g["video_id"], []).append(g)
     people = []
+    queues = queue_progress(videos, annotators, states, assigned)
     for name in annotators:
         mine = [g for g in glances if g["annotator"] == name]
-        queue = list(assigned.get(name) or videos)
         people.append({
-            "annotator": name, "assigned": len(assigned.get(name) or []), "queue": len(queue),
-            "done": sum(states.get((v, name)) in FINISHED for v in queue),
+            "annotator": name, "assigned": len(assigned.get(name) or []), "queue": queues[name]["total"],
+            "done": queues[name]["done"],
             "glanced": len({g["video_id"] for g in mine if g["status"] != "rejected"}),
             "glances": sum(g["status"] != "rejected" for g in mine),
             "accepted": sum(g["status"] == "accepted" for g in mine),

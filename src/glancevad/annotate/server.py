@@ -99,8 +99,8 @@ class BodyLimit:
     """ASGI middleware: the whole request body is read and measured before the app sees any of it.
 
     A body over ``limit`` bytes (declared or streamed in chunks) is answered 413 and never reaches
-    a route, so nothing of it can be written. A JSON body naming one key twice is answered 400
-    (:func:`duplicate_json_key`): JSON parsers keep either copy, so the request is ambiguous.
+    a route, so nothing of it can be written. A JSON body naming one key twice, or nested too deeply
+    for the parser, is answered 400 (:func:`json_body_problem`).
     """
 
     def __init__(self, app, limit: int = MAX_BODY_BYTES):
@@ -121,9 +121,9 @@ class BodyLimit:
             more = message.get("more_body", False)
             if len(body) > self.limit:
                 return await _too_large()(scope, receive, send)
-        if (key := duplicate_json_key(body)) is not None:
-            return await JSONResponse({"detail": f"duplicate key {key!r} in the request body"}, status_code=400,
-                                      headers=SECURITY_HEADERS)(scope, receive, send)
+        if (problem := json_body_problem(body)) is not None:
+            return await JSONResponse({"detail": problem}, status_code=400, headers=SECURITY_HEADERS)(scope, receive,
+                                                                                                    send)
         replayed = False
 
         async def replay():
@@ -141,8 +141,13 @@ def _too_large() -> PlainTextResponse:
     return PlainTextResponse("request body too large", status_code=413, headers=SECURITY_HEADERS)
 
 
-def duplicate_json_key(body: bytes) -> str | None:
-    """The first key an object of the JSON ``body`` names twice (``None``: none, or not JSON: the route says so)."""
+def json_body_problem(body: bytes) -> str | None:
+    """Why a JSON ``body`` is refused before a route reads it (``None``: it is not; not JSON: the route says so).
+
+    A key one object names twice (JSON parsers keep either copy, so the request is ambiguous), and
+    nesting too deep for Python's parser (a few kilobytes of ``[[[[...`` raise ``RecursionError``, which
+    the route would answer with a 500).
+    """
     import json
 
     class Duplicate(Exception):
@@ -161,7 +166,9 @@ def duplicate_json_key(body: bytes) -> str | None:
     try:
         json.loads(body, object_pairs_hook=pairs)
     except Duplicate as exc:
-        return str(exc.args[0])
+        return f"duplicate key {exc.args[0]!r} in the request body"
+    except RecursionError:
+        return "the request body is nested too deeply"
     except ValueError:
         return None
     return None
@@ -281,6 +288,12 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
     def progress() -> dict[str, dict[str, int]]:
         return store.progress()
 
+    @app.get("/api/version")
+    def list_version() -> dict[str, str]:
+        """What the page polls to know when to reload the video list (its marks, queue and progress too)."""
+        scored = f":{scores.scored_count()}" if scores is not None else ""  # the list's order by unglanced peak
+        return {"version": store.list_version() + scored}
+
     @app.get("/api/videos")
     def list_videos(annotator: str | None = Query(None, max_length=40)) -> list[dict[str, Any]]:
         if annotator is not None:
@@ -307,11 +320,12 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
         return {"version": store.version(video_id)}
 
     @app.get("/api/videos/{video_id}/scores")
-    def video_scores(video_id: str) -> dict[str, Any]:
+    def video_scores(video_id: str, opened: bool = False) -> dict[str, Any]:
+        """``opened=true`` once when the page opens the video (it is extracted next); polls leave it out."""
         record = store.video(video_id)
         if scores is None:
             return {"state": "off", "scores": None, "peaks": []}
-        return scores.video(video_id, record.frames, record.fps)
+        return scores.video(video_id, record.frames, record.fps, opened=opened)
 
     @app.get("/api/videos/{video_id}/stream")
     def stream(video_id: str) -> FileResponse:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from glancevad.annotate.progress import progress_table
+from glancevad.annotate.progress import progress_table, queue_progress
 from glancevad.annotate.review import review_reasons
 from glancevad.errors import GlanceVADError
 
@@ -250,6 +250,14 @@ class GlanceStore:
             raise NotFound(f"unknown video {video_id!r}")
         return row["version"]
 
+    def list_version(self) -> str:
+        """A token that changes whenever the video list could (any video's glances or states, the videos, the
+        annotators, the assignments): pages poll it and reload the list only when it moves. Two queries."""
+        db = self.read()
+        videos = db.execute("SELECT TOTAL(version), COUNT(*), (SELECT COUNT(*) FROM annotators) FROM videos").fetchone()
+        queued = db.execute("SELECT COUNT(*), TOTAL(assigned) FROM assignments").fetchone()
+        return ":".join(str(value) for value in (*videos, *queued))
+
     def add_annotator(self, name: str, *, reviewer: bool = False, model: bool = False) -> str:
         """Register ``name`` (idempotent); ``reviewer=True`` also grants the reviewer role, ``model=True``
         marks a network whose proposals are exported only once a reviewer accepts them."""
@@ -313,17 +321,20 @@ class GlanceStore:
         return out
 
     def progress(self) -> dict[str, dict[str, int]]:
-        """``{annotator: {"done": n, "total": N}}``: of the annotator's queue (their assigned videos; every
-        video when none is assigned), how many they marked done or no anomaly."""
-        total = self.read().execute("SELECT COUNT(*) FROM videos").fetchone()[0]
-        done = dict(self.read().execute(
-            "SELECT annotator, COUNT(*) FROM video_state WHERE state IN ('done', 'no_anomaly') GROUP BY annotator"
-        ).fetchall())
-        queued = {r[0]: r[1:] for r in self.read().execute(
-            "SELECT a.annotator, COUNT(*), SUM(s.state IN ('done', 'no_anomaly')) FROM assignments a"
-            " LEFT JOIN video_state s ON s.video_id = a.video_id AND s.annotator = a.annotator GROUP BY a.annotator")}
-        return {name: {"done": int(queued[name][1] or 0), "total": queued[name][0]} if name in queued
-                else {"done": done.get(name, 0), "total": total} for name in self.annotators()}
+        """``{annotator: {"done": n, "total": N}}`` of people (models left out): of the annotator's queue
+        (their assigned videos; every video when none is assigned), how many they marked done or no anomaly
+        (:func:`glancevad.annotate.progress.queue_progress`, as the progress page counts)."""
+        videos, people, states = self._team_tables()
+        return queue_progress(videos, people, states, self.assignments())
+
+    def _team_tables(self) -> tuple[list[str], list[str], dict[tuple[str, str], str]]:
+        """Video ids, people's names (not models) and ``{(video, annotator): state}``: what progress counts."""
+        db = self.read()
+        videos = [r["id"] for r in db.execute("SELECT id FROM videos ORDER BY id")]
+        people = [r["name"] for r in db.execute("SELECT name FROM annotators WHERE model = 0 ORDER BY name")]
+        states = {(r["video_id"], r["annotator"]): r["state"]
+                  for r in db.execute("SELECT video_id, annotator, state FROM video_state")}
+        return videos, people, states
 
     # -- glances -------------------------------------------------------------------------------
 
@@ -530,11 +541,12 @@ class GlanceStore:
 
     def next_for_review(self, after: str | None, within: int) -> dict[str, Any] | None:
         """The first video after ``after`` (by id, wrapping round) that needs review, with its reasons."""
+        pending = self.needs_review_all(within)
         ids = [r["id"] for r in self.read().execute("SELECT id FROM videos ORDER BY id")]
         start = ids.index(after) + 1 if after in ids else 0
         for video_id in ids[start:] + ids[:start]:
-            if reasons := self.needs_review(video_id, within):
-                return {"id": video_id, "reasons": reasons}
+            if video_id in pending:
+                return {"id": video_id, "reasons": pending[video_id]}
         return None
 
     # -- undo -------------------------------------------------------------------------------------
@@ -623,12 +635,8 @@ class GlanceStore:
 
     def progress_report(self, within: int) -> dict[str, list[dict[str, Any]]]:
         """The progress page's tables (:func:`glancevad.annotate.progress.progress_table`); models left out."""
-        db = self.read()
-        videos = [r["id"] for r in db.execute("SELECT id FROM videos ORDER BY id")]
-        people = [r["name"] for r in db.execute("SELECT name FROM annotators WHERE model = 0 ORDER BY name")]
-        glances = [dict(r) for r in db.execute(f"SELECT {_GLANCE_COLUMNS} FROM glances WHERE deleted IS NULL")]
-        states = {(r["video_id"], r["annotator"]): r["state"]
-                  for r in db.execute("SELECT video_id, annotator, state FROM video_state")}
+        videos, people, states = self._team_tables()
+        glances = [dict(r) for r in self.read().execute(f"SELECT {_GLANCE_COLUMNS} FROM glances WHERE deleted IS NULL")]
         return progress_table(videos, people, glances, states, self.assignments(), within)
 
     # -- import / export ------------------------------------------------------------------------
@@ -690,14 +698,21 @@ class GlanceStore:
     def team_glances(self) -> dict[str, dict[str, list[int]]]:
         """``{video-id: {annotator: frames}}`` of people (not models): what agreement and consensus compare.
 
-        An annotator takes part in a video with every glance neither deleted nor rejected (reviewed
-        or not), or, with none, by having marked the video done or "no anomaly" (frames ``[]``).
+        They measure what the annotators clicked, not the review: every glance a person added and did not
+        delete counts, whatever a reviewer decided since (accepted, or rejected: as wrong with R, or as a
+        duplicate with K, which rejects every other glance within ``--duplicate-frames`` whoever made it:
+        two annotators who found one event must not stop agreeing because a reviewer kept one of their
+        glances). Left out: deleted glances (taken back) and the glances a reviewer's move made (M: the
+        correction of a proposal, not a click), so a reviewer takes part in a video only with glances they
+        added themselves (G) or a done / no-anomaly mark. An annotator with no glance takes part by having
+        marked the video done or "no anomaly" (frames ``[]``).
         """
         people = "(SELECT name FROM annotators WHERE model = 0)"
+        moved = "(SELECT json_extract(payload, '$.new') FROM actions WHERE kind = 'move' AND undone = 0)"
         team: dict[str, dict[str, list[int]]] = {}
         for row in self.read().execute(
-            f"SELECT video_id, annotator, frame FROM glances WHERE deleted IS NULL AND status != 'rejected'"
-            f" AND annotator IN {people} ORDER BY video_id, annotator, frame"
+            f"SELECT DISTINCT video_id, annotator, frame FROM glances WHERE deleted IS NULL"
+            f" AND annotator IN {people} AND id NOT IN {moved} ORDER BY video_id, annotator, frame"
         ).fetchall():
             team.setdefault(row["video_id"], {}).setdefault(row["annotator"], []).append(row["frame"])
         for row in self.read().execute(

@@ -1,9 +1,13 @@
 """The annotation page's model scores: from feature files when present, else from I3D in a background worker.
 
-One worker thread extracts the videos without feature files, one at a time, the video the page
-asked for first: opening a video interrupts the extraction of another (which starts again later),
-so the opened video never waits behind the rest. Features go to a cache folder beside the
-database (``<db>-features/<id>.npy``, ``[T, crops, D]``), so a restart scores them at once.
+One worker thread extracts the videos without feature files, one at a time, the videos pages
+opened first. Opening a video (:meth:`ScoreProvider.request`, once per opening) puts it before the
+rest; the page then polls its scores (:meth:`ScoreProvider.video`), and each poll keeps the video
+*wanted* for :data:`WANTED_S` seconds. An extraction is interrupted (to start again later) only when
+no page wants it and a page wants another video: a background extraction gives way at once, one a page
+is waiting for never does, so two pages waiting on two videos get both, one after the other.
+Features go to a cache folder beside the database (``<db>-features/<id>.npy``, ``[T, crops, D]``),
+so a restart scores them at once.
 Nothing here blocks a request: a video being extracted answers with its progress, a video that
 failed answers with the reason. Features whose snippet count does not fit the video's frame
 count are refused with the reason, never stretched over the video.
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,12 +30,15 @@ from glancevad.constants import FRAMES_PER_SNIPPET
 from glancevad.errors import DataError, GlanceVADError
 from glancevad.events import Event, frame_scores
 
+#: Seconds a page's last open or poll of a video keeps it wanted (the page polls every second while it waits).
+WANTED_S = 5.0
+
 #: ``extract(video path, on_progress(done, total)) -> features [T, crops, D]``
 Extractor = Callable[[Path, Callable[[int, int], None]], np.ndarray]
 
 
 class _Interrupted(Exception):
-    """Raised in the extraction's progress callback when the page opened another video."""
+    """Raised in the progress callback: the server stops, or a page wants another video and none this one."""
 
 
 def i3d_extractor(crops: int, *, device: Any = "cpu", weights: str = "rgb_scratch") -> Extractor:
@@ -70,13 +78,14 @@ class ScoreProvider:
     a checkpoint that does not fit the feature files is one error naming both; one that does not
     take I3D's features is an error only without ``features`` (with them, videos lacking a file
     fail with the reason). Extraction uses :func:`~glancevad.features.preprocess.extraction_crops`
-    of the checkpoint's crops (``extraction_crops``).
+    of the checkpoint's crops (``extraction_crops``). ``wanted_s``: how long an open or a poll keeps a
+    video wanted (:data:`WANTED_S`).
     """
 
     def __init__(self, checkpoint: str | os.PathLike, *, video_path: Callable[[str], Path], cache: str | os.PathLike,
                  features: str | os.PathLike | None = None, extract: Extractor | None = None,
                  threshold: float = THRESHOLD, min_event: float = MIN_EVENT_S, merge_gap: float = MERGE_GAP_S,
-                 near: int = NEAR_FRAMES, device: str = "cpu"):
+                 near: int = NEAR_FRAMES, device: str = "cpu", wanted_s: float = WANTED_S):
         from glancevad.data.features import FeatureIndex, feature_shape
         from glancevad.engine.inference import load_model
         from glancevad.features.i3d import FEATURE_DIM
@@ -117,7 +126,9 @@ class ScoreProvider:
         self._events: dict[tuple[str, int, float], list[Event]] = {}  # (video, frames, fps) -> its events
         self._stopped = False
         self._thread: threading.Thread | None = None
-        self._wanted: str | None = None        # a video the page opened while another was being extracted
+        self.wanted_s = wanted_s
+        self._asked: dict[str, float] = {}     # video -> when a page last opened or polled it (monotonic)
+        self._opened: list[str] = []           # queued videos pages opened, in the order they were opened
 
     # -- the worker ------------------------------------------------------------------------------
 
@@ -132,7 +143,7 @@ class ScoreProvider:
         self._thread.start()
 
     def stop(self) -> None:
-        """Let the worker finish its video and end."""
+        """End the worker: the extraction in progress is interrupted at its next snippet (waits up to 60 s)."""
         with self._lock:
             self._stopped = True
             self._wake.notify_all()
@@ -140,13 +151,24 @@ class ScoreProvider:
             self._thread.join(timeout=60)
 
     def request(self, video_id: str) -> None:
-        """The page opened ``video_id``: extract it next."""
+        """A page opened ``video_id``: extract it before the videos no page opened (once per opening; polls
+        call :meth:`video`, which only keeps it wanted)."""
         with self._lock:
-            if video_id in self._queue:
-                self._queue.remove(video_id)
-                self._queue.insert(0, video_id)
-                self._wanted = video_id
+            self._asked[video_id] = time.monotonic()
+            if video_id in self._queue and video_id not in self._opened:
+                self._opened.append(video_id)
                 self._wake.notify_all()
+
+    def _wanted(self, video_id: str, now: float) -> bool:
+        """Whether a page opened or polled ``video_id`` in the last ``wanted_s`` seconds (under the lock)."""
+        asked = self._asked.get(video_id)
+        return asked is not None and now - asked <= self.wanted_s
+
+    def _next_wanted(self, now: float) -> str | None:
+        """The first opened video still queued and wanted; opened videos no page wants any more go back
+        to the queue's order (under the lock)."""
+        self._opened = [vid for vid in self._opened if vid in self._queue and self._wanted(vid, now)]
+        return self._opened[0] if self._opened else None
 
     def _work(self) -> None:
         while True:
@@ -155,9 +177,10 @@ class ScoreProvider:
                     self._wake.wait()
                 if self._stopped:
                     return
-                vid = self._queue.pop(0)
-                if vid == self._wanted:
-                    self._wanted = None
+                vid = self._next_wanted(time.monotonic()) or self._queue[0]
+                self._queue.remove(vid)
+                if vid in self._opened:
+                    self._opened.remove(vid)
                 if vid in self._scores:
                     continue
             try:
@@ -180,8 +203,9 @@ class ScoreProvider:
                 with self._lock:
                     if self._stopped:
                         raise _Interrupted(vid)
-                    if self._wanted is not None and self._wanted != vid:
-                        self._queue.insert(1, vid)  # after the opened video, from the start
+                    now = time.monotonic()
+                    if not self._wanted(vid, now) and self._next_wanted(now) is not None:
+                        self._queue.insert(0, vid)  # no page waits for it: first of the rest, from the start
                         self._status[vid] = {"state": "queued"}
                         raise _Interrupted(vid)
                     self._status[vid] = {"state": "extracting", "done": done, "total": total}
@@ -243,6 +267,11 @@ class ScoreProvider:
             self._status[video_id] = {"state": "ready"}
         return scores, {"state": "ready"}
 
+    def scored_count(self) -> int:
+        """How many videos have scores so far (the video list's "unglanced" order changes with it)."""
+        with self._lock:
+            return len(self._scores)
+
     def events(self, video_id: str, scores: np.ndarray, frames: int, fps: float) -> list[Event]:
         """The events (:func:`glancevad.assist.peaks.find_peaks`) of a scored video of ``frames`` frames at ``fps``.
 
@@ -259,9 +288,17 @@ class ScoreProvider:
                 self._events[key] = found
         return found
 
-    def video(self, video_id: str, frames: int, fps: float) -> dict[str, Any]:
-        """What ``GET /api/videos/{id}/scores`` answers: status, snippet scores and peaks."""
-        self.request(video_id)
+    def video(self, video_id: str, frames: int, fps: float, *, opened: bool = False) -> dict[str, Any]:
+        """What ``GET /api/videos/{id}/scores`` answers: status, snippet scores and peaks.
+
+        ``opened``: the page has just opened the video (:meth:`request`); otherwise it polls, which keeps
+        the video wanted and never reorders or interrupts an extraction.
+        """
+        if opened:
+            self.request(video_id)
+        else:
+            with self._lock:
+                self._asked[video_id] = time.monotonic()
         scores, status = self.snippet_scores(video_id)
         if scores is not None and (problem := self.length_problem(video_id, len(scores), frames)):
             scores, status = None, {"state": "failed", "message": problem}

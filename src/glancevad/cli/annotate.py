@@ -1,13 +1,17 @@
-"""``glancevad annotate`` (serve), ``annotate export`` and ``annotate import``: the glance annotation tool."""
+"""``glancevad annotate``: the glance annotation tool. Serve a video folder (the default command), ``annotate
+export`` (accepted glances, or a team's consensus), ``annotate import``, ``annotate assign`` (work assignment)
+and ``annotate agreement`` (how far annotators agree)."""
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from glancevad.annotate.agreement import WITHIN_S
+from glancevad.annotate.assign import RULES
 from glancevad.cli.app import app
 from glancevad.console import console, err_console
 from glancevad.errors import GlanceVADError
@@ -20,6 +24,9 @@ annotate_app = typer.Typer(
     " glances, assign videos to annotators (annotate assign).",
 )
 app.add_typer(annotate_app, name="annotate")
+
+#: ``annotate assign --rule``: the rules :data:`glancevad.annotate.assign.RULES` registers.
+AssignRule = Enum("AssignRule", {name: name for name in RULES}, type=str)
 
 
 @annotate_app.callback(invoke_without_command=True)
@@ -105,16 +112,18 @@ def annotate_export(
     db: Annotated[Path, typer.Option(help="SQLite database of glancevad annotate.")] = Path("glances.sqlite"),
     include_proposed: Annotated[bool, typer.Option(help="Also glances not yet reviewed (not rejected).")] = False,
     consensus: Annotated[int | None, typer.Option(min=1, help=(
-        "Instead: one glance per event found by at least K annotators (every glance of people not deleted"
-        " or rejected, reviewed or not; glances within --within seconds chain into one event, whose glance"
-        " is the median frame of its glances)."))] = None,
-    within: Annotated[float, typer.Option(min=0, help="With --consensus: seconds that chain glances into one"
-                                          " event.")] = WITHIN_S,
+        "Instead: one glance per event found by at least K annotators (every glance people clicked and did"
+        " not delete, whatever the review decided, a reviewer's moves left out; glances within --within"
+        " seconds chain into one event, whose glance is the median frame of its glances)."))] = None,
+    within: Annotated[float | None, typer.Option(min=0, help=f"With --consensus only: seconds that chain glances"
+                                                 f" into one event (default {WITHIN_S:g}).")] = None,
 ) -> None:
     """Export accepted glances as the official `video-id,glance` CSV (or, with --consensus K, a team's consensus)."""
+    if within is not None and consensus is None:
+        raise GlanceVADError("--within goes with --consensus K (the plain export writes the reviewed glances)")
     check_output(out, kind="file")
     if consensus is not None:
-        return _export_consensus(out, db, consensus, within, include_proposed)
+        return _export_consensus(out, db, consensus, WITHIN_S if within is None else within, include_proposed)
     from glancevad.annotate.store import GlanceStore
     from glancevad.glance import write_glances
 
@@ -165,10 +174,11 @@ def annotate_assign(
     video: Annotated[list[str] | None, typer.Option(
         "--video", help="A video id to assign (repeatable; default: every video the database knows).")] = None,
     video_list: Annotated[Path | None, typer.Option(
-        "--list", help="A text file of video ids to assign, one per line (# comments).")] = None,
-    rule: Annotated[str, typer.Option(
+        "--list", help="A text file of video ids to assign, one per line (# comments; it must name at least"
+                       " one).")] = None,
+    rule: Annotated[AssignRule, typer.Option(
         help="everyone: each video to each annotator named; round-robin: the videos dealt out in turn,"
-             " --per-video annotators each.")] = "everyone",
+             " --per-video annotators each.")] = AssignRule("everyone"),
     per_video: Annotated[int, typer.Option(
         min=1, help="round-robin: annotators per video (2 or more: overlap, for agreement).")] = 1,
     replace: Annotated[bool, typer.Option(help="Drop the named annotators' earlier assignments first.")] = False,
@@ -180,7 +190,7 @@ def annotate_assign(
     `annotate assign --to ann --to bob --to cai --rule round-robin --per-video 2` gives every video to
     two of the three, loads balanced; `annotate assign --to dee --video v1 --video v7` two videos to dee.
     """
-    from glancevad.annotate.assign import assign
+    from glancevad.annotate.assign import assign, read_video_list
     from glancevad.annotate.library import scan_videos
     from glancevad.annotate.store import GlanceStore
 
@@ -188,17 +198,14 @@ def annotate_assign(
         raise GlanceVADError(f"{db}: database not found (give --videos DIR to scan a folder into it)")
     wanted = list(video or [])
     if video_list is not None:
-        if not video_list.is_file():
-            raise GlanceVADError(f"{video_list}: video list not found")
-        wanted += [line.strip() for line in video_list.read_text(encoding="utf-8").splitlines()
-                   if line.strip() and not line.lstrip().startswith("#")]
+        wanted += read_video_list(video_list)
     store = GlanceStore(db)
     if videos is not None:
         scan_videos(videos, store)
     ids = wanted or [v["id"] for v in store.videos()]
     if not ids:
         raise GlanceVADError(f"{db}: no videos to assign (give --videos DIR to scan a folder into it)")
-    assignment = assign(rule, ids, to, per_video=per_video)
+    assignment = assign(rule.value, ids, to, per_video=per_video)
     added = store.assign(assignment, replace=replace)
     queues = store.assignments()
     for name in to:
@@ -262,9 +269,9 @@ def annotate_agreement(
                    "median dist (s)", "same count %"):
         table.add_column(column, justify="left" if column == "pair" else "right")
     for pair in [*pairs, overall]:
-        events = (_percent(pair.same_event_rate), f"{pair.shared_events}/{pair.either_events}") if truth else ()
+        same_event = (_percent(pair.same_event_rate), f"{pair.shared_events}/{pair.either_events}") if truth else ()
         table.add_row(f"{pair.first} – {pair.second}" if pair is not overall else "all pairs", str(pair.videos),
-                      str(pair.glances), *events, _percent(pair.matched_rate),
+                      str(pair.glances), *same_event, _percent(pair.matched_rate),
                       "-" if not pair.distances_s else f"{pair.median_distance_s:.2f}", _percent(pair.count_rate),
                       end_section=pair is pairs[-1])
     console.print(table)
@@ -306,8 +313,8 @@ def _report_scoring(scores, frames: dict[str, int]) -> None:
     trained = scores.loaded.crops
     if scores.extraction_crops is not None and scores.extraction_crops != trained:
         console.print(f"videos without features are extracted with {scores.extraction_crops} crops"
-                      f" (the network was trained on {trained if trained else 'an unknown number of'}; I3D makes"
-                      " 1, 5 or 10 and the network averages over them)")
+                      f" (the network was trained on {trained if trained else 'an unknown number of'} crops;"
+                      " I3D makes 1, 5 or 10 and the network averages over them)")
     for problem in scores.check_videos(frames):
         err_console.print(f"[yellow]features:[/] {problem}", highlight=False)
 

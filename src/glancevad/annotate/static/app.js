@@ -25,6 +25,9 @@ const app = {
   model: null,        // {checkpoint, model, threshold, near} with --checkpoint, else null
   scores: null,       // the open video's {scores (per snippet), frames_per_snippet, peaks}
   queue: null,        // the videos assigned to the annotator (a Set; null: none assigned, every video is theirs)
+  listVersion: null,  // the server's list version when the video list was last loaded (the poll reloads it when it moves)
+  polls: 0,           // polls completed (tests wait on it instead of on the clock)
+  asking: null,       // the video the "no anomaly?" question is about
 };
 
 // ---------------------------------------------------------------- server calls
@@ -250,7 +253,9 @@ function renderVideos() {
 }
 
 async function loadVideos() {
-  // both answers first, then both drawn: the list never shows without its progress line
+  // the version first: a list loaded while something changes is never marked newer than it is
+  const { version } = await api("GET", "/api/version");
+  // every answer first, then all drawn: the list never shows without its progress line
   const [videos, progress, pending, queue] = await Promise.all([api("GET", `/api/videos?annotator=${who()}`),
     api("GET", "/api/progress"), api("GET", "/api/review/pending"), api("GET", `/api/queue?annotator=${who()}`)]);
   for (const video of videos) video.review = pending[video.id] || [];
@@ -263,6 +268,7 @@ async function loadVideos() {
   $("progress").textContent = `${mine.done} of ${mine.total} done`;
   $("progress").dataset.queue = app.queue ? "1" : "";
   $("progress").title = Object.entries(progress).map(([name, p]) => `${name}: ${p.done} of ${p.total} done`).join("\n");
+  app.listVersion = version;
 }
 
 async function openVideo(id, frame = 0) {
@@ -284,7 +290,7 @@ async function openVideo(id, frame = 0) {
   app.review = null;
   app.frame = frame;  // keys pressed while the video loads move this: the seek below then honours them
   app.scores = null;
-  loadScores(info.id);
+  loadScores(info.id, true);
   $("title").textContent = info.id;
   $("frames").textContent = info.frames;
   $("fps").textContent = info.fps.toFixed(3);
@@ -357,18 +363,25 @@ async function refresh() {
 
 // Another tab or annotator changed the video: redraw it as it is now. Their work never blocks this
 // page's, so the status line (this page's own messages) is left alone; a quiet line says when.
+// The video list (review marks, queue, progress) is reloaded whenever the server's list version moves,
+// whichever video changed (a reviewer's decisions, an assignment), with a video open or not.
 async function poll() {
-  if (!app.video || app.busy || document.hidden) return;
-  const id = app.video.id;
+  if (app.listVersion === null || app.busy || document.hidden) return;  // not signed in yet, or writing
+  const video = app.video;
   const opening = app.opening;  // a video opened meanwhile: this poll's answer is not about it
   try {
-    const { version } = await api("GET", `/api/videos/${enc(id)}/version`);
-    if (version !== app.version && !app.busy && app.video && app.video.id === id && app.opening === opening) {
+    const [list, open] = await Promise.all([api("GET", "/api/version"),
+      video ? api("GET", `/api/videos/${enc(video.id)}/version`) : null]);
+    if (app.busy || app.opening !== opening) return;
+    if (open && open.version !== app.version && app.video === video) {
       await refresh();
       await loadVideos();
       if (app.opening !== opening) return;
       $("live").textContent = `updated with changes from other tabs or annotators at ${new Date().toLocaleTimeString()}`;
+    } else if (list.version !== app.listVersion) {
+      await loadVideos();
     }
+    app.polls += 1;
   } catch (_) { /* the next poll tries again */ }
 }
 
@@ -557,62 +570,89 @@ async function keepGlanceNow(id) {
   }
 }
 
+// U, Ctrl+Z: undo on the video shown when the key was pressed (its turn may come after another video opened).
 function undo() {
-  return serial(undoNow);
+  if (!app.video) return undefined;
+  const video = app.video;
+  return serial(() => undoNow(video));
 }
 
-async function undoNow() {
-  if (!app.video) return;
+// " (on v2)" when `video` is no longer the one shown: a message about another video names it.
+function elsewhere(video) {
+  return app.video === video ? "" : ` (on ${video.id})`;
+}
+
+async function undoNow(video) {
   const result = await act("undo", () =>
-    api("POST", `/api/videos/${enc(app.video.id)}/undo`, { annotator: app.annotator }));
+    api("POST", `/api/videos/${enc(video.id)}/undo`, { annotator: app.annotator }));
   if (!result) return;
   await afterChange();
-  say(result.undone ? result.undone.message : `nothing of yours to undo on ${app.video.id}`);
+  say(result.undone ? result.undone.message + elsewhere(video) : `nothing of yours to undo on ${video.id}`);
 }
 
+// Mark the video shown now (when the key or button was pressed), after the writes before it.
 function setState(state) {
-  return serial(() => setStateNow(state));
+  if (!app.video) return Promise.resolve(undefined);
+  const video = app.video;
+  return serial(() => setStateNow(state, video));
 }
 
-async function setStateNow(state) {
-  if (!app.video) return undefined;
+async function setStateNow(state, video) {
   const result = await act(`mark ${state.replace("_", " ")}`, () =>
-    api("POST", `/api/videos/${enc(app.video.id)}/state`, { annotator: app.annotator, state }));
+    api("POST", `/api/videos/${enc(video.id)}/state`, { annotator: app.annotator, state }));
   if (result) {
-    $("state").textContent = result.state;
-    say(`marked ${state.replace("_", " ")} · saved`);
+    if (app.video === video) $("state").textContent = result.state;
+    say(`marked ${state.replace("_", " ")}${elsewhere(video)} · saved`);
   }
   return result;
 }
 
-async function doneAndNext() {
-  if (!app.video) return;
-  const mine = app.glances.filter((g) => g.annotator === app.annotator && g.status !== "rejected");
-  if (app.mode === "annotate" && !mine.length) { ask(); return; }
-  await finish("done");
+// Ctrl+Enter: done, then the next unfinished video. Whether the annotator glanced the video is asked
+// when the key's turn comes, after the writes before it: a G pressed just before is saved by then and
+// counts (checked at the key press, it did not, and "no anomaly?" then marked a glanced video).
+function doneAndNext() {
+  if (!app.video) return undefined;
+  const video = app.video;
+  const mode = app.mode;
+  return serial(async () => {
+    if (mode === "annotate") {
+      let mine;
+      try {
+        mine = await api("GET", `/api/videos/${enc(video.id)}/glances?annotator=${who()}`);
+      } catch (error) {
+        say(`done failed: ${error.message}`, true);
+        return undefined;
+      }
+      if (!mine.some((g) => g.status !== "rejected")) { ask(video); return undefined; }
+    }
+    return setStateNow("done", video);
+  }).then((result) => (result ? moveOn(video) : undefined));
 }
 
-async function finish(state) {
-  if (!(await setState(state))) return;
-  const current = app.video.id;
+// After marking `video` finished: open the next unfinished video of the list, unless another is open by now.
+async function moveOn(video) {
   await loadVideos();
+  if (app.video !== video) return;
   const order = visibleVideos();
-  const index = order.findIndex((v) => v.id === current);
+  const index = order.findIndex((v) => v.id === video.id);
   const next = order.slice(index + 1).concat(order.slice(0, index)).find((v) => v.state !== "done" && v.state !== "no_anomaly");
   if (next) await openVideo(next.id);
   else say("every video in the list is done");
 }
 
 // "done" without a glance: does the video have no anomaly?
-function ask() {
+function ask(video) {
+  app.asking = video;
   $("ask").hidden = false;
   $("ask-yes").focus();
 }
 
 async function answer(noAnomaly) {
   $("ask").hidden = true;
-  if (noAnomaly) await finish("no_anomaly");
-  else say("not marked: add a glance (G) on each abnormal event, then done");
+  const video = app.asking;
+  app.asking = null;
+  if (!noAnomaly || !video) { say("not marked: add a glance (G) on each abnormal event, then done"); return; }
+  if (await serial(() => setStateNow("no_anomaly", video))) await moveOn(video);
 }
 
 // Q: after the writes in flight, so that their messages never overwrite the queue's.
@@ -748,11 +788,13 @@ function drawThumbnail() {
 // ---------------------------------------------------------------- model scores (--checkpoint)
 
 // The open video's scores: ready at once from feature files, else polled while the server extracts.
-async function loadScores(id) {
+// opened: the first call of an opening, which asks the server to extract this video next; the polls
+// only say that the page still waits (they never move it ahead again or interrupt an extraction).
+async function loadScores(id, opened = false) {
   if (!app.model) return;
   let data;
   try {
-    data = await api("GET", `/api/videos/${enc(id)}/scores`);
+    data = await api("GET", `/api/videos/${enc(id)}/scores${opened ? "?opened=true" : ""}`);
   } catch (error) {
     data = { state: "failed", message: error.message };
   }
