@@ -103,7 +103,11 @@ def test_annotate_with_the_keyboard_then_reload_and_export(page, tmp_path):
     page.reload()
     page.wait_for_function("() => document.querySelectorAll('#videos li').length === 2")
     assert page.locator("#annotator-name").text_content() == "alice"
-    open_video(page, "alpha")
+    # the reload reopens the video and frame shown before it; a click on the open video keeps them
+    page.wait_for_function("() => document.getElementById('title').textContent === 'alpha'")
+    frame_is(page, 25)
+    page.locator("#videos li[data-id='alpha']").click()
+    frame_is(page, 25)
     page.wait_for_function("() => document.querySelectorAll('#glances li').length === 2")
     assert glance_frames(page) == [5, 38]
     page.locator("#timeline .tick").nth(1).click()  # a tick seeks to its glance
