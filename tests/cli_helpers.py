@@ -8,10 +8,12 @@ import sys
 
 
 def run(*args, check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess:
-    """``python -m glancevad ARGS`` with a bare environment (the weights cache of this test session kept)."""
+    """``python -m glancevad ARGS`` with a bare environment (the weights cache of this test session kept,
+    and ``PYTHONPATH``, so that the command runs the code under test, e.g. a worktree's ``src``)."""
     env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin"}
-    if os.environ.get("GLANCEVAD_CACHE"):
-        env["GLANCEVAD_CACHE"] = os.environ["GLANCEVAD_CACHE"]
+    for name in ("GLANCEVAD_CACHE", "PYTHONPATH"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
     proc = subprocess.run([sys.executable, "-m", "glancevad", *map(str, args)], capture_output=True, text=True,
                           env=env, timeout=timeout)
     if check and proc.returncode != 0:
