@@ -127,7 +127,15 @@ def test_gain_and_optimum_statements():
     ours = {cell.key: (50.0, 0.0) for cell in cells}
     ours["rg-0.2"] = (60.0, 0.0)
     ours["alpha-0.7"] = (70.0, 0.0)
-    assert optimum_statement(ours, cells, what="AUC").endswith("here the best points are r_g = 0.2, alpha = 0.7.")
+    assert optimum_statement(ours, cells, what="AUC") == (
+        "AUC: the paper's optimum is r_g = 0.1, alpha = 0.9; here the best points are r_g = 0.2; alpha = 0.7.")
+    ours["alpha-0.95"] = (70.0, 0.0)                      # a tie is named, not settled by the cells' order
+    assert optimum_statement(ours, cells, what="AUC").endswith(
+        "here the best points are r_g = 0.2; alpha tied: 0.7, 0.95.")
+    labels = {"a": "A", "b": "B", "c": "C"}
+    tie = ordering_statement({"a": (90.0, 0.0), "b": (90.0, 0.0), "c": (80.0, 0.0)}, {"a": 3.0, "b": 2.0, "c": 1.0},
+                             labels, what="AUC")
+    assert "best row: paper A, here tied: A, B." in tie
 
 
 def test_paper_command_refuses_bad_input_before_writing(tiny_root, tmp_path):
