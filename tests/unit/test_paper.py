@@ -5,17 +5,15 @@ from __future__ import annotations
 import math
 import random
 import warnings
+from pathlib import Path
 
 import pytest
 
+from glancevad.errors import GlanceVADError
 from glancevad.experiments.grids import grid_cells
 from glancevad.experiments.holds import glance_gain_statement, optimum_statement, ordering_statement
-from glancevad.experiments.paper import (
-    PAPER_GRIDS,
-    SECONDS_PER_RUN,
-    estimate_seconds,
-    plan_paper,
-)
+from glancevad.experiments.paper import PAPER_GRIDS, data_labels, plan_paper, resolve_roots
+from glancevad.experiments.planning import SECONDS_PER_RUN, estimate_specs
 from glancevad.experiments.plateau import plateau_step, suggested_steps
 from glancevad.experiments.runner import RunSpec, budget_steps, run_digest
 from glancevad.models import get_spec
@@ -99,8 +97,8 @@ def test_estimate_counts_only_unfinished_runs(tmp_path):
     (tmp_path / "c" / "test" / "last").mkdir(parents=True)
     (tmp_path / "c" / "test" / "last" / "metrics.json").write_text("{}")
     serial = 100 * get_spec("mil").seconds_per_step + 200 * get_spec("urdmu").seconds_per_step + 2 * SECONDS_PER_RUN
-    assert estimate_seconds(specs, parallel=1) == pytest.approx(serial)
-    assert estimate_seconds(specs, parallel=2) == pytest.approx(serial / 2)
+    assert estimate_specs(specs, parallel=1).wall_seconds == pytest.approx(serial)
+    assert estimate_specs(specs, parallel=2).wall_seconds == pytest.approx(serial / 2)
 
 
 def test_ordering_statement_hand_computed():
@@ -147,6 +145,9 @@ def test_paper_command_refuses_bad_input_before_writing(tiny_root, tmp_path):
                       "budget must be one of full, small, paper, got 'huge'")
     (tmp_path / "file").write_text("")
     assert_user_error(run("paper", "--data", tiny_root, "--out", tmp_path / "file", check=False), "is a file")
+    (tmp_path / "again").symlink_to(tiny_root)
+    assert_user_error(run("paper", "--data", tiny_root, "--data", tmp_path / "again", "--out", out, check=False),
+                      f"--data {tiny_root.resolve()} is given twice", "counts as one data seed")
     assert not out.exists()
 
 
@@ -212,3 +213,43 @@ def test_ablation_sweeps_the_fixed_threshold_of_both_fixed_rows():
         assert all(cells[k].overrides["dynamic_threshold"] is False for k in keys)
         assert "assumed" in cells[row].label
     assert "fixed_threshold" not in cells["all"].overrides and cells["all"].overrides["dynamic_threshold"]
+
+
+def test_data_labels_are_unique_and_safe_folder_names(tmp_path):
+    roots = [tmp_path / "a" / "x", tmp_path / "b" / "x", tmp_path / "c" / "x-2"]
+    labels = data_labels(roots)
+    assert labels == ["x-1", "x-3", "x-2"]                     # x-2 stays the third root's own name
+    assert data_labels([tmp_path / "x", tmp_path / "y"]) == ["x", "y"]
+    assert data_labels([Path("/"), tmp_path / "root"]) == ["root-1", "root-2"]   # the file-system root
+    for parts in (["x", "x", "x-1"], ["x-1", "x", "x"], ["", "", "."], [".", ".."]):
+        made = data_labels([(tmp_path / str(i) / part).resolve() for i, part in enumerate(parts)])
+        assert len(set(made)) == len(made) and not {"", ".", ".."} & set(made), (parts, made)
+
+
+def test_data_roots_are_resolved_and_a_root_given_twice_is_refused(tmp_path, monkeypatch):
+    data = tmp_path / "work" / "data"
+    data.mkdir(parents=True)
+    (tmp_path / "link").symlink_to(data)
+    monkeypatch.chdir(data)
+    assert resolve_roots(["."]) == [data]                      # "." names its folder, never an empty label
+    assert data_labels(resolve_roots(["."])) == ["data"]
+    monkeypatch.chdir(data / "..")
+    assert resolve_roots([".."]) == [tmp_path]                 # ".." is its folder's name, not a way out of --out
+    for twice in ([data, data], [data, tmp_path / "link"], [data, tmp_path / "work" / "." / "data"]):
+        with pytest.raises(GlanceVADError, match=f"--data {data} is given twice"):
+            resolve_roots(twice)
+
+
+def test_per_data_folders_lie_in_the_paper_folder_and_runs_keep_their_digests(tiny_root, tmp_path):
+    """Each data root's grids (and perturbed glances) go to out/per-data/<label>/, not into the data
+    root; the run folders depend on the glances' content only, so a folder of the older layout
+    (glances in out/<label>/<grid>/glances) finds its finished runs under the same names."""
+    store = tmp_path / "paper" / "runs"
+    new = plan_paper(tiny_root, tmp_path / "paper" / "per-data" / "data", preset="demo", seeds=1, budget="small",
+                     grids=("perturbation",), store=store)
+    old = plan_paper(tiny_root, tmp_path / "paper" / "data", preset="demo", seeds=1, budget="small",
+                     grids=("perturbation",), store=store)
+    glances = [s.config["glance_csv"] for s in new.specs if s.config.get("glance_csv")]
+    folder = str(tmp_path / "paper" / "per-data" / "data" / "perturbation" / "glances")
+    assert glances and all(g.startswith(folder) for g in glances)
+    assert [s.run_dir for s in new.specs] == [s.run_dir for s in old.specs]

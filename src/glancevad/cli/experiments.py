@@ -65,8 +65,10 @@ def report(
 def paper(
     data: Annotated[list[Path], typer.Option(help="Dataset root; repeat it for several data seeds of one dataset "
                                                   "(make paper: glancevad synth --seed 1, 2, 3): tables pool them "
-                                                  "and count the seeds each claim holds on.")],
-    out: Annotated[Path, typer.Option(help="Report folder: index.html, one folder per grid, runs/ shared.")],
+                                                  "and count the seeds each claim holds on. Each folder once (a "
+                                                  "root given twice, by any path, is refused).")],
+    out: Annotated[Path, typer.Option(help="Report folder: index.html, one folder per grid (pooled), "
+                                           "per-data/<root's name>/<grid> per data root, runs/ shared.")],
     preset: Annotated[str | None, typer.Option(help=PRESET_HELP)] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Training seeds per setting and data root (mean ± std over "
                                                    "all of them).")] = 3,
@@ -112,4 +114,5 @@ def paper(
                       + ", ".join(caches) + "; nothing trained")
         return
     index = render_paper_report(folder)
-    console.print(f"wrote [bold]{index}[/]; tables in {out}/<grid>/table.md, runs in {out / 'runs'}")
+    console.print(f"wrote [bold]{index}[/]; tables in {out}/<grid>/table.md (per data root: "
+                  f"{out}/per-data/<root>/<grid>/), runs in {out / 'runs'}")
