@@ -57,13 +57,6 @@ def config_option(key: str, help: str) -> Any:
     return typer.Option(option, help=help.removesuffix(".") + allowed + ".", parser=parse, metavar=metavar)
 
 
-def model_names() -> str:
-    """The registered networks, for help texts."""
-    from glancevad.models import list_models
-
-    return ", ".join(list_models())
-
-
 def metrics_table(title: str, rows: dict[str, dict[str, float]]) -> Table:
     """Metrics in % as a table, one row per named result (an empty name hides the name column)."""
     from glancevad.metrics import METRIC_NAMES
