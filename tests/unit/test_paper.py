@@ -253,3 +253,41 @@ def test_per_data_folders_lie_in_the_paper_folder_and_runs_keep_their_digests(ti
     folder = str(tmp_path / "paper" / "per-data" / "data" / "perturbation" / "glances")
     assert glances and all(g.startswith(folder) for g in glances)
     assert [s.run_dir for s in new.specs] == [s.run_dir for s in old.specs]
+
+
+def test_the_best_on_test_trace_reads_test_videos_one_at_a_time_memory_mapped(tiny_root, tmp_path, monkeypatch):
+    """The hook keeps no test features: each evaluation reads them anew, mapped, one video at a time."""
+    import json
+
+    import numpy as np
+    import torch
+
+    from glancevad.data import load_dataset
+    from glancevad.experiments import selection
+    from glancevad.models import build
+
+    dataset = load_dataset(tiny_root)
+    calls, given = [], []
+    real_load, real_score = type(dataset).load_features, selection.score_videos
+
+    def load(self, video, **kwargs):
+        calls.append(kwargs.get("mmap"))
+        return real_load(self, video, **kwargs)
+
+    def score(model, videos, **kwargs):
+        given.append(videos)
+        return real_score(model, videos, **kwargs)
+
+    monkeypatch.setattr(type(dataset), "load_features", load)
+    monkeypatch.setattr(selection, "score_videos", score)
+    hook = selection.trace_hook(dataset, tmp_path / "trace.jsonl", "fp32")
+    assert calls == []                                      # nothing loaded when the hook is made
+    torch.manual_seed(0)
+    model = build("mil", in_dim=16)
+    hook(5, model, {})
+    assert calls == [True] * len(dataset.test)              # each test video read once, memory-mapped
+    hook(10, model, {})
+    assert len(calls) == 2 * len(dataset.test)              # and again at the next evaluation: none held
+    assert all(iter(videos) is videos for videos in given)  # a lazy stream, read as scored, not a list
+    trace = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in trace] == [5, 10] and np.isfinite(trace[0]["auc"])
