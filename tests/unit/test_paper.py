@@ -291,3 +291,16 @@ def test_the_best_on_test_trace_reads_test_videos_one_at_a_time_memory_mapped(ti
     assert all(iter(videos) is videos for videos in given)  # a lazy stream, read as scored, not a list
     trace = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()]
     assert [r["step"] for r in trace] == [5, 10] and np.isfinite(trace[0]["auc"])
+
+
+def test_the_deviations_table_in_the_docs_is_the_one_make_paper_writes(tmp_path):
+    """docs/paper.md shows write_deviations_markdown's table for make paper's settings (the demo
+    preset, the paper budget, demo-sized synthetic data), not a hand-edited copy."""
+    from glancevad.experiments.deviations import deviation_rows, our_settings, write_deviations_markdown
+    from glancevad.synth import synth_config
+
+    demo = synth_config("demo")
+    write_deviations_markdown(tmp_path / "deviations.md",
+                              deviation_rows(our_settings("demo", "paper", crops=demo.crops, dim=demo.dim)))
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "paper.md").read_text(encoding="utf-8")
+    assert (tmp_path / "deviations.md").read_text(encoding="utf-8") in docs

@@ -43,6 +43,10 @@ def test_the_paper_budget_is_refused_on_real_datasets_only():
             check_budget("paper", name, preset)
         check_budget("full", name, preset)
     check_budget("paper", "synthetic", "demo")
+    with pytest.raises(GlanceVADError) as refused:     # another preset's full budget is not the released one
+        check_budget("paper", "ucf-crime", "demo")
+    assert str(refused.value).endswith("use --budget full (preset demo's own schedule; the released one is "
+                                       "preset ucf's)")
 
 
 def test_step_cost_scales_with_batch_snippets_and_dimension():
