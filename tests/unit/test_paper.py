@@ -304,3 +304,17 @@ def test_the_deviations_table_in_the_docs_is_the_one_make_paper_writes(tmp_path)
                               deviation_rows(our_settings("demo", "paper", crops=demo.crops, dim=demo.dim)))
     docs = (Path(__file__).resolve().parents[2] / "docs" / "paper.md").read_text(encoding="utf-8")
     assert (tmp_path / "deviations.md").read_text(encoding="utf-8") in docs
+
+
+def test_a_pooled_grid_folder_names_every_data_root_in_its_report(tmp_path):
+    import json
+
+    from glancevad.report import render_report
+
+    roots = [str(tmp_path / "data-seed1"), str(tmp_path / "data-seed2")]
+    grid = tmp_path / "kernels"
+    grid.mkdir()
+    (grid / "grid.json").write_text(json.dumps({"grid": "kernels", "data": roots, "preset": "demo", "seeds": 1,
+                                                "budget": "small", "cells": [], "runs": {}}))
+    page = render_report(grid).read_text()
+    assert all(f"<code>{root}</code>" in page for root in roots) and "2 data roots × 1 seed(s)" in page
