@@ -1,50 +1,73 @@
-"""The real training step at the UCF-Crime shape against a plain reference step, in one process.
+"""The real training step at the UCF-Crime shape against a plain reference step, each in processes of its own.
 
 ``Trainer.train_step`` itself (sampling, cache reads, forward, base loss, mining and splatting,
 ``L_abn``, backward, Adam) of each network on a synthetic set of the UCF shape (10-crop I3D-sized
 features, D = 1024, resampled to N = 200; the ``ucf`` preset's 64 + 64 single-crop items;
 glance supervision, mining on) against :class:`glancevad.testing.reference_step.ReferenceStep`:
-the same maths written plainly, from the same weights on the same cached data, run with the C
-library's default allocator behaviour. Rounds alternate (reference, trainer, reference, ...) so
-that load from other processes falls on both; the best round of each counts. The bf16 trainer
-step is set against the fp32 reference (the released code trains in fp32) and the bf16 one.
+the same maths written plainly, from the same weights on the same cached data.
 
-Then the trainer step's profile: its parts (data, forward, targets, backward, optimiser) from the
-trainer's own timer, and the top operators by self time from ``torch.profiler``. Last, test-time
-throughput: ``score_videos`` (all 10 crops of a video at once, as ``glancevad test``) against the
-plain network's forward on the same videos.
+Each side runs in a fresh process (launches alternate: reference, trainer, reference, trainer, so
+that load from other processes falls on both). A process builds the same weights from the same
+seed on the same data and cache (written once by the parent), takes one untimed warm-up step and
+then times its steps; the best step of each side over all its launches counts. The trainer's
+processes keep freed host memory as every CPU training run does (``glancevad.engine.host_memory``,
+set by ``Trainer``; a process-wide glibc setting); the reference's processes never change glibc's
+allocator settings, so the reference runs as plain code would (glibc's dynamic mmap threshold
+intact). The bf16 trainer step is set against the fp32 reference (the released code trains in
+fp32) and the bf16 one.
 
-``python benchmarks/run.py train-step-urdmu`` runs one network (about 3 minutes here),
-``train-step`` all three.
+Then the trainer step's profile: its parts (data, forward, targets, backward, optimiser) over the
+trainer's timed steps (never the warm-up), from its own timer, and the top operators of one more
+step by self time (``torch.profiler``). Last, test-time throughput in one more fresh process that
+never changes the allocator, as ``glancevad test`` runs: ``score_videos`` (all 10 crops of a video
+at once) against the plain network's forward on the same videos.
+
+``python benchmarks/run.py train-step-urdmu`` runs one network, ``train-step`` all three.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-import torch
 from rich.console import Console
 
 from benchmarks.common import Result
-from glancevad.config import resolve_config
-from glancevad.engine.evaluator import autocast, score_videos
-from glancevad.engine.host_memory import retain_freed_memory
-from glancevad.engine.trainer import Trainer
-from glancevad.synth import synth_config, write_synthetic_dataset
-from glancevad.testing.reference_step import PlainModel, ReferenceStep
 
 SHAPE = "UCF shape (64 + 64 items of 10-crop data, N = 200, D = 1024)"
 PARTS = ("data", "forward", "targets", "backward", "optimiser")
+#: The side each launch runs, in order; ``launches`` repeats the pair.
+SIDES = ("reference", "trainer")
+REPO = Path(__file__).resolve().parents[1]
 
 
-def _dataset(folder: Path) -> Path:
+#: ``smoke``: the whole suite's machinery (every launch, the allocator check, the profile) on a tiny
+#: set in seconds, for a test; its figures mean nothing.
+SMOKE = {"batch_size": 2, "num_snippets": 16}
+
+
+def _dataset(folder: Path, smoke: bool = False) -> Path:
     """8 + 8 training videos of 10 crops (80 items per class >= the preset's 64), 150-300 snippets."""
-    cfg = synth_config("default", train_normal=8, train_abnormal=8, test_normal=2, test_abnormal=2,
-                       dim=1024, crops=10, min_snippets=150, max_snippets=300)
+    from glancevad.synth import synth_config, write_synthetic_dataset
+
+    cfg = synth_config("tiny") if smoke else synth_config(
+        "default", train_normal=8, train_abnormal=8, test_normal=2, test_abnormal=2, dim=1024, crops=10,
+        min_snippets=150, max_snippets=300)
     return write_synthetic_dataset(folder / "data", cfg)
+
+
+def _config(name: str, precision: str, smoke: bool = False):
+    from glancevad.config import resolve_config
+
+    return resolve_config("ucf", {"model": name, "precision": precision, "device": "cpu",
+                                  "val_fraction": 0, "min_mining_step": 0}, SMOKE if smoke else {})
 
 
 def _timed(fn) -> float:
@@ -53,40 +76,61 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def _rounds(reference, trainer: Trainer, rounds: int) -> tuple[float, float]:
-    """Best seconds of the reference step and of the trainer step over alternating rounds (after one
-    warm-up of each); the reference runs with glibc's default allocator settings."""
-    best_ref = best_ours = float("inf")
-    for i in range(rounds + 1):
-        retain_freed_memory(False)
-        ref = _timed(reference)
-        retain_freed_memory(True)
-        ours = _timed(trainer.train_step)
-        if i:
-            best_ref, best_ours = min(best_ref, ref), min(best_ours, ours)
-    return best_ref, best_ours
+# ---------------------------------------------------------------------------------------------------------------
+# One launch: a fresh process that measures one side and writes its figures as JSON
+
+def _trainer(name: str, precision: str, data: Path, cache: Path, run: Path, *, retain: bool, smoke: bool):
+    """A ``Trainer`` on the benchmark data. ``retain=False`` (the reference's processes): the
+    trainer's request to keep freed host memory is declined, so this process never calls glibc's
+    ``mallopt`` and its allocator behaves as in plain code."""
+    import glancevad.engine.trainer as trainer_module
+
+    if not retain:
+        trainer_module.retain_freed_memory = lambda: False   # the one call that would change the allocator
+    return trainer_module.Trainer(_config(name, precision, smoke), data, run, cache_dir=cache)
 
 
-def _profile(trainer: Trainer, console: Console, title: str, steps_before: dict) -> None:
-    """Print the parts of the timed steps and the top operators of one more step."""
-    timer = trainer.timer
-    spent = {part: getattr(timer, part) - steps_before[part] for part in PARTS}
-    total = sum(spent.values())
-    console.print(f"[bold]{title}[/]: " + ", ".join(f"{part} {100 * s / total:.1f} %" for part, s in spent.items()))
-    from torch.profiler import ProfilerActivity, profile
+def _measure_side(side: str, name: str, precision: str, data: Path, cache: Path, run: Path, *, warmup: int,
+                  steps: int, profile: bool, smoke: bool = False) -> dict[str, Any]:
+    if side == "throughput":
+        return _measure_throughput(name, data)
+    trainer = _trainer(name, precision, data, cache, run, retain=side == "trainer", smoke=smoke)
+    if side == "reference":
+        from glancevad.testing.reference_step import ReferenceStep
 
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        trainer.train_step()
-    console.print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=10, max_name_column_width=40))
+        step = ReferenceStep(trainer)
+    else:
+        step = trainer.train_step
+    for _ in range(warmup):
+        step()
+    before = {part: getattr(trainer.timer, part) for part in PARTS}
+    seconds = [_timed(step) for _ in range(steps)]
+    if side == "reference":
+        from glancevad.engine import host_memory
+
+        if host_memory._libc.cache_info().misses:   # _libc is only looked up to call mallopt
+            raise RuntimeError("the reference process changed glibc's allocator settings")
+    result: dict[str, Any] = {"seconds": seconds}
+    if side == "trainer":   # the timed steps only: the warm-up is left out of the parts
+        result["parts"] = {part: getattr(trainer.timer, part) - before[part] for part in PARTS}
+        if profile:
+            from torch import profiler
+
+            with profiler.profile(activities=[profiler.ProfilerActivity.CPU]) as prof:
+                trainer.train_step()
+            result["operators"] = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=10,
+                                                            max_name_column_width=40)
+    return result
 
 
-def _timer_snapshot(trainer: Trainer) -> dict:
-    return {part: getattr(trainer.timer, part) for part in PARTS}
-
-
-def _throughput(name: str, model: torch.nn.Module, videos: list[tuple[str, np.ndarray]],
-                precision: str) -> tuple[float, float]:
+def _throughput(name: str, model, videos, precision: str) -> tuple[float, float]:
     """Snippets per second of ``score_videos`` and of the plain forward on the same videos."""
+    import numpy as np
+    import torch
+
+    from glancevad.engine.evaluator import autocast, score_videos
+    from glancevad.testing.reference_step import PlainModel
+
     device = torch.device("cpu")
     plain = PlainModel(name, model.eval())
     snippets = sum(len(f) for _, f in videos)
@@ -107,32 +151,96 @@ def _throughput(name: str, model: torch.nn.Module, videos: list[tuple[str, np.nd
     return snippets / best_ours, snippets / best_ref
 
 
-def measure(name: str, *, rounds: int = 2, console: Console | None = None) -> list[Result]:
-    """The figures of one network, fp32 and bf16."""
+def _measure_throughput(name: str, data: Path) -> dict[str, Any]:
+    """Test-time throughput, fp32 and bf16, in a process that never changes the allocator (as
+    ``glancevad test``), with the weights a trainer starts from."""
+    import torch
+
+    from glancevad.data import load_dataset
+    from glancevad.models import build
+
+    cfg = _config(name, "fp32")
+    dataset = load_dataset(data)
+    videos = [(v.id, dataset.load_features(v)) for v in dataset.test]
+    torch.manual_seed(cfg.seed)
+    model = build(name, in_dim=videos[0][1].shape[-1], **cfg.model_kwargs)
+    return {p: dict(zip(("ours", "plain"), _throughput(name, model, videos, p), strict=True)) for p in ("fp32", "bf16")}
+
+
+def child_main(argv: list[str] | None = None) -> None:
+    """``python -m benchmarks.bench_train_step SIDE ...``: one launch (what :func:`measure` starts)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_train_step",
+                                     description="One launch of the train-step benchmark (run by benchmarks/run.py).")
+    parser.add_argument("side", choices=(*SIDES, "throughput"))
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--cache", type=Path, required=True)
+    parser.add_argument("--run", type=Path, required=True, help="A fresh run folder for this launch's trainer.")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--profile", action="store_true", help="Also profile the operators of one more step.")
+    parser.add_argument("--out", type=Path, required=True, help="Where to write the figures (JSON).")
+    parser.add_argument("--smoke", action="store_true", help="The tiny settings of measure(smoke=True).")
+    args = parser.parse_args(argv)
+    result = _measure_side(args.side, args.model, args.precision, args.data, args.cache, args.run,
+                           warmup=args.warmup, steps=args.steps, profile=args.profile, smoke=args.smoke)
+    args.out.write_text(json.dumps(result))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The suite: launches alternate between the two sides
+
+def _launch(side: str, name: str, tmp: Path, index: int, *, precision: str = "fp32", warmup: int = 1,
+            steps: int = 2, profile: bool = False, smoke: bool = False) -> dict[str, Any]:
+    out = tmp / f"{name}-{precision}-{side}-{index}.json"
+    command = [sys.executable, "-m", "benchmarks.bench_train_step", side, "--model", name, "--precision", precision,
+               "--data", str(tmp / "data"), "--cache", str(tmp / "cache"), "--run",
+               str(tmp / f"run-{name}-{precision}-{side}-{index}"), "--warmup", str(warmup), "--steps", str(steps),
+               "--out", str(out), *(["--profile"] if profile else []), *(["--smoke"] if smoke else [])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    subprocess.run(command, check=True, cwd=REPO, env=env)
+    return json.loads(out.read_text())
+
+
+def measure(name: str, *, launches: int = 2, warmup: int = 1, steps: int = 2,
+            console: Console | None = None, smoke: bool = False) -> list[Result]:
+    """The figures of one network, fp32 and bf16: ``launches`` processes per side and precision,
+    each timing ``steps`` steps after ``warmup`` untimed ones (``smoke``: see :data:`SMOKE`)."""
+    from glancevad.data import load_dataset
+    from glancevad.data.cache import build_or_open_cache
+
     console = console or Console(width=150)
     results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        root = _dataset(Path(tmp))
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        root = _dataset(tmp, smoke)
+        build_or_open_cache(load_dataset(root), tmp / "cache", num_snippets=_config(name, "fp32", smoke).num_snippets)
         seconds = {}
         for precision in ("fp32", "bf16"):
-            cfg = resolve_config("ucf", {"model": name, "precision": precision, "device": "cpu",
-                                         "val_fraction": 0, "min_mining_step": 0})
-            trainer = Trainer(cfg, root, Path(tmp) / f"run-{precision}", cache_dir=Path(tmp) / "cache")
-            reference = ReferenceStep(trainer)
-            before = _timer_snapshot(trainer)
-            seconds[precision] = _rounds(reference, trainer, rounds)
-            _profile(trainer, console, f"{name} {precision} trainer step, parts", before)
-            if precision == "fp32":
-                from glancevad.data import load_dataset
-
-                dataset = load_dataset(root)
-                videos = [(v.id, dataset.load_features(v)) for v in dataset.test]
-                retain_freed_memory(False)   # glancevad test does not retain (videos differ in length)
-                for p in ("fp32", "bf16"):
-                    ours, plain = _throughput(name, trainer.model, videos, p)
-                    results.append(Result(f"{name} test throughput, 10 crops, D = 1024, {p}", ours, "snippets/s",
-                                          f"plain forward: {plain:.0f} snippets/s", ours / plain, "speed-up"))
-            del trainer, reference
+            best = dict.fromkeys(SIDES, float("inf"))
+            parts = dict.fromkeys(PARTS, 0.0)
+            operators = ""
+            for i in range(launches):
+                for side in SIDES:
+                    last = i == launches - 1 and side == "trainer"
+                    figures = _launch(side, name, tmp, i, precision=precision, warmup=warmup, steps=steps,
+                                      profile=last, smoke=smoke)
+                    best[side] = min(best[side], *figures["seconds"])
+                    for part, spent in figures.get("parts", {}).items():
+                        parts[part] += spent
+                    operators = figures.get("operators", operators)
+            seconds[precision] = best["reference"], best["trainer"]
+            total = sum(parts.values())
+            shares = ", ".join(f"{part} {100 * spent / total:.1f} %" for part, spent in parts.items())
+            console.print(f"[bold]{name} {precision} trainer step, parts[/] ({launches * steps} timed steps, "
+                          f"warm-up left out): {shares}")
+            console.print(operators, markup=False, highlight=False)
+        throughput = _launch("throughput", name, tmp, 0)
+        for p in ("fp32", "bf16"):
+            ours, plain = throughput[p]["ours"], throughput[p]["plain"]
+            results.append(Result(f"{name} test throughput, 10 crops, D = 1024, {p}", ours, "snippets/s",
+                                  f"plain forward: {plain:.0f} snippets/s", ours / plain, "speed-up"))
         (ref32, ours32), (ref16, ours16) = seconds["fp32"], seconds["bf16"]
         results.insert(0, Result(f"{name} Trainer.train_step, glance, {SHAPE}, fp32", ours32, "s",
                                  f"plain reference step, fp32: {ref32:.2f} s", ours32 / ref32,
@@ -141,7 +249,6 @@ def measure(name: str, *, rounds: int = 2, console: Console | None = None) -> li
                                  f"plain reference fp32: {ref32:.2f} s (bf16: {ref16:.2f} s)", ours16 / ref32,
                                  f"of the fp32 reference ({100 * ours16 / ref16:.0f} % of the bf16 one; "
                                  "UR-DMU goal <= 25 %)", percent=True))
-    retain_freed_memory(False)
     return results
 
 
@@ -151,3 +258,7 @@ def run_one(name: str):
 
 def run() -> list[Result]:
     return [r for name in ("mil", "rtfm", "urdmu") for r in measure(name)]
+
+
+if __name__ == "__main__":
+    child_main()

@@ -47,6 +47,11 @@ ALIASES = {f"train-step-{name}": bench_train_step.run_one(name) for name in ("mi
 def main() -> None:
     console = Console(width=150)
     suites = {**SUITES, **ALIASES}
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        console.print(f"usage: python benchmarks/run.py [SUITE ...]\n\n{__doc__.strip()}\n\n"
+                      f"suites (default: all of these): {', '.join(SUITES)}\n"
+                      f"also: {', '.join(ALIASES)} (one network's train-step suite)", markup=False, highlight=False)
+        return
     chosen = sys.argv[1:] or list(SUITES)
     unknown = [name for name in chosen if name not in suites]
     if unknown:

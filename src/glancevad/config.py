@@ -45,6 +45,17 @@ def _combines() -> tuple[str, ...]:
     return COMBINES
 
 
+def _models() -> dict:
+    from glancevad.models import get_spec, list_models  # here: importing the config loads no torch
+
+    return {name: get_spec(name) for name in list_models()}
+
+
+#: What a seed may be: a non-negative integer that every random generator seeded from it accepts
+#: (numpy's refuse negative seeds, torch's overflow above 64 bits; 32 bits leaves room for seed + rank).
+SEEDS = Interval(0, 2**32 - 1)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything a training run depends on; saved resolved in each run folder.
@@ -54,7 +65,7 @@ class TrainConfig:
     """
 
     # network
-    model: str = "urdmu"
+    model: str = constrained("urdmu", OneOf(_models))      # a registered network (glancevad.models)
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     # supervision of abnormal training videos (paper Tables 3 and 5)
     supervision: str = constrained("glance", OneOf(SUPERVISIONS))
@@ -84,9 +95,9 @@ class TrainConfig:
     selection_rule: str = constrained("glance_auc-alarm", OneOf(SELECTION_RULES))  # how best.pt is chosen
     eval_every: int = constrained(50, AT_LEAST_ONE)
     log_every: int = constrained(10, AT_LEAST_ONE)
-    seed: int = 0
+    seed: int = constrained(0, SEEDS)
     precision: str = constrained("fp32", OneOf(PRECISIONS))  # fp32 | bf16 (autocast) | auto
-    device: str = "auto"
+    device: str = "auto"                 # auto, cpu, cuda, cuda:1 ... (checked to parse; present: at run time)
 
     def __post_init__(self) -> None:
         for name, constraint in CONSTRAINTS.items():
@@ -96,6 +107,13 @@ class TrainConfig:
                 raise GlanceVADError(f"config: {exc}") from None
         if self.glance_fraction + self.weak_fraction > 1 + 1e-9:
             raise GlanceVADError("config: glance_fraction + weak_fraction must be <= 1")
+        if self.device != "auto":
+            from glancevad.runtime import parse_device
+
+            try:
+                parse_device(self.device)
+            except GlanceVADError as exc:
+                raise GlanceVADError(f"config: device: {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -111,4 +111,5 @@ def check(name: str, value: Any, constraint: Constraint) -> None:
 
 
 def _number(value: float) -> str:
-    return f"{value:g}"
+    """A bound as written: an int in full (``4294967295``), a float shortest (``0.5``, ``1e-05``)."""
+    return str(value) if isinstance(value, int) else f"{value:g}"

@@ -23,7 +23,7 @@ import yaml
 from glancevad.data.dataset import load_dataset
 from glancevad.data.scores import read_scores
 from glancevad.errors import GlanceVADError
-from glancevad.experiments.traces import grid_runs, mined_share_traces, true_anomalous_share
+from glancevad.experiments.traces import grid_roots, grid_runs, mined_share_traces, true_anomalous_share
 from glancevad.fileio import atomic_write, read_jsonl, save_figure
 from glancevad.glance.simulate import simulate_glances
 from glancevad.plots import plot_mined_share, plot_score_curves
@@ -129,7 +129,10 @@ def _run_section(run: Path, folder: Path) -> str:
 
 def _grid_section(grid_dir: Path, folder: Path) -> str:
     info = json.loads((grid_dir / "grid.json").read_text())
-    parts = [f"<p>Data <code>{html.escape(info['data'])}</code>, preset {info['preset']}, {info['seeds']} seed(s), "
+    roots = grid_roots(info)
+    data = ", ".join(f"<code>{html.escape(root)}</code>" for root in roots)
+    seeds = f"{len(roots)} data roots × {info['seeds']} seed(s)" if len(roots) > 1 else f"{info['seeds']} seed(s)"
+    parts = [f"<p>Data {data}, preset {info['preset']}, {seeds}, "
              f"budget {info['budget']}; each row twice: best.pt of each run (selected on validation) and "
              "last.pt (the last step).</p>"]
     table_csv = grid_dir / "table.csv"
@@ -144,7 +147,7 @@ def _grid_section(grid_dir: Path, folder: Path) -> str:
     if pairs:
         curves = {name: read_scores(path) for name, path in pairs.items()}
         parts.append("<h3>Score curves: weak vs glance (paper Fig. 5)</h3>")
-        parts += [_img(p) for p in _score_figures(curves, info["data"], folder)]
+        parts += [_img(p) for p in _score_figures(curves, grid_roots(info)[0], folder)]  # the pair's root
     return "\n".join(parts)
 
 
@@ -153,7 +156,9 @@ def _mined_share_figure(grid_dir: Path, info: dict[str, Any], folder: Path) -> l
     traces = mined_share_traces(grid_dir, info)
     if not traces:
         return []
-    reference = true_anomalous_share(info["data"]) if info.get("data") else None
+    shares = [true_anomalous_share(root) for root in grid_roots(info)]
+    # pooled over several data roots, as the traces are: the mean of the roots' shares
+    reference = float(np.mean(shares)) if shares and None not in shares else None
     path = plot_mined_share(folder / f"{info['grid']}_mined_share.png",
                             f"{info['grid']}: share of the glance videos' snippets that are kernel centres "
                             "(glances + mined; mean over seeds)", traces, reference=reference)
@@ -187,7 +192,7 @@ def _mean_std(row: dict[str, str], metric: str) -> str:
 def _paper_grid_section(grid_dir: Path, folder: Path, dataset_name: str = "") -> str:
     """One grid of the paper report: the table beside the published figures (and ours − paper on the
     matching dataset), the "does it hold here?" lines ``glancevad paper`` computed, the figures."""
-    from glancevad.experiments.tables import PAPER_METRICS, paper_results
+    from glancevad.experiments.tables import CHECKPOINTS, PAPER_METRICS, paper_results
 
     info = json.loads((grid_dir / "grid.json").read_text())
     name = info["grid"]
@@ -224,7 +229,7 @@ def _paper_grid_section(grid_dir: Path, folder: Path, dataset_name: str = "") ->
         body.append(f"<tr><td>{html.escape(row['label'])}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     holds_path = grid_dir / "holds.json"
     holds = json.loads(holds_path.read_text()) if holds_path.exists() else {}
-    said = "".join(f"<p class='holds'>{html.escape(CHECKPOINT_NAMES.get(checkpoint, checkpoint))}:</p>"
+    said = "".join(f"<p class='holds'>{html.escape(CHECKPOINTS.get(checkpoint, checkpoint))}:</p>"
                    "<ul class='holds'>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
                    for checkpoint, lines in holds.items())
     parts = [f"<h2 id='{name}'>{html.escape(name)}: {html.escape(paper.get('source') or 'ours')}</h2>",
@@ -235,12 +240,8 @@ def _paper_grid_section(grid_dir: Path, folder: Path, dataset_name: str = "") ->
     if name == "networks" and (pair := _weak_glance_pair(grid_dir, info)):
         curves = {f"UR-DMU {sup}": read_scores(path) for sup, path in pair.items()}
         parts.append("<h2 id='fig5'>Score curves: UR-DMU weak vs glance (paper Fig. 5)</h2>")
-        parts += [_img(p) for p in _score_figures(curves, info["data"], folder)]
+        parts += [_img(p) for p in _score_figures(curves, grid_roots(info)[0], folder)]  # the pair's root
     return "\n".join(parts)
-
-
-#: How the report names each checkpoint's "does it hold here?" list.
-CHECKPOINT_NAMES = {"best": "best.pt (selected on validation)", "last": "last.pt (the last step)"}
 
 
 def _deviations_section(out: Path) -> str:
@@ -261,7 +262,7 @@ def render_paper_report(out: str | os.PathLike) -> Path:
     steps = budget_steps(info["budget"])
     budget = (", ".join(f"{m} {s} steps" for m, s in steps.items()) if steps else info["budget"])
     overrides = info.get("overrides") or {}
-    roots = info["data"] if isinstance(info["data"], list) else [info["data"]]
+    roots = grid_roots(info)
     data = ", ".join(f"<code>{html.escape(r)}</code>" for r in roots)
     intro = (f"<p>Data {data} ({len(roots)} data seed(s)), preset {info['preset']}, {info['seeds']} training seed(s) "
              f"per setting and data seed, budget <b>{html.escape(info['budget'])}</b> ({html.escape(budget)})"

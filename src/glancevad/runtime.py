@@ -13,14 +13,22 @@ import torch
 from glancevad.errors import GlanceVADError
 
 
+def parse_device(name: str) -> torch.device | None:
+    """``None`` for ``auto``, else the torch device ``name`` names (``cpu``, ``cuda``, ``cuda:1`` ...),
+    whether or not this machine has it; a name torch does not know is an error naming it."""
+    if name == "auto":
+        return None
+    try:
+        return torch.device(name)
+    except (RuntimeError, TypeError):
+        raise GlanceVADError(f"unknown device {name!r} (auto, cpu, cuda, cuda:1 ...)") from None
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` -> CUDA when available, else CPU; anything else as given."""
-    if name == "auto":
+    device = parse_device(name)
+    if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise GlanceVADError(f"unknown device {name!r}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise GlanceVADError("device cuda requested but CUDA is not available")
     return device

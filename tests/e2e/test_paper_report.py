@@ -47,6 +47,9 @@ def test_make_paper_at_tiny_size_opens_in_chromium_and_resumes(tmp_path):
         holds = json.loads((folder / grid / "holds.json").read_text())
         assert set(holds) == {"best", "last"} and any("of 2 data seeds" in line for line in holds["best"]), grid
     assert (folder / "selection" / "data-seed2" / "selection.md").exists()
+    for k in (1, 2):   # each data seed's tables in per-data/, none inside the data root (which lies in folder)
+        assert (folder / "per-data" / f"data-seed{k}" / "perturbation" / "glances").is_dir()
+        assert not any((folder / f"data-seed{k}" / grid).exists() for grid in PAPER_GRIDS)
     assert "| min_mining_step |" in (folder / "deviations.md").read_text()
 
     with sync_api.sync_playwright() as playwright:

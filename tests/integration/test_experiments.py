@@ -211,8 +211,12 @@ def test_paper_pools_two_data_seeds_counts_claims_per_seed_and_renders(tiny_root
         pooled = [r for r in csv.DictReader(handle) if r["checkpoint"] == "best"]
     assert {r["n"] for r in pooled} == {"2"}                       # one run per data seed, pooled
     for label in info["data_labels"]:
-        with open(out / label / "ablation" / "table.csv") as handle:
+        with open(out / "per-data" / label / "ablation" / "table.csv") as handle:
             assert {r["n"] for r in csv.DictReader(handle)} == {"1"}
+    pooled_info = json.loads((out / "ablation" / "grid.json").read_text())
+    assert pooled_info["data"] == [str(tiny_root.resolve()), str(other.resolve())] and pooled_info["seeds"] == 1
+    assert (out / "ablation" / "table.md").read_text().startswith(
+        "# ablation: mean ± std over 2 data seeds × 1 training seed (2 runs per row), in %")
     holds = json.loads((out / "networks" / "holds.json").read_text())
     assert any(line.startswith("AUC: glance > weak for UR-DMU on ") and line.endswith(" of 2 data seeds")
                for line in holds["last"])

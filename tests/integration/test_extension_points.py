@@ -3,6 +3,7 @@ each added only there, reach the grids, the paper planner and the command line."
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -44,7 +45,8 @@ SCRIPT = textwrap.dedent('''
 
     from glancevad.cli import main
     from glancevad.experiments.grids import grid_cells
-    from glancevad.experiments.paper import estimate_seconds, plan_paper
+    from glancevad.experiments.paper import plan_paper
+    from glancevad.experiments.planning import estimate_specs
 
     data, out = Path(sys.argv[1]), Path(sys.argv[2])
     seen = {"networks": [c.label for c in grid_cells("networks")], "kernels": [c.key for c in grid_cells("kernels")]}
@@ -52,7 +54,7 @@ SCRIPT = textwrap.dedent('''
     seen["paper_steps"] = {s.config["model"]: s.config["steps"] for s in plan.grids["networks"][1]}
     seen["paper_kernels"] = sorted({s.config["kernel"] for s in plan.grids["kernels"][1]})
     tiny = [s for s in plan.unique if s.config["model"] == "tiny"]
-    seen["estimate"] = estimate_seconds(tiny, 1)
+    seen["estimate"] = estimate_specs(tiny, 1).wall_seconds
     print("SEEN " + json.dumps(seen), flush=True)
     args = ["--batch-size", "2", "--precision", "fp32", "--set", "num_snippets=16", "--set", "eval_every=2",
             "--set", "val_fraction=0.25", "--set", "min_mining_step=1", "--steps", "2"]
@@ -70,8 +72,11 @@ SCRIPT = textwrap.dedent('''
 def test_a_network_kernel_format_and_experiment_each_added_in_one_place(tiny_root, tmp_path):
     import json
 
+    env = {"PATH": "/usr/bin:/bin", "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
+    if os.environ.get("PYTHONPATH"):   # the code under test (e.g. a worktree's src)
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tiny_root), str(tmp_path)], capture_output=True,
-                          text=True, env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "OMP_NUM_THREADS": "1"})
+                          text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     seen = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("SEEN "))[5:])
     assert {"Tiny (weak)", "Tiny (glance)", "UR-DMU (glance)"} <= set(seen["networks"])

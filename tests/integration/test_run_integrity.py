@@ -160,10 +160,12 @@ def test_resume_alone_continues_on_the_recorded_data_and_a_moved_copy_is_accepte
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--device", "tpu"], "unknown device 'tpu'"),
+    (["--device", "tpu"], "config: device: unknown device 'tpu' (auto, cpu, cuda, cuda:1 ...)"),
+    (["--seed", "-1"], "--seed must lie in [0, 4294967295], got -1"),          # numpy refused it with a traceback
+    (["--model", "resnet"], "--model must be one of mil, rtfm, urdmu, got 'resnet'"),
     (["--batch-size", "500"], "batch_size 500 is larger than the 14 normal training items"),
 ])
-def test_device_and_batch_are_checked_before_the_run_folder_is_made(tiny_root, tmp_path, args, message):
+def test_device_seed_model_and_batch_are_checked_before_the_run_folder_is_made(tiny_root, tmp_path, args, message):
     proc = cli("train", "--data", tiny_root, "--out", tmp_path / "run", *args, check=False)
     lines = proc.stderr.splitlines()   # no empty line (the progress bar) before it
     assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"error: {message}"), proc.stderr

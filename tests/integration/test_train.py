@@ -153,7 +153,7 @@ def test_bad_inputs_are_clear_errors(tiny_root, tmp_path):
     proc = cli("train", "--data", tiny_root, "--out", tmp_path / "y", "--set", "alhpa=1", check=False)
     assert proc.returncode == 2 and "unknown key 'alhpa'; valid keys:" in proc.stderr
     proc = cli("train", "--data", tiny_root, "--out", tmp_path / "y", "--model", "resnet", check=False)
-    assert proc.returncode == 2 and "unknown model 'resnet'" in proc.stderr
+    assert proc.returncode == 2 and "--model must be one of mil, rtfm, urdmu, got 'resnet'" in proc.stderr
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
     proc = cli("test", "--checkpoint", bad, "--data", tiny_root, "--out", tmp_path / "z", check=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from glancevad.data import load_dataset
@@ -69,3 +71,45 @@ def test_the_grids_of_the_paper_share_one_cache_per_feature_set(tiny_root, tmp_p
     header = features.stat().st_size - expected
     assert 0 < header <= 4096                           # the .npy header and nothing else
     assert sum(p.stat().st_size for p in folders[0].parent.iterdir()) - features.stat().st_size < 64 * 1024
+
+
+def test_cache_key_reads_the_features_not_only_names_sizes_and_mtimes(tiny_root, tmp_path):
+    """Two roots alike in names, sizes and mtimes (``cp -a``) but not in bytes get two caches; a moved
+    copy with the same bytes gets the first one's."""
+    import os
+    import shutil
+
+    from glancevad.data.cache import cache_folder
+
+    dataset = load_dataset(tiny_root)
+    same = Path(shutil.copytree(tiny_root, tmp_path / "copy"))                    # copy2 keeps the mtimes
+    changed = Path(shutil.copytree(tiny_root, tmp_path / "changed"))
+    index = load_dataset(changed).feature_index("train")
+    for video in load_dataset(changed).train:                                      # the last float of each
+        for path in index.locate(video.id).paths:                                  # file, mtime restored
+            stat = path.stat()
+            data = bytearray(path.read_bytes())
+            data[-4] ^= 0x01                                                       # its lowest mantissa bit
+            path.write_bytes(bytes(data))
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+            assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+    moved = tmp_path / "elsewhere" / "moved"
+    moved.parent.mkdir()
+    shutil.move(str(same), moved)
+    first = build_or_open_cache(dataset, tmp_path / "cache", num_snippets=16)
+    assert build_or_open_cache(load_dataset(moved), tmp_path / "cache", num_snippets=16).folder == first.folder
+    other = build_or_open_cache(load_dataset(changed), tmp_path / "cache", num_snippets=16)
+    assert other.folder != first.folder and len(list((tmp_path / "cache").iterdir())) == 2
+    assert not np.array_equal(np.asarray(other.features), np.asarray(first.features))  # each trains on its own
+    assert cache_folder(load_dataset(moved), tmp_path / "cache", num_snippets=16) == first.folder
+
+
+def test_the_key_reads_both_ends_of_a_large_feature_file(tmp_path):
+    from glancevad.data.cache import FINGERPRINT_BYTES, _ends
+
+    data = bytes(range(256)) * (3 * FINGERPRINT_BYTES // 256 + 1)
+    path = tmp_path / "f.npy"
+    path.write_bytes(data)
+    assert _ends(path, len(data)) == data[:FINGERPRINT_BYTES] + data[-FINGERPRINT_BYTES:]
+    path.write_bytes(data[:2 * FINGERPRINT_BYTES])
+    assert _ends(path, 2 * FINGERPRINT_BYTES) == data[:2 * FINGERPRINT_BYTES]   # a small file: all of it

@@ -32,11 +32,20 @@ def test_overrides_are_typed_and_layered():
         ({"supervision": "full"}, "supervision must be one of weak, glance, mixed"),
         ({"supervision": "mixed", "glance_fraction": 0.8, "weak_fraction": 0.5}, "must be <= 1"),
         ({"kernel": "box"}, "kernel must be one of normal, cauchy, laplace"),
+        ({"seed": -1}, r"seed must lie in \[0, 4294967295\], got -1"),
+        ({"seed": 2**32}, r"seed must lie in \[0, 4294967295\], got 4294967296"),
+        ({"model": "resnet"}, "model must be one of mil, rtfm, urdmu, got 'resnet'"),
+        ({"device": "tpu"}, r"config: device: unknown device 'tpu' \(auto, cpu, cuda, cuda:1 ...\)"),
     ],
 )
 def test_bad_values_name_the_key(values, message):
     with pytest.raises(GlanceVADError, match=message):
         resolve_config(None, values)
+
+
+def test_a_device_is_checked_to_parse_not_to_be_present():
+    assert resolve_config(None, {"device": "cuda:1", "seed": 2**32 - 1}).device == "cuda:1"   # run time says if absent
+    assert resolve_config(None, {"device": "cpu"}).device == "cpu"
 
 
 def test_unknown_preset_and_bad_override_syntax():

@@ -13,7 +13,8 @@ from glancevad.constraints import Interval, OneOf
 from glancevad.errors import GlanceVADError
 
 #: The ``train`` options that set a config key of the same name.
-TRAIN_KEYS = ["supervision", "glance_fraction", "weak_fraction", "steps", "batch_size", "crop_sampling", "precision"]
+TRAIN_KEYS = ["model", "supervision", "glance_fraction", "weak_fraction", "steps", "batch_size", "crop_sampling",
+              "precision", "seed"]
 
 
 def _probes(key: str) -> list[str]:

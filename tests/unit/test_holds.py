@@ -48,16 +48,40 @@ def test_optimum_and_fixed_threshold_per_data_seed():
     flat = {c.key: 50.0 for c in sens}
     per_data = [{**flat, "rg-0.1": 60, "alpha-0.7": 70}, {**flat, "rg-0.2": 60}, {**flat, "rg-0.1": 61}]
     lines = seed_counts("sensitivity", sens, per_data, {})
-    # seed 1: r_g 0.1 best, alpha 0.7; seed 2: r_g 0.2, alpha ties at 50 -> first point (0.9 via rg-0.1's sweep)
-    assert lines[0] == "the best r_g is the paper's 0.1 on 2 of 3 data seeds (per data seed: 0.1, 0.2, 0.1)"
-    assert lines[1].startswith("the best alpha is the paper's 0.9 on ")
+    # seed 1: r_g 0.1 best, alpha 0.7; seed 2: r_g 0.2, every alpha at 50 (a tie of all five, the
+    # paper's 0.9 among them: not a win); seed 3: r_g 0.1 = alpha 0.9's cell (rg-0.1) alone best
+    assert lines == [
+        "the best r_g is the paper's 0.1 on 2 of 3 data seeds (per data seed: 0.1; 0.2; 0.1)",
+        "the best alpha is the paper's 0.9 on 1 of 3 data seeds, tied with another value on 1 "
+        "(per data seed: 0.7; tied: 0.9, 0.5, 0.7, 0.8, 0.95; 0.9)"]
     abl = grid_cells("ablation")
     base = {c.key: 50.0 for c in abl}
     per_data = [{**base, "mining-gaussian-t0.9": 80}, {**base, "mining-gaussian-t0.7": 80}, {**base, "mining": 60}]
     lines = seed_counts("ablation", abl, per_data, {})
-    assert lines == ["+mining: the best fixed threshold per data seed is 0.5, 0.5, 0.5 (0.5 is the assumed value)",
-                     "+mining +Gaussian: the best fixed threshold per data seed is 0.9, 0.7, 0.5 "
+    # where a row's three thresholds all score 50 they tie: the assumed 0.5, listed first, does not win
+    assert lines == ["+mining: the best fixed threshold per data seed is tied: 0.5, 0.7, 0.9; tied: 0.5, 0.7, 0.9; "
+                     "0.5 (0.5 is the assumed value)",
+                     "+mining +Gaussian: the best fixed threshold per data seed is 0.9; 0.7; tied: 0.5, 0.7, 0.9 "
                      "(0.5 is the assumed value)"]
+
+
+def test_a_tie_is_named_and_never_counted_as_the_papers_point_alone():
+    sens = grid_cells("sensitivity")
+    flat = {c.key: 50.0 for c in sens}
+    per_data = [{**flat, "rg-0.1": 60, "rg-0.2": 60}, {**flat, "rg-0.1": 60}]
+    assert seed_counts("sensitivity", sens, per_data, {})[0] == (
+        "the best r_g is the paper's 0.1 on 1 of 2 data seeds, tied with another value on 1 "
+        "(per data seed: tied: 0.1, 0.2; 0.1)")
+    abl = grid_cells("ablation")
+    base = {c.key: 50.0 for c in abl}
+    per_data = [{**base, "mining": 70, "mining-t0.7": 70}]
+    assert seed_counts("ablation", abl, per_data, {})[0] == (
+        "+mining: the best fixed threshold per data seed is tied: 0.5, 0.7 (0.5 is the assumed value)")
+    paper = {"a": 3.0, "b": 2.0, "c": 1.0}
+    labels = {"a": "A", "b": "B", "c": "C"}
+    assert ordering_counts([{"a": 9, "b": 9, "c": 7}, {"a": 9, "b": 8, "c": 7}], paper, labels, what="AUC") == (
+        "AUC: the paper's best row (A) is best here on 1 of 2 data seeds, tied for best on 1; "
+        "row pairs ordered as in the paper, per data seed: 2/3, 3/3")
 
 
 def test_ordering_counts_hand_computed():

@@ -5,17 +5,15 @@ from __future__ import annotations
 import math
 import random
 import warnings
+from pathlib import Path
 
 import pytest
 
+from glancevad.errors import GlanceVADError
 from glancevad.experiments.grids import grid_cells
 from glancevad.experiments.holds import glance_gain_statement, optimum_statement, ordering_statement
-from glancevad.experiments.paper import (
-    PAPER_GRIDS,
-    SECONDS_PER_RUN,
-    estimate_seconds,
-    plan_paper,
-)
+from glancevad.experiments.paper import PAPER_GRIDS, data_labels, plan_paper, resolve_roots
+from glancevad.experiments.planning import SECONDS_PER_RUN, estimate_specs
 from glancevad.experiments.plateau import plateau_step, suggested_steps
 from glancevad.experiments.runner import RunSpec, budget_steps, run_digest
 from glancevad.models import get_spec
@@ -99,8 +97,8 @@ def test_estimate_counts_only_unfinished_runs(tmp_path):
     (tmp_path / "c" / "test" / "last").mkdir(parents=True)
     (tmp_path / "c" / "test" / "last" / "metrics.json").write_text("{}")
     serial = 100 * get_spec("mil").seconds_per_step + 200 * get_spec("urdmu").seconds_per_step + 2 * SECONDS_PER_RUN
-    assert estimate_seconds(specs, parallel=1) == pytest.approx(serial)
-    assert estimate_seconds(specs, parallel=2) == pytest.approx(serial / 2)
+    assert estimate_specs(specs, parallel=1).wall_seconds == pytest.approx(serial)
+    assert estimate_specs(specs, parallel=2).wall_seconds == pytest.approx(serial / 2)
 
 
 def test_ordering_statement_hand_computed():
@@ -127,7 +125,15 @@ def test_gain_and_optimum_statements():
     ours = {cell.key: (50.0, 0.0) for cell in cells}
     ours["rg-0.2"] = (60.0, 0.0)
     ours["alpha-0.7"] = (70.0, 0.0)
-    assert optimum_statement(ours, cells, what="AUC").endswith("here the best points are r_g = 0.2, alpha = 0.7.")
+    assert optimum_statement(ours, cells, what="AUC") == (
+        "AUC: the paper's optimum is r_g = 0.1, alpha = 0.9; here the best points are r_g = 0.2; alpha = 0.7.")
+    ours["alpha-0.95"] = (70.0, 0.0)                      # a tie is named, not settled by the cells' order
+    assert optimum_statement(ours, cells, what="AUC").endswith(
+        "here the best points are r_g = 0.2; alpha tied: 0.7, 0.95.")
+    labels = {"a": "A", "b": "B", "c": "C"}
+    tie = ordering_statement({"a": (90.0, 0.0), "b": (90.0, 0.0), "c": (80.0, 0.0)}, {"a": 3.0, "b": 2.0, "c": 1.0},
+                             labels, what="AUC")
+    assert "best row: paper A, here tied: A, B." in tie
 
 
 def test_paper_command_refuses_bad_input_before_writing(tiny_root, tmp_path):
@@ -139,6 +145,9 @@ def test_paper_command_refuses_bad_input_before_writing(tiny_root, tmp_path):
                       "budget must be one of full, small, paper, got 'huge'")
     (tmp_path / "file").write_text("")
     assert_user_error(run("paper", "--data", tiny_root, "--out", tmp_path / "file", check=False), "is a file")
+    (tmp_path / "again").symlink_to(tiny_root)
+    assert_user_error(run("paper", "--data", tiny_root, "--data", tmp_path / "again", "--out", out, check=False),
+                      f"--data {tiny_root.resolve()} is given twice", "counts as one data seed")
     assert not out.exists()
 
 
@@ -204,3 +213,108 @@ def test_ablation_sweeps_the_fixed_threshold_of_both_fixed_rows():
         assert all(cells[k].overrides["dynamic_threshold"] is False for k in keys)
         assert "assumed" in cells[row].label
     assert "fixed_threshold" not in cells["all"].overrides and cells["all"].overrides["dynamic_threshold"]
+
+
+def test_data_labels_are_unique_and_safe_folder_names(tmp_path):
+    roots = [tmp_path / "a" / "x", tmp_path / "b" / "x", tmp_path / "c" / "x-2"]
+    labels = data_labels(roots)
+    assert labels == ["x-1", "x-3", "x-2"]                     # x-2 stays the third root's own name
+    assert data_labels([tmp_path / "x", tmp_path / "y"]) == ["x", "y"]
+    assert data_labels([Path("/"), tmp_path / "root"]) == ["root-1", "root-2"]   # the file-system root
+    for parts in (["x", "x", "x-1"], ["x-1", "x", "x"], ["", "", "."], [".", ".."]):
+        made = data_labels([(tmp_path / str(i) / part).resolve() for i, part in enumerate(parts)])
+        assert len(set(made)) == len(made) and not {"", ".", ".."} & set(made), (parts, made)
+
+
+def test_data_roots_are_resolved_and_a_root_given_twice_is_refused(tmp_path, monkeypatch):
+    data = tmp_path / "work" / "data"
+    data.mkdir(parents=True)
+    (tmp_path / "link").symlink_to(data)
+    monkeypatch.chdir(data)
+    assert resolve_roots(["."]) == [data]                      # "." names its folder, never an empty label
+    assert data_labels(resolve_roots(["."])) == ["data"]
+    monkeypatch.chdir(data / "..")
+    assert resolve_roots([".."]) == [tmp_path]                 # ".." is its folder's name, not a way out of --out
+    for twice in ([data, data], [data, tmp_path / "link"], [data, tmp_path / "work" / "." / "data"]):
+        with pytest.raises(GlanceVADError, match=f"--data {data} is given twice"):
+            resolve_roots(twice)
+
+
+def test_per_data_folders_lie_in_the_paper_folder_and_runs_keep_their_digests(tiny_root, tmp_path):
+    """Each data root's grids (and perturbed glances) go to out/per-data/<label>/, not into the data
+    root; the run folders depend on the glances' content only, so a folder of the older layout
+    (glances in out/<label>/<grid>/glances) finds its finished runs under the same names."""
+    store = tmp_path / "paper" / "runs"
+    new = plan_paper(tiny_root, tmp_path / "paper" / "per-data" / "data", preset="demo", seeds=1, budget="small",
+                     grids=("perturbation",), store=store)
+    old = plan_paper(tiny_root, tmp_path / "paper" / "data", preset="demo", seeds=1, budget="small",
+                     grids=("perturbation",), store=store)
+    glances = [s.config["glance_csv"] for s in new.specs if s.config.get("glance_csv")]
+    folder = str(tmp_path / "paper" / "per-data" / "data" / "perturbation" / "glances")
+    assert glances and all(g.startswith(folder) for g in glances)
+    assert [s.run_dir for s in new.specs] == [s.run_dir for s in old.specs]
+
+
+def test_the_best_on_test_trace_reads_test_videos_one_at_a_time_memory_mapped(tiny_root, tmp_path, monkeypatch):
+    """The hook keeps no test features: each evaluation reads them anew, mapped, one video at a time."""
+    import json
+
+    import numpy as np
+    import torch
+
+    from glancevad.data import load_dataset
+    from glancevad.experiments import selection
+    from glancevad.models import build
+
+    dataset = load_dataset(tiny_root)
+    calls, given = [], []
+    real_load, real_score = type(dataset).load_features, selection.score_videos
+
+    def load(self, video, **kwargs):
+        calls.append(kwargs.get("mmap"))
+        return real_load(self, video, **kwargs)
+
+    def score(model, videos, **kwargs):
+        given.append(videos)
+        return real_score(model, videos, **kwargs)
+
+    monkeypatch.setattr(type(dataset), "load_features", load)
+    monkeypatch.setattr(selection, "score_videos", score)
+    hook = selection.trace_hook(dataset, tmp_path / "trace.jsonl", "fp32")
+    assert calls == []                                      # nothing loaded when the hook is made
+    torch.manual_seed(0)
+    model = build("mil", in_dim=16)
+    hook(5, model, {})
+    assert calls == [True] * len(dataset.test)              # each test video read once, memory-mapped
+    hook(10, model, {})
+    assert len(calls) == 2 * len(dataset.test)              # and again at the next evaluation: none held
+    assert all(iter(videos) is videos for videos in given)  # a lazy stream, read as scored, not a list
+    trace = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in trace] == [5, 10] and np.isfinite(trace[0]["auc"])
+
+
+def test_the_deviations_table_in_the_docs_is_the_one_make_paper_writes(tmp_path):
+    """docs/paper.md shows write_deviations_markdown's table for make paper's settings (the demo
+    preset, the paper budget, demo-sized synthetic data), not a hand-edited copy."""
+    from glancevad.experiments.deviations import deviation_rows, our_settings, write_deviations_markdown
+    from glancevad.synth import synth_config
+
+    demo = synth_config("demo")
+    write_deviations_markdown(tmp_path / "deviations.md",
+                              deviation_rows(our_settings("demo", "paper", crops=demo.crops, dim=demo.dim)))
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "paper.md").read_text(encoding="utf-8")
+    assert (tmp_path / "deviations.md").read_text(encoding="utf-8") in docs
+
+
+def test_a_pooled_grid_folder_names_every_data_root_in_its_report(tmp_path):
+    import json
+
+    from glancevad.report import render_report
+
+    roots = [str(tmp_path / "data-seed1"), str(tmp_path / "data-seed2")]
+    grid = tmp_path / "kernels"
+    grid.mkdir()
+    (grid / "grid.json").write_text(json.dumps({"grid": "kernels", "data": roots, "preset": "demo", "seeds": 1,
+                                                "budget": "small", "cells": [], "runs": {}}))
+    page = render_report(grid).read_text()
+    assert all(f"<code>{root}</code>" in page for root in roots) and "2 data roots × 1 seed(s)" in page

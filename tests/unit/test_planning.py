@@ -43,6 +43,10 @@ def test_the_paper_budget_is_refused_on_real_datasets_only():
             check_budget("paper", name, preset)
         check_budget("full", name, preset)
     check_budget("paper", "synthetic", "demo")
+    with pytest.raises(GlanceVADError) as refused:     # another preset's full budget is not the released one
+        check_budget("paper", "ucf-crime", "demo")
+    assert str(refused.value).endswith("use --budget full (preset demo's own schedule; the released one is "
+                                       "preset ucf's)")
 
 
 def test_step_cost_scales_with_batch_snippets_and_dimension():
@@ -136,3 +140,17 @@ def test_synthetic_data_has_no_best_on_test_row(tiny_root, tmp_path):
     _, results = run_grid("kernels", tiny_root, tmp_path / "grid", seeds=1, budget="full", overrides=fast)
     assert all(set(m) == {"best", "last"} for m in results.values())
     assert not list((tmp_path / "grid").rglob(TEST_TRACE))
+
+
+@pytest.mark.parametrize("command", ["paper", "experiment"])
+def test_the_preset_help_is_read_from_the_dataset_map(command, capsys, monkeypatch):
+    from glancevad.cli import main
+    from glancevad.config import list_presets
+    from glancevad.presets import DATASET_PRESETS, SYNTHETIC_PRESET
+
+    monkeypatch.setenv("COLUMNS", "400")   # one line an option
+    main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"Training preset: {', '.join(list_presets())}." in text
+    assert all(f"{name}: {preset}" in text for name, preset in DATASET_PRESETS.items())
+    assert f"anything else: {SYNTHETIC_PRESET})" in text

@@ -16,6 +16,7 @@ from glancevad.constraints import OneOf, check
 from glancevad.data.features import LAYOUTS
 from glancevad.data.groundtruth import ANNOTATION_FORMATS
 from glancevad.errors import GlanceVADError
+from glancevad.presets import DATASET_PRESETS, SYNTHETIC_PRESET
 
 FramesOpt = Annotated[int, typer.Option("--frames-per-snippet", min=1, help="Frames covered by one snippet.")]
 
@@ -34,6 +35,12 @@ MinEventOpt = Annotated[str, typer.Option(help="Events shorter than this are dro
 MergeGapOpt = Annotated[str, typer.Option(help="Events closer than this are joined into one, e.g. 2.0s.")]
 # ... and those of ``experiment`` and ``paper``
 PresetOpt = Annotated[str | None, typer.Option(help=f"Training preset: {', '.join(list_presets())}.")]
+# ``experiment`` and ``paper`` choose the preset from the dataset's name when none is given
+# (``glancevad.presets.preset_for_dataset``); the help says how, from the same map.
+DatasetPresetOpt = Annotated[str | None, typer.Option(help=(
+    f"Training preset: {', '.join(list_presets())}. Default: from the dataset's name in its list files ("
+    + ", ".join(f"{name}: {preset}" for name, preset in DATASET_PRESETS.items())
+    + f", anything else: {SYNTHETIC_PRESET})."))]
 SeedsOpt = Annotated[int, typer.Option(min=1, help="Seeds per setting (mean ± std).")]
 ParallelOpt = Annotated[int, typer.Option(min=1, help="Runs at once (each gets cores / parallel threads).")]
 GridSetOpt = Annotated[list[str] | None, typer.Option("--set", help="Config key for every run: --set steps=100.")]
@@ -56,13 +63,6 @@ def config_option(key: str, help: str) -> Any:
         metavar = f"<{typing.get_type_hints(TrainConfig)[key].__name__}>"
         allowed = f" ({constraint.describe()})"
     return typer.Option(option, help=help.removesuffix(".") + allowed + ".", parser=parse, metavar=metavar)
-
-
-def model_names() -> str:
-    """The registered networks, for help texts."""
-    from glancevad.models import list_models
-
-    return ", ".join(list_models())
 
 
 def metrics_table(title: str, rows: dict[str, dict[str, float]]) -> Table:

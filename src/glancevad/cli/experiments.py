@@ -8,14 +8,12 @@ from typing import Annotated
 import typer
 
 from glancevad.cli.app import app
-from glancevad.cli.common import GridSetOpt, ParallelOpt, SeedsOpt
+from glancevad.cli.common import DatasetPresetOpt, GridSetOpt, ParallelOpt, SeedsOpt
 from glancevad.config import parse_overrides
 from glancevad.console import console, progress_bar
 from glancevad.experiments.registry import EXPERIMENTS
 from glancevad.fileio import check_output
 
-PRESET_HELP = ("Training preset: ucf, xd or demo. Default: from the dataset's name in its list files "
-               "(ucf-crime: ucf, xd-violence: xd, anything else: demo).")
 GRID_HELP = "One of: " + ", ".join(EXPERIMENTS) + "."
 EXPERIMENT_HELP = (
     "Reproduce a table or figure of the paper: one training run per setting and seed, then a table.\n\n"
@@ -29,7 +27,7 @@ def experiment(
     name: Annotated[str, typer.Argument(help=GRID_HELP)],
     data: Annotated[Path, typer.Option(help="Dataset root in the official layout.")],
     out: Annotated[Path, typer.Option(help="Grid folder (runs/, table.csv, table.md, figures/).")],
-    preset: Annotated[str | None, typer.Option(help=PRESET_HELP)] = None,
+    preset: DatasetPresetOpt = None,
     seeds: SeedsOpt = 3,
     budget: Annotated[str, typer.Option(help="full (the preset's schedule: for ucf and xd the released one); small "
                                              "(40 steps, one seed: a quick look); or paper (synthetic data only: each "
@@ -65,9 +63,11 @@ def report(
 def paper(
     data: Annotated[list[Path], typer.Option(help="Dataset root; repeat it for several data seeds of one dataset "
                                                   "(make paper: glancevad synth --seed 1, 2, 3): tables pool them "
-                                                  "and count the seeds each claim holds on.")],
-    out: Annotated[Path, typer.Option(help="Report folder: index.html, one folder per grid, runs/ shared.")],
-    preset: Annotated[str | None, typer.Option(help=PRESET_HELP)] = None,
+                                                  "and count the seeds each claim holds on. Each folder once (a "
+                                                  "root given twice, by any path, is refused).")],
+    out: Annotated[Path, typer.Option(help="Report folder: index.html, one folder per grid (pooled), "
+                                           "per-data/<root's name>/<grid> per data root, runs/ shared.")],
+    preset: DatasetPresetOpt = None,
     seeds: Annotated[int, typer.Option(min=1, help="Training seeds per setting and data root (mean ± std over "
                                                    "all of them).")] = 3,
     budget: Annotated[str, typer.Option(help="paper (synthetic data only: steps where each network's validation "
@@ -112,4 +112,5 @@ def paper(
                       + ", ".join(caches) + "; nothing trained")
         return
     index = render_paper_report(folder)
-    console.print(f"wrote [bold]{index}[/]; tables in {out}/<grid>/table.md, runs in {out / 'runs'}")
+    console.print(f"wrote [bold]{index}[/]; tables in {out}/<grid>/table.md (per data root: "
+                  f"{out}/per-data/<root>/<grid>/), runs in {out / 'runs'}")

@@ -17,7 +17,6 @@ from glancevad.cli.common import (
     PresetOpt,
     config_option,
     metrics_table,
-    model_names,
 )
 from glancevad.console import console, err_console, progress_bar
 from glancevad.errors import GlanceVADError
@@ -32,7 +31,7 @@ def train(
     out: Annotated[Path | None, typer.Option(help="Run folder to create (checkpoints, logs, config).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder from its last.pt.")] = None,
     preset: PresetOpt = None,
-    model: Annotated[str | None, typer.Option(help=f"Network: {model_names()}.")] = None,
+    model: Annotated[str | None, config_option("model", "Network.")] = None,
     supervision: Annotated[str | None, config_option(
         "supervision", "Of the abnormal videos: video labels, glances, or a mix of both.")] = None,
     glance_fraction: Annotated[float | None, config_option(
@@ -48,7 +47,7 @@ def train(
         "precision", "fp32, bf16 autocast, or auto: bf16 where the hardware has bf16 units (a GPU, a CPU with AMX "
         "or AVX512-BF16), else fp32; the run records which.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    seed: Annotated[int | None, config_option("seed", "Random seed.")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML file of config keys (applied after the preset).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Any config key: --set alpha=0.7.")] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Where the resampled training cache lives.")] = None,

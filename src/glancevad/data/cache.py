@@ -1,7 +1,8 @@
 """The training cache: every training video resampled to ``N`` snippets, in one memory-mapped file.
 
-Built once per feature set (the training videos' feature files, N and the frames per snippet)
-with a progress callback, written to a temporary name and renamed; a training step reads its videos
+Built once per feature set (the training videos' feature files — each one's name, size, mtime and
+its first and last 4 KB —, N and the frames per snippet, never the root's path) with a progress
+callback, written to a temporary name and renamed; a training step reads its videos
 (or single crops of them) with positional reads, no parsing.
 
 The cache never depends on the glances: every glance file, mixed fraction and perturbation of a
@@ -100,16 +101,34 @@ class TrainingCache:
 CACHE_FORMAT = 2
 
 
+#: Bytes read from each end of a feature file for the cache's key (the whole file when it is smaller
+#: than twice this): two copies of a dataset with equal names, sizes and mtimes (``cp -a``) whose
+#: features differ get different caches, at two small reads per file.
+FINGERPRINT_BYTES = 4096
+
+
+def _ends(path: Path, size: int) -> bytes:
+    """The first and last :data:`FINGERPRINT_BYTES` of a file of ``size`` bytes (all of a small one)."""
+    with open(path, "rb") as handle:
+        if size <= 2 * FINGERPRINT_BYTES:
+            return handle.read()
+        head = handle.read(FINGERPRINT_BYTES)
+        handle.seek(size - FINGERPRINT_BYTES)
+        return head + handle.read(FINGERPRINT_BYTES)
+
+
 def _fingerprint(dataset: VADDataset, num_snippets: int) -> str:
     """Hash of what the cache depends on: N, the frames per snippet, the training ids and each
-    feature file's name, size and mtime. Not the glances nor the labels (see the module docstring)."""
+    feature file's name, size, mtime and content at both ends (:data:`FINGERPRINT_BYTES`). Not the
+    root's path (a moved dataset keeps its cache), the glances nor the labels (see the module docstring)."""
     digest = hashlib.sha256(f"v{CACHE_FORMAT};N={num_snippets};fps={dataset.frames_per_snippet}".encode())
     index = dataset.feature_index("train")
     for video in dataset.train:
         digest.update(f"{video.id}|".encode())
         for path in index.locate(video.id).paths:
             stat = path.stat()
-            digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+            digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}:".encode())
+            digest.update(_ends(path, stat.st_size))
     return digest.hexdigest()[:16]
 
 

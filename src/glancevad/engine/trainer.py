@@ -187,7 +187,13 @@ class TrainResult:
 
 
 class Trainer:
-    """One training run of one network under one supervision; see the module docstring."""
+    """One training run of one network under one supervision; see the module docstring.
+
+    On the CPU, making a trainer keeps freed host memory in the process
+    (:func:`glancevad.engine.host_memory.retain_freed_memory`): a glibc setting, process-wide and
+    permanent, so everything later in the process (validation, hooks, a grid worker's tests of the
+    run) allocates that way too.
+    """
 
     def __init__(
         self,
@@ -232,7 +238,8 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
                                           fused=self.device.type in ("cpu", "cuda"))
         if self.device.type == "cpu":
-            retain_freed_memory()   # the steps reuse their pages instead of faulting them in anew
+            # the steps reuse their pages instead of faulting them in anew; for the whole process, for good
+            retain_freed_memory()
         self.sampler = PairedSampler(normal_items, abnormal_items, cfg.batch_size, cfg.seed)
         self.glance_masks = torch.from_numpy(self.cache.glances)
         self.targets = TargetSettings.from_config(cfg)

@@ -9,10 +9,28 @@ writes them to ``<grid>/holds.json`` and the report renders them as they are.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from itertools import combinations
 from typing import Any
 
 from glancevad.experiments.grids import FIXED_THRESHOLDS, Cell
+
+#: The metric each published dataset's ordering is read on, and its name in the sentences.
+ORDERINGS = (("auc", "ucf-crime", "AUC vs UCF-Crime AUC"), ("ap", "xd-violence", "AP vs XD-Violence AP"))
+
+
+def top(candidates: list[Any], score: Callable[[Any], float]) -> list[Any]:
+    """Every candidate with the highest score, in the given order: one, or several on a tie (NaN
+    counts as the lowest score). A tie is reported as one, never settled by the order."""
+    scores = [score(c) for c in candidates]
+    scores = [-math.inf if math.isnan(s) else s for s in scores]
+    high = max(scores)
+    return [c for c, s in zip(candidates, scores, strict=True) if s == high]
+
+
+def tied(names: list[str]) -> str:
+    """``A`` for one best, ``tied: A, B`` for several."""
+    return names[0] if len(names) == 1 else "tied: " + ", ".join(names)
 
 
 def ordering_statement(
@@ -32,11 +50,11 @@ def ordering_statement(
     unsettled = sum(abs(ours[a][0] - ours[b][0]) < max(ours[a][1], ours[b][1]) for a, b in pairs)
     noise = (f" ({unsettled} of all {len(pairs)} pairs, agreeing or not, differ here by less than one seed std)"
              if any(ours[k][1] > 0 for k in keys) else "")
-    best_paper = max(keys, key=lambda k: paper[k])
-    best_ours = max(keys, key=lambda k: ours[k][0])
+    best_paper = tied([labels[k] for k in top(keys, lambda k: paper[k])])
+    best_ours = tied([labels[k] for k in top(keys, lambda k: ours[k][0])])
     order = " > ".join(labels[k] for k in sorted(keys, key=lambda k: -ours[k][0]))
     return (f"{what}: {agree} of {len(pairs)} row pairs ordered as in the paper{noise}; "
-            f"best row: paper {labels[best_paper]}, here {labels[best_ours]}. "
+            f"best row: paper {best_paper}, here {best_ours}. "
             f"Here: {order}.")
 
 
@@ -49,23 +67,33 @@ def glance_gain_statement(ours: dict[str, tuple[float, float]], labels: dict[str
     return f"{what}: glance beats weak for {len(wins)} of {len(networks)} networks here (paper: all); gains {gains}."
 
 
+#: Fig. 4's sweeps: (the cells' parameter, its name in the sentences, the paper's optimum).
+SWEEPS = (("width", "r_g", 0.1), ("alpha", "alpha", 0.9))
+
+
+def best_points(cells: list[Cell], parameter: str, score: Callable[[str], float]) -> list[float]:
+    """The values of ``parameter``'s sweep whose cell scores highest (several on a tie)."""
+    points = [(value, cell.key) for cell in cells for p, value in cell.sweeps if p == parameter]
+    return [value for value, _ in top(points, lambda point: score(point[1]))] if points else []
+
+
+def _values(values: list[float]) -> str:
+    return tied([f"{v:g}" for v in values])
+
+
 def optimum_statement(ours: dict[str, tuple[float, float]], cells: list[Cell], *, what: str) -> str:
-    """Fig. 4's claim: the optimum lies at r_g = 0.1 and alpha = 0.9."""
-    best = {}
-    for parameter in ("width", "alpha"):
-        points = [(value, cell.key) for cell in cells for p, value in cell.sweeps if p == parameter]
-        if points:
-            best[parameter] = max(points, key=lambda point: ours[point[1]][0])[0]
-    found = ", ".join(f"{'r_g' if p == 'width' else 'alpha'} = {v:g}" for p, v in best.items())
-    return f"{what}: the paper's optimum is r_g = 0.1, alpha = 0.9; here the best points are {found}."
+    """Fig. 4's claim: the optimum lies at r_g = 0.1 and alpha = 0.9 (ties named as ties)."""
+    found = [f"{name} {'= ' if len(best) == 1 else ''}{_values(best)}" for parameter, name, _ in SWEEPS
+             if (best := best_points(cells, parameter, lambda key: ours[key][0]))]
+    return f"{what}: the paper's optimum is r_g = 0.1, alpha = 0.9; here the best points are {'; '.join(found)}."
 
 
 def statements(grid: str, cells: list[Cell], rows: list[dict[str, Any]], paper_rows: dict[str, Any]) -> list[str]:
-    """The "does it hold here?" lines of one grid, from its best.pt rows (means and stds in %)."""
+    """The "does it hold here?" lines of one grid from one checkpoint's rows (``best.pt`` or
+    ``last.pt``; means and stds in %)."""
     labels = {row["key"]: row["label"] for row in rows}
     lines = []
-    for metric, dataset, name in (("auc", "ucf-crime", "AUC vs UCF-Crime AUC"),
-                                  ("ap", "xd-violence", "AP vs XD-Violence AP")):
+    for metric, dataset, name in ORDERINGS:
         ours = {row["key"]: (row[f"{metric}_mean"], row[f"{metric}_std"]) for row in rows}
         paper = {key: figures[dataset][metric] for key, figures in paper_rows.items()
                  if metric in figures.get(dataset, {})}
@@ -81,9 +109,6 @@ def statements(grid: str, cells: list[Cell], rows: list[dict[str, Any]], paper_r
 # ---------------------------------------------------------------------------------------------------------------
 # Per data seed: on how many of the report's data seeds a claim holds
 
-#: The metric each published dataset's ordering is read on, and its name in the sentences.
-ORDERINGS = (("auc", "ucf-crime", "AUC vs UCF-Crime AUC"), ("ap", "xd-violence", "AP vs XD-Violence AP"))
-
 
 def _of(count: int, total: int) -> str:
     return f"{count} of {total} data seed{'s' if total != 1 else ''}"
@@ -94,7 +119,9 @@ def seed_counts(grid: str, cells: list[Cell], per_data: list[dict[str, float]], 
     """Lines counting the data seeds on which the paper's claims hold (networks: glance > weak per
     network; sensitivity: the optimum; ablation: the best fixed threshold per data seed).
 
-    ``per_data``: one ``{row key: mean AUC in %}`` per data seed, over its training seeds.
+    ``per_data``: one ``{row key: mean AUC in %}`` per data seed, over its training seeds. The
+    per-seed lists are separated by ``;``; a tie for the best reads ``tied: 0.5, 0.7`` and does not
+    count as the paper's value being best (it is counted apart).
     """
     total, lines = len(per_data), []
     labels = {cell.key: cell.label for cell in cells}
@@ -104,32 +131,38 @@ def seed_counts(grid: str, cells: list[Cell], per_data: list[dict[str, float]], 
             wins = sum(d.get(f"{net}-glance", math.nan) > d.get(f"{net}-weak", math.nan) for d in per_data)
             lines.append(f"glance > weak for {labels[f'{net}-glance'].split(' (')[0]} on {_of(wins, total)}")
     if grid == "sensitivity":
-        for parameter, name, optimum in (("width", "r_g", 0.1), ("alpha", "alpha", 0.9)):
-            points = [(value, cell.key) for cell in cells for p, value in cell.sweeps if p == parameter]
-            best = [max(points, key=lambda pt: d.get(pt[1], -math.inf))[0] for d in per_data]
-            lines.append(f"the best {name} is the paper's {optimum:g} on {_of(sum(b == optimum for b in best), total)}"
-                         f" (per data seed: {', '.join(f'{b:g}' for b in best)})")
+        for parameter, name, optimum in SWEEPS:
+            best = [best_points(cells, parameter, lambda key, d=d: d.get(key, -math.inf)) for d in per_data]
+            alone = sum(b == [optimum] for b in best)
+            shared = sum(len(b) > 1 and optimum in b for b in best)
+            lines.append(f"the best {name} is the paper's {optimum:g} on {_of(alone, total)}"
+                         + (f", tied with another value on {shared}" if shared else "")
+                         + f" (per data seed: {'; '.join(_values(b) for b in best)})")
     if grid == "ablation":
         for row in ("mining", "mining-gaussian"):
-            keys = [row] + [f"{row}-t{t:g}" for t in FIXED_THRESHOLDS[1:]]
-            best = [FIXED_THRESHOLDS[max(range(len(keys)), key=lambda i: d.get(keys[i], -math.inf))] for d in per_data]
+            keys = dict(zip([row] + [f"{row}-t{t:g}" for t in FIXED_THRESHOLDS[1:]], FIXED_THRESHOLDS, strict=True))
+            best = [[keys[k] for k in top(list(keys), lambda k, d=d: d.get(k, -math.inf))] for d in per_data]
             lines.append(f"{labels[row].split(' (')[0]}: the best fixed threshold per data seed is "
-                         f"{', '.join(f'{b:g}' for b in best)} ({FIXED_THRESHOLDS[0]:g} is the assumed value)")
+                         f"{'; '.join(_values(b) for b in best)} ({FIXED_THRESHOLDS[0]:g} is the assumed value)")
     return lines
 
 
 def ordering_counts(per_data: list[dict[str, float]], paper: dict[str, float], labels: dict[str, str], *,
                     what: str) -> str:
-    """On how many data seeds the paper's best row is best here, and each seed's agreeing pairs."""
+    """On how many data seeds the paper's best row is best here (alone; a tie is counted apart), and
+    each seed's agreeing pairs."""
     keys = [k for k in paper if all(k in d and not math.isnan(d[k]) for d in per_data)]
     if len(keys) < 2 or not per_data:
         return f"{what}: fewer than two rows with published figures; nothing to count."
     pairs = [(a, b) for a, b in combinations(keys, 2) if paper[a] != paper[b]]
     agree = [sum((paper[a] - paper[b]) * (d[a] - d[b]) > 0 for a, b in pairs) for d in per_data]
-    best_paper = max(keys, key=lambda k: paper[k])
-    best_here = sum(max(keys, key=lambda k: d[k]) == best_paper for d in per_data)
-    return (f"{what}: the paper's best row ({labels[best_paper]}) is best here on {_of(best_here, len(per_data))}; "
-            f"row pairs ordered as in the paper, per data seed: {', '.join(f'{a}/{len(pairs)}' for a in agree)}")
+    best_paper = top(keys, lambda k: paper[k])
+    best_here = [top(keys, lambda k, d=d: d[k]) for d in per_data]
+    alone = sum(best == best_paper for best in best_here)
+    shared = sum(best != best_paper and set(best_paper) <= set(best) for best in best_here)
+    return (f"{what}: the paper's best row ({tied([labels[k] for k in best_paper])}) is best here on "
+            f"{_of(alone, len(per_data))}" + (f", tied for best on {shared}" if shared else "")
+            + f"; row pairs ordered as in the paper, per data seed: {', '.join(f'{a}/{len(pairs)}' for a in agree)}")
 
 
 def grid_findings(
@@ -143,7 +176,6 @@ def grid_findings(
     """
     found = {}
     for checkpoint, rows in pooled.items():
-        rows = [r for r in rows if not r["key"].endswith("-gain")]
         lines = statements(grid, cells, rows, paper_rows)
         seeds = (per_data or {}).get(checkpoint, [])
         if len(seeds) > 1:

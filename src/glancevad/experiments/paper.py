@@ -11,7 +11,8 @@ training seed, and the "does it hold here?" lines count the data seeds a claim h
     runs/cache/                   training caches, one per data root (never one per glance file)
     <grid>/                       pooled over every data root: grid.json, table.csv, table.md, figures/,
                                   holds.json (the "does it hold here?" lines, per checkpoint)
-    <data label>/<grid>/          one data root's grid.json, table.*, figures/, glances/
+    per-data/<label>/<grid>/      one data root's grid.json, table.*, figures/, glances/ (perturbed glances);
+                                  ``<label>``: the root's folder name, made unique (:func:`data_labels`)
     index.html                    the report (``glancevad.report.render_paper_report``)
 
 Resumable like a grid: finished runs are skipped, unfinished ones resumed."""
@@ -25,15 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from glancevad.errors import GlanceVADError
 from glancevad.experiments.grids import Cell
-from glancevad.experiments.planning import (
-    SECONDS_PER_RUN,  # noqa: F401  (re-exported: the estimate's per-run constant)
-    Estimate,
-    check_budget,
-    choose_preset,
-    estimate_plan,
-    estimate_specs,
-)
+from glancevad.experiments.planning import Estimate, check_budget, choose_preset, estimate_plan
 from glancevad.experiments.runner import (
     RunSpec,
     budget_seeds,
@@ -47,6 +42,9 @@ from glancevad.fileio import write_json
 #: The grids of the paper, in its order: Tables 1-2, 3, 4, 5, 6 and Fig. 4.
 PAPER_GRIDS = ("networks", "ablation", "perturbation", "supervision-mix", "kernels", "sensitivity")
 
+#: The subfolder of a paper folder that holds each data root's own grids (``per-data/<label>/<grid>``):
+#: never inside a data root, even when the data roots lie in the paper folder (``make paper``).
+PER_DATA = "per-data"
 
 
 @dataclass
@@ -73,11 +71,6 @@ def plan_paper(
                                       overrides=overrides, store=store or out / "runs") for name in grids})
 
 
-def estimate_seconds(specs: list[RunSpec], parallel: int) -> float:
-    """Wall seconds the unfinished runs should take (``planning.estimate_specs`` at the reference shape)."""
-    return estimate_specs(specs, parallel).wall_seconds
-
-
 def write_deviations(out: Path, data: Path, preset: str | None, budget: str,
                      overrides: dict[str, Any] | None) -> Path:
     """``deviations.json`` and ``deviations.md``: our settings (this data's shape) against the paper's and the
@@ -93,10 +86,32 @@ def write_deviations(out: Path, data: Path, preset: str | None, budget: str,
     return write_json(out / "deviations.json", rows)
 
 
+def resolve_roots(roots: list[str | Path]) -> list[Path]:
+    """The data roots as absolute paths, symlinks resolved; a root given twice (by any path to the
+    same folder) is refused, since it would count as two data seeds."""
+    resolved: dict[Path, str | Path] = {}
+    for root in roots:
+        path = Path(root).resolve()
+        if path in resolved:
+            same = "" if str(resolved[path]) == str(root) else f" (as {resolved[path]} and {root})"
+            raise GlanceVADError(f"--data {path} is given twice{same}; each data root counts as one data seed")
+        resolved[path] = root
+    return list(resolved)
+
+
 def data_labels(roots: list[Path]) -> list[str]:
-    """A folder name per data root (its own name; a repeated name gets its position appended)."""
-    names = [root.name for root in roots]
-    return [name if names.count(name) == 1 else f"{name}-{i + 1}" for i, name in enumerate(names)]
+    """A folder name per (resolved, distinct) data root, unique among them: the root's own folder
+    name (``root`` for the file-system root), and where several roots share a name, that name with
+    ``-1``, ``-2`` ... (the first number no other label or root name takes). Never empty, ``.`` or ``..``."""
+    names = [root.name or "root" for root in roots]
+    labels: list[str] = []
+    for name in names:
+        label, number = name, 0
+        while (names.count(name) > 1 and label == name) or label in labels or (label != name and label in names):
+            number += 1
+            label = f"{name}-{number}"
+        labels.append(label)
+    return labels
 
 
 def run_paper(
@@ -108,21 +123,21 @@ def run_paper(
 ) -> Path:
     """Run (or resume) every grid of the paper on each data root (the report's data seeds): each
     grid's tables pooled over every data and training seed in ``out/<grid>/``, per data root in
-    ``out/<label>/<grid>/``, the "does it hold here?" lines with per-data-seed counts in
-    ``out/<grid>/holds.json``, and ``paper.json``; returns the folder
-    (``glancevad.report.render_paper_report`` renders it as ``index.html``).
+    ``out/per-data/<label>/<grid>/`` (:data:`PER_DATA`, :func:`data_labels`), the "does it hold
+    here?" lines with per-data-seed counts in ``out/<grid>/holds.json``, and ``paper.json``; returns
+    the folder (``glancevad.report.render_paper_report`` renders it as ``index.html``).
 
     Without a ``preset`` the dataset's name chooses one; ``--budget paper`` on a real dataset is
-    refused (``planning.check_budget``). ``on_plan(plans, estimate, preset_line)`` is called before
-    any training, ``on_run(spec)`` after each run. ``prepare_only``: build the training caches
-    (``paper.json`` records their folders and bytes) and stop; nothing trains.
+    refused (``planning.check_budget``), and so is a root given twice (:func:`resolve_roots`).
+    ``on_plan(plans, estimate, preset_line)`` is called before any training, ``on_run(spec)`` after
+    each run. ``prepare_only``: build the training caches (``paper.json`` records their folders and
+    bytes) and stop; nothing trains.
     """
     from glancevad.data.dataset import load_dataset
-    from glancevad.errors import GlanceVADError
     from glancevad.experiments.holds import grid_findings
     from glancevad.experiments.tables import CHECKPOINTS, paper_results, summarise, tabulate_grid
 
-    roots = [Path(d) for d in (data if isinstance(data, list | tuple) else [data])]
+    roots = resolve_roots(list(data) if isinstance(data, list | tuple) else [data])
     out = Path(out)
     seeds = budget_seeds(budget, seeds)
     names = {load_dataset(root).name for root in roots}  # a bad root fails here, before anything is written
@@ -134,7 +149,7 @@ def run_paper(
     check_budget(budget, dataset_name, preset)
     out.mkdir(parents=True, exist_ok=True)
     labels = data_labels(roots)
-    plans = [plan_paper(root, out / label, preset=preset, seeds=seeds, budget=budget, overrides=overrides,
+    plans = [plan_paper(root, out / PER_DATA / label, preset=preset, seeds=seeds, budget=budget, overrides=overrides,
                         grids=grids, store=out / "runs") for root, label in zip(roots, labels, strict=True)]
     unique = list({spec.run_dir: spec for plan in plans for spec in plan.unique}.values())
     full = estimate_plan(unique, parallel)
@@ -169,17 +184,17 @@ def run_paper(
         per_data: dict[str, list[list[dict[str, Any]]]] = {checkpoint: [] for checkpoint in CHECKPOINTS}
         for root, label, plan in zip(roots, labels, plans, strict=True):
             specs = plan.grids[name][1]
-            write_grid_info(out / label / name, name, root, preset=preset, seeds=seeds, budget=budget,
+            write_grid_info(out / PER_DATA / label / name, name, root, preset=preset, seeds=seeds, budget=budget,
                             overrides=overrides, cells=cells, specs=specs)
             results = {(spec.cell_key, spec.seed): done[spec.run_dir] for spec in specs}
-            tabulate_grid(out / label / name, name, cells, results, dataset_name=dataset_name, seeds=seeds)
+            tabulate_grid(out / PER_DATA / label / name, name, cells, results, dataset_name=dataset_name, seeds=seeds)
             pooled.update({(key, (label, seed)): value for (key, seed), value in results.items()})
             for checkpoint in CHECKPOINTS:
                 per_data[checkpoint].append(summarise(cells, results, checkpoint=checkpoint))
         all_specs = [spec for plan in plans for spec in plan.grids[name][1]]
-        write_grid_info(out / name, name, roots[0], preset=preset, seeds=seeds * len(roots), budget=budget,
+        write_grid_info(out / name, name, roots, preset=preset, seeds=seeds, budget=budget,
                         overrides=overrides, cells=cells, specs=all_specs)
-        tabulate_grid(out / name, name, cells, pooled, dataset_name=dataset_name, seeds=seeds * len(roots))
+        tabulate_grid(out / name, name, cells, pooled, dataset_name=dataset_name, seeds=seeds, data_seeds=len(roots))
         rows = {checkpoint: summarise(cells, pooled, checkpoint=checkpoint) for checkpoint in CHECKPOINTS}
         write_json(out / name / "holds.json", grid_findings(name, cells, rows, per_data, paper_results(name)["rows"]))
     info["wall_s"] = wall_before + time.monotonic() - started

@@ -38,10 +38,15 @@ def choose_preset(dataset_name: str, preset: str | None) -> tuple[str, str]:
 
 
 def check_budget(budget: str, dataset_name: str, preset: str) -> None:
-    """``paper``'s steps are the plateau of demo-sized synthetic data: refused on a real dataset."""
+    """``paper``'s steps are the plateau of demo-sized synthetic data: refused on a real dataset,
+    with what ``--budget full`` would train instead (the released schedule only with the dataset's
+    own preset)."""
     if budget == "paper" and is_real_dataset(dataset_name):
+        released = preset_for_dataset(dataset_name)
+        schedule = (f"the released schedule of preset {preset}" if preset == released else
+                    f"preset {preset}'s own schedule; the released one is preset {released}'s")
         raise GlanceVADError(f"--budget paper is the plateau of the demo-sized synthetic data, not of "
-                             f"{dataset_name}; use --budget full (the released schedule of preset {preset})")
+                             f"{dataset_name}; use --budget full ({schedule})")
 
 
 def step_seconds(model: str, *, batch_size: int = REFERENCE_BATCH, num_snippets: int = REFERENCE_SNIPPETS,

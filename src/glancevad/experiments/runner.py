@@ -218,15 +218,19 @@ def run_specs(
 
 
 def write_grid_info(
-    out: Path, name: str, data: Path, *, preset: str | None, seeds: int, budget: str,
+    out: Path, name: str, data: Path | list[Path], *, preset: str | None, seeds: int, budget: str,
     overrides: dict[str, Any] | None, cells: list[Cell], specs: list[RunSpec],
 ) -> Path:
-    """``grid.json``: what was run, and each cell's run folder per seed (shared runs live elsewhere)."""
+    """``grid.json``: what was run, and each cell's run folder per seed (shared runs live elsewhere).
+
+    ``data``: the data root, or (a grid pooled over several data roots, ``glancevad paper``) the
+    list of them, recorded as a list; ``seeds``: training seeds per data root."""
     runs: dict[str, list[str]] = {}
     for spec in specs:
         runs.setdefault(spec.cell_key, []).append(spec.run_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return write_json(out / "grid.json", {"grid": name, "data": str(data), "preset": preset, "seeds": seeds,
+    roots = [str(root) for root in data] if isinstance(data, list) else str(data)
+    return write_json(out / "grid.json", {"grid": name, "data": roots, "preset": preset, "seeds": seeds,
                                           "budget": budget, "overrides": overrides or {},
                                           "cells": [asdict(c) for c in cells], "runs": runs})
 

@@ -42,11 +42,17 @@ METRICS = ("auc", "auc_a", "far")
 
 
 def trace_hook(dataset, path: Path, precision: str) -> Callable[[int, torch.nn.Module, dict], None]:
-    """An ``on_eval`` hook appending the test metrics of the current weights to ``path``."""
-    videos = [(v.id, dataset.load_features(v)) for v in dataset.test]
+    """An ``on_eval`` hook appending the test metrics of the current weights to ``path``.
+
+    At each evaluation the test videos are read one at a time, memory-mapped (as ``glancevad test``
+    reads them), and never held between evaluations: at UCF-Crime's size the test features are
+    gigabytes, which every grid worker would otherwise keep for the whole run."""
+
+    def videos():
+        return ((v.id, dataset.load_features(v, mmap=True)) for v in dataset.test)
 
     def on_eval(step: int, model: torch.nn.Module, val: dict) -> None:
-        scores = score_videos(model, videos, device=next(model.parameters()).device, precision=precision)
+        scores = score_videos(model, videos(), device=next(model.parameters()).device, precision=precision)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UndefinedMetricWarning)
             metrics = evaluate_scores(scores, dataset.ground_truth, frames_per_snippet=dataset.frames_per_snippet)

@@ -21,12 +21,13 @@ CHECKPOINTS = {"best": "best.pt (selected on validation)", "last": "last.pt (the
 #: On a published dataset also the release's protocol, for comparison with the paper's figures only.
 ORACLE = {"oracle": "best on test (the authors' protocol: selected on the test set; only to compare with the paper)"}
 
+PAPER_METRICS = {"ucf-crime": ("auc", "auc_a"), "xd-violence": ("ap", "ap_a")}
+
 
 def reported_checkpoints(results: dict[Any, dict[str, dict[str, Any]]]) -> dict[str, str]:
     """:data:`CHECKPOINTS`, plus :data:`ORACLE` when every run has a best-on-test record."""
     has_oracle = bool(results) and all("oracle" in metrics for metrics in results.values())
     return {**CHECKPOINTS, **(ORACLE if has_oracle else {})}
-PAPER_METRICS = {"ucf-crime": ("auc", "auc_a"), "xd-violence": ("ap", "ap_a")}
 
 
 def paper_results(grid: str) -> dict[str, Any]:
@@ -79,12 +80,23 @@ def format_mean_std(mean: float, std: float) -> str:
     return f"{mean:.2f}" if math.isnan(std) or std == 0 else f"{mean:.2f} ± {std:.2f}"
 
 
+def over_seeds(seeds: int, data_seeds: int = 1) -> str:
+    """What a table's mean ± std is over: ``3 seed(s)``, or ``3 data seeds × 1 training seed (3 runs
+    per row)`` for a table pooled over several data roots."""
+    if data_seeds <= 1:
+        return f"{seeds} seed(s)"
+    return (f"{data_seeds} data seeds × {seeds} training seed{'s' if seeds != 1 else ''} "
+            f"({data_seeds * seeds} runs per row)")
+
+
 def write_tables(
-    out: Path, grid: str, rows: dict[str, list[dict[str, Any]]], *, dataset_name: str, seeds: int
+    out: Path, grid: str, rows: dict[str, list[dict[str, Any]]], *, dataset_name: str, seeds: int,
+    data_seeds: int = 1,
 ) -> tuple[Path, Path]:
     """``table.csv`` (numbers) and ``table.md`` (mean ± std, paper columns when the dataset is known).
 
     ``rows`` maps each checkpoint (``best``, ``last``) to its rows; both go into each file.
+    ``seeds``: training seeds per data root; ``data_seeds``: data roots pooled (``glancevad paper``).
     """
     paper = paper_results(grid)
     paper_metrics = PAPER_METRICS.get(dataset_name, ())
@@ -102,7 +114,7 @@ def write_tables(
         handle.write(buffer.getvalue())
     header = ["setting", *[m.upper() for m in METRICS]]
     header += [f"paper {m.upper()}" for m in paper_metrics]
-    lines = [f"# {grid}: mean ± std over {seeds} seed(s), in %", ""]
+    lines = [f"# {grid}: mean ± std over {over_seeds(seeds, data_seeds)}, in %", ""]
     if paper_metrics:
         lines += [f"Paper figures: {paper['source']}, {dataset_name}.", ""]
     for checkpoint, checkpoint_rows in rows.items():
@@ -121,16 +133,17 @@ def write_tables(
 
 def tabulate_grid(
     out: Path, grid: str, cells: list[Cell], results: dict[tuple[str, int], dict[str, dict[str, Any]]], *,
-    dataset_name: str, seeds: int,
+    dataset_name: str, seeds: int, data_seeds: int = 1,
 ) -> tuple[Path, Path, list[Path]]:
     """The tables of a finished grid for both checkpoints (plus glance-over-weak gains for the
-    networks grid) and its figure (of ``best.pt``): ``(table.csv, table.md, [PNG])``."""
+    networks grid) and its figure (of ``best.pt``): ``(table.csv, table.md, [PNG])``; ``seeds`` and
+    ``data_seeds`` as :func:`write_tables`."""
     rows = {}
     for checkpoint in reported_checkpoints(results):
         rows[checkpoint] = summarise(cells, results, checkpoint=checkpoint)
         if grid == "networks":
             rows[checkpoint] += gain_rows(rows[checkpoint])
-    csv_path, md_path = write_tables(out, grid, rows, dataset_name=dataset_name, seeds=seeds)
+    csv_path, md_path = write_tables(out, grid, rows, dataset_name=dataset_name, seeds=seeds, data_seeds=data_seeds)
     return csv_path, md_path, plot_grid(out, grid, cells, rows["best"])
 
 

@@ -21,6 +21,13 @@ def grid_runs(grid_dir: Path, info: dict[str, Any]) -> dict[str, list[Path]]:
     return {c["key"]: sorted((grid_dir / "runs" / c["key"]).glob("seed*")) for c in info["cells"]}
 
 
+def grid_roots(info: dict[str, Any]) -> list[str]:
+    """The data roots of a ``grid.json``: its one root, or every root of a grid that ``glancevad
+    paper`` pooled over several (in order: each cell's first run is on the first root)."""
+    data = info.get("data")
+    return [] if not data else [str(root) for root in data] if isinstance(data, list) else [str(data)]
+
+
 def logged_values(run: Path, key: str) -> tuple[np.ndarray, np.ndarray]:
     """``(steps, values)`` of one training value in a run's ``metrics.jsonl`` (empty when not logged)."""
     log = run / "metrics.jsonl"

@@ -6,9 +6,14 @@ function over a dict of named tensors (the parameter names of glancevad's module
 weights copy across), with ``torch.nn.functional`` calls in the order of the formulas: attention
 through an explicit ``(T, T)`` softmax, ``F.dropout``, each of UR-DMU's four memory reads and
 five encoder calls as the released code makes them; Adam loops over the parameters
-(``foreach=False``); the C library's default allocator behaviour. The data (sampling, cache
-reads), the TGS targets and the base losses are glancevad's own — a few per cent of a step —
-so the comparison is about the network, the optimiser and the host memory. One process only.
+(``foreach=False``). The data (sampling, cache reads), the TGS targets and the base losses are
+glancevad's own — a few per cent of a step — so the comparison is about the network, the
+optimiser and the host memory. One process only (no DDP).
+
+The step itself sets nothing about host memory: it allocates however its process does. A
+``Trainer`` on the CPU keeps freed memory for its whole process (``glancevad.engine.host_memory``),
+so beside one (the parity test) the reference step runs that way too; the training benchmark
+runs it in processes of its own that never change glibc's allocator settings, as plain code runs.
 """
 
 from __future__ import annotations

@@ -1,0 +1,37 @@
+"""The training-step benchmark's machinery, at a size where its figures mean nothing: every side in
+processes of its own, the reference's never changing glibc's allocator."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))   # the benchmarks package
+
+from benchmarks import bench_train_step  # noqa: E402
+
+
+def test_each_side_runs_in_a_fresh_process_and_the_profile_leaves_out_the_warm_up(monkeypatch):
+    launched = []
+    real = bench_train_step._launch
+
+    def launch(side, *args, **kwargs):
+        figures = real(side, *args, **kwargs)
+        launched.append((side, kwargs.get("precision", "fp32"), len(figures.get("seconds", ()))))
+        return figures
+
+    monkeypatch.setattr(bench_train_step, "_launch", launch)
+    out = io.StringIO()
+    results = bench_train_step.measure("mil", launches=1, warmup=1, steps=2, smoke=True,
+                                       console=Console(file=out, width=200))
+    # a reference launch, then a trainer launch, per precision, each timing its steps after a warm-up
+    # (a reference launch raises if its process changed the allocator); then one throughput process
+    assert launched == [(side, precision, 2) for precision in ("fp32", "bf16")
+                        for side in ("reference", "trainer")] + [("throughput", "fp32", 0)]
+    assert [r.unit for r in results] == ["s", "s", "snippets/s", "snippets/s"] and all(r.value > 0 for r in results)
+    text = out.getvalue()
+    assert "mil fp32 trainer step, parts (2 timed steps, warm-up left out): data " in text
+    assert "Self CPU" in text                                      # the operators of one more, profiled step
