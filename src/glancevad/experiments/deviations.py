@@ -20,6 +20,9 @@ SETTINGS = {"batch": "batch", "num_snippets": "N (snippets per training video)",
             "steps": "steps", "validation": "validation split", "weight_decay": "weight decay",
             "selection": "checkpoint selection"}
 
+#: how a precision reads in the table (``auto`` differs by machine; the runs record what it chose)
+PRECISION_WORDS = {"auto": "auto: bf16 where the hardware has bf16 units (AMX, a GPU), else fp32"}
+
 
 def reference_settings() -> dict[str, dict[str, str]]:
     """The paper's and the release's values, per setting."""
@@ -42,7 +45,7 @@ def our_settings(preset: str | None, budget: str, *, crops: int, dim: int,
     return {
         "batch": f"{cfg.batch_size} normal + {cfg.batch_size} abnormal {unit} per step",
         "num_snippets": str(cfg.num_snippets), "crops": str(crops), "feature_dim": str(dim),
-        "min_mining_step": str(cfg.min_mining_step), "precision": cfg.precision, "steps": steps,
+        "min_mining_step": str(cfg.min_mining_step), "precision": PRECISION_WORDS.get(cfg.precision, cfg.precision), "steps": steps,
         "validation": held_out, "weight_decay": f"{cfg.weight_decay:.0e}".replace("e-0", "e-"),
         "selection": f"best.pt: {cfg.selection_rule} on the validation split; last.pt reported beside it",
     }
