@@ -20,8 +20,7 @@ SCRIPT = textwrap.dedent('''
     from glancevad.models.mil import MIL, mil_loss
     from glancevad.models.registry import register_model
 
-    @register_model("tiny", base_loss=mil_loss, description="a dummy network", label="Tiny", paper_steps=3,
-                    seconds_per_step=0.5)
+    @register_model("tiny", base_loss=mil_loss, description="a dummy network", label="Tiny", paper_steps=3)
     def build_tiny(in_dim=1024, **kwargs):
         return MIL(in_dim=in_dim, hidden=8, head_hidden=4, **kwargs)
 

@@ -16,7 +16,6 @@ from glancevad.experiments.paper import PAPER_GRIDS, data_labels, plan_paper, re
 from glancevad.experiments.planning import SECONDS_PER_RUN, estimate_specs
 from glancevad.experiments.plateau import plateau_step, suggested_steps
 from glancevad.experiments.runner import RunSpec, budget_steps, run_digest
-from glancevad.models import get_spec
 
 
 @pytest.mark.parametrize(("values", "window", "expected"), [
@@ -96,9 +95,11 @@ def test_estimate_counts_only_unfinished_runs(tmp_path):
     specs = [spec("a", "mil", 100), spec("b", "urdmu", 200), spec("c", "urdmu", 200)]
     (tmp_path / "c" / "test" / "last").mkdir(parents=True)
     (tmp_path / "c" / "test" / "last" / "metrics.json").write_text("{}")
-    serial = 100 * get_spec("mil").seconds_per_step + 200 * get_spec("urdmu").seconds_per_step + 2 * SECONDS_PER_RUN
-    assert estimate_specs(specs, parallel=1).wall_seconds == pytest.approx(serial)
-    assert estimate_specs(specs, parallel=2).wall_seconds == pytest.approx(serial / 2)
+    costs = {"mil": 0.05, "urdmu": 0.3}
+    serial = 100 * costs["mil"] + 200 * costs["urdmu"] + 2 * SECONDS_PER_RUN
+    for parallel in (1, 2):
+        estimate = estimate_specs(specs, parallel=parallel, reference_seconds=lambda model, precision: costs[model])
+        assert estimate.wall_seconds == pytest.approx(serial / parallel)
 
 
 def test_ordering_statement_hand_computed():

@@ -7,6 +7,7 @@ import pytest
 from glancevad.data import load_dataset
 from glancevad.data.cache import cache_bytes
 from glancevad.errors import GlanceVADError
+from glancevad.experiments import planning
 from glancevad.experiments.planning import (
     REFERENCE_DIM,
     SECONDS_PER_RUN,
@@ -14,9 +15,9 @@ from glancevad.experiments.planning import (
     choose_preset,
     describe_estimate,
     estimate_plan,
+    measure_step_seconds,
     step_seconds,
 )
-from glancevad.models import get_spec
 from glancevad.synth import synth_config, write_synthetic_dataset
 
 
@@ -50,13 +51,24 @@ def test_the_paper_budget_is_refused_on_real_datasets_only():
 
 
 def test_step_cost_scales_with_batch_snippets_and_dimension():
-    base = get_spec("urdmu").seconds_per_step
-    assert step_seconds("urdmu") == pytest.approx(base)
-    assert step_seconds("urdmu", batch_size=64, num_snippets=200, in_dim=1024) == pytest.approx(
-        base * 64 * 200 * 1024 / (8 * 128 * REFERENCE_DIM))
+    assert step_seconds(0.4) == pytest.approx(0.4)
+    assert step_seconds(0.4, batch_size=64, num_snippets=200, in_dim=1024) == pytest.approx(
+        0.4 * 64 * 200 * 1024 / (8 * 128 * REFERENCE_DIM))
 
 
-def test_the_estimate_of_a_ucf_named_set_picks_ucf_and_counts_one_cache(ucf_named, tmp_path):
+@pytest.mark.parametrize("model", ["mil", "urdmu"])
+def test_a_step_is_timed_here_in_the_runs_precision(model, monkeypatch):
+    import glancevad.runtime
+
+    measure_step_seconds.cache_clear()
+    monkeypatch.setattr(glancevad.runtime, "fast_bf16", lambda device: False)
+    seconds = measure_step_seconds(model, "auto")   # auto is fp32 here: timed as one
+    assert 0 < seconds < 60
+    assert measure_step_seconds(model, "auto") == seconds   # timed once per process
+    measure_step_seconds.cache_clear()
+
+
+def test_the_estimate_of_a_ucf_named_set_picks_ucf_and_counts_one_cache(ucf_named, tmp_path, monkeypatch):
     from glancevad.experiments.paper import plan_paper
 
     preset, _ = choose_preset(load_dataset(ucf_named).name, None)
@@ -64,11 +76,13 @@ def test_the_estimate_of_a_ucf_named_set_picks_ucf_and_counts_one_cache(ucf_name
                       grids=("networks", "perturbation", "supervision-mix"))
     assert {s.config["num_snippets"] for s in plan.unique} == {200}          # the ucf preset's N
     assert {s.config["batch_size"] for s in plan.unique} == {64}
+    costs = {"mil": 0.05, "rtfm": 0.2, "urdmu": 0.3}
+    monkeypatch.setattr(planning, "measure_step_seconds", lambda model, precision: costs[model])
     estimate = estimate_plan(plan.unique, parallel=2)
     dataset = load_dataset(ucf_named)
     assert estimate.cache_bytes == cache_bytes(len(dataset.train), 10, 200, 16)   # one cache for every glance file
     assert estimate.runs == len(plan.unique) and estimate.steps == 1500 * len(plan.unique)
-    by_hand = sum(1500 * step_seconds(s.config["model"], batch_size=64, num_snippets=200, in_dim=16)
+    by_hand = sum(1500 * step_seconds(costs[s.config["model"]], batch_size=64, num_snippets=200, in_dim=16)
                   + SECONDS_PER_RUN for s in plan.unique)
     assert estimate.cpu_seconds == pytest.approx(by_hand)
     assert estimate.run_bytes > 0

@@ -45,7 +45,8 @@ def our_settings(preset: str | None, budget: str, *, crops: int, dim: int,
     return {
         "batch": f"{cfg.batch_size} normal + {cfg.batch_size} abnormal {unit} per step",
         "num_snippets": str(cfg.num_snippets), "crops": str(crops), "feature_dim": str(dim),
-        "min_mining_step": str(cfg.min_mining_step), "precision": PRECISION_WORDS.get(cfg.precision, cfg.precision), "steps": steps,
+        "min_mining_step": str(cfg.min_mining_step), "steps": steps,
+        "precision": PRECISION_WORDS.get(cfg.precision, cfg.precision),
         "validation": held_out, "weight_decay": f"{cfg.weight_decay:.0e}".replace("e-0", "e-"),
         "selection": f"best.pt: {cfg.selection_rule} on the validation split; last.pt reported beside it",
     }

@@ -2,13 +2,17 @@
 runs will cost (steps, CPU time, disk).
 
 ``glancevad paper`` and ``glancevad experiment`` print :func:`describe_estimate` and the chosen
-preset before their first run; the numbers are estimates from costs measured on this project's
-2-core machine, scaled to the runs' shapes.
+preset before their first run; the CPU time is each network's step timed on this machine, in the
+runs' precision, at a reference shape (:func:`measure_step_seconds`, a few seconds), scaled to the
+runs' shapes. Costs are not recorded once for all: a CPU without bf16 units trains the demo in
+fp32 at about 4x the cost of one with AMX in bf16.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,8 +20,8 @@ from typing import Any
 from glancevad.errors import GlanceVADError
 from glancevad.presets import is_real_dataset, preset_for_dataset
 
-#: The shape at which ``ModelSpec.seconds_per_step`` was measured: the demo preset (batch 8, N = 128)
-#: on demo-sized synthetic data (D = 128), two runs at once, one thread each, on 2 cores. A run of
+#: The shape at which a step is timed: the demo preset (batch 8 + 8, N = 128) on demo-sized
+#: synthetic data (D = 128), one thread (grid runs train one thread each, a run per core). A run of
 #: another shape is scaled by batch x N x D (the networks' cost is dominated by their first layers).
 REFERENCE_BATCH, REFERENCE_SNIPPETS, REFERENCE_DIM = 8, 128, 128
 
@@ -49,13 +53,48 @@ def check_budget(budget: str, dataset_name: str, preset: str) -> None:
                              f"{dataset_name}; use --budget full ({schedule})")
 
 
-def step_seconds(model: str, *, batch_size: int = REFERENCE_BATCH, num_snippets: int = REFERENCE_SNIPPETS,
-                 in_dim: int = REFERENCE_DIM) -> float:
-    """CPU seconds of one training step of ``model`` at this shape (measured at the reference, scaled)."""
-    from glancevad.models import get_spec
+@functools.cache
+def measure_step_seconds(model: str, precision: str) -> float:
+    """CPU seconds of one training step of ``model`` (forward, base loss, backward, Adam) at the
+    reference shape, on this machine, one thread, in ``precision`` (``auto`` resolved as a run
+    would): the faster of two steps after a warm-up step, on random features."""
+    import time
 
+    import torch
+
+    from glancevad.engine.evaluator import autocast
+    from glancevad.models import build, get_spec
+
+    cpu = torch.device("cpu")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        generator = torch.Generator().manual_seed(0)
+        network = build(model, in_dim=REFERENCE_DIM).train()
+        optimiser = torch.optim.Adam(network.parameters(), lr=1e-4)
+        x = torch.rand(2 * REFERENCE_BATCH, REFERENCE_SNIPPETS, REFERENCE_DIM, generator=generator)
+        weight = torch.ones(REFERENCE_BATCH)
+        best = float("inf")
+        for attempt in range(3):
+            started = time.perf_counter()
+            with autocast(cpu, precision):
+                outputs = network(x)
+            loss, _ = get_spec(model).base_loss({k: v.float() for k, v in outputs.items()}, weight)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            if attempt:
+                best = min(best, time.perf_counter() - started)
+        return best
+    finally:
+        torch.set_num_threads(threads)
+
+
+def step_seconds(reference_seconds: float, *, batch_size: int = REFERENCE_BATCH,
+                 num_snippets: int = REFERENCE_SNIPPETS, in_dim: int = REFERENCE_DIM) -> float:
+    """A step's CPU seconds at this shape, from its cost at the reference shape (scaled by batch x N x D)."""
     scale = (batch_size * num_snippets * in_dim) / (REFERENCE_BATCH * REFERENCE_SNIPPETS * REFERENCE_DIM)
-    return get_spec(model).seconds_per_step * scale
+    return reference_seconds * scale
 
 
 @dataclass(frozen=True)
@@ -76,14 +115,18 @@ class Estimate:
 
 
 def estimate_specs(specs: list[Any], parallel: int, *, in_dim: int = REFERENCE_DIM,
-                   cache: list[tuple[int, bool]] = (), checkpoint_bytes: dict[str, int] | None = None) -> Estimate:
+                   cache: list[tuple[int, bool]] = (), checkpoint_bytes: dict[str, int] | None = None,
+                   reference_seconds: Callable[[str, str], float] | None = None) -> Estimate:
     """The cost of the unfinished ``specs`` (``runner.RunSpec``) at ``parallel`` runs at once.
 
     ``cache``: ``(bytes, built)`` of each distinct training cache; ``checkpoint_bytes``: one
-    checkpoint's size per network. A run whose ``test/last/metrics.json`` exists is finished.
+    checkpoint's size per network; ``reference_seconds(model, precision)``: a step's cost at the
+    reference shape (timed here by default). A run whose ``test/last/metrics.json`` exists is finished.
     """
     todo = [s for s in specs if not (Path(s.run_dir) / "test" / "last" / "metrics.json").exists()]
-    cpu = sum(s.config["steps"] * _step_seconds(s.config, in_dim) + SECONDS_PER_RUN for s in todo)
+    reference_seconds = reference_seconds or measure_step_seconds
+    cpu = sum(s.config["steps"] * _step_seconds(s.config, in_dim, reference_seconds) + SECONDS_PER_RUN
+              for s in todo)
     lanes = max(1, min(parallel, os.cpu_count() or 1))
     sizes = checkpoint_bytes or {}
     return Estimate(runs=len(todo), steps=sum(s.config["steps"] for s in todo), cpu_seconds=cpu,
@@ -92,8 +135,9 @@ def estimate_specs(specs: list[Any], parallel: int, *, in_dim: int = REFERENCE_D
                     run_bytes=sum(CHECKPOINTS_PER_RUN * sizes.get(s.config["model"], 0) for s in todo))
 
 
-def _step_seconds(config: dict[str, Any], in_dim: int) -> float:
-    return step_seconds(config["model"], batch_size=config.get("batch_size", REFERENCE_BATCH),
+def _step_seconds(config: dict[str, Any], in_dim: int, reference_seconds: Callable[[str, str], float]) -> float:
+    return step_seconds(reference_seconds(config["model"], config.get("precision", "fp32")),
+                        batch_size=config.get("batch_size", REFERENCE_BATCH),
                         num_snippets=config.get("num_snippets", REFERENCE_SNIPPETS), in_dim=in_dim)
 
 
@@ -140,7 +184,8 @@ def describe_estimate(estimate: Estimate) -> list[str]:
     return [
         f"runs: {estimate.runs} to train or test, {estimate.steps} training steps in all",
         f"time: about {estimate.cpu_seconds / 3600:.1f} CPU-hours, {estimate.wall_seconds / 60:.0f} min wall at "
-        f"--parallel {estimate.parallel} (per-step costs measured on 2 CPU cores, scaled by batch x N x D)",
+        f"--parallel {estimate.parallel} (each network's step timed here in the runs' precision, scaled by "
+        "batch x N x D)",
         f"disk: {_size(estimate.disk_bytes)} ({_size(estimate.cache_bytes)} training cache, "
         f"{_size(estimate.run_bytes)} checkpoints)",
     ]

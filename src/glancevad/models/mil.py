@@ -60,7 +60,6 @@ def _infer_mil(state_dict: Mapping[str, torch.Tensor]) -> dict[str, Any] | None:
 
 
 @register_model("mil", base_loss=mil_loss, infer_kwargs=_infer_mil, label="MIL", paper_steps=650,
-                seconds_per_step=0.05,
                 description="MIL: 1-D convolutional encoder and score head, top-k BCE (paper B.1)")
 def build_mil(in_dim: int = 1024, **kwargs: Any) -> MIL:
     return MIL(in_dim=in_dim, **kwargs)

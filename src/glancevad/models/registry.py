@@ -31,8 +31,9 @@ class ModelSpec:
 
     ``label`` names it in tables and plots (the ``networks`` grid's rows); ``paper_steps`` are its
     training steps under ``--budget paper`` (where its validation score levels off on the demo data,
-    measured by ``glancevad experiment plateau``); ``seconds_per_step`` is the measured CPU cost of a
-    demo-preset step, for ``glancevad paper``'s estimate.
+    measured by ``glancevad experiment plateau``). What a step costs is measured on the machine at
+    hand (``experiments.planning.measure_step_seconds``), not recorded here: it differs by 10x
+    between CPUs with and without bf16 units.
     """
 
     name: str
@@ -42,7 +43,6 @@ class ModelSpec:
     infer_kwargs: Callable[[Mapping[str, torch.Tensor]], dict[str, Any] | None] | None = None
     label: str = ""
     paper_steps: int = 500
-    seconds_per_step: float = 0.35
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -56,7 +56,6 @@ def register_model(
     infer_kwargs: Callable[[Mapping[str, torch.Tensor]], dict[str, Any] | None] | None = None,
     label: str | None = None,
     paper_steps: int = 500,
-    seconds_per_step: float = 0.35,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator registering a builder ``fn(in_dim, **kw) -> nn.Module`` under ``name`` with the
     facts of :class:`ModelSpec` (``label`` defaults to the name in capitals)."""
@@ -65,7 +64,7 @@ def register_model(
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
         _REGISTRY[name] = ModelSpec(name, builder, base_loss, description, infer_kwargs, label or name.upper(),
-                                    paper_steps, seconds_per_step)
+                                    paper_steps)
         return builder
 
     return decorate

@@ -117,7 +117,6 @@ def _infer_rtfm(state_dict: Mapping[str, torch.Tensor]) -> dict[str, Any] | None
 
 
 @register_model("rtfm", base_loss=rtfm_loss, infer_kwargs=_infer_rtfm, label="RTFM", paper_steps=700,
-                seconds_per_step=0.22,
                 description="RTFM: multi-scale temporal network, feature-magnitude top-k (paper B.2)")
 def build_rtfm(in_dim: int = 2048, **kwargs: Any) -> RTFM:
     return RTFM(in_dim=in_dim, **kwargs)

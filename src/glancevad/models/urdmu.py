@@ -164,7 +164,6 @@ def _infer_urdmu(state_dict: Mapping[str, torch.Tensor]) -> dict[str, Any] | Non
     infer_kwargs=_infer_urdmu,
     label="UR-DMU",
     paper_steps=250,
-    seconds_per_step=0.35,
 )
 def build_urdmu(in_dim: int = 1024, **kwargs: Any) -> URDMU:
     return URDMU(in_dim=in_dim, **kwargs)
