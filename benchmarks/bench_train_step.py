@@ -14,7 +14,7 @@ processes keep freed host memory as every CPU training run does (``glancevad.eng
 set by ``Trainer``; a process-wide glibc setting); the reference's processes never change glibc's
 allocator settings, so the reference runs as plain code would (glibc's dynamic mmap threshold
 intact). The bf16 trainer step is set against the fp32 reference (the released code trains in
-fp32) and the bf16 one.
+fp32) and the bf16 one; bf16 is timed only where the CPU has bf16 units (``common.precisions``).
 
 Then the trainer step's profile: its parts (data, forward, targets, backward, optimiser) over the
 trainer's timed steps (never the warm-up), from its own timer, and the top operators of one more
@@ -39,7 +39,7 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks.common import Result
+from benchmarks.common import Result, precisions
 
 SHAPE = "UCF shape (64 + 64 items of 10-crop data, N = 200, D = 1024)"
 PARTS = ("data", "forward", "targets", "backward", "optimiser")
@@ -164,7 +164,7 @@ def _measure_throughput(name: str, data: Path) -> dict[str, Any]:
     videos = [(v.id, dataset.load_features(v)) for v in dataset.test]
     torch.manual_seed(cfg.seed)
     model = build(name, in_dim=videos[0][1].shape[-1], **cfg.model_kwargs)
-    return {p: dict(zip(("ours", "plain"), _throughput(name, model, videos, p), strict=True)) for p in ("fp32", "bf16")}
+    return {p: dict(zip(("ours", "plain"), _throughput(name, model, videos, p), strict=True)) for p in precisions()}
 
 
 def child_main(argv: list[str] | None = None) -> None:
@@ -205,7 +205,8 @@ def _launch(side: str, name: str, tmp: Path, index: int, *, precision: str = "fp
 
 def measure(name: str, *, launches: int = 2, warmup: int = 1, steps: int = 2,
             console: Console | None = None, smoke: bool = False) -> list[Result]:
-    """The figures of one network, fp32 and bf16: ``launches`` processes per side and precision,
+    """The figures of one network, fp32 and (where the CPU has bf16 units) bf16: ``launches`` processes per
+    side and precision,
     each timing ``steps`` steps after ``warmup`` untimed ones (``smoke``: see :data:`SMOKE`)."""
     from glancevad.data import load_dataset
     from glancevad.data.cache import build_or_open_cache
@@ -217,7 +218,7 @@ def measure(name: str, *, launches: int = 2, warmup: int = 1, steps: int = 2,
         root = _dataset(tmp, smoke)
         build_or_open_cache(load_dataset(root), tmp / "cache", num_snippets=_config(name, "fp32", smoke).num_snippets)
         seconds = {}
-        for precision in ("fp32", "bf16"):
+        for precision in precisions():
             best = dict.fromkeys(SIDES, float("inf"))
             parts = dict.fromkeys(PARTS, 0.0)
             operators = ""
@@ -237,18 +238,20 @@ def measure(name: str, *, launches: int = 2, warmup: int = 1, steps: int = 2,
                           f"warm-up left out): {shares}")
             console.print(operators, markup=False, highlight=False)
         throughput = _launch("throughput", name, tmp, 0)
-        for p in ("fp32", "bf16"):
+        for p in precisions():
             ours, plain = throughput[p]["ours"], throughput[p]["plain"]
             results.append(Result(f"{name} test throughput, 10 crops, D = 1024, {p}", ours, "snippets/s",
                                   f"plain forward: {plain:.0f} snippets/s", ours / plain, "speed-up"))
-        (ref32, ours32), (ref16, ours16) = seconds["fp32"], seconds["bf16"]
+        ref32, ours32 = seconds["fp32"]
         results.insert(0, Result(f"{name} Trainer.train_step, glance, {SHAPE}, fp32", ours32, "s",
                                  f"plain reference step, fp32: {ref32:.2f} s", ours32 / ref32,
                                  "of the reference (UR-DMU goal <= 50 %)", percent=True))
-        results.insert(1, Result(f"{name} Trainer.train_step, same, bf16", ours16, "s",
-                                 f"plain reference fp32: {ref32:.2f} s (bf16: {ref16:.2f} s)", ours16 / ref32,
-                                 f"of the fp32 reference ({100 * ours16 / ref16:.0f} % of the bf16 one; "
-                                 "UR-DMU goal <= 25 %)", percent=True))
+        if "bf16" in seconds:
+            ref16, ours16 = seconds["bf16"]
+            results.insert(1, Result(f"{name} Trainer.train_step, same, bf16", ours16, "s",
+                                     f"plain reference fp32: {ref32:.2f} s (bf16: {ref16:.2f} s)", ours16 / ref32,
+                                     f"of the fp32 reference ({100 * ours16 / ref16:.0f} % of the bf16 one; "
+                                     "UR-DMU goal <= 25 %)", percent=True))
     return results
 
 

@@ -87,7 +87,7 @@ def test_generated_videos_layouts_and_broken_files(tmp_path):
     full = write_video(tmp_path / "long.avi", 120)
     (videos / "truncated.avi").write_bytes(full.read_bytes()[: full.stat().st_size // 2])
     out = tmp_path / "features"
-    proc = run("extract", videos, "--out", out, "--crops", "5", "--layout", "indexed", "--precision", "bf16",
+    proc = run("extract", videos, "--out", out, "--crops", "5", "--layout", "indexed", "--precision", "auto",
                check=False)
     assert proc.returncode == 1, proc.stderr
     assert "2 failed" in proc.stdout
