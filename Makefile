@@ -20,7 +20,7 @@ DEMO_TRAIN_ARGS ?=
 # the registered networks (evaluated only where a target uses them, after the set-up)
 DEMO_MODELS ?= $(shell $(PY) -c "from glancevad.models import list_models; print(*list_models())")
 
-.PHONY: setup browser mosquitto demo demo-networks causal-table paper test bench lint docs docs-serve dist clean
+.PHONY: setup browser mosquitto demo demo-networks causal-table paper test test-slow bench lint docs docs-serve dist clean
 
 setup: $(STAMP)
 
@@ -131,8 +131,14 @@ dist: setup
 	$(PY) -m build --no-isolation --outdir dist .
 	$(VENV)/bin/twine check --strict dist/*
 
+# The test suite but for the tests marked slow (about 15 minutes on 2 cores with AMX, about 25 without
+# bf16 units); test-slow runs those (about 10 / 20 minutes: training the demo's claim, make paper and
+# make demo at a tiny size, the wheel, the team of annotators). CI (.ci/run) runs both.
 test: setup browser mosquitto lint docs
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -m "not slow"
+
+test-slow: setup browser mosquitto
+	$(VENV)/bin/python -m pytest -m slow
 
 bench: setup
 	$(VENV)/bin/python benchmarks/run.py

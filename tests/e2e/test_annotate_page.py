@@ -258,6 +258,7 @@ def _page_as_alice(playwright, url: str):
     return sign_in(browser, url, "alice", timeout_ms=5_000)
 
 
+@pytest.mark.slow
 def test_counter_picture_and_glance_agree_at_every_frame_rate(tmp_path):
     """Steps, seeks (go to frame) and pauses in random order; after each, the frame counter, the
     number drawn in the picture and (after pauses) the stored glance are one and the same frame."""

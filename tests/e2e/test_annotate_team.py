@@ -130,6 +130,7 @@ async def team(url: str) -> dict:
             "colours": colours}
 
 
+@pytest.mark.slow
 def test_four_annotators_and_a_reviewer_at_once_lose_nothing(tmp_path):
     videos = tmp_path / "videos"
     videos.mkdir()

@@ -7,6 +7,7 @@ import io
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from rich.console import Console
 
@@ -17,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))   # the benchmarks 
 from benchmarks import bench_train_step  # noqa: E402
 
 
+@pytest.mark.slow
 def test_each_side_runs_in_a_fresh_process_and_the_profile_leaves_out_the_warm_up(monkeypatch):
     launched = []
     real = bench_train_step._launch

@@ -68,6 +68,13 @@ def _makefile_variable(name: str) -> str:
     return match.group(1).strip()
 
 
+def _ci_runs(*commands: str) -> None:
+    """CI's entry point runs each of these commands on a line of its own."""
+    lines = (PROJECT / ".ci" / "run").read_text().splitlines()
+    for command in commands:
+        assert command in lines, f".ci/run does not run {command!r}"
+
+
 def _check_wheel_name() -> None:
     assert (PROJECT / "tests" / "integration" / "test_wheel.py").is_file()
     assert glancevad.__version__ == "0.1.0", "the docs name the wheel glancevad-0.1.0-…: update them"
@@ -80,7 +87,10 @@ def _check_i3d_pin() -> None:
 PLAN: dict[str, Run | Make | DryRun | Covered] = {
     # both pages
     "make demo": Make("demo", ("DEMO_SIZE=tiny", f"DEMO_TRAIN_ARGS={SHORT}")),
-    "make test": Covered("this suite: .ci/run is `make test`, which runs lint, make docs and then pytest"),
+    "make test": Covered("this suite: .ci/run is `make test` (lint, make docs, pytest -m 'not slow'), then "
+                         "`make test-slow`", lambda: _ci_runs("make test", "make test-slow")),
+    "make test-slow": Covered("this suite's slow tests: .ci/run runs `make test-slow` after `make test`",
+                              lambda: _ci_runs("make test-slow")),
     # README: your own data, in short (ROOT: a tiny synthetic dataset written before the page runs)
     "glancevad data check ROOT": Run((("ROOT", "root"),)),
     "glancevad train --data ROOT --out runs/ucf_glance --preset ucf": Run(

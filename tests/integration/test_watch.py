@@ -274,6 +274,7 @@ def _scrape(url: str) -> tuple[int, str]:
         return 0, ""
 
 
+@pytest.mark.slow
 def test_four_streams_one_stalling_every_alarm_on_every_sink(event_video, tmp_path):
     """Three live HTTP streams and a stalling one in one process: each stream's alarms reach stdout, a file,
     a webhook and MQTT tagged with its name, its events are detect's on its file, the stall ends only it,

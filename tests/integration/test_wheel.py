@@ -83,6 +83,7 @@ def test_the_wheel_carries_the_package_data_and_the_licences(dist):
     assert wheel.name == f"glancevad-{glancevad.__version__}-py3-none-any.whl"
 
 
+@pytest.mark.slow
 def test_the_installed_wheel_runs_without_the_source_tree(venv, tmp_path):
     env, work = _env(venv), tmp_path / "work"
     work.mkdir()
