@@ -11,29 +11,15 @@ from benchmarks.common import Result, best_time, precisions
 from glancevad.config import resolve_config
 from glancevad.engine.evaluator import autocast
 from glancevad.engine.trainer import Trainer
-from glancevad.models import build, get_spec
+from glancevad.experiments.planning import network_step_seconds
+from glancevad.models import build
 from glancevad.synth import synth_config, write_synthetic_dataset
 
 
 def step_time(name: str, precision: str, *, batch: int = 16, length: int = 200, dim: int = 1024,
               repeat: int = 3) -> float:
     """Best seconds of one optimiser step at ``batch`` normal + ``batch`` abnormal videos."""
-    torch.manual_seed(0)
-    model = build(name, in_dim=dim).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    x = torch.rand(2 * batch, length, dim)
-    weight = torch.ones(batch)
-    device = torch.device("cpu")
-
-    def step():
-        with autocast(device, precision):
-            outputs = model(x)
-        loss, _ = get_spec(name).base_loss({k: v.float() for k, v in outputs.items()}, weight)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-    return best_time(step, repeat=repeat)
+    return network_step_seconds(name, precision, batch=batch, snippets=length, dim=dim, repeat=repeat)
 
 
 def test_throughput(name: str, precision: str, *, videos: int = 32, length: int = 200, dim: int = 1024) -> float:

@@ -53,11 +53,12 @@ def check_budget(budget: str, dataset_name: str, preset: str) -> None:
                              f"{dataset_name}; use --budget full ({schedule})")
 
 
-@functools.cache
-def measure_step_seconds(model: str, precision: str) -> float:
-    """CPU seconds of one training step of ``model`` (forward, base loss, backward, Adam) at the
-    reference shape, on this machine, one thread, in ``precision`` (``auto`` resolved as a run
-    would): the faster of two steps after a warm-up step, on random features."""
+def network_step_seconds(model: str, precision: str, *, batch: int = REFERENCE_BATCH,
+                         snippets: int = REFERENCE_SNIPPETS, dim: int = REFERENCE_DIM, repeat: int = 2,
+                         threads: int | None = None) -> float:
+    """Best CPU seconds of one training step of the network alone (forward, base loss, backward,
+    Adam) on random features, ``batch`` normal + ``batch`` abnormal sequences of ``snippets`` x
+    ``dim``, after one warm-up step; ``threads`` torch threads while it runs (default: as set)."""
     import time
 
     import torch
@@ -66,16 +67,16 @@ def measure_step_seconds(model: str, precision: str) -> float:
     from glancevad.models import build, get_spec
 
     cpu = torch.device("cpu")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
     try:
         generator = torch.Generator().manual_seed(0)
-        network = build(model, in_dim=REFERENCE_DIM).train()
+        network = build(model, in_dim=dim).train()
         optimiser = torch.optim.Adam(network.parameters(), lr=1e-4)
-        x = torch.rand(2 * REFERENCE_BATCH, REFERENCE_SNIPPETS, REFERENCE_DIM, generator=generator)
-        weight = torch.ones(REFERENCE_BATCH)
+        x = torch.rand(2 * batch, snippets, dim, generator=generator)
+        weight = torch.ones(batch)
         best = float("inf")
-        for attempt in range(3):
+        for attempt in range(1 + repeat):
             started = time.perf_counter()
             with autocast(cpu, precision):
                 outputs = network(x)
@@ -87,7 +88,15 @@ def measure_step_seconds(model: str, precision: str) -> float:
                 best = min(best, time.perf_counter() - started)
         return best
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(before)
+
+
+@functools.cache
+def measure_step_seconds(model: str, precision: str) -> float:
+    """CPU seconds of one training step of ``model`` at the reference shape, on this machine, one
+    thread (as a grid run trains), in ``precision`` (``auto`` resolved as a run would); timed once
+    per process."""
+    return network_step_seconds(model, precision, threads=1)
 
 
 def step_seconds(reference_seconds: float, *, batch_size: int = REFERENCE_BATCH,
