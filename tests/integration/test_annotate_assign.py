@@ -74,3 +74,22 @@ def test_a_bad_rule_fails_before_the_folder_is_scanned(videos, tmp_path):
 def test_a_missing_database_is_named(tmp_path):
     assert_user_error(run("annotate", "assign", "--db", tmp_path / "none.sqlite", "--to", "ann", check=False),
                       "none.sqlite: database not found (give --videos DIR")
+
+
+@pytest.mark.parametrize(("command", "fragment"), [
+    (["assign", "--to", "dee", "--videos", "nosuchdir"], "nosuchdir: video folder not found"),
+    (["assign", "--to", "dee", "--videos", "empty"], "empty: no videos found"),
+    (["assign", "--to", "dee", "--videos", "{videos}", "--video", "zz"], "1 unknown video id(s): zz"),
+    (["import", "glances.csv", "--videos", "nosuchdir"], "nosuchdir: video folder not found"),
+    (["import", "glances.csv", "--videos", "glances.csv"], "glances.csv: not a folder"),
+    (["import", "unknown.csv", "--videos", "{videos}"], "zz"),
+])
+def test_a_refused_command_leaves_no_new_database(videos, tmp_path, monkeypatch, command, fragment):
+    """A database the command would have created is not left behind, empty or half-filled, when it refuses."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "glances.csv").write_text("video-id,glance\nv1,3\n")
+    (tmp_path / "unknown.csv").write_text("video-id,glance\nv1,3\nzz,4\n")
+    args = [str(videos) if arg == "{videos}" else arg for arg in command]
+    assert_user_error(run("annotate", *args, "--db", "new.sqlite", check=False), fragment)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "glances.csv", "unknown.csv"]

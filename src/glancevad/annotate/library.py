@@ -108,7 +108,7 @@ def scan_videos(
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise GlanceVADError(f"{folder}: video folder not found")
+        raise GlanceVADError(f"{folder}: {'not a folder' if folder.exists() else 'video folder not found'}")
     root = folder.resolve()
     seen: dict[str, Path] = {}
     problems: list[str] = []

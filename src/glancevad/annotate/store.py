@@ -160,6 +160,13 @@ class GlanceStore:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
         db.executescript(_ASSIGNMENT_SCHEMA)
 
+    def close(self) -> None:
+        """Close this thread's connection (the next call opens another)."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:

@@ -4,6 +4,8 @@ and ``annotate agreement`` (how far annotators agree)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -24,6 +26,24 @@ annotate_app = typer.Typer(
     " glances, assign videos to annotators (annotate assign).",
 )
 app.add_typer(annotate_app, name="annotate")
+
+@contextlib.contextmanager
+def _store_kept_only_on_success(db: Path) -> Iterator:
+    """The database at ``db``, opened (created if new); a database this command created is removed
+    again when the command fails, so that a refused import or assignment leaves nothing behind."""
+    from glancevad.annotate.store import GlanceStore
+
+    created = not db.exists()
+    store = GlanceStore(db)
+    try:
+        yield store
+    except BaseException:
+        if created:
+            store.close()
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                db.with_name(db.name + suffix).unlink(missing_ok=True)
+        raise
+
 
 #: ``annotate assign --rule``: the rules :data:`glancevad.annotate.assign.RULES` registers.
 AssignRule = Enum("AssignRule", {name: name for name in RULES}, type=str)
@@ -151,19 +171,19 @@ def annotate_import(
     A model's proposals: `annotate import proposals.csv --videos DIR --status proposed --annotator model --model`.
     """
     from glancevad.annotate.library import scan_videos
-    from glancevad.annotate.store import GlanceStore
     from glancevad.glance import read_glances
 
     if status not in ("accepted", "proposed"):
         raise GlanceVADError("--status must be accepted or proposed")
-    glances = read_glances(csv_path)
-    store = GlanceStore(db)
-    scan_videos(videos, store)
     if model and status != "proposed":
         raise GlanceVADError("--model glances are imported with --status proposed (a reviewer accepts them)")
-    glances = _known_videos_only(glances, {v["id"] for v in store.videos()}, csv_path, videos, skip=skip_unknown)
-    added = store.import_glances({vid: list(frames) for vid, frames in glances.items()}, annotator, status=status,
-                                 model=model)
+    glances = read_glances(csv_path)
+    with _store_kept_only_on_success(db) as store:
+        scan_videos(videos, store)
+        glances = _known_videos_only(glances, {v["id"] for v in store.videos()}, csv_path, videos,
+                                     skip=skip_unknown)
+        added = store.import_glances({vid: list(frames) for vid, frames in glances.items()}, annotator,
+                                     status=status, model=model)
     console.print(f"imported {added} glances of {len(glances)} videos from {csv_path} into [bold]{db}[/]")
 
 
@@ -192,22 +212,22 @@ def annotate_assign(
     """
     from glancevad.annotate.assign import assign, read_video_list
     from glancevad.annotate.library import scan_videos
-    from glancevad.annotate.store import GlanceStore
 
     if videos is None and not db.is_file():
         raise GlanceVADError(f"{db}: database not found (give --videos DIR to scan a folder into it)")
     wanted = list(video or [])
     if video_list is not None:
         wanted += read_video_list(video_list)
-    store = GlanceStore(db)
-    if videos is not None:
-        scan_videos(videos, store)
-    ids = wanted or [v["id"] for v in store.videos()]
-    if not ids:
-        raise GlanceVADError(f"{db}: no videos to assign (give --videos DIR to scan a folder into it)")
-    assignment = assign(rule.value, ids, to, per_video=per_video)
-    added = store.assign(assignment, replace=replace)
-    queues = store.assignments()
+    with _store_kept_only_on_success(db) as store:
+        if videos is not None:
+            scan_videos(videos, store)
+        ids = wanted or [v["id"] for v in store.videos()]
+        if not ids:
+            raise GlanceVADError(f"{videos}: no videos found" if videos is not None else
+                                 f"{db}: no videos to assign (give --videos DIR to scan a folder into it)")
+        assignment = assign(rule.value, ids, to, per_video=per_video)
+        added = store.assign(assignment, replace=replace)
+        queues = store.assignments()
     for name in to:
         console.print(f"{name}: {len(queues.get(name, []))} video(s) in their queue", highlight=False)
     console.print(f"stored {added} new assignment(s) of {len(ids)} video(s) in [bold]{db}[/]")
