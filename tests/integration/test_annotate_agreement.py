@@ -90,6 +90,9 @@ def test_agreement_bad_input(team_db, tmp_path):
     assert_user_error(run("annotate", "agreement", "--db", alone, check=False), "no video has glances", "two or more")
     assert_user_error(run("annotate", "export", "--db", db, "--out", tmp_path / "c.csv", "--consensus", "2",
                           "--include-proposed", check=False), "--consensus", "drop --include-proposed")
+    assert_user_error(run("annotate", "export", "--db", alone, "--out", tmp_path / "c.csv", "--consensus", "2",
+                          check=False), "alone.sqlite: --consensus 2", "no video has more than 1 annotator(s)")
+    assert not (tmp_path / "c.csv").exists()
 
 
 def test_review_changes_neither_agreement_nor_consensus(team_db, tmp_path):

@@ -112,6 +112,12 @@ def test_resume_checks_what_it_reads(tiny_root, tmp_path):
     proc = cli(*base, "--resume", run, "--steps", "4")
     assert f"warning: {log}: dropped a torn last line" in proc.stderr.replace("\n", "")
     assert all(json.loads(line) for line in log.read_text().splitlines())
+    recorded = (run / "config.yaml").read_text()
+    proc = cli(*base, "--resume", run, "--steps", "2", check=False)
+    assert proc.returncode == 2 and "--steps 2 is fewer than the 4 steps it has trained" in proc.stderr
+    proc = cli(*base, "--resume", run, "--model", "rtfm", "--seed", "0", "--set", "alpha=0.5", check=False)
+    assert proc.returncode == 2 and "keeps the config it recorded; drop --model, --seed, --set" in proc.stderr
+    assert (run / "config.yaml").read_text() == recorded and "steps: 4" in recorded
     (run / "config.yaml").write_text("{{{ not yaml")
     proc = cli(*base, "--resume", run, check=False)
     assert proc.returncode == 2 and f"{run / 'config.yaml'}: not a readable run configuration" in proc.stderr

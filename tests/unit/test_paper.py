@@ -149,6 +149,7 @@ def test_paper_command_refuses_bad_input_before_writing(tiny_root, tmp_path):
     (tmp_path / "again").symlink_to(tiny_root)
     assert_user_error(run("paper", "--data", tiny_root, "--data", tmp_path / "again", "--out", out, check=False),
                       f"--data {tiny_root.resolve()} is given twice", "counts as one data seed")
+    assert_user_error(run("paper", "--data", tiny_root, "--out", out, "--set", "alpha=7", check=False), "alpha")
     assert not out.exists()
 
 

@@ -319,6 +319,10 @@ def _export_consensus(out: Path, db: Path, k: int, within: float, include_propos
     if include_proposed:
         raise GlanceVADError("--consensus counts every glance not rejected already; drop --include-proposed")
     team, fps = _team(db)
+    most = max((len(people) for people in team.values()), default=0)
+    if k > most:
+        raise GlanceVADError(f"{db}: --consensus {k} asks for events found by {k} annotators, but no video has more"
+                             f" than {most} annotator(s) taking part")
     glances = team_consensus(team, fps=fps, k=k, within_s=within)
     write_glances(out, glances)
     console.print(f"wrote {sum(map(len, glances.values()))} consensus glances (events found by at least {k}"

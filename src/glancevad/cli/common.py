@@ -26,8 +26,9 @@ Precision = Enum("Precision", {name: name for name in PRECISIONS}, type=str)
 
 # The options several commands share, declared once (``watch``, ``detect``, ``extract``, ``test`` ...).
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda ...")]
-PrecisionOpt = Annotated[Precision, typer.Option(
-    help="fp32, bf16 autocast, or auto: bf16 where the hardware has bf16 units (a GPU, a CPU with AMX), else fp32.")]
+PRECISION_HELP = ("fp32, bf16 autocast, or auto: bf16 where the hardware has bf16 units (a GPU, a CPU with AMX or"
+                  " AVX512-BF16), else fp32.")
+PrecisionOpt = Annotated[Precision, typer.Option(help=PRECISION_HELP)]
 BatchOpt = Annotated[int, typer.Option(min=1, help="Snippets per forward pass.")]
 WeightsOpt = Annotated[str, typer.Option(help="rgb_scratch (bundled) or a PyTorch I3D state dict.")]
 ThresholdOpt = Annotated[float, typer.Option(help="Score at or above which a frame is anomalous.")]

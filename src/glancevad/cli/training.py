@@ -11,6 +11,7 @@ import typer
 
 from glancevad.cli.app import app
 from glancevad.cli.common import (
+    PRECISION_HELP,
     DeviceOpt,
     Precision,
     PrecisionOpt,
@@ -44,8 +45,7 @@ def train(
         "crop_sampling", "item: one crop of a video per item (as released); average: whole videos, crops averaged.")
     ] = None,
     precision: Annotated[str | None, config_option(
-        "precision", "fp32, bf16 autocast, or auto: bf16 where the hardware has bf16 units (a GPU, a CPU with AMX "
-        "or AVX512-BF16), else fp32; the run records which.")] = None,
+        "precision", PRECISION_HELP + " The run records which.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = None,
     seed: Annotated[int | None, config_option("seed", "Random seed.")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML file of config keys (applied after the preset).")] = None,
@@ -57,7 +57,8 @@ def train(
 
     Writes config.yaml, data.json, last.pt, best.pt (selected on held-out training videos), metrics.jsonl, tb/,
     summary.json. `--resume RUN` alone continues a run on the data and cache it recorded; --data with it must
-    be the same training set (it may have moved); --steps sets a new total.
+    be the same training set (it may have moved); --steps sets a new total; the other config options are
+    refused (the run keeps the config it recorded).
     Under `torchrun --nproc_per_node K -m glancevad train ...` (or --nproc K) each process trains on its
     slice of every batch (PyTorch DDP).
     """
@@ -71,6 +72,14 @@ def train(
         raise typer.Exit(code)
     if (out is None) == (resume is None):
         raise GlanceVADError("give exactly one of --out (a new run) and --resume (an existing run)")
+    if resume is not None:
+        given = {"--preset": preset, "--model": model, "--supervision": supervision,
+                 "--glance-fraction": glance_fraction, "--weak-fraction": weak_fraction, "--batch-size": batch_size,
+                 "--crop-sampling": crop_sampling, "--precision": precision, "--device": device, "--seed": seed,
+                 "--config": config, "--set": set_}
+        if refused := [name for name, value in given.items() if value not in (None, [])]:
+            raise GlanceVADError(f"{resume}: a resumed run keeps the config it recorded; drop {', '.join(refused)}"
+                                 " (--steps sets a new total, --data and --cache-dir say where its data is now)")
     cfg = None
     if out is not None:
         if data is None:

@@ -468,6 +468,10 @@ def _train_locked(
     if resume:
         cfg = read_run_config(run_dir)
         if steps is not None:
+            trained = int(read_checkpoint(last)["step"]) if last.exists() else 0
+            if steps < trained:
+                raise GlanceVADError(f"{run_dir}: --steps {steps} is fewer than the {trained} steps it has trained "
+                                     "(--steps sets a new total; a run does not train backwards)")
             cfg = make_config({**cfg.to_dict(), "steps": steps})
     assert cfg is not None
     if cfg.precision == "auto":  # a run records the precision it trains in, so a resumed one keeps it

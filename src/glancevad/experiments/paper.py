@@ -147,12 +147,12 @@ def run_paper(
     dataset_name = names.pop()
     preset, said = choose_preset(dataset_name, preset)
     check_budget(budget, dataset_name, preset)
-    out.mkdir(parents=True, exist_ok=True)
     labels = data_labels(roots)
     plans = [plan_paper(root, out / PER_DATA / label, preset=preset, seeds=seeds, budget=budget, overrides=overrides,
                         grids=grids, store=out / "runs") for root, label in zip(roots, labels, strict=True)]
     unique = list({spec.run_dir: spec for plan in plans for spec in plan.unique}.values())
     full = estimate_plan(unique, parallel)
+    out.mkdir(parents=True, exist_ok=True)   # once the plan stands (a bad --set leaves no folder)
     info_path = out / "paper.json"
     previous = json.loads(info_path.read_text()) if info_path.exists() else {}
     # the first estimate and the wall time add up over the sessions of a resumed run
