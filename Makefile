@@ -94,8 +94,9 @@ causal-table: setup
 # Every table and figure of the paper (six grids) on report data: PAPER_DATA_SEEDS synthetic data seeds
 # (never 0, the design set) x PAPER_SEEDS training seeds per setting, at the paper budget, in one HTML
 # report, $(PAPER_DIR)/index.html: each cell the mean ± std over all of them, each claim counted per
-# data seed. 3 x 1 was chosen so that a fresh run stays within about 2 h on 2 cores (glancevad paper's
-# own estimate: 111 runs, 91 min, plus the selection study on each data seed). Then the selection
+# data seed. 3 x 1 was chosen so that a fresh run stays within about 2 h on 2 cores with AMX (glancevad
+# paper's own estimate: 111 runs, 91 min in bf16, plus the selection study on each data seed); on a
+# CPU without bf16 units (fp32) one data seed takes about 87 min, three about 4.5 h. Then the selection
 # study on each report seed. Resumable: run it again after an interruption.
 PAPER_DIR ?= runs/paper
 PAPER_SIZE ?= demo
