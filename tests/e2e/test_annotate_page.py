@@ -99,6 +99,7 @@ def test_annotate_with_the_keyboard_then_reload_and_export(page, tmp_path):
     assert page.locator("#help").is_visible()
     page.keyboard.press("Escape")
     assert not page.locator("#help").is_visible()
+    page.wait_for_function("() => location.hash === '#video=alpha&frame=25'")  # the address keeps what is shown
 
     page.reload()
     page.wait_for_function("() => document.querySelectorAll('#videos li').length === 2")

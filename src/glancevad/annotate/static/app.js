@@ -176,12 +176,17 @@ function showFrame() {
   keepInUrl();
 }
 
+// The address keeps the video and frame shown (a reload reopens them): written at most every 150 ms,
+// always with the latest frame, so playback updates it too and the last frame is never left unwritten.
 let urlTimer = null;
+let urlWritten = 0;
 function keepInUrl() {
-  clearTimeout(urlTimer);
+  if (urlTimer !== null) return;  // a write is due already and will take the latest frame
   urlTimer = setTimeout(() => {
+    urlTimer = null;
+    urlWritten = performance.now();
     if (app.video) history.replaceState(null, "", `#video=${enc(app.video.id)}&frame=${app.frame}`);
-  }, 150);
+  }, Math.max(0, urlWritten + 150 - performance.now()));
 }
 
 function followPlayback() {
