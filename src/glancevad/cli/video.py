@@ -133,14 +133,14 @@ def detect(
 ) -> None:
     """Score a new video with a trained model: per-frame scores, events (JSON, CSV) and a PNG."""
     from glancevad.detect import run_detection
-    from glancevad.features.preprocess import CROP_CHOICES
+    from glancevad.features.extract import check_crops
 
     if video is None and features is None:
         raise GlanceVADError("give a VIDEO, or --features F.npy")
-    if crops is not None and crops not in CROP_CHOICES:
-        raise GlanceVADError(f"--crops must be one of {', '.join(map(str, CROP_CHOICES))}, not {crops}")
-    if crops is not None and features is not None:
-        raise GlanceVADError("--crops says how to extract features; --features are extracted already")
+    if crops is not None:
+        check_crops(crops)
+        if features is not None:
+            raise GlanceVADError("--crops says how to extract features; --features are extracted already")
     with progress_bar(unit="snippets") if features is None else contextlib.nullcontext() as bar:
         task = bar.add_task("extracting", total=None) if bar is not None else None
         result = run_detection(

@@ -31,6 +31,12 @@ from glancevad.parsing import read_json_object, read_text
 from glancevad.runtime import resolve_precision
 
 
+def check_crops(crops: int) -> None:
+    """Refuse a crop count I3D extraction does not make (:data:`CROP_CHOICES`), naming ``--crops``."""
+    if crops not in CROP_CHOICES:
+        raise GlanceVADError(f"--crops must be one of {', '.join(map(str, CROP_CHOICES))}, not {crops}")
+
+
 @dataclass(frozen=True)
 class ExtractionSettings:
     """What determines the features; a folder holds features of one setting only."""
@@ -42,8 +48,7 @@ class ExtractionSettings:
     weights: str = "rgb_scratch"
 
     def __post_init__(self) -> None:
-        if self.crops not in CROP_CHOICES:
-            raise GlanceVADError(f"--crops must be one of {', '.join(map(str, CROP_CHOICES))}, not {self.crops}")
+        check_crops(self.crops)
         if self.stack < 2 or self.step < 1:
             raise GlanceVADError("--stack must be at least 2 and --step at least 1")
         if self.fps is not None and self.fps <= 0:
