@@ -122,6 +122,13 @@ def test_unknown_grid_is_a_clear_error(tiny_root, tmp_path):
     assert proc.returncode == 2 and "unknown experiment 'tables'; experiments: networks" in proc.stderr
 
 
+def test_experiment_refuses_a_second_data_root(tiny_root, tmp_path):
+    """click keeps the last of a repeated option; experiment runs on one root, so a second is refused."""
+    proc = cli("experiment", "kernels", "--data", tiny_root, "--data", tmp_path, "--out", tmp_path / "g", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--data: experiment takes one dataset root, got 2" in proc.stderr and not (tmp_path / "g").exists()
+
+
 def test_selection_study_at_tiny_size(tiny_root, tmp_path):
     out = tmp_path / "selection"
     printed = cli("experiment", "selection", "--data", tiny_root, "--out", out, "--seeds", "2",

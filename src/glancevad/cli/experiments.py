@@ -11,6 +11,7 @@ from glancevad.cli.app import app
 from glancevad.cli.common import DatasetPresetOpt, GridSetOpt, ParallelOpt, SeedsOpt
 from glancevad.config import parse_overrides
 from glancevad.console import console, progress_bar
+from glancevad.errors import GlanceVADError
 from glancevad.experiments.registry import EXPERIMENTS
 from glancevad.fileio import check_output
 
@@ -25,7 +26,8 @@ EXPERIMENT_HELP = (
 @app.command(help=EXPERIMENT_HELP)
 def experiment(
     name: Annotated[str, typer.Argument(help=GRID_HELP)],
-    data: Annotated[Path, typer.Option(help="Dataset root in the official layout.")],
+    data: Annotated[list[Path], typer.Option(help="Dataset root in the official layout (one; for several data "
+                                                  "seeds use glancevad paper).")],
     out: Annotated[Path, typer.Option(help="Grid folder (runs/, table.csv, table.md, figures/).")],
     preset: DatasetPresetOpt = None,
     seeds: SeedsOpt = 3,
@@ -35,13 +37,16 @@ def experiment(
     parallel: ParallelOpt = 1,
     set_: GridSetOpt = None,
 ) -> None:
+    if len(data) > 1:  # click would silently keep the last one
+        raise GlanceVADError(f"--data: experiment takes one dataset root, got {len(data)} "
+                             f"({', '.join(map(str, data))}); glancevad paper pools several data roots")
     check_output(out, kind="folder")
     from glancevad.experiments.registry import run_experiment
 
     with progress_bar(unit="runs") as bar:
         task = bar.add_task(f"experiment {name}", total=None)
         csv_path, md_path, png = run_experiment(
-            name, data, out, preset=preset, seeds=seeds, budget=budget, parallel=parallel,
+            name, data[0], out, preset=preset, seeds=seeds, budget=budget, parallel=parallel,
             overrides=parse_overrides(set_ or []), on_plan=lambda total: bar.update(task, total=total),
             on_run=lambda _: bar.advance(task), on_settings=lambda lines: [bar.console.print(line) for line in lines])
     console.print(md_path.read_text(), markup=False, highlight=False)
