@@ -113,7 +113,7 @@ def run_detection(
     from glancevad.features.preprocess import extraction_crops
     from glancevad.features.video import probe
     from glancevad.features.weights import load_i3d
-    from glancevad.runtime import resolve_device
+    from glancevad.runtime import resolve_device, resolve_precision
 
     if overlay is not None and video is None:
         raise GlanceVADError("--overlay needs the VIDEO")
@@ -165,6 +165,7 @@ def run_detection(
         "checkpoint": str(checkpoint), "model": loaded.name, "frames": int(num_frames), "fps": fps,
         "snippets": int(x.shape[0]), "crops": int(x.shape[1]), "frames_per_snippet": FRAMES_PER_SNIPPET,
         "threshold": threshold, "min_event_s": min_event, "merge_gap_s": merge_gap,
+        "precision": resolve_precision(precision, torch_device),
         "scoring": "offline" if window is None else {"causal_window": window, "lookahead": lookahead},
     }
     paths.extend(write_events(out_dir, video_id, events, summary))

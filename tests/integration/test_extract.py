@@ -44,6 +44,7 @@ def test_sample_clip_features(sample_features):
     assert entry["status"] == "done" and entry["snippets"] == 30 and entry["frames"] == 481
     assert manifest["settings"] == {"crops": 1, "stack": 16, "step": 16, "fps": None, "weights": "rgb_scratch",
                                     "layout": "stacked", "feature_dim": 1024}
+    assert manifest["precision"] == "fp32"
     # first snippet recomputed independently: PyAV frames → numpy bilinear resize → centre crop → network
     container = av.open(str(SAMPLE))
     frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(16), container.decode(video=0), strict=False)]
@@ -155,9 +156,13 @@ def test_two_concurrent_shards_then_merge(tmp_path):
     shard0 = json.loads((out / "extraction.shard-0-of-2.json").read_text())["videos"]
     shard1 = json.loads((out / "extraction.shard-1-of-2.json").read_text())["videos"]
     assert sorted(shard0) == ["v0", "v2"] and sorted(shard1) == ["v1", "v3"]
+    # as if shard 1 had run on a machine with bf16 units: the merged manifest names both precisions
+    path1 = out / "extraction.shard-1-of-2.json"
+    path1.write_text(json.dumps({**json.loads(path1.read_text()), "precision": "bf16"}))
     merged = run("extract", "merge", out)
     assert "4 videos extracted once each" in merged.stdout
-    assert sorted(json.loads((out / "extraction.json").read_text())["videos"]) == ["v0", "v1", "v2", "v3"]
+    manifest = json.loads((out / "extraction.json").read_text())
+    assert sorted(manifest["videos"]) == ["v0", "v1", "v2", "v3"] and manifest["precision"] == "bf16, fp32"
     # a shard that claims a video whose files are gone is caught
     (out / "v3.npy").unlink()
     assert_user_error(run("extract", "merge", out, check=False), "v3 is marked done but its feature files are missing")
@@ -182,6 +187,7 @@ def test_detect_sample_clip(tmp_path, checkpoint_1024, sample_features):
     assert str(out) in proc.stdout and str(overlay) in proc.stdout
     summary = json.loads((out / "shanghaitech_01_002.events.json").read_text())
     assert summary["frames"] == 481 and summary["snippets"] == 30 and summary["crops"] == 1 and summary["fps"] == 24
+    assert summary["precision"] == "fp32"
     with open(out / "shanghaitech_01_002.frame_scores.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 481 and rows[-1]["frame"] == "480"

@@ -20,6 +20,7 @@ from glancevad.engine.checkpoint import read_checkpoint
 from glancevad.engine.inference import evaluate_checkpoint
 from glancevad.engine.trainer import train
 from glancevad.errors import GlanceVADError
+from glancevad.runtime import fast_bf16
 from glancevad.synth import synth_config, write_synthetic_dataset
 
 TINY = {"batch_size": 2, "num_snippets": 16, "eval_every": 3, "log_every": 1, "val_fraction": 0.25,
@@ -140,10 +141,15 @@ def test_test_command_on_a_trained_run(tiny_root, tmp_path):
     metrics = json.loads((tmp_path / "t" / "metrics.json").read_text())
     last = json.loads((tmp_path / "t" / "last" / "metrics.json").read_text())
     assert 0 <= metrics["auc"] <= 1 and last["step"] == 3 and last["checkpoint"].endswith("last.pt")
+    assert metrics["precision"] == last["precision"] == "fp32"  # test's default, recorded
     out = cli("compare", tmp_path / "t", "--name", "run", "--out", tmp_path / "c").stdout
     assert set(json.loads((tmp_path / "c" / "comparison.json").read_text())) == {"run (best.pt)", "run (last.pt)"}
-    cli("test", "--checkpoint", tmp_path / "run" / "last.pt", "--data", tiny_root, "--out", tmp_path / "t2")
+    cli("test", "--checkpoint", tmp_path / "run" / "last.pt", "--data", tiny_root, "--out", tmp_path / "t2",
+        "--precision", "auto")
     assert not (tmp_path / "t2" / "last").exists()  # only a run's best.pt brings its last.pt along
+    # auto is recorded as what it resolved to on this machine
+    resolved = json.loads((tmp_path / "t2" / "metrics.json").read_text())["precision"]
+    assert resolved == ("bf16" if fast_bf16(torch.device("cpu")) else "fp32")
 
 
 def test_bad_inputs_are_clear_errors(tiny_root, tmp_path):

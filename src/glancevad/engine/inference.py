@@ -22,6 +22,7 @@ from glancevad.fileio import write_json
 from glancevad.metrics import evaluate_scores
 from glancevad.models import build, infer_from_state_dict, load_weights
 from glancevad.plots import plot_score_curves
+from glancevad.runtime import resolve_precision
 
 
 @dataclass
@@ -91,7 +92,8 @@ def evaluate_checkpoint(
     if dataset.ground_truth is not None:
         metrics = evaluate_scores(scores, dataset.ground_truth, frames_per_snippet=dataset.frames_per_snippet)
         write_json(out_dir / "metrics.json", {**metrics, "checkpoint": str(checkpoint), "step": loaded.step,
-                                              "videos": len(scores), **(scoring or {})})
+                                              "videos": len(scores), "precision": resolve_precision(precision, device),
+                                              **(scoring or {})})
     _plot_examples(out_dir / "plots", dataset, scores, plots)
     return metrics
 

@@ -220,7 +220,8 @@ def extract_videos(
         raise GlanceVADError(
             f"{manifest_path}: extracted with other settings ({manifest.get('settings')}); use another --out"
         )
-    manifest = {"settings": settings, "shard": [shard.index, shard.count], "videos": manifest.get("videos", {})}
+    manifest = {"settings": settings, "precision": extractor.precision, "shard": [shard.index, shard.count],
+                "videos": manifest.get("videos", {})}
     crops = extractor.settings.crops
     mine = shard.select(videos)
     # files a killed run of this shard was writing (other shards' files in progress are not touched)
@@ -293,7 +294,10 @@ def merge_manifests(out_dir: str | os.PathLike) -> dict[str, Any]:
     for vid, entry in videos.items():
         if entry["status"] == "done" and not all(p.is_file() for p in layout_paths(out_dir, vid, crops, layout)):
             raise GlanceVADError(f"{out_dir}: video {vid} is marked done but its feature files are missing")
-    merged = write_json(out_dir / "extraction.json", {"settings": first["settings"], "shard": [0, 1], "videos": videos})
+    # shards may run on different machines: "bf16, fp32" says so (a manifest older than the field: "unknown")
+    precision = ", ".join(sorted({m.get("precision", "unknown") for m in manifests.values()}))
+    merged = write_json(out_dir / "extraction.json", {"settings": first["settings"], "precision": precision,
+                                                      "shard": [0, 1], "videos": videos})
     failed = {vid: e.get("error", "") for vid, e in videos.items() if e["status"] != "done"}
     return {"done": len(videos) - len(failed), "failed": failed, "shards": total, "path": merged}
 
