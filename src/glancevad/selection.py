@@ -74,21 +74,27 @@ def first_eligible_step(*, mining: bool, min_mining_step: int, uses_glances: boo
     return min_mining_step + 1 if mining and uses_glances else 1
 
 
-def choose_step(evaluations: list[tuple[int, Mapping[str, float]]], rule: str, *, first_eligible: int) -> int:
+def choose_step(evaluations: list[tuple[int, Mapping[str, float]]], rule: str, *, first_eligible: int,
+                later_ties: bool = False) -> int:
     """The step a run selects from its evaluations ``[(step, validation scores), ...]`` in order.
 
     The same choice the trainer makes as it goes: the highest value among eligible steps, ties
-    keeping the earlier; the last step when none is eligible.
+    keeping the earlier (``later_ties``: the later, a variant the selection study measures); the
+    last step when none is eligible.
     """
     best_step, best_value = None, -math.inf
     for step, val in evaluations:
         value = selection_value(val, rule)
-        if replaces_best(step, value, best_step, best_value, first_eligible=first_eligible):
+        if replaces_best(step, value, best_step, best_value, first_eligible=first_eligible, later_ties=later_ties):
             best_step, best_value = step, value
     return best_step if best_step is not None else evaluations[-1][0]
 
 
-def replaces_best(step: int, value: float, best_step: int | None, best_value: float, *, first_eligible: int) -> bool:
+def replaces_best(step: int, value: float, best_step: int | None, best_value: float, *, first_eligible: int,
+                  later_ties: bool = False) -> bool:
     """Whether the checkpoint of ``step``, with selection value ``value``, replaces the best so far
-    (``best_step`` None: none yet): it must be eligible and beat it; a tie keeps the earlier."""
-    return step >= first_eligible and (best_step is None or value > best_value)
+    (``best_step`` None: none yet): it must be eligible and beat it; a tie keeps the earlier
+    unless ``later_ties``."""
+    if step < first_eligible:
+        return False
+    return best_step is None or value > best_value or (later_ties and value == best_value)

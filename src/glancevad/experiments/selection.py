@@ -38,6 +38,9 @@ from glancevad.selection import SELECTION_RULES, choose_step, first_eligible_ste
 #: Columns of the study besides the rules: what the trainer could not know.
 REFERENCES = ("last.pt", "oracle (best on test)")
 NO_GATE = "glance_auc (any step)"
+#: the default rule with ties going to the later step: once validation saturates (every held-out
+#: glance above every normal snippet) the earliest tied step is chosen, though training goes on
+LATER_TIES = "glance_auc-alarm (ties: later)"
 METRICS = ("auc", "auc_a", "far")
 
 
@@ -76,6 +79,7 @@ def _choices(run_dir: Path) -> dict[str, dict[str, float]]:
                                uses_glances=summary["abnormal_roles"]["glance"] > 0)
     chosen = {rule: choose_step(evaluations, rule, first_eligible=gate) for rule in SELECTION_RULES}
     chosen[NO_GATE] = choose_step(evaluations, "glance_auc", first_eligible=1)
+    chosen[LATER_TIES] = choose_step(evaluations, "glance_auc-alarm", first_eligible=gate, later_ties=True)
     chosen["last.pt"] = evaluations[-1][0]
     chosen["oracle (best on test)"] = max(trace, key=lambda s: (trace[s]["auc"], -s))
     return {name: {"step": step, **{m: trace[step][m] for m in METRICS}} for name, step in chosen.items()}
@@ -119,7 +123,7 @@ def run_selection_study(
 
 
 def _write_tables(out: Path, per_run, supervisions) -> tuple[Path, Path]:
-    names = [*SELECTION_RULES, NO_GATE, *REFERENCES]
+    names = [*SELECTION_RULES, NO_GATE, LATER_TIES, *REFERENCES]
     rows = []
     for sup in supervisions:
         for name in names:
@@ -149,7 +153,7 @@ def _plot(out: Path, per_run) -> Path:
 
     keys = sorted(per_run)
     fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3), sharey=True, squeeze=False)
-    markers = dict(zip([*SELECTION_RULES, NO_GATE, *REFERENCES], "o^sDvx", strict=True))
+    markers = dict(zip([*SELECTION_RULES, NO_GATE, LATER_TIES, *REFERENCES], "o^sDPvx", strict=True))
     for ax, key in zip(axes[0], keys, strict=True):
         trace = read_jsonl(out / "runs" / key[0] / f"seed{key[1]}" / "test_trace.jsonl")
         ax.plot([r["step"] for r in trace], [100 * r["auc"] for r in trace], color="0.6")
