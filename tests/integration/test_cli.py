@@ -247,3 +247,17 @@ def test_undefined_metrics_are_one_warning_line_each(tmp_path):
     warnings = [line for line in proc.stderr.splitlines() if line.strip()]
     assert warnings and all(line.startswith("warning: ") for line in warnings), proc.stderr
     assert any("false-alarm rate is undefined with no normal video" in line for line in warnings)
+
+
+def test_data_check_takes_a_listed_id_that_ends_in_a_crop_number(tiny_copy):
+    """A training video listed as ``normal_cam__2`` (files ``normal_cam__2.npy``, ``normal_cam__2__1.npy``)
+    passes ``data check``: the lists settle which files are whose."""
+    folder = tiny_copy / "i3d" / "train"
+    old = sorted(p.name[:-4] for p in folder.glob("normal_*.npy") if "__" not in p.name)[0]
+    (folder / f"{old}.npy").rename(folder / "normal_cam__2.npy")
+    (folder / f"{old}__1.npy").rename(folder / "normal_cam__2__1.npy")
+    for csv in tiny_copy.glob("*.training.csv"):
+        lines = csv.read_text().splitlines()
+        csv.write_text("\n".join("normal_cam__2" if line == old else line for line in lines) + "\n")
+    proc = run("data", "check", tiny_copy)
+    assert "normal_cam__2" not in proc.stderr

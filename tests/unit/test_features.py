@@ -107,3 +107,21 @@ def test_not_a_npy_file(tmp_path):
 def test_missing_folder(tmp_path):
     with pytest.raises(DataError, match="feature folder not found"):
         FeatureIndex(tmp_path / "nope")
+
+
+def test_a_listed_id_ending_in_a_crop_number_is_its_own_video(tmp_path):
+    """``normal_cam__2`` (files ``normal_cam__2.npy``, ``normal_cam__2__1.npy``) is one video of two
+    crops when the lists name it, even beside a video ``normal_cam`` of its own."""
+    for name in ("normal_cam__2.npy", "normal_cam__2__1.npy", "normal_cam.npy", "normal_cam__1.npy"):
+        _write(tmp_path, name, np.full((5, 3), float(len(name)), np.float32))
+    index = FeatureIndex(tmp_path, ids=["normal_cam__2", "normal_cam"])
+    files = index.locate("normal_cam__2")
+    assert [p.name for p in files.paths] == ["normal_cam__2.npy", "normal_cam__2__1.npy"] and not files.stacked
+    assert [p.name for p in index.locate("normal_cam").paths] == ["normal_cam.npy", "normal_cam__1.npy"]
+    assert index.video_ids() == ["normal_cam", "normal_cam__2"]
+    # without the lists normal_cam__2.npy is crop 2 of normal_cam or normal_cam__2's own: the error says both
+    with pytest.raises(DataError, match=r"normal_cam__2.npy reads as crop 2 of normal_cam and as crop 0 of "
+                                        r"normal_cam__2 \(beside normal_cam__2__1.npy\)"):
+        FeatureIndex(tmp_path).locate("normal_cam")
+    assert [p.name for p in FeatureIndex(tmp_path).locate("normal_cam__2").paths] == [
+        "normal_cam__2.npy", "normal_cam__2__1.npy"]

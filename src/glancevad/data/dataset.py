@@ -64,9 +64,9 @@ class VADDataset:
         return self.videos["test"]
 
     def feature_index(self, split: str) -> FeatureIndex:
-        """The (cached) index of ``<feature_root>/<split>``."""
+        """The (cached) index of ``<feature_root>/<split>``, its file names read against the split's ids."""
         if split not in self._indexes:
-            self._indexes[split] = FeatureIndex(self.feature_root / split)
+            self._indexes[split] = FeatureIndex(self.feature_root / split, ids=(v.id for v in self.videos[split]))
         return self._indexes[split]
 
     def load_features(

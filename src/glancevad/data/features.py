@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,6 @@ import numpy as np
 from glancevad.errors import DataError
 from glancevad.fileio import write_npy
 
-_FEATURE_NAME = re.compile(r"^(?P<vid>.+?)(?:__(?P<crop>\d+))?\.npy$")
 _CROP_SUFFIX = re.compile(r"__\d+$")
 
 
@@ -49,39 +49,74 @@ def read_npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
 
 
 class FeatureIndex:
-    """An index of one feature folder, built with a single directory listing."""
+    """An index of one feature folder, built with a single directory listing.
 
-    def __init__(self, directory: str | os.PathLike):
+    A file ``<stem>.npy`` is either a video's own file (crop 0 in GlanceVAD's naming, or a stacked
+    array) or, when the stem ends in ``__<k>``, crop ``k`` of the video whose id is the stem
+    without it. ``ids`` (the dataset's lists) settle which: a stem that is a listed id is that
+    video's own file, never a crop of a shorter id, so that ``normal_cam__2`` with the files
+    ``normal_cam__2.npy`` and ``normal_cam__2__1.npy`` is one video of two crops. Without lists a
+    ``__<k>`` stem is read as a crop, as the naming conventions say.
+    """
+
+    def __init__(self, directory: str | os.PathLike, ids: Iterable[str] = ()):
         self.directory = Path(directory)
         if not self.directory.is_dir():
             raise DataError(f"{self.directory}: feature folder not found")
-        self._crops: dict[str, dict[int | None, Path]] = {}
+        self._listed = set(ids)
+        self._own: dict[str, Path] = {}                     # stem -> its file
+        self._crops: dict[str, dict[int, Path]] = {}        # id -> {k: <id>__<k>.npy}
         for entry in os.scandir(self.directory):
-            match = _FEATURE_NAME.match(entry.name)
-            if match and entry.is_file():
-                crop = match["crop"]
-                files = self._crops.setdefault(match["vid"], {})
-                files[None if crop is None else int(crop)] = Path(entry.path)
+            if not entry.name.endswith(".npy") or len(entry.name) == 4 or not entry.is_file():
+                continue
+            stem = entry.name[:-4]
+            self._own[stem] = Path(entry.path)
+            if match := _CROP_SUFFIX.search(stem):
+                self._crops.setdefault(stem[:match.start()], {})[int(match.group()[2:])] = Path(entry.path)
+
+    def _is_crop(self, stem: str) -> bool:
+        """Whether the file ``<stem>.npy`` is read as another video's crop."""
+        return bool(_CROP_SUFFIX.search(stem)) and stem not in self._listed
+
+    def _files(self, video_id: str) -> dict[int | None, Path]:
+        """A video's files: ``None`` for its own ``<id>.npy``, ``k`` for ``<id>__<k>.npy``."""
+        files: dict[int | None, Path] = {k: path for k, path in self._crops.get(video_id, {}).items()
+                                         if self._is_crop(f"{video_id}__{k}")}
+        if video_id in self._own and (video_id in self._listed or not self._is_crop(video_id)
+                                      or video_id in self._crops):
+            files[None] = self._own[video_id]
+        return files
 
     def __contains__(self, video_id: str) -> bool:
-        return video_id in self._crops
+        return bool(self._files(video_id))
 
     def video_ids(self) -> list[str]:
         """The ids of the videos with feature files, sorted."""
-        return sorted(self._crops)
+        ids = {stem for stem in self._own if not self._is_crop(stem)}
+        ids.update(base for base, crops in self._crops.items() if any(self._is_crop(f"{base}__{k}") for k in crops))
+        return sorted(ids)
 
     def locate(self, video_id: str) -> FeatureFiles:
         """Resolve a video's files; a missing video or a gap in the crop numbers is an error."""
-        files = self._crops.get(video_id)
-        # an id like "cam__2" reads as crop 2 of "cam" in the file names: say so in every error
-        hint = ("; the id ends in '__<number>', which feature file names use for crops: rename the video"
-                if _CROP_SUFFIX.search(video_id) else "")
+        files = self._files(video_id)
+        # an id like "cam__2" reads as crop 2 of "cam" in the file names unless the lists name it
+        hint = ("; the id ends in '__<number>', which feature file names use for crops: list the video "
+                "or rename it" if _CROP_SUFFIX.search(video_id) and video_id not in self._listed else "")
         if not files:
             raise DataError(
                 f"{self.directory}: video {video_id}: no feature file "
                 f"(looked for {video_id}.npy and {video_id}__0.npy){hint}"
             )
         numbered = sorted(c for c in files if c is not None)
+        # without lists, <id>__<k>.npy beside <id>__<k>__<j>.npy is crop k of <id> or crop 0 of <id>__<k>
+        if ambiguous := [c for c in numbered if not self._listed and f"{video_id}__{c}" in self._crops]:
+            c = ambiguous[0]
+            beside = sorted(self._crops[f"{video_id}__{c}"].values())[0].name
+            raise DataError(
+                f"{self.directory}: video {video_id}: {video_id}__{c}.npy reads as crop {c} of {video_id} and as "
+                f"crop 0 of {video_id}__{c} (beside {beside}); read the folder with the dataset's lists, which name "
+                "the videos, or rename one"
+            )
         if None in files:
             if not numbered:
                 ndim = len(read_npy_header(files[None])[0])
@@ -100,9 +135,10 @@ class FeatureIndex:
             missing = sorted(set(range(1, max(numbered) + 1)) - set(numbered) - {0})
             if None not in files and 0 not in numbered:
                 missing = [0, *missing]
+            read_as = ", ".join(f"{files[c].name} as crop {c} of {video_id}" for c in numbered)
             raise DataError(
                 f"{self.directory}: video {video_id}: crop file(s) "
-                f"{', '.join(f'{video_id}__{c}.npy' for c in missing)} missing{hint}"
+                f"{', '.join(f'{video_id}__{c}.npy' for c in missing)} missing (read {read_as}){hint}"
             )
         return FeatureFiles(video_id, tuple(files[c] for c in order), stacked=False)
 

@@ -223,7 +223,7 @@ def ground_truth_from_annotations(
     if lengths is not None:
         counts = read_snippet_counts(lengths)
     else:
-        index = FeatureIndex(features)
+        index = FeatureIndex(features, ids=ids)
         counts = {vid: feature_shape(index.locate(vid))[0] for vid in ids}
     return build_ground_truth(ids, matched, counts, frames_per_snippet=frames_per_snippet), unmatched
 
