@@ -27,6 +27,12 @@ SUPERVISIONS = ("weak", "glance", "mixed")
 PRECISIONS = ("fp32", "bf16", "auto")
 #: ``item``: a step draws single crops of videos (as released); ``average``: whole videos, all crops averaged.
 CROP_SAMPLINGS = ("item", "average")
+#: The scores mining walks on: ``train``, the training forward's (through dropout, as released);
+#: ``eval``, a second forward without gradient in eval mode (no dropout; batch norm's running statistics).
+MINING_SCORES = ("train", "eval")
+#: The config keys that hold a mapping, set key by key (``--set loss.rtfm.sparsity=none``) and merged
+#: by layer, key by key at every depth.
+MAPPING_KEYS = ("model_kwargs", "loss")
 UNIT = Interval(0, 1)
 POSITIVE = Interval(low=0, closed="neither")
 NON_NEGATIVE = Interval(low=0)
@@ -67,6 +73,7 @@ class TrainConfig:
     # network
     model: str = constrained("urdmu", OneOf(_models))      # a registered network (glancevad.models)
     model_kwargs: dict[str, Any] = field(default_factory=dict)
+    loss: dict[str, dict[str, Any]] = field(default_factory=dict)  # {network: its loss settings}: loss.rtfm.sparsity
     # supervision of abnormal training videos (paper Tables 3 and 5)
     supervision: str = constrained("glance", OneOf(SUPERVISIONS))
     glance_fraction: float = constrained(1.0, UNIT)          # mixed: share of abnormal videos trained with glances
@@ -75,6 +82,7 @@ class TrainConfig:
     abnormal_mil_weight: float = constrained(0.0, NON_NEGATIVE)  # abnormal video-level term of glance videos
     # Temporal Gaussian Splatting (section 4; switches of Table 3 and Fig. 4)
     mining: bool = True
+    mining_scores: str = constrained("train", OneOf(MINING_SCORES))
     dynamic_threshold: bool = True
     alpha: float = constrained(0.9, Interval(0, 1, closed="right"))
     fixed_threshold: float = constrained(0.5, UNIT)
@@ -105,6 +113,17 @@ class TrainConfig:
                 check(name, getattr(self, name), constraint)
             except GlanceVADError as exc:
                 raise GlanceVADError(f"config: {exc}") from None
+        from glancevad.models import get_spec  # here: importing the config loads no torch
+
+        for network, values in self.loss.items():
+            try:
+                if network not in _models():
+                    raise GlanceVADError(f"loss.{network}: unknown network; networks: {', '.join(_models())}")
+                if not isinstance(values, dict):
+                    raise GlanceVADError(f"loss.{network} must map settings to values (loss.{network}.NAME=VALUE)")
+                get_spec(network).make_loss_settings(values)
+            except GlanceVADError as exc:
+                raise GlanceVADError(f"config: {exc}") from None
         if self.glance_fraction + self.weak_fraction > 1 + 1e-9:
             raise GlanceVADError("config: glance_fraction + weak_fraction must be <= 1")
         if self.device != "auto":
@@ -117,6 +136,14 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @property
+    def loss_settings(self) -> Any:
+        """The loss settings of the configured network (``loss[model]`` over its defaults; ``None``
+        for a network whose loss has none)."""
+        from glancevad.models import get_spec
+
+        return get_spec(self.model).make_loss_settings(self.loss.get(self.model, {}))
 
     @property
     def abnormal_split(self) -> tuple[float, float]:
@@ -180,18 +207,32 @@ def preset_values(name: str) -> dict[str, Any]:
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``["alpha=0.7", "model_kwargs.dropout=0.3"]`` -> nested dict of YAML-parsed values."""
+    """``["alpha=0.7", "model_kwargs.dropout=0.3", "loss.rtfm.sparsity=none"]`` -> nested dict of
+    YAML-parsed values."""
     out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
             raise GlanceVADError(f"override {item!r} must look like key=value")
         key, raw = item.split("=", 1)
         value = yaml.safe_load(raw) if raw else ""
-        if key.startswith("model_kwargs."):
-            out.setdefault("model_kwargs", {})[key.split(".", 1)[1]] = value
+        path = key.split(".")
+        if path[0] in MAPPING_KEYS and len(path) > 1:
+            inner = out
+            for part in path[:-1]:
+                inner = inner.setdefault(part, {})
+            inner[path[-1]] = value
         else:
             out[key] = value
     return out
+
+
+def _merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
+    """``layer`` over ``base``, mappings merged key by key at every depth."""
+    merged = dict(base)
+    for key, value in layer.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
+    return merged
 
 
 def make_config(values: dict[str, Any]) -> TrainConfig:
@@ -203,12 +244,12 @@ def make_config(values: dict[str, Any]) -> TrainConfig:
 
 
 def resolve_config(preset: str | None = None, *layers: dict[str, Any]) -> TrainConfig:
-    """Defaults, then a preset, then each layer of overrides (``model_kwargs`` merge)."""
+    """Defaults, then a preset, then each layer of overrides (``model_kwargs`` and ``loss`` merge)."""
     merged: dict[str, Any] = {}
     for layer in ([preset_values(preset)] if preset else []) + list(layers):
         for key, value in layer.items():
-            if key == "model_kwargs" and isinstance(value, dict):
-                merged["model_kwargs"] = {**merged.get("model_kwargs", {}), **value}
+            if key in MAPPING_KEYS and isinstance(value, dict):
+                merged[key] = _merge(merged.get(key, {}), value)
             else:
                 merged[key] = value
     return make_config(merged)

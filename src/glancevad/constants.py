@@ -18,3 +18,15 @@ TOPK_DIVISOR = 16
 def topk_count(n: int) -> int:
     """``k = n // 16 + 1``: how many of ``n`` items top-k pooling takes (the released choice)."""
     return n // TOPK_DIVISOR + 1
+
+
+def rtfm_topk_count(n: int) -> int:
+    """``k = n // 10`` (at least 1): RTFM's release (``num_segments // 10``, 3 of 32 snippets)."""
+    return max(n // 10, 1)
+
+
+#: Top-k rules a network's loss settings can name: ``{name: (count function, description)}``.
+TOPK_RULES = {
+    "urdmu": (topk_count, "k = T // 16 + 1 (UR-DMU's and GlanceVAD's release)"),
+    "rtfm": (rtfm_topk_count, "k = T // 10, at least 1 (RTFM's release)"),
+}

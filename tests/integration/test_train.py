@@ -201,3 +201,26 @@ def test_refuses_to_overwrite_a_run(tiny_root, tmp_path):
         train(cfg, tiny_root, tmp_path / "run")
     after = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in (tmp_path / "run").iterdir() if p.is_file()}
     assert after == before  # nothing of the first run was touched
+
+
+def test_mining_reads_dropout_free_scores_when_asked(tiny_root, tmp_path):
+    """``mining_scores: eval`` mines on a forward in eval mode (no dropout, running batch-norm
+    statistics) once mining has started; ``train`` (as released) on the training forward's scores."""
+    from glancevad.engine.trainer import Trainer
+
+    cfg = resolve_config(None, {**TINY, "model": "rtfm", "mining_scores": "eval", "min_mining_step": 1})
+    trainer = Trainer(cfg, tiny_root, tmp_path / "run", cache_dir=tmp_path / "cache")
+    trainer.train_step()                                  # step 0: glances only, running statistics move
+    x = torch.from_numpy(trainer.cache.crop_rows(np.array([0, 1]), np.array([0, 0])))
+    given = torch.full((2, x.shape[1]), 0.5)
+    assert trainer.mining_scores(x, given) is not given and trainer.model.training
+    with torch.no_grad():
+        expected = trainer.model.eval()(x)
+    trainer.model.train()
+    torch.testing.assert_close(trainer.mining_scores(x, given), expected)
+    trainer.step = 0                                      # during warm-up the glances need no scores
+    torch.testing.assert_close(trainer.mining_scores(x, given), given)
+    as_released = Trainer(resolve_config(None, {**TINY, "model": "rtfm", "min_mining_step": 1}), tiny_root,
+                          tmp_path / "run2", cache_dir=tmp_path / "cache")
+    as_released.step = 5
+    torch.testing.assert_close(as_released.mining_scores(x, given), given)

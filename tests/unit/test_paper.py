@@ -298,14 +298,43 @@ def test_the_best_on_test_trace_reads_test_videos_one_at_a_time_memory_mapped(ti
 def test_the_deviations_table_in_the_docs_is_the_one_make_paper_writes(tmp_path):
     """docs/paper.md shows write_deviations_markdown's table for make paper's settings (the demo
     preset, the paper budget, demo-sized synthetic data), not a hand-edited copy."""
-    from glancevad.experiments.deviations import deviation_rows, our_settings, write_deviations_markdown
+    from glancevad.experiments.deviations import (
+        deviation_rows,
+        network_rows,
+        our_settings,
+        write_deviations_markdown,
+    )
     from glancevad.synth import synth_config
 
     demo = synth_config("demo")
     write_deviations_markdown(tmp_path / "deviations.md",
-                              deviation_rows(our_settings("demo", "paper", crops=demo.crops, dim=demo.dim)))
+                              deviation_rows(our_settings("demo", "paper", crops=demo.crops, dim=demo.dim)),
+                              network_rows("demo", "paper"))
     docs = (Path(__file__).resolve().parents[2] / "docs" / "paper.md").read_text(encoding="utf-8")
     assert (tmp_path / "deviations.md").read_text(encoding="utf-8") in docs
+
+
+def test_the_network_table_lists_every_loss_setting_with_both_references():
+    """Every field of every network's loss settings is a row (its config key named) with the paper's
+    and the release's value, and the values a run would use: a --set override shows."""
+    import dataclasses
+
+    from glancevad.experiments.deviations import network_rows
+    from glancevad.models import get_spec, list_models
+
+    rows = network_rows("demo", "paper", {"loss": {}})
+    keyed = {row["setting"]: row for row in rows}
+    for name in list_models():
+        spec = get_spec(name)
+        for f in dataclasses.fields(spec.loss_settings) if spec.loss_settings else ():
+            row = next(r for key, r in keyed.items() if key.startswith(f"{spec.label}: ") and f"`loss.{f.name}`" in key)
+            assert row["paper"] and row["release"] and row["ours"]
+    assert {f"{get_spec(n).label}: layers" for n in ("mil", "rtfm")} <= set(keyed)
+    sparsity = next(r for k, r in keyed.items() if k.startswith("RTFM") and "loss.sparsity`" in k)
+    assert sparsity["ours"].startswith("`release`")
+    changed = network_rows("demo", "paper", {"loss": {"rtfm": {"sparsity": "none"}}})
+    assert next(r for r in changed if "RTFM" in r["setting"] and "loss.sparsity`" in r["setting"])["ours"].startswith(
+        "`none`")
 
 
 def test_a_pooled_grid_folder_names_every_data_root_in_its_report(tmp_path):

@@ -20,7 +20,7 @@ from glancevad.engine.evaluator import score_videos
 from glancevad.errors import GlanceVADError
 from glancevad.fileio import write_json
 from glancevad.metrics import evaluate_scores
-from glancevad.models import build, infer_from_state_dict, load_weights
+from glancevad.models import build, from_release, infer_from_state_dict, load_weights
 from glancevad.plots import plot_score_curves
 from glancevad.runtime import resolve_precision
 
@@ -38,11 +38,13 @@ class LoadedModel:
 
 
 def load_model(path: str | os.PathLike, *, device: torch.device | str = "cpu") -> LoadedModel:
-    """Build the network of a glancevad checkpoint or of a bare (e.g. the authors') state dict."""
+    """Build the network of a glancevad checkpoint or of a bare state dict: the authors' UR-DMU, or
+    a release whose key names a network maps (RTFM's)."""
     state = read_checkpoint(path)
     if "model_name" in state:
         name, kwargs = state["model_name"], dict(state["model_kwargs"])
     else:
+        state["model_state"] = from_release(state["model_state"])
         try:
             name, kwargs = infer_from_state_dict(state["model_state"])
         except GlanceVADError as exc:

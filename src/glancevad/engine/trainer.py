@@ -222,6 +222,7 @@ class Trainer:
         self.crops_per_video = items.crops_per_video
         normal_items, abnormal_items = items.normal, items.abnormal
         self.spec = get_spec(cfg.model)
+        self.loss_settings = cfg.loss_settings
         torch.manual_seed(cfg.seed)
         self.model = build(cfg.model, in_dim=self.cache.in_dim, **cfg.model_kwargs).to(self.device)
         self.step_model = self.model  # what a training step calls: the model, or its DDP wrapper
@@ -325,14 +326,16 @@ class Trainer:
         with autocast(self.device, cfg.precision):
             outputs = self.step_model(x)
         outputs = {k: v.float() for k, v in outputs.items()}
-        base, terms = self.spec.base_loss(outputs, mil_weight)
+        base, terms = self.spec.base_loss(outputs, mil_weight, self.loss_settings)
         t2 = time.perf_counter()
         abnormal_scores = outputs["scores"][batch.normal:]
         loss_abn = torch.zeros((), device=self.device)
         mined_share = math.nan
         if len(glance_rows):
-            glance_scores = abnormal_scores[torch.from_numpy(glance_rows).to(self.device)]
-            centres = glance_centres(glance_scores.detach(), masks, self.step, self.targets)
+            rows = torch.from_numpy(glance_rows).to(self.device)
+            glance_scores = abnormal_scores[rows]
+            centres = glance_centres(self.mining_scores(x[batch.normal:][rows], glance_scores), masks, self.step,
+                                     self.targets)
             loss_abn = glance_loss(glance_scores, centre_targets(centres, self.targets),
                                    batch_items=glances_in_batch, world=self.dist.world)
             mined_share = float(centres.float().mean())
@@ -363,6 +366,20 @@ class Trainer:
             dist.all_reduce(sums)
             values = dict(zip(values, (sums[0] / sums[1]).tolist(), strict=True))
         return values
+
+    def mining_scores(self, x: torch.Tensor, train_scores: torch.Tensor) -> torch.Tensor:
+        """The scores mining walks on (``cfg.mining_scores``): the training forward's, or, with
+        ``eval``, those of a forward without dropout or gradient over the glance items ``x`` (only
+        once mining has started: the glances alone need no scores)."""
+        mining_now = self.targets.mining and self.step >= self.targets.min_mining_step
+        if self.cfg.mining_scores == "train" or not mining_now:
+            return train_scores.detach()
+        self.model.eval()
+        try:
+            with torch.no_grad(), autocast(self.device, self.cfg.precision):
+                return self.model(x).float()
+        finally:
+            self.model.train()
 
     def validate(self) -> dict[str, float]:
         """Selection scores on the held-out training videos (resampled to N, as in training)."""

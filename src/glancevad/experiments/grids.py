@@ -9,6 +9,7 @@
 | ``kernels`` | Table 6 | normal / Cauchy / Laplace |
 | ``sensitivity`` | Fig. 4 | r_g sweep at alpha = 0.9, and alpha sweep at r_g = 0.1 |
 | ``crop-sampling`` | (ours) | UR-DMU weak / glance x single-crop items (as released) / crop-averaged videos |
+| ``rtfm-glance`` | (ours) | RTFM under glances: release loss vs Eq. 10, abnormal MIL weight, mining scores, top-k |
 """
 
 from __future__ import annotations
@@ -112,6 +113,29 @@ def _crop_sampling() -> list[Cell]:
     ]
 
 
+#: RTFM's release loss with the sparsity and smoothness terms off: the paper's Eq. 10 (L_mil + L_mag).
+EQ10 = {"sparsity": "none", "smoothness": "none"}
+
+
+def _rtfm_glance() -> list[Cell]:
+    """RTFM under glances, one choice changed at a time from the release's loss (design data only)."""
+    rtfm = {"model": "rtfm"}
+    glance = {**rtfm, "supervision": "glance"}
+    return [
+        Cell("weak", "RTFM weak (release loss)", {**rtfm, "supervision": "weak"}),
+        Cell("release", "glance, release loss, MIL weight 0", glance),
+        Cell("eq10", "glance, Eq. 10 (no sparsity, no smoothness)", {**glance, "loss": {"rtfm": EQ10}}),
+        Cell("mil1", "glance, release loss, MIL weight 1", {**glance, "abnormal_mil_weight": 1.0}),
+        Cell("eq10-mil1", "glance, Eq. 10, MIL weight 1",
+             {**glance, "loss": {"rtfm": EQ10}, "abnormal_mil_weight": 1.0}),
+        Cell("mining-eval", "glance, release loss, mining on dropout-free scores",
+             {**glance, "mining_scores": "eval"}),
+        Cell("topk-urdmu", "glance, release loss, k = T // 16 + 1", {**glance, "loss": {"rtfm": {"topk": "urdmu"}}}),
+        Cell("paper-forms", "glance, RTFM paper's per-video sparsity and smoothness",
+             {**glance, "loss": {"rtfm": {"sparsity": "paper", "smoothness": "paper"}}}),
+    ]
+
+
 @dataclass(frozen=True)
 class Grid:
     """A grid: what it reproduces (one line, for the CLI's help) and the function giving its cells."""
@@ -129,6 +153,8 @@ GRIDS: dict[str, Grid] = {
     "kernels": Grid("Table 6: one row per registered TGS kernel", _kernels),
     "sensitivity": Grid("Fig. 4: r_g sweep at alpha = 0.9, and alpha sweep at r_g = 0.1", _sensitivity),
     "crop-sampling": Grid("(ours) UR-DMU weak / glance x single-crop items / crop-averaged videos", _crop_sampling),
+    "rtfm-glance": Grid("(ours) RTFM under glances: release loss vs Eq. 10, abnormal MIL weight 0 / 1, mining on "
+                        "dropout-free scores, top-k rule", _rtfm_glance),
 }
 
 

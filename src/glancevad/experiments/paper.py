@@ -77,13 +77,19 @@ def write_deviations(out: Path, data: Path, preset: str | None, budget: str,
     release's (``experiments.deviations``)."""
     from glancevad.data.dataset import load_dataset
     from glancevad.data.features import feature_shape
-    from glancevad.experiments.deviations import deviation_rows, our_settings, write_deviations_markdown
+    from glancevad.experiments.deviations import (
+        deviation_rows,
+        network_rows,
+        our_settings,
+        write_deviations_markdown,
+    )
 
     dataset = load_dataset(data)
     _, crops, dim = feature_shape(dataset.feature_index("train").locate(dataset.train[0].id))
     rows = deviation_rows(our_settings(preset, budget, crops=crops, dim=dim, overrides=overrides))
-    write_deviations_markdown(out / "deviations.md", rows)
-    return write_json(out / "deviations.json", rows)
+    networks = network_rows(preset, budget, overrides)
+    write_deviations_markdown(out / "deviations.md", rows, networks)
+    return write_json(out / "deviations.json", rows + networks)
 
 
 def resolve_roots(roots: list[str | Path]) -> list[Path]:

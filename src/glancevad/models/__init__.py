@@ -5,12 +5,14 @@ from glancevad.models.registry import (
     ModelSpec,
     build,
     check_model_kwargs,
+    from_release,
     get_spec,
     infer_from_state_dict,
     list_models,
     load_weights,
+    loss_setting,
     register_model,
 )
 
-__all__ = ["ModelSpec", "build", "check_model_kwargs", "get_spec", "infer_from_state_dict", "list_models",
-           "load_weights", "register_model"]
+__all__ = ["ModelSpec", "build", "check_model_kwargs", "from_release", "get_spec", "infer_from_state_dict",
+           "list_models", "load_weights", "loss_setting", "register_model"]

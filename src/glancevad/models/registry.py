@@ -6,13 +6,20 @@ Every network is a plain ``nn.Module`` with one contract:
   in (0, 1) of shape ``(B, T)``, averaged over crops;
 * train mode: the batch holds ``B`` normal videos then ``B`` abnormal ones; ``model(x)`` returns a
   dict with at least ``"scores"`` ``(2B, T)`` and whatever its base loss needs;
-* ``base_loss(outputs, abnormal_mil_weight)`` returns ``(loss, {term: value})``, where
-  ``abnormal_mil_weight`` ``(B,)`` weighs each abnormal video's video-level (MIL) term: 1 for
-  weak supervision, ``abnormal_mil_weight`` of the config (0 as released) under glance supervision.
+* ``base_loss(outputs, abnormal_mil_weight, settings=None)`` returns ``(loss, {term: value})``,
+  where ``abnormal_mil_weight`` ``(B,)`` weighs each abnormal video's video-level (MIL) term: 1 for
+  weak supervision, ``abnormal_mil_weight`` of the config (0 as released) under glance supervision;
+  ``settings`` is an instance of the network's ``loss_settings`` dataclass (``None``: its defaults).
+
+A network whose loss has choices (a term's form, its top-k rule) declares them as a frozen
+dataclass of :func:`loss_setting` fields: the config's ``loss`` mapping sets them, per network
+(``--set loss.rtfm.sparsity=none``), and each field carries the paper's and the release's value, which
+``glancevad paper`` lists in its deviations table.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,9 +27,18 @@ from typing import Any
 import torch
 from torch import nn
 
+from glancevad.constraints import CONSTRAINT, Constraint, check
 from glancevad.errors import GlanceVADError
 
-BaseLoss = Callable[[Mapping[str, torch.Tensor], torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
+BaseLoss = Callable[..., tuple[torch.Tensor, dict[str, float]]]
+StateDict = Mapping[str, torch.Tensor]
+
+
+def loss_setting(default: Any, constraint: Constraint, *, meaning: str, paper: str, release: str) -> Any:
+    """A field of a network's loss settings: its default, what it accepts, what it means, and the
+    value the paper's text and the network's released code use (for the deviations table)."""
+    return dataclasses.field(default=default, metadata={CONSTRAINT: constraint, "meaning": meaning,
+                                                        "paper": paper, "release": release})
 
 
 @dataclass(frozen=True)
@@ -31,7 +47,11 @@ class ModelSpec:
 
     ``label`` names it in tables and plots (the ``networks`` grid's rows); ``paper_steps`` are its
     training steps under ``--budget paper`` (where its validation score levels off on the demo data,
-    measured by ``glancevad experiment plateau``). What a step costs is measured on the machine at
+    measured by ``glancevad experiment plateau``). ``loss_settings`` is the dataclass of its base
+    loss's choices (see the module docstring); ``release_keys`` renames the keys of a checkpoint
+    released by the network's authors to this module's (``None`` when the keys are not theirs);
+    ``structure`` describes the layers as (built here, the paper's text, the network's release),
+    for the deviations table. What a step costs is measured on the machine at
     hand (``experiments.planning.measure_step_seconds``), not recorded here: it differs by 10x
     between CPUs with and without bf16 units.
     """
@@ -40,9 +60,31 @@ class ModelSpec:
     builder: Callable[..., nn.Module]
     base_loss: BaseLoss
     description: str
-    infer_kwargs: Callable[[Mapping[str, torch.Tensor]], dict[str, Any] | None] | None = None
+    infer_kwargs: Callable[[StateDict], dict[str, Any] | None] | None = None
     label: str = ""
     paper_steps: int = 500
+    loss_settings: type | None = None
+    release_keys: Callable[[StateDict], dict[str, torch.Tensor] | None] | None = None
+    structure: tuple[str, str, str] | None = None
+
+    def make_loss_settings(self, values: Mapping[str, Any] | None = None) -> Any:
+        """The loss settings of this network with ``values`` (the config's ``loss.<name>``) set; an
+        unknown key or a refused value is an error naming ``loss.<name>.<key>``. ``None`` for a loss
+        without settings."""
+        values = dict(values or {})
+        if self.loss_settings is None:
+            if values:
+                raise GlanceVADError(f"loss.{self.name}.{next(iter(values))}: network {self.name!r} has no loss "
+                                     "settings")
+            return None
+        fields = {f.name: f for f in dataclasses.fields(self.loss_settings)}
+        for key, value in values.items():
+            if key not in fields:
+                raise GlanceVADError(f"loss.{self.name}.{key}: not a loss setting of {self.name!r}; its settings: "
+                                     + ", ".join(fields))
+            if CONSTRAINT in fields[key].metadata:
+                check(f"loss.{self.name}.{key}", value, fields[key].metadata[CONSTRAINT])
+        return self.loss_settings(**values)
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -53,9 +95,12 @@ def register_model(
     *,
     base_loss: BaseLoss,
     description: str,
-    infer_kwargs: Callable[[Mapping[str, torch.Tensor]], dict[str, Any] | None] | None = None,
+    infer_kwargs: Callable[[StateDict], dict[str, Any] | None] | None = None,
     label: str | None = None,
     paper_steps: int = 500,
+    loss_settings: type | None = None,
+    release_keys: Callable[[StateDict], dict[str, torch.Tensor] | None] | None = None,
+    structure: tuple[str, str, str] | None = None,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator registering a builder ``fn(in_dim, **kw) -> nn.Module`` under ``name`` with the
     facts of :class:`ModelSpec` (``label`` defaults to the name in capitals)."""
@@ -64,7 +109,7 @@ def register_model(
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
         _REGISTRY[name] = ModelSpec(name, builder, base_loss, description, infer_kwargs, label or name.upper(),
-                                    paper_steps)
+                                    paper_steps, loss_settings, release_keys, structure)
         return builder
 
     return decorate
@@ -98,8 +143,18 @@ def check_model_kwargs(name: str, kwargs: Mapping[str, Any]) -> None:
         build(name, in_dim=8, **kwargs)
 
 
-def infer_from_state_dict(state_dict: Mapping[str, torch.Tensor]) -> tuple[str, dict[str, Any]]:
-    """Recognise a bare state dict (e.g. the authors' release): the model name and its kwargs."""
+def from_release(state_dict: StateDict) -> StateDict:
+    """A state dict with a network's released key names (e.g. RTFM's ``Aggregate.*``, ``fc1``)
+    renamed to glancevad's; any other comes back as it is."""
+    for spec in _REGISTRY.values():
+        if spec.release_keys is not None and (renamed := spec.release_keys(state_dict)) is not None:
+            return renamed
+    return state_dict
+
+
+def infer_from_state_dict(state_dict: StateDict) -> tuple[str, dict[str, Any]]:
+    """Recognise a bare state dict with glancevad's key names (e.g. the authors' UR-DMU, or a
+    release renamed by :func:`from_release`): the model name and its kwargs."""
     for spec in _REGISTRY.values():
         if spec.infer_kwargs is not None and (kwargs := spec.infer_kwargs(state_dict)) is not None:
             return spec.name, kwargs

@@ -3,29 +3,77 @@
 Structure (appendix B.2, section 5 of the reference notes): three dilated Conv1d branches
 (dilation 1, 2, 4) and a Conv1d + non-local branch, concatenated, fused by a Conv1d back to the
 input width and added to the input (residual); then an MLP head ``D -> 512 -> 128 -> 1`` with
-dropout 0.7. The video-level score is the mean score of the ``k`` snippets of largest feature
-magnitude (k = T // 16 + 1, i.e. 3 at T = 32 as released).
+dropout 0.7. In training the network also returns its features, their magnitudes and the
+magnitudes seen through a dropout mask, from which the loss picks the top-k snippets (as released).
 
-Base loss: BCE of those video scores (abnormal half weighted per video) + 1e-4 x the feature
-magnitude loss ``mean((|m - ||f_abn||| + ||f_nor||)^2)`` with margin ``m = 100`` + 8e-3 x
-sparsity, the L1 norm of the abnormal scores (as the paper states; the release uses an L2 norm)
-+ 8e-4 x smoothness, squared differences of consecutive scores *within* each abnormal video (the
-release's version also differences across the boundary between two videos).
+Base loss (:class:`RTFMLossSettings` holds each choice, defaults as in RTFM's release ``train.py``):
+BCE of the top-k video scores + 1e-4 x the feature-magnitude loss
+``mean((|m - ||mean_k f_abn||| + ||mean_k f_nor||)^2)`` over (video, crop) items, margin ``m = 100``
++ 8e-3 x sparsity + 8e-4 x smoothness of the abnormal snippet scores. Released checkpoints
+(``Aggregate.*``, ``fc1..3``) load through :func:`release_keys`; ``tests/unit/test_rtfm.py``
+reproduces the release's outputs and every loss term (``shared/fixtures/official-rtfm``). Under
+DDP each process computes the release's batch-wide sparsity norm and flattened smoothness over its
+own slice (the release trains in one process), as its batch norm sees only its slice on the CPU.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from glancevad.constants import topk_count
+from glancevad.constants import TOPK_RULES
+from glancevad.constraints import Interval, OneOf
 from glancevad.layers import Dropout, NonLocal1d
 from glancevad.models.batch import check_pairs, crop_mean, flatten_crops
-from glancevad.models.losses import video_bce
-from glancevad.models.registry import register_model
+from glancevad.models.losses import BCE_FORMS, video_bce_terms
+from glancevad.models.registry import loss_setting, register_model
+
+#: The sparsity term on the abnormal snippet scores ``s`` (B videos x T snippets).
+SPARSITY_FORMS = {
+    "release": "the L2 norm of all abnormal snippet scores of the batch, flattened (RTFM's train.py)",
+    "paper": "sum_t abs(s_t) per abnormal video, averaged over the videos (RTFM paper)",
+    "none": "no sparsity term (GlanceVAD's Eq. 10: L_mil + L_mag only)",
+}
+#: The smoothness term on the abnormal snippet scores.
+SMOOTHNESS_FORMS = {
+    "release": "sum of squared consecutive differences of the abnormal scores flattened across the batch "
+               "(so it also differences across the boundary of two videos; RTFM's train.py)",
+    "paper": "sum_t (s_t - s_{t-1})^2 per abnormal video, averaged over the videos (RTFM paper)",
+    "none": "no smoothness term (GlanceVAD's Eq. 10: L_mil + L_mag only)",
+}
+POSITIVE = Interval(low=0, closed="neither")
+NON_NEGATIVE = Interval(low=0)
+
+
+@dataclass(frozen=True)
+class RTFMLossSettings:
+    """The choices of RTFM's base loss (``--set loss.<name>=<value>``); defaults: RTFM's release."""
+
+    topk: str = loss_setting("rtfm", OneOf(TOPK_RULES), meaning="snippets of largest magnitude per video",
+                             paper="k = 3 of 32 snippets (RTFM paper)", release="k = T // 10 (3 of 32)")
+    bce: str = loss_setting("joint", OneOf(BCE_FORMS), meaning="how the video-level BCE is averaged",
+                            paper="Eq. 2, per video (form of the mean not stated)",
+                            release="one mean over the 2B video scores")
+    sparsity: str = loss_setting("release", OneOf(SPARSITY_FORMS), meaning="sparsity of the abnormal scores",
+                                 paper="none in GlanceVAD's Eq. 10; RTFM paper: lambda sum_t abs(s_t) per video",
+                                 release="8e-3 x L2 norm of the batch's abnormal scores, flattened")
+    smoothness: str = loss_setting("release", OneOf(SMOOTHNESS_FORMS), meaning="smoothness of the abnormal scores",
+                                   paper="none in GlanceVAD's Eq. 10; RTFM paper: lambda sum_t (s_t - s_t-1)^2 "
+                                         "per video",
+                                   release="8e-4 x sum over the flattened abnormal scores (crossing videos)")
+    sparsity_weight: float = loss_setting(8e-3, NON_NEGATIVE, meaning="weight of the sparsity term",
+                                          paper="8e-3 (RTFM paper)", release="8e-3")
+    smoothness_weight: float = loss_setting(8e-4, NON_NEGATIVE, meaning="weight of the smoothness term",
+                                            paper="8e-4 (RTFM paper)", release="8e-4")
+    magnitude_weight: float = loss_setting(1e-4, NON_NEGATIVE, meaning="weight of the feature-magnitude loss",
+                                           paper="1 as written in Eq. 10 (RTFM paper: alpha = 1e-4)",
+                                           release="1e-4")
+    margin: float = loss_setting(100.0, POSITIVE, meaning="margin m of the feature-magnitude loss",
+                                 paper="100 (RTFM paper)", release="100")
 
 
 def _branch(in_dim: int, out_dim: int, dilation: int) -> nn.Sequential:
@@ -57,11 +105,10 @@ class MultiScaleTemporalNetwork(nn.Module):
 
 
 class RTFM(nn.Module):
-    """MTN encoder, MLP score head, and top-k selection by feature magnitude."""
+    """MTN encoder and MLP score head; in training also the features the magnitude loss reads."""
 
-    def __init__(self, in_dim: int = 2048, width: int = 512, dropout: float = 0.7, margin: float = 100.0):
+    def __init__(self, in_dim: int = 2048, width: int = 512, dropout: float = 0.7):
         super().__init__()
-        self.margin = margin
         self.mtn = MultiScaleTemporalNetwork(in_dim, width)
         self.drop = Dropout(dropout)
         self.head = nn.Sequential(
@@ -78,35 +125,65 @@ class RTFM(nn.Module):
             return scores
         check_pairs(batch)
         magnitudes = crop_mean(features.norm(dim=-1), batch, crops)          # (B, T)
-        # As released, selection sees the magnitudes through a dropout mask.
-        selection = self.drop(torch.ones_like(magnitudes)) * magnitudes
-        index = selection.topk(topk_count(magnitudes.shape[1]), dim=-1).indices    # (B, k)
-        per_crop = index.repeat_interleave(crops, dim=0)
-        picked = torch.gather(features, 1, per_crop.unsqueeze(-1).expand(-1, -1, features.shape[-1]))
         return {
             "scores": scores,
-            "topk_scores": torch.gather(scores, 1, index).mean(-1),             # (B,)
-            "topk_feature_norm": crop_mean(picked.mean(1), batch, crops).norm(dim=-1),  # (B,)
+            "features": features,
+            "magnitudes": magnitudes,
+            # as released, the top-k choice sees the magnitudes through a dropout mask
+            "selection": self.drop(torch.ones_like(magnitudes)) * magnitudes,
         }
 
 
+def topk_by_magnitude(outputs: Mapping[str, torch.Tensor], k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """RTFM's video scores ``(B,)`` (the mean score of the ``k`` snippets of largest selection
+    magnitude) and the norm of the mean top-k feature of every (video, crop) item ``(B, crops)``."""
+    scores, features, selection = outputs["scores"], outputs["features"], outputs["selection"]
+    batch = scores.shape[0]
+    crops = features.shape[0] // batch
+    index = selection.topk(min(k, selection.shape[1]), dim=-1).indices          # (B, k)
+    per_item = index.repeat_interleave(crops, dim=0)
+    picked = torch.gather(features, 1, per_item.unsqueeze(-1).expand(-1, -1, features.shape[-1]))
+    return torch.gather(scores, 1, index).mean(-1), picked.mean(1).norm(dim=-1).reshape(batch, crops)
+
+
 def rtfm_loss(
-    outputs: Mapping[str, torch.Tensor], abnormal_mil_weight: torch.Tensor, *, margin: float = 100.0
+    outputs: Mapping[str, torch.Tensor], abnormal_mil_weight: torch.Tensor, settings: RTFMLossSettings | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """RTFM's base loss; see the module docstring for the terms and weights."""
-    scores, pooled, norms = outputs["scores"], outputs["topk_scores"], outputs["topk_feature_norm"]
+    """RTFM's base loss; see the module docstring and :class:`RTFMLossSettings`."""
+    settings = settings or RTFMLossSettings()
+    scores = outputs["scores"]
     half = scores.shape[0] // 2
+    pooled, norms = topk_by_magnitude(outputs, TOPK_RULES[settings.topk][0](scores.shape[1]))
     abnormal = scores[half:]
-    terms = {
-        "mil_abnormal": video_bce(pooled[half:], 1.0, abnormal_mil_weight),
-        "mil_normal": video_bce(pooled[:half], 0.0),
-        "magnitude": (((margin - norms[half:]).abs() + norms[:half]) ** 2).mean(),
-        "sparsity": abnormal.abs().sum(-1).mean() / abnormal.shape[-1],
-        "smoothness": (abnormal[:, 1:] - abnormal[:, :-1]).pow(2).sum(-1).mean(),
-    }
-    total = (terms["mil_abnormal"] + terms["mil_normal"] + 1e-4 * terms["magnitude"]
-             + 8e-3 * terms["sparsity"] + 8e-4 * terms["smoothness"])
+    terms = video_bce_terms(pooled, abnormal_mil_weight, settings.bce)
+    # each abnormal (video, crop) item against the normal item of the same position, as released
+    terms["magnitude"] = (((settings.margin - norms[half:]).abs() + norms[:half]) ** 2).mean()
+    zero = scores.new_zeros(())
+    terms["sparsity"] = {"release": abnormal.flatten().norm(), "paper": abnormal.abs().sum(-1).mean(),
+                         "none": zero}[settings.sparsity]
+    flat = abnormal.flatten()
+    terms["smoothness"] = {"release": (flat[1:] - flat[:-1]).pow(2).sum(),
+                           "paper": (abnormal[:, 1:] - abnormal[:, :-1]).pow(2).sum(-1).mean(),
+                           "none": zero}[settings.smoothness]
+    total = (terms["mil_abnormal"] + terms["mil_normal"] + settings.magnitude_weight * terms["magnitude"]
+             + settings.sparsity_weight * terms["sparsity"] + settings.smoothness_weight * terms["smoothness"])
     return total, {k: float(v.detach()) for k, v in terms.items()}
+
+
+#: glancevad's names of the released ``Model``'s modules (tianyu0207/RTFM ``model.py``).
+RELEASE_PREFIXES = {"Aggregate.": "mtn.", "fc1.": "head.0.", "fc2.": "head.3.", "fc3.": "head.6."}
+
+
+def release_keys(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+    """A released RTFM ``state_dict`` with glancevad's key names (``None``: not one); a key of no
+    known module keeps its name, so that loading names it."""
+    if not any(key.startswith("Aggregate.") for key in state_dict):
+        return None
+    renamed = {}
+    for key, value in state_dict.items():
+        prefix = next((p for p in RELEASE_PREFIXES if key.startswith(p)), None)
+        renamed[RELEASE_PREFIXES[prefix] + key[len(prefix):] if prefix else key] = value
+    return renamed
 
 
 def _infer_rtfm(state_dict: Mapping[str, torch.Tensor]) -> dict[str, Any] | None:
@@ -116,7 +193,13 @@ def _infer_rtfm(state_dict: Mapping[str, torch.Tensor]) -> dict[str, Any] | None
     return {"in_dim": int(weight.shape[1]), "width": int(weight.shape[0])}
 
 
+STRUCTURE = ("MTN (dilations 1, 2, 4 + non-local, residual), MLP D-512-128-1, dropout 0.7 (`model_kwargs.dropout`); "
+             "the release's weights load and reproduce its outputs",
+             "MTN encoder, score head of Linear layers (B.2)", "the same (tianyu0207/RTFM model.py)")
+
+
 @register_model("rtfm", base_loss=rtfm_loss, infer_kwargs=_infer_rtfm, label="RTFM", paper_steps=700,
+                loss_settings=RTFMLossSettings, release_keys=release_keys, structure=STRUCTURE,
                 description="RTFM: multi-scale temporal network, feature-magnitude top-k (paper B.2)")
 def build_rtfm(in_dim: int = 2048, **kwargs: Any) -> RTFM:
     return RTFM(in_dim=in_dim, **kwargs)

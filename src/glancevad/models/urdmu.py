@@ -118,10 +118,11 @@ class URDMU(nn.Module):
 
 
 def urdmu_loss(
-    outputs: Mapping[str, torch.Tensor], abnormal_mil_weight: torch.Tensor
+    outputs: Mapping[str, torch.Tensor], abnormal_mil_weight: torch.Tensor, settings: None = None
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """UR-DMU's loss as released: MIL BCE on both halves (the abnormal one weighted per video),
-    0.1 x four memory-attention BCE terms, 0.1 x triplet, 0.001 x KL, 0.0001 x distance."""
+    0.1 x four memory-attention BCE terms, 0.1 x triplet, 0.001 x KL, 0.0001 x distance (no
+    settings: the release is followed throughout and held to it by its fixture)."""
     scores = outputs["scores"]
     half = scores.shape[0] // 2
     ones = torch.ones(half, device=scores.device, dtype=scores.dtype)

@@ -81,11 +81,7 @@ def plain_rtfm(p: Tensors, b: Tensors, x: torch.Tensor, *, training: bool, dropo
         return scores
     magnitudes = crop_mean(features.norm(dim=-1), batch, crops)
     selection = F.dropout(torch.ones_like(magnitudes), dropout, training) * magnitudes
-    index = selection.topk(topk_count(magnitudes.shape[1]), dim=-1).indices
-    rows = torch.arange(features.shape[0])[:, None]
-    picked = features[rows, index.repeat_interleave(crops, dim=0)]            # (B * crops, k, D)
-    return {"scores": scores, "topk_scores": torch.gather(scores, 1, index).mean(-1),
-            "topk_feature_norm": crop_mean(picked.mean(1), batch, crops).norm(dim=-1)}
+    return {"scores": scores, "features": features, "magnitudes": magnitudes, "selection": selection}
 
 
 def _memory_read(memory: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -212,11 +208,16 @@ class ReferenceStep:
         with autocast(trainer.device, cfg.precision):
             outputs = self.model(batch.x, training=True)
         outputs = {k: v.float() for k, v in outputs.items()}
-        base, _ = trainer.spec.base_loss(outputs, batch.mil_weight)
+        base, _ = trainer.spec.base_loss(outputs, batch.mil_weight, trainer.loss_settings)
         loss_abn = torch.zeros(())
         if len(batch.glance_rows):
             scores = outputs["scores"][batch.normal:][torch.from_numpy(batch.glance_rows)]
-            targets = glance_targets(scores.detach(), batch.glance_masks, self.step, trainer.targets)
+            mining_from = scores.detach()
+            if cfg.mining_scores == "eval" and trainer.targets.mining and self.step >= trainer.targets.min_mining_step:
+                with torch.no_grad():
+                    mining_from = self.model(batch.x[batch.normal:][torch.from_numpy(batch.glance_rows)],
+                                             training=False).float()
+            targets = glance_targets(mining_from, batch.glance_masks, self.step, trainer.targets)
             loss_abn = F.binary_cross_entropy(scores, targets)
         total = base + loss_abn
         self.optimizer.zero_grad()
