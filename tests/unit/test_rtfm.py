@@ -151,9 +151,12 @@ def test_joint_bce_is_one_mean_over_both_halves():
 def test_loss_settings_are_config_keys_per_network_checked_by_name():
     from glancevad.config import parse_overrides
 
-    layer = parse_overrides(["loss.rtfm.sparsity=none", "loss.rtfm.topk=urdmu", "loss.mil.bce=joint"])
+    layer = parse_overrides(["loss.rtfm.sparsity=none", "loss.rtfm.topk=urdmu", "loss.mil.bce=joint",
+                             "loss.rtfm.sparsity_weight=1e-3", "loss.rtfm.margin=50"])
     cfg = resolve_config(None, {"model": "rtfm", "loss": {"rtfm": {"smoothness": "paper"}}}, layer)
-    assert cfg.loss_settings == RTFMLossSettings(sparsity="none", topk="urdmu", smoothness="paper")
+    assert cfg.loss_settings == RTFMLossSettings(sparsity="none", topk="urdmu", smoothness="paper",
+                                                 sparsity_weight=0.001, margin=50.0)
+    assert isinstance(cfg.loss_settings.sparsity_weight, float)
     assert get_spec("mil").make_loss_settings(cfg.loss["mil"]).bce == "joint"   # kept for a grid's MIL runs
     assert resolve_config(None, {"model": "urdmu"}, layer).loss_settings is None   # other networks' settings wait
     with pytest.raises(GlanceVADError, match="loss.rtfm.sparsity must be one of release, paper, none, got 'l1'"):
@@ -164,6 +167,8 @@ def test_loss_settings_are_config_keys_per_network_checked_by_name():
         resolve_config(None, {"loss": {"urdmu": {"topk": "rtfm"}}})
     with pytest.raises(GlanceVADError, match="loss.resnet: unknown network"):
         resolve_config(None, {"loss": {"resnet": {}}})
+    with pytest.raises(GlanceVADError, match="loss.rtfm.margin must be a positive number, got 'wide'"):
+        resolve_config(None, parse_overrides(["loss.rtfm.margin=wide"]))
     with pytest.raises(GlanceVADError, match="loss.rtfm must map settings to values"):
         resolve_config(None, parse_overrides(["loss.rtfm=none"]))
 

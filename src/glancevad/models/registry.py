@@ -19,6 +19,7 @@ dataclass of :func:`loss_setting` fields: the config's ``loss`` mapping sets the
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -82,6 +83,9 @@ class ModelSpec:
             if key not in fields:
                 raise GlanceVADError(f"loss.{self.name}.{key}: not a loss setting of {self.name!r}; its settings: "
                                      + ", ".join(fields))
+            if isinstance(fields[key].default, float) and isinstance(value, int | str) and not isinstance(value, bool):
+                with contextlib.suppress(ValueError):  # YAML reads 1e-3 as text, and 2 as an int
+                    values[key] = value = float(value)
             if CONSTRAINT in fields[key].metadata:
                 check(f"loss.{self.name}.{key}", value, fields[key].metadata[CONSTRAINT])
         return self.loss_settings(**values)
