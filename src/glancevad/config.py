@@ -28,8 +28,9 @@ PRECISIONS = ("fp32", "bf16", "auto")
 #: ``item``: a step draws single crops of videos (as released); ``average``: whole videos, all crops averaged.
 CROP_SAMPLINGS = ("item", "average")
 #: The scores mining walks on: ``train``, the training forward's (through dropout, as released);
-#: ``eval``, a second forward without gradient in eval mode (no dropout; batch norm's running statistics).
-MINING_SCORES = ("train", "eval")
+#: ``eval``, a second forward without gradient in eval mode (no dropout; batch norm's running statistics);
+#: ``auto``, the network's own choice (``ModelSpec.mining_scores``), which a run records resolved.
+MINING_SCORES = ("auto", "train", "eval")
 #: The config keys that hold a mapping, set key by key (``--set loss.rtfm.sparsity=none``) and merged
 #: by layer, key by key at every depth.
 MAPPING_KEYS = ("model_kwargs", "loss")
@@ -82,7 +83,7 @@ class TrainConfig:
     abnormal_mil_weight: float = constrained(0.0, NON_NEGATIVE)  # abnormal video-level term of glance videos
     # Temporal Gaussian Splatting (section 4; switches of Table 3 and Fig. 4)
     mining: bool = True
-    mining_scores: str = constrained("train", OneOf(MINING_SCORES))
+    mining_scores: str = constrained("auto", OneOf(MINING_SCORES))
     dynamic_threshold: bool = True
     alpha: float = constrained(0.9, Interval(0, 1, closed="right"))
     fixed_threshold: float = constrained(0.5, UNIT)
@@ -144,6 +145,15 @@ class TrainConfig:
         from glancevad.models import get_spec
 
         return get_spec(self.model).make_loss_settings(self.loss.get(self.model, {}))
+
+    @property
+    def mining_from(self) -> str:
+        """``mining_scores`` resolved: ``auto`` is the network's own choice (``ModelSpec.mining_scores``)."""
+        if self.mining_scores != "auto":
+            return self.mining_scores
+        from glancevad.models import get_spec
+
+        return get_spec(self.model).mining_scores
 
     @property
     def abnormal_split(self) -> tuple[float, float]:

@@ -190,7 +190,7 @@ def test_device_seed_model_and_batch_are_checked_before_the_run_folder_is_made(t
     ("model_kwargs.dropuot=0.3", "model 'urdmu': URDMU.__init__() got an unexpected keyword argument 'dropuot'"),
     ("loss.rtfm.sparsity=l1", "loss.rtfm.sparsity must be one of release, paper, none, got 'l1'"),
     ("loss.rtfm.spars=none", "loss.rtfm.spars: not a loss setting of 'rtfm'; its settings: topk, bce, sparsity"),
-    ("mining_scores=test", "mining_scores must be one of train, eval, got 'test'"),
+    ("mining_scores=test", "mining_scores must be one of auto, train, eval, got 'test'"),
 ])
 def test_config_values_are_checked_by_range_before_any_work(tiny_root, tmp_path, override, message):
     proc = cli("train", "--data", tiny_root, "--out", tmp_path / "run", "--set", override, check=False)

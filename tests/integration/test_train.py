@@ -220,7 +220,23 @@ def test_mining_reads_dropout_free_scores_when_asked(tiny_root, tmp_path):
     torch.testing.assert_close(trainer.mining_scores(x, given), expected)
     trainer.step = 0                                      # during warm-up the glances need no scores
     torch.testing.assert_close(trainer.mining_scores(x, given), given)
-    as_released = Trainer(resolve_config(None, {**TINY, "model": "rtfm", "min_mining_step": 1}), tiny_root,
+    as_released = Trainer(resolve_config(None, {**TINY, "model": "rtfm", "min_mining_step": 1,
+                                                "mining_scores": "train"}), tiny_root,
                           tmp_path / "run2", cache_dir=tmp_path / "cache")
     as_released.step = 5
     torch.testing.assert_close(as_released.mining_scores(x, given), given)
+
+
+def test_mining_scores_auto_is_the_networks_choice_and_the_run_records_it(tiny_root, tmp_path):
+    """``auto`` (the default) resolves by network, RTFM to dropout-free scores and the others as
+    released, and config.yaml records what the run used."""
+    import yaml
+
+    from glancevad.models import get_spec
+
+    assert {m: resolve_config(None, {"model": m}).mining_from for m in ("mil", "rtfm", "urdmu")} == {
+        m: get_spec(m).mining_scores for m in ("mil", "rtfm", "urdmu")}
+    assert get_spec("rtfm").mining_scores == "eval" and get_spec("urdmu").mining_scores == "train"
+    assert resolve_config(None, {"model": "rtfm", "mining_scores": "train"}).mining_from == "train"
+    train(resolve_config(None, {**TINY, "model": "rtfm", "steps": 2}), tiny_root, tmp_path / "run")
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["mining_scores"] == "eval"

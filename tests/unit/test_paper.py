@@ -327,14 +327,14 @@ def test_the_network_table_lists_every_loss_setting_with_both_references():
     for name in list_models():
         spec = get_spec(name)
         for f in dataclasses.fields(spec.loss_settings) if spec.loss_settings else ():
-            row = next(r for key, r in keyed.items() if key.startswith(f"{spec.label}: ") and f"`loss.{f.name}`" in key)
+            row = next(r for key, r in keyed.items() if key.startswith(f"{spec.label}: ")
+                       and f"`loss.{name}.{f.name}`" in key)
             assert row["paper"] and row["release"] and row["ours"]
     assert {f"{get_spec(n).label}: layers" for n in ("mil", "rtfm")} <= set(keyed)
-    sparsity = next(r for k, r in keyed.items() if k.startswith("RTFM") and "loss.sparsity`" in k)
+    sparsity = next(r for k, r in keyed.items() if "`loss.rtfm.sparsity`" in k)
     assert sparsity["ours"].startswith("`release`")
     changed = network_rows("demo", "paper", {"loss": {"rtfm": {"sparsity": "none"}}})
-    assert next(r for r in changed if "RTFM" in r["setting"] and "loss.sparsity`" in r["setting"])["ours"].startswith(
-        "`none`")
+    assert next(r for r in changed if "`loss.rtfm.sparsity`" in r["setting"])["ours"].startswith("`none`")
 
 
 def test_a_pooled_grid_folder_names_every_data_root_in_its_report(tmp_path):

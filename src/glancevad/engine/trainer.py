@@ -368,11 +368,11 @@ class Trainer:
         return values
 
     def mining_scores(self, x: torch.Tensor, train_scores: torch.Tensor) -> torch.Tensor:
-        """The scores mining walks on (``cfg.mining_scores``): the training forward's, or, with
-        ``eval``, those of a forward without dropout or gradient over the glance items ``x`` (only
-        once mining has started: the glances alone need no scores)."""
+        """The scores mining walks on (``cfg.mining_scores``, ``auto`` resolved by the network): the
+        training forward's, or, with ``eval``, those of a forward without dropout or gradient over
+        the glance items ``x`` (only once mining has started: the glances alone need no scores)."""
         mining_now = self.targets.mining and self.step >= self.targets.min_mining_step
-        if self.cfg.mining_scores == "train" or not mining_now:
+        if self.cfg.mining_from == "train" or not mining_now:
             return train_scores.detach()
         self.model.eval()
         try:
@@ -491,8 +491,13 @@ def _train_locked(
                                      "(--steps sets a new total; a run does not train backwards)")
             cfg = make_config({**cfg.to_dict(), "steps": steps})
     assert cfg is not None
-    if cfg.precision == "auto":  # a run records the precision it trains in, so a resumed one keeps it
-        cfg = make_config({**cfg.to_dict(), "precision": resolve_precision("auto", resolve_device(cfg.device))})
+    resolved = {}  # a run records the precision and mining scores it trains with, so a resumed one keeps them
+    if cfg.precision == "auto":
+        resolved["precision"] = resolve_precision("auto", resolve_device(cfg.device))
+    if cfg.mining_scores == "auto":
+        resolved["mining_scores"] = cfg.mining_from
+    if resolved:
+        cfg = make_config({**cfg.to_dict(), **resolved})
     if dataset is None:
         dataset = load_training_set(cfg, data_root)
     key = training_key(dataset)

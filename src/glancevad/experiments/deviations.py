@@ -59,8 +59,18 @@ def our_settings(preset: str | None, budget: str, *, crops: int, dim: int,
         "validation": held_out, "weight_decay": f"{cfg.weight_decay:.0e}".replace("e-0", "e-"),
         "selection": f"best.pt: {cfg.selection_rule} on the validation split; last.pt reported beside it",
         "abnormal_mil_weight": f"{cfg.abnormal_mil_weight:g} (every network)",
-        "mining_scores": MINING_SCORES_WORDS[cfg.mining_scores],
+        "mining_scores": mining_words(cfg.mining_scores),
     }
+
+
+def mining_words(choice: str) -> str:
+    """What ``mining_scores`` means in the table; ``auto`` spelt out per network."""
+    from glancevad.models import get_spec, list_models
+
+    if choice != "auto":
+        return MINING_SCORES_WORDS[choice]
+    return "auto: " + "; ".join(f"{get_spec(name).label}: {MINING_SCORES_WORDS[get_spec(name).mining_scores]}"
+                                for name in list_models())
 
 
 def deviation_rows(ours: dict[str, str]) -> list[dict[str, str]]:
@@ -98,7 +108,7 @@ def network_rows(preset: str | None, budget: str, overrides: dict[str, Any] | No
                                  strict=True)))
         cfg = resolve_config(preset, BUDGETS[budget], overrides or {}, {"model": name})
         settings = cfg.loss_settings
-        rows += [{"setting": f"{spec.label}: {f.metadata['meaning']} (`loss.{f.name}`)",
+        rows += [{"setting": f"{spec.label}: {f.metadata['meaning']} (`loss.{name}.{f.name}`)",
                   "ours": _choice_words(f, getattr(settings, f.name)),
                   "paper": f.metadata["paper"], "release": f.metadata["release"]}
                  for f in dataclasses.fields(settings)]

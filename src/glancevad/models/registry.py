@@ -52,9 +52,10 @@ class ModelSpec:
     loss's choices (see the module docstring); ``release_keys`` renames the keys of a checkpoint
     released by the network's authors to this module's (``None`` when the keys are not theirs);
     ``structure`` describes the layers as (built here, the paper's text, the network's release),
-    for the deviations table. What a step costs is measured on the machine at
-    hand (``experiments.planning.measure_step_seconds``), not recorded here: it differs by 10x
-    between CPUs with and without bf16 units.
+    for the deviations table; ``mining_scores`` is the scores mining reads under the config's
+    ``mining_scores: auto`` (``train`` as released, or ``eval``: chosen on design data). What a
+    step costs is measured on the machine at hand (``experiments.planning.measure_step_seconds``),
+    not recorded here: it differs by 10x between CPUs with and without bf16 units.
     """
 
     name: str
@@ -67,6 +68,7 @@ class ModelSpec:
     loss_settings: type | None = None
     release_keys: Callable[[StateDict], dict[str, torch.Tensor] | None] | None = None
     structure: tuple[str, str, str] | None = None
+    mining_scores: str = "train"
 
     def make_loss_settings(self, values: Mapping[str, Any] | None = None) -> Any:
         """The loss settings of this network with ``values`` (the config's ``loss.<name>``) set; an
@@ -105,6 +107,7 @@ def register_model(
     loss_settings: type | None = None,
     release_keys: Callable[[StateDict], dict[str, torch.Tensor] | None] | None = None,
     structure: tuple[str, str, str] | None = None,
+    mining_scores: str = "train",
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator registering a builder ``fn(in_dim, **kw) -> nn.Module`` under ``name`` with the
     facts of :class:`ModelSpec` (``label`` defaults to the name in capitals)."""
@@ -113,7 +116,7 @@ def register_model(
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
         _REGISTRY[name] = ModelSpec(name, builder, base_loss, description, infer_kwargs, label or name.upper(),
-                                    paper_steps, loss_settings, release_keys, structure)
+                                    paper_steps, loss_settings, release_keys, structure, mining_scores)
         return builder
 
     return decorate
