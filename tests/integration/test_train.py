@@ -211,20 +211,21 @@ def test_mining_reads_dropout_free_scores_when_asked(tiny_root, tmp_path):
     cfg = resolve_config(None, {**TINY, "model": "rtfm", "mining_scores": "eval", "min_mining_step": 1})
     trainer = Trainer(cfg, tiny_root, tmp_path / "run", cache_dir=tmp_path / "cache")
     trainer.train_step()                                  # step 0: glances only, running statistics move
-    x = torch.from_numpy(trainer.cache.crop_rows(np.array([0, 1]), np.array([0, 0])))
+    x = torch.from_numpy(trainer.cache.crop_rows(np.array([0, 1, 2]), np.array([0, 0, 0])))
+    rows = torch.tensor([2, 0])                           # the glance items among the batch's rows
     given = torch.full((2, x.shape[1]), 0.5)
-    assert trainer.mining_scores(x, given) is not given and trainer.model.training
+    assert trainer.mining_scores(given, x, rows) is not given and trainer.model.training
     with torch.no_grad():
-        expected = trainer.model.eval()(x)
+        expected = trainer.model.eval()(x[rows])
     trainer.model.train()
-    torch.testing.assert_close(trainer.mining_scores(x, given), expected)
+    torch.testing.assert_close(trainer.mining_scores(given, x, rows), expected)
     trainer.step = 0                                      # during warm-up the glances need no scores
-    torch.testing.assert_close(trainer.mining_scores(x, given), given)
+    torch.testing.assert_close(trainer.mining_scores(given, x, rows), given)
     as_released = Trainer(resolve_config(None, {**TINY, "model": "rtfm", "min_mining_step": 1,
                                                 "mining_scores": "train"}), tiny_root,
                           tmp_path / "run2", cache_dir=tmp_path / "cache")
     as_released.step = 5
-    torch.testing.assert_close(as_released.mining_scores(x, given), given)
+    torch.testing.assert_close(as_released.mining_scores(given, x, rows), given)
 
 
 def test_mining_scores_auto_is_the_networks_choice_and_the_run_records_it(tiny_root, tmp_path):

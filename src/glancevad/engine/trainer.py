@@ -334,7 +334,7 @@ class Trainer:
         if len(glance_rows):
             rows = torch.from_numpy(glance_rows).to(self.device)
             glance_scores = abnormal_scores[rows]
-            centres = glance_centres(self.mining_scores(x[batch.normal:][rows], glance_scores), masks, self.step,
+            centres = glance_centres(self.mining_scores(glance_scores, x, rows + batch.normal), masks, self.step,
                                      self.targets)
             loss_abn = glance_loss(glance_scores, centre_targets(centres, self.targets),
                                    batch_items=glances_in_batch, world=self.dist.world)
@@ -367,17 +367,18 @@ class Trainer:
             values = dict(zip(values, (sums[0] / sums[1]).tolist(), strict=True))
         return values
 
-    def mining_scores(self, x: torch.Tensor, train_scores: torch.Tensor) -> torch.Tensor:
+    def mining_scores(self, train_scores: torch.Tensor, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """The scores mining walks on (``cfg.mining_scores``, ``auto`` resolved by the network): the
-        training forward's, or, with ``eval``, those of a forward without dropout or gradient over
-        the glance items ``x`` (only once mining has started: the glances alone need no scores)."""
+        training forward's ``train_scores`` of the glance items, or, with ``eval``, those of a
+        forward without dropout or gradient over the glance items, rows ``rows`` of the batch ``x``
+        (only once mining has started: the glances alone need no scores)."""
         mining_now = self.targets.mining and self.step >= self.targets.min_mining_step
         if self.cfg.mining_from == "train" or not mining_now:
             return train_scores.detach()
         self.model.eval()
         try:
             with torch.no_grad(), autocast(self.device, self.cfg.precision):
-                return self.model(x).float()
+                return self.model(x[rows]).float()
         finally:
             self.model.train()
 

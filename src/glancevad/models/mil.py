@@ -27,7 +27,7 @@ NO_RELEASE = "no release of the paper's MIL baseline"
 
 @dataclass(frozen=True)
 class MILLossSettings:
-    """The choices of the MIL baseline's loss (``--set loss.<name>=<value>``)."""
+    """The choices of the MIL baseline's loss (``--set loss.mil.<name>=<value>``)."""
 
     topk: str = loss_setting("urdmu", OneOf(TOPK_RULES), meaning="snippets pooled into the video score",
                              paper="top-k (Eq. 1), k not stated", release=NO_RELEASE)

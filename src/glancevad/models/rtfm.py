@@ -32,18 +32,22 @@ from glancevad.models.batch import check_pairs, crop_mean, flatten_crops
 from glancevad.models.losses import BCE_FORMS, video_bce_terms
 from glancevad.models.registry import loss_setting, register_model
 
-#: The sparsity term on the abnormal snippet scores ``s`` (B videos x T snippets).
+#: The sparsity term on the abnormal snippet scores ``s`` (B videos x T snippets): ``{name: (term, what)}``.
 SPARSITY_FORMS = {
-    "release": "the L2 norm of all abnormal snippet scores of the batch, flattened (RTFM's train.py)",
-    "paper": "sum_t abs(s_t) per abnormal video, averaged over the videos (RTFM paper)",
-    "none": "no sparsity term (GlanceVAD's Eq. 10: L_mil + L_mag only)",
+    "release": (lambda s: s.flatten().norm(),
+                "the L2 norm of all abnormal snippet scores of the batch, flattened (RTFM's train.py)"),
+    "paper": (lambda s: s.abs().sum(-1).mean(), "sum_t abs(s_t) per abnormal video, averaged over the videos "
+              "(RTFM paper)"),
+    "none": (lambda s: s.new_zeros(()), "no sparsity term (GlanceVAD's Eq. 10: L_mil + L_mag only)"),
 }
-#: The smoothness term on the abnormal snippet scores.
+#: The smoothness term on the abnormal snippet scores: ``{name: (term, what)}``.
 SMOOTHNESS_FORMS = {
-    "release": "sum of squared consecutive differences of the abnormal scores flattened across the batch "
-               "(so it also differences across the boundary of two videos; RTFM's train.py)",
-    "paper": "sum_t (s_t - s_{t-1})^2 per abnormal video, averaged over the videos (RTFM paper)",
-    "none": "no smoothness term (GlanceVAD's Eq. 10: L_mil + L_mag only)",
+    "release": (lambda s: (s.flatten()[1:] - s.flatten()[:-1]).pow(2).sum(),
+                "sum of squared consecutive differences of the abnormal scores flattened across the batch "
+                "(so it also differences across the boundary of two videos; RTFM's train.py)"),
+    "paper": (lambda s: (s[:, 1:] - s[:, :-1]).pow(2).sum(-1).mean(),
+              "sum_t (s_t - s_{t-1})^2 per abnormal video, averaged over the videos (RTFM paper)"),
+    "none": (lambda s: s.new_zeros(()), "no smoothness term (GlanceVAD's Eq. 10: L_mil + L_mag only)"),
 }
 POSITIVE = Interval(low=0, closed="neither")
 NON_NEGATIVE = Interval(low=0)
@@ -51,7 +55,7 @@ NON_NEGATIVE = Interval(low=0)
 
 @dataclass(frozen=True)
 class RTFMLossSettings:
-    """The choices of RTFM's base loss (``--set loss.<name>=<value>``); defaults: RTFM's release."""
+    """The choices of RTFM's base loss (``--set loss.rtfm.<name>=<value>``); defaults: RTFM's release."""
 
     topk: str = loss_setting("rtfm", OneOf(TOPK_RULES), meaning="snippets of largest magnitude per video",
                              paper="k = 3 of 32 snippets (RTFM paper)", release="k = T // 10 (3 of 32)")
@@ -158,13 +162,8 @@ def rtfm_loss(
     terms = video_bce_terms(pooled, abnormal_mil_weight, settings.bce)
     # each abnormal (video, crop) item against the normal item of the same position, as released
     terms["magnitude"] = (((settings.margin - norms[half:]).abs() + norms[:half]) ** 2).mean()
-    zero = scores.new_zeros(())
-    terms["sparsity"] = {"release": abnormal.flatten().norm(), "paper": abnormal.abs().sum(-1).mean(),
-                         "none": zero}[settings.sparsity]
-    flat = abnormal.flatten()
-    terms["smoothness"] = {"release": (flat[1:] - flat[:-1]).pow(2).sum(),
-                           "paper": (abnormal[:, 1:] - abnormal[:, :-1]).pow(2).sum(-1).mean(),
-                           "none": zero}[settings.smoothness]
+    terms["sparsity"] = SPARSITY_FORMS[settings.sparsity][0](abnormal)
+    terms["smoothness"] = SMOOTHNESS_FORMS[settings.smoothness][0](abnormal)
     total = (terms["mil_abnormal"] + terms["mil_normal"] + settings.magnitude_weight * terms["magnitude"]
              + settings.sparsity_weight * terms["sparsity"] + settings.smoothness_weight * terms["smoothness"])
     return total, {k: float(v.detach()) for k, v in terms.items()}
