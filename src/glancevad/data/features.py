@@ -82,8 +82,7 @@ class FeatureIndex:
         """A video's files: ``None`` for its own ``<id>.npy``, ``k`` for ``<id>__<k>.npy``."""
         files: dict[int | None, Path] = {k: path for k, path in self._crops.get(video_id, {}).items()
                                          if self._is_crop(f"{video_id}__{k}")}
-        if video_id in self._own and (video_id in self._listed or not self._is_crop(video_id)
-                                      or video_id in self._crops):
+        if video_id in self._own and (not self._is_crop(video_id) or video_id in self._crops):
             files[None] = self._own[video_id]
         return files
 

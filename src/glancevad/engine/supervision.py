@@ -82,6 +82,10 @@ class TargetSettings:
     def from_config(cls, cfg: TrainConfig) -> TargetSettings:
         return cls(**{f.name: getattr(cfg, f.name) for f in fields(cls)})
 
+    def mines_at(self, step: int) -> bool:
+        """Whether mining adds kernel centres at ``step``: mining on and the warm-up over."""
+        return self.mining and step >= self.min_mining_step
+
 
 def glance_centres(
     scores: torch.Tensor, glance_mask: torch.Tensor, step: int, settings: TargetSettings
@@ -91,7 +95,7 @@ def glance_centres(
     The glances during warm-up (``step < min_mining_step``) or without mining, afterwards the
     glances plus the snippets mined from the current ``scores``.
     """
-    if settings.mining and step >= settings.min_mining_step:
+    if settings.mines_at(step):
         return mine(scores.detach().float(), glance_mask, alpha=settings.alpha,
                     dynamic=settings.dynamic_threshold, threshold=settings.fixed_threshold)
     return glance_mask

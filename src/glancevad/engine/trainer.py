@@ -372,8 +372,7 @@ class Trainer:
         training forward's ``train_scores`` of the glance items, or, with ``eval``, those of a
         forward without dropout or gradient over the glance items, rows ``rows`` of the batch ``x``
         (only once mining has started: the glances alone need no scores)."""
-        mining_now = self.targets.mining and self.step >= self.targets.min_mining_step
-        if self.cfg.mining_from == "train" or not mining_now:
+        if self.cfg.mining_from == "train" or not self.targets.mines_at(self.step):
             return train_scores.detach()
         self.model.eval()
         try:

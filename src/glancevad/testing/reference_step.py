@@ -213,7 +213,7 @@ class ReferenceStep:
         if len(batch.glance_rows):
             scores = outputs["scores"][batch.normal:][torch.from_numpy(batch.glance_rows)]
             mining_from = scores.detach()
-            if cfg.mining_from == "eval" and trainer.targets.mining and self.step >= trainer.targets.min_mining_step:
+            if cfg.mining_from == "eval" and trainer.targets.mines_at(self.step):
                 with torch.no_grad():
                     mining_from = self.model(batch.x[batch.normal:][torch.from_numpy(batch.glance_rows)],
                                              training=False).float()
