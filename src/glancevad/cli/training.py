@@ -50,7 +50,8 @@ def train(
     seed: Annotated[int | None, config_option("seed", "Random seed.")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML file of config keys (applied after the preset).")] = None,
     set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="Any config key: --set alpha=0.7; a mapping's keys one by one: --set loss.rtfm.sparsity=none.")] = None,
+        "--set", help="Any config key: --set alpha=0.7; a mapping's keys one by one: "
+                      "--set loss.rtfm.sparsity=none.")] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Where the resampled training cache lives.")] = None,
     nproc: Annotated[int, typer.Option(min=1, help="Data-parallel processes (starts torchrun for you).")] = 1,
 ) -> None:
