@@ -83,10 +83,12 @@ def train(
             raise GlanceVADError(f"{resume}: a resumed run keeps the config it recorded; drop {', '.join(refused)}"
                                  " (--steps sets a new total, --data and --cache-dir say where its data is now)")
     cfg = None
+    processes = context_from_env()
     if out is not None:
         if data is None:
             raise GlanceVADError("a new run needs --data (the dataset root)")
-        check_output(out, kind="folder")
+        if processes.is_main:  # under torchrun every rank runs this: their probes and clean-ups would race
+            check_output(out, kind="folder")
         options = {
             "model": model, "supervision": supervision, "glance_fraction": glance_fraction,
             "weak_fraction": weak_fraction, "steps": steps, "batch_size": batch_size, "precision": precision,
@@ -94,7 +96,6 @@ def train(
         }
         cfg = load_train_config(preset=preset, config_file=config, overrides=set_ or [], options=options)
     run_dir = out or resume
-    processes = context_from_env()
     with progress_bar(unit="steps", info=True) if processes.is_main else contextlib.nullcontext() as bar:
         result = run_training(cfg, data, run_dir, resume=resume is not None, cache_dir=cache_dir, progress=bar,
                               steps=steps if resume is not None else None, dist_ctx=processes)
