@@ -60,19 +60,46 @@ def global_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: f
 
 
 class GlobalLocalAttention(nn.Module):
-    """``heads`` heads of width ``head_dim``, each with a global and a local branch."""
+    """``heads`` heads of width ``head_dim``, each with a global and a local branch.
+
+    The parameters are the released ones (``to_qkv`` makes q, k, v and the local branch's ``t``;
+    ``to_out`` maps the heads' concatenated ``[global, local]`` outputs back). The forward folds
+    the local branch: ``t`` and ``to_out``'s local columns are two linear maps in a row and the
+    distance kernel mixes along time only, so ``Σ_h W_out,h (K t_h) = K (x Mᵀ)`` with one
+    ``dim x dim`` matrix ``M = W_out,local W_t``. That skips a ``dim x inner`` product and the
+    concatenation per layer (forward and backward); :meth:`forward_unfolded` is the formula as
+    released, kept for the parity test.
+    """
 
     def __init__(self, dim: int, heads: int, head_dim: int, dropout: float):
         super().__init__()
         self.heads = heads
         self.scale = head_dim**-0.5
-        inner = heads * head_dim
+        self.inner = inner = heads * head_dim
         self.to_qkv = nn.Linear(dim, 4 * inner, bias=False)
         self.to_out = nn.Sequential(nn.Linear(2 * inner, dim), Dropout(dropout))
 
+    def _out_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``to_out``'s columns that read the global outputs ``(dim, inner)``, and the folded local
+        map ``M = W_out,local W_t`` ``(dim, dim)``."""
+        weight = self.to_out[0].weight.unflatten(1, (self.heads, 2, -1))   # (dim, heads, [global, local], d)
+        global_weight = weight[:, :, 0].flatten(1)
+        local_weight = weight[:, :, 1].flatten(1)
+        return global_weight, local_weight @ self.to_qkv.weight[3 * self.inner:]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, _ = x.shape
-        # (B, T, 4 * heads * head_dim) -> four (B, heads, T, head_dim) views: q, k, v, t
+        # (B, T, 3 * heads * head_dim) -> three (B, heads, T, head_dim) views: q, k, v
+        qkv = F.linear(x, self.to_qkv.weight[: 3 * self.inner])
+        q, k, v = qkv.reshape(batch, length, 3, self.heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
+        global_out = global_attention(q, k, v, self.scale).transpose(1, 2).reshape(batch, length, -1)
+        global_weight, local_map = self._out_weights()
+        local_out = distance_kernel(length, device=x.device, dtype=x.dtype) @ F.linear(x, local_map)
+        return self.to_out[1](F.linear(global_out, global_weight, self.to_out[0].bias) + local_out)
+
+    def forward_unfolded(self, x: torch.Tensor) -> torch.Tensor:
+        """The released formula: ``t`` per head, ``K t``, the concatenation, ``to_out``."""
+        batch, length, _ = x.shape
         q, k, v, t = self.to_qkv(x).reshape(batch, length, 4, self.heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
         global_out = global_attention(q, k, v, self.scale)
         local_out = distance_kernel(length, device=x.device, dtype=t.dtype) @ t

@@ -28,18 +28,32 @@ def _gather_mean(features: torch.Tensor, index: torch.Tensor, batch: int, crops:
 
 
 class ScoreHead(nn.Module):
-    """MLP ``dim -> 128 -> 1`` with a sigmoid: ``(..., dim) -> (...)``."""
+    """MLP ``dim -> 128 -> 1`` with a sigmoid: ``(..., dim) -> (...)``.
+
+    Called with several tensors, it scores their concatenation along the last axis without
+    building it (the first layer's weight is split by columns instead)."""
 
     def __init__(self, dim: int, hidden: int = 128):
         super().__init__()
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, 1), nn.Sigmoid())
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.mlp(x).squeeze(-1)
+    def forward(self, *parts: torch.Tensor) -> torch.Tensor:
+        first = self.mlp[0]
+        columns = first.weight.split([part.shape[-1] for part in parts], dim=1)
+        hidden = F.linear(parts[0], columns[0], first.bias)
+        for part, weight in zip(parts[1:], columns[1:], strict=True):
+            hidden = hidden + F.linear(part, weight)
+        return self.mlp[1:](hidden).squeeze(-1)
 
 
 class URDMU(nn.Module):
-    """Uncertainty-Regulated Dual Memory Units over snippet features."""
+    """Uncertainty-Regulated Dual Memory Units over snippet features.
+
+    The memory augmentations ``att M`` feed only the affine ``encoder_mu`` / ``encoder_var``, so
+    they are read through the encoded prototypes (:meth:`MemoryUnit.encoded`): ``encoder(att M) =
+    att (M Wᵀ) + b``, the same values without the ``(B, T, hidden)`` products (the parity test
+    holds the training step to the released formulas, the fixture the scores).
+    """
 
     def __init__(
         self,
@@ -61,59 +75,65 @@ class URDMU(nn.Module):
         self.encoder_mu = nn.Sequential(nn.Linear(hidden, hidden))
         self.encoder_var = nn.Sequential(nn.Linear(hidden, hidden))
 
-    def _score(self, x: torch.Tensor, augmentation: torch.Tensor) -> torch.Tensor:
-        return self.cls_head(torch.cat([x, augmentation], dim=-1))
-
     def forward(self, x: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
         flat, batch, crops = flatten_crops(x)
         h = self.self_attn(self.embedding(flat))
         if not self.training:
-            _, a_aug = self.Amemory(h)
-            _, n_aug = self.Nmemory(h)
-            return crop_mean(self._score(h, self._mu_sum(a_aug, n_aug)), batch, crops)
+            _, a_att = self.Amemory(h)
+            _, n_att = self.Nmemory(h)
+            return crop_mean(self.cls_head(h, self._mu_sum(a_att, n_att)), batch, crops)
         return self._train_forward(h, batch, crops)
 
-    def _mu_sum(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """``encoder_mu(a) + encoder_mu(b)`` with one matrix product: the encoder is affine."""
-        return self.encoder_mu(a + b) + self.encoder_mu[0].bias
+    def _mu_sum(self, a_att: torch.Tensor, n_att: torch.Tensor) -> torch.Tensor:
+        """``encoder_mu(a_aug) + encoder_mu(n_aug)`` from the two memories' attention, as one
+        product with both memories' encoded prototypes."""
+        weight, bias = self.encoder_mu[0].weight, self.encoder_mu[0].bias
+        prototypes = torch.cat([self.Amemory.encoded(weight), self.Nmemory.encoded(weight)])
+        return torch.cat([a_att, n_att], dim=-1) @ prototypes + 2 * bias
 
     def _train_forward(self, h: torch.Tensor, batch: int, crops: int) -> dict[str, torch.Tensor]:
         half = check_pairs(batch)
         split = half * crops
         normal, abnormal = h[:split], h[split:]
-        # each memory read once for the whole batch, then split into its normal and abnormal halves
-        from_a_att, from_a_aug = self.Amemory(h)
-        from_n_att, from_n_aug = self.Nmemory(h)
-        a_att, a_aug = from_a_att[split:], from_a_aug[split:]        # abnormal videos, abnormal memory
-        n_a_att, n_a_aug = from_n_att[split:], from_n_aug[split:]    # abnormal videos, normal memory
-        a_n_att, a_n_aug = from_a_att[:split], from_a_aug[:split]    # normal videos, abnormal memory
-        n_att, n_aug = from_n_att[:split], from_n_aug[:split]        # normal videos, normal memory
+        # each memory read once for the whole batch, then split into its normal and abnormal halves:
+        # the memory scores (B, T) and the attention (B, T, slots) the augmentations are read from
+        from_a_score, from_a_att = self.Amemory(h)
+        from_n_score, from_n_att = self.Nmemory(h)
+        a_score, n_a_score = from_a_score[split:], from_n_score[split:]   # abnormal videos: abnormal, normal memory
+        a_n_score, n_score = from_a_score[:split], from_n_score[:split]   # normal videos: abnormal, normal memory
+        a_att, n_att = from_a_att[split:], from_n_att[:split]
         k = topk_count(h.shape[1])
-        a_index = a_att.topk(k, dim=-1).indices
-        n_index = n_att.topk(k, dim=-1).indices
-        p_index = n_a_att.topk(k, dim=-1).indices
+        a_index = a_score.topk(k, dim=-1).indices
+        n_index = n_score.topk(k, dim=-1).indices
+        p_index = n_a_score.topk(k, dim=-1).indices
         negative = _gather_mean(abnormal, a_index, half, crops)
         anchor = _gather_mean(normal, n_index, half, crops)
         positive = _gather_mean(abnormal, p_index, half, crops)
         triplet = F.triplet_margin_loss(F.normalize(anchor, dim=-1), F.normalize(positive, dim=-1),
                                         F.normalize(negative, dim=-1), margin=1.0)
-        n_mu, n_logvar = self.encoder_mu(n_aug), self.encoder_var(n_aug)
-        n_aug_sampled = n_mu + torch.randn_like(n_mu) * torch.exp(n_logvar).sqrt()
+        mu, var = self.encoder_mu[0], self.encoder_var[0]
+        n_mu = n_att @ self.Nmemory.encoded(mu.weight) + mu.bias            # encoder_mu(n_aug)
+        n_logvar = n_att @ self.Nmemory.encoded(var.weight) + var.bias      # encoder_var(n_aug)
+        noise = torch.randn_like(n_mu) * torch.exp(n_logvar).sqrt()
+        n_aug_sampled = n_mu + noise
         anchor_new = _gather_mean(n_aug_sampled, n_index, half, crops)
-        # encoder_mu is affine, so it commutes with the mean: encode the k gathered rows' mean only
-        negative_new = self.encoder_mu(_gather_mean(a_aug, a_index, half, crops))
+        # encoder_mu(mean of the k gathered a_aug rows) = (mean of their attention) (A Wᵀ) + b
+        negative_new = _gather_mean(a_att, a_index, half, crops) @ self.Amemory.encoded(mu.weight) + mu.bias
         kl = torch.mean(-0.5 * torch.sum(1 + n_logvar - n_mu**2 - n_logvar.exp(), dim=1))
         distance = torch.relu(100 - negative_new.norm(dim=-1) + anchor_new.norm(dim=-1)).mean()
-        augmentation = torch.cat([n_aug_sampled + self.encoder_mu(a_n_aug), self._mu_sum(a_aug, n_a_aug)])
+        # normal videos: n_aug_sampled + encoder_mu(a_n_aug); abnormal: encoder_mu(a_aug) + encoder_mu(n_a_aug);
+        # both are encoder_mu of the two reads plus, for the normal half, the sampled noise
+        augmentation = self._mu_sum(from_a_att, from_n_att)
+        augmentation[:split] += noise
         return {
-            "scores": crop_mean(self._score(h, augmentation), batch, crops),
+            "scores": crop_mean(self.cls_head(h, augmentation), batch, crops),
             "triplet": triplet,
             "kl": kl,
             "distance": distance,
-            "A_att": crop_mean(a_att, half, crops),
-            "N_att": crop_mean(n_att, half, crops),
-            "A_Natt": crop_mean(a_n_att, half, crops),
-            "N_Aatt": crop_mean(n_a_att, half, crops),
+            "A_att": crop_mean(a_score, half, crops),
+            "N_att": crop_mean(n_score, half, crops),
+            "A_Natt": crop_mean(a_n_score, half, crops),
+            "N_Aatt": crop_mean(n_a_score, half, crops),
         }
 
 
