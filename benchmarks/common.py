@@ -32,6 +32,27 @@ def best_time(fn: Callable[[], object], *, repeat: int = 5, warmup: int = 1) -> 
     return best
 
 
+def gemm_rate(size: int = 4096, repeat: int = 3) -> float:
+    """This process's fp32 matrix-product rate in GFLOP/s: the best of ``repeat`` products of two
+    ``size x size`` matrices (after one warm-up), at the process's torch threads. The ceiling a
+    training step's arithmetic rate is read against."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    return 2 * size**3 / best_time(lambda: a @ b, repeat=repeat) / 1e9
+
+
+def count_flops(fn: Callable[[], object], *, depth: int = 2) -> tuple[float, dict[str, float]]:
+    """``(GFLOP, {module path: GFLOP})`` of one call of ``fn`` (forward and backward), counted by
+    ``torch.utils.flop_counter`` from the operators' shapes (matrix products, convolutions,
+    attention; element-wise work is not counted), per module down to ``depth`` levels."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False, depth=depth) as counter:
+        fn()
+    by_module = {name: sum(ops.values()) / 1e9 for name, ops in counter.get_flop_counts().items()
+                 if name != "Global"}
+    return counter.get_total_flops() / 1e9, by_module
+
+
 @dataclass
 class Result:
     """One benchmark figure with the reference it was measured against in the same run."""

@@ -16,11 +16,13 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from benchmarks import (  # noqa: E402
+    bench_cold_cache,
     bench_crop_sampling,
     bench_i3d,
     bench_live,
     bench_memory,
     bench_metrics,
+    bench_planner,
     bench_tgs,
     bench_train_step,
     bench_training,
@@ -40,8 +42,10 @@ SUITES = {
     "live-streams": bench_live.run_streams,
 }
 
-#: one network's train-step suite alone (``train-step`` runs all three; not part of the default run)
-ALIASES = {f"train-step-{name}": bench_train_step.run_one(name) for name in ("mil", "rtfm", "urdmu")}
+#: not part of the default run: one network's train-step suite alone (``train-step`` runs all three), and
+#: the 13 GB cold-cache suite, and the planner's estimate against short runs at the UCF shape
+ALIASES = {**{f"train-step-{name}": bench_train_step.run_one(name) for name in ("mil", "rtfm", "urdmu")},
+           "cold-cache": bench_cold_cache.run, "planner": bench_planner.run}
 
 
 def main() -> None:
@@ -50,7 +54,8 @@ def main() -> None:
     if {"-h", "--help"} & set(sys.argv[1:]):
         console.print(f"usage: python benchmarks/run.py [SUITE ...]\n\n{__doc__.strip()}\n\n"
                       f"suites (default: all of these): {', '.join(SUITES)}\n"
-                      f"also: {', '.join(ALIASES)} (one network's train-step suite)", markup=False, highlight=False)
+                      f"also: {', '.join(ALIASES)} (one network's train-step suite; a 13 GB cache from a cold page "
+                      "cache; the planner against short runs)", markup=False, highlight=False)
         return
     chosen = sys.argv[1:] or list(SUITES)
     unknown = [name for name in chosen if name not in suites]

@@ -37,8 +37,14 @@ def test_each_side_runs_in_a_fresh_process_and_the_profile_leaves_out_the_warm_u
     precisions = ("fp32", "bf16") if fast_bf16(torch.device("cpu")) else ("fp32",)   # bf16 where it is not emulated
     assert launched == [(side, precision, 2) for precision in precisions
                         for side in ("reference", "trainer")] + [("throughput", "fp32", 0)]
-    assert [r.unit for r in results] == ["s"] * len(precisions) + ["snippets/s"] * len(precisions)
+    assert [r.unit for r in results] == ["s", "GFLOP/s"] + ["s"] * (len(precisions) - 1) + ["snippets/s"] * len(
+        precisions)
     assert all(r.value > 0 for r in results)
+    # the arithmetic rate: the counted GFLOP over the step's time, read against the process's GEMM rate
+    step, rate = results[0], results[1]
+    gflop = float(rate.name.split("(")[1].split(" GFLOP")[0])
+    assert rate.value == pytest.approx(gflop / step.value, rel=0.05) and 0 < rate.ratio < 2
     text = out.getvalue()
     assert "mil fp32 trainer step, parts (2 timed steps, warm-up left out): data " in text
+    assert "mil fp32 trainer step, GFLOP counted per layer" in text and "encoder" in text
     assert "Self CPU" in text                                      # the operators of one more, profiled step

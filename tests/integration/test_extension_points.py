@@ -53,8 +53,8 @@ SCRIPT = textwrap.dedent('''
     seen["paper_steps"] = {s.config["model"]: s.config["steps"] for s in plan.grids["networks"][1]}
     seen["paper_kernels"] = sorted({s.config["kernel"] for s in plan.grids["kernels"][1]})
     tiny = [s for s in plan.unique if s.config["model"] == "tiny"]
-    half_a_second = lambda model, precision: {"tiny": 0.5}[model]
-    seen["estimate"] = estimate_specs(tiny, 1, reference_seconds=half_a_second).wall_seconds
+    half_a_second = lambda config, shape: {"tiny": 0.5}[config["model"]]
+    seen["estimate"] = estimate_specs(tiny, 1, step_seconds=half_a_second).wall_seconds
     seen["measured"] = estimate_specs(tiny, 1).wall_seconds   # its step timed here
     print("SEEN " + json.dumps(seen), flush=True)
     args = ["--batch-size", "2", "--precision", "fp32", "--set", "num_snippets=16", "--set", "eval_every=2",

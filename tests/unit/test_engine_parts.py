@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from glancevad.config import TrainConfig
+from glancevad.engine.prefetch import Prefetcher
 from glancevad.engine.sampler import PairedSampler
 from glancevad.engine.supervision import Role, TargetSettings, assign_roles, glance_loss, glance_targets
 from glancevad.engine.trainer import split_validation
@@ -29,6 +30,37 @@ def test_sampler_draws_pairs_and_resumes_identically():
     again.load_state_dict(state)
     for (n1, a1), (n2, a2) in zip(expected, [again.next() for _ in range(5)], strict=True):
         assert n1.tolist() == n2.tolist() and a1.tolist() == a2.tolist()
+
+
+def test_sampler_peek_is_the_next_draw_and_draws_nothing():
+    sampler = PairedSampler(np.arange(5), np.arange(5, 8), 2, seed=3)
+    twin = PairedSampler(np.arange(5), np.arange(5, 8), 2, seed=3)
+    for _ in range(7):   # across reshuffles of both streams
+        peeked = sampler.peek()
+        assert all(np.array_equal(a, b) for a, b in zip(peeked, sampler.peek(), strict=True))
+        drawn, expected = sampler.next(), twin.next()
+        assert all(np.array_equal(a, b) for a, b in zip(peeked, drawn, strict=True))
+        assert all(np.array_equal(a, b) for a, b in zip(drawn, expected, strict=True))
+
+
+def test_prefetcher_hands_over_only_the_read_it_was_asked_for():
+    reads = []
+
+    def read(value):
+        def run():
+            reads.append(value)
+            return value
+        return run
+
+    prefetcher = Prefetcher()
+    prefetcher.submit("a", read(1))
+    assert prefetcher.take("a", read(99)) == 1 and reads == [1]          # the background read
+    prefetcher.submit("b", read(2))
+    assert prefetcher.take("c", read(3)) == 3 and reads == [1, 2, 3]     # another key: read on the spot
+    assert prefetcher.take("b", read(4)) == 4                            # a read is handed over once
+    prefetcher.submit("d", lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):                               # the thread's error, in take()
+        prefetcher.take("d", read(5))
 
 
 def test_sampler_covers_every_video_each_epoch():

@@ -39,12 +39,18 @@ def test_folded_local_branch_equals_the_released_attention(heads, head_dim, leng
     layer = GlobalLocalAttention(24, heads, head_dim, dropout=0.0).train()
     x = torch.randn(3, length, 24, requires_grad=True)
     inputs = [x, *layer.parameters()]
-    ours, released = layer(x), layer.forward_unfolded(x)
+    ours, released = layer.forward_folded(x), layer.forward_unfolded(x)
     _close(ours, released, "output")
     for name, a, b in zip(["x", *dict(layer.named_parameters())], _gradients(ours, inputs),
                           _gradients(released, inputs), strict=True):
         _close(a, b, f"gradient of {name}")
     assert sorted(dict(layer.named_parameters())) == ["to_out.0.bias", "to_out.0.weight", "to_qkv.weight"]
+    # forward folds only where that saves arithmetic: 2 x snippets >= dim (24 here)
+    called = []
+    layer.forward_folded = lambda t: called.append("folded") or released
+    layer.forward_unfolded = lambda t: called.append("unfolded") or released
+    layer(x)
+    assert called == ["folded" if 2 * 3 * length >= 24 else "unfolded"]
 
 
 def _released_urdmu_train_forward(model, x):

@@ -96,9 +96,9 @@ def test_estimate_counts_only_unfinished_runs(tmp_path):
     (tmp_path / "c" / "test" / "last").mkdir(parents=True)
     (tmp_path / "c" / "test" / "last" / "metrics.json").write_text("{}")
     costs = {"mil": 0.05, "urdmu": 0.3}
-    serial = 100 * costs["mil"] + 200 * costs["urdmu"] + 2 * SECONDS_PER_RUN
+    serial = 100 * costs["mil"] + 200 * costs["urdmu"] + 2 * SECONDS_PER_RUN   # no validation or test set here
     for parallel in (1, 2):
-        estimate = estimate_specs(specs, parallel=parallel, reference_seconds=lambda model, precision: costs[model])
+        estimate = estimate_specs(specs, parallel=parallel, step_seconds=lambda config, shape: costs[config["model"]])
         assert estimate.wall_seconds == pytest.approx(serial / parallel)
 
 

@@ -9,14 +9,16 @@ from glancevad.data.cache import cache_bytes
 from glancevad.errors import GlanceVADError
 from glancevad.experiments import planning
 from glancevad.experiments.planning import (
-    REFERENCE_DIM,
     SECONDS_PER_RUN,
+    TIMED_BATCH,
+    DataShape,
     check_budget,
     choose_preset,
     describe_estimate,
     estimate_plan,
     measure_step_seconds,
-    step_seconds,
+    run_seconds,
+    step_seconds_at,
 )
 from glancevad.synth import synth_config, write_synthetic_dataset
 
@@ -50,10 +52,37 @@ def test_the_paper_budget_is_refused_on_real_datasets_only():
                                        "preset ucf's)")
 
 
-def test_step_cost_scales_with_batch_snippets_and_dimension():
-    assert step_seconds(0.4) == pytest.approx(0.4)
-    assert step_seconds(0.4, batch_size=64, num_snippets=200, in_dim=1024) == pytest.approx(
-        0.4 * 64 * 200 * 1024 / (8 * 128 * REFERENCE_DIM))
+def test_a_run_costs_its_steps_its_validations_and_its_two_tests():
+    config = {"model": "mil", "steps": 100, "batch_size": 4, "num_snippets": 10, "eval_every": 25,
+              "val_fraction": 0.25, "crop_sampling": "item"}
+    shape = DataShape(in_dim=16, crops=3, train_videos=(8, 1), test_snippets=50)
+    # a snippet's forward: a third of a step's cost per snippet (2 x 4 items x 10 snippets)
+    per_snippet = 0.6 / 3 / (2 * 4 * 10)
+    held_out = 2 + 0            # 8 normal videos -> 2; a class of one video keeps it
+    by_hand = 100 * 0.6 + (100 // 25) * held_out * 3 * 10 * per_snippet + 2 * 50 * 3 * per_snippet + SECONDS_PER_RUN
+    assert run_seconds(config, shape, 0.6) == pytest.approx(by_hand)
+    whole_videos = {**config, "crop_sampling": "average"}    # an item is every crop of a video
+    fixed = 60 + SECONDS_PER_RUN   # the steps and the run's start-up: the forwards' share is a third
+    assert run_seconds(whole_videos, shape, 0.6) - fixed == pytest.approx((run_seconds(config, shape, 0.6) - fixed) / 3)
+    assert run_seconds({**config, "val_fraction": 0.0}, shape, 0.6) == pytest.approx(
+        100 * 0.6 + 2 * 50 * 3 * per_snippet + SECONDS_PER_RUN)
+
+
+def test_a_step_is_timed_at_the_runs_shape_with_a_few_items_and_scaled_by_the_batch(monkeypatch):
+    timed = []
+
+    def fake(model, precision, *, batch, snippets, dim, crops, threads):
+        timed.append((batch, snippets, dim, crops, threads))
+        return 0.5
+
+    monkeypatch.setattr(planning, "network_step_seconds", fake)
+    measure_step_seconds.cache_clear()
+    config = {"model": "urdmu", "precision": "fp32", "batch_size": 64, "num_snippets": 200}
+    assert step_seconds_at(config, DataShape(in_dim=1024, crops=10)) == pytest.approx(0.5 * 64 / TIMED_BATCH)
+    assert timed == [(TIMED_BATCH, 200, 1024, 1, 1)]        # single crops (item sampling), one thread
+    step_seconds_at({**config, "crop_sampling": "average", "batch_size": 2}, DataShape(in_dim=1024, crops=10))
+    assert timed[-1] == (2, 200, 1024, 10, 1)                # whole videos, a small batch as it is
+    measure_step_seconds.cache_clear()
 
 
 @pytest.mark.parametrize("model", ["mil", "urdmu"])
@@ -77,13 +106,21 @@ def test_the_estimate_of_a_ucf_named_set_picks_ucf_and_counts_one_cache(ucf_name
     assert {s.config["num_snippets"] for s in plan.unique} == {200}          # the ucf preset's N
     assert {s.config["batch_size"] for s in plan.unique} == {64}
     costs = {"mil": 0.05, "rtfm": 0.2, "urdmu": 0.3}
-    monkeypatch.setattr(planning, "measure_step_seconds", lambda model, precision: costs[model])
+    shapes = []
+
+    def timed(config, shape):
+        shapes.append(shape)
+        return costs[config["model"]]
+
+    monkeypatch.setattr(planning, "step_seconds_at", timed)
     estimate = estimate_plan(plan.unique, parallel=2)
     dataset = load_dataset(ucf_named)
     assert estimate.cache_bytes == cache_bytes(len(dataset.train), 10, 200, 16)   # one cache for every glance file
     assert estimate.runs == len(plan.unique) and estimate.steps == 1500 * len(plan.unique)
-    by_hand = sum(1500 * step_seconds(costs[s.config["model"]], batch_size=64, num_snippets=200, in_dim=16)
-                  + SECONDS_PER_RUN for s in plan.unique)
+    shape = shapes[0]   # the data's own: read from its feature headers
+    assert (shape.in_dim, shape.crops) == (16, 10) and sum(shape.train_videos) == len(dataset.train)
+    assert shape.test_snippets == sum(len(dataset.load_features(v)) for v in dataset.test)
+    by_hand = sum(run_seconds(s.config, shape, costs[s.config["model"]]) for s in plan.unique)
     assert estimate.cpu_seconds == pytest.approx(by_hand)
     assert estimate.run_bytes > 0
     lines = describe_estimate(estimate)

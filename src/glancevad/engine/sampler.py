@@ -49,6 +49,14 @@ class PairedSampler:
     def next(self) -> tuple[np.ndarray, np.ndarray]:
         return self._take("normal"), self._take("abnormal")
 
+    def peek(self) -> tuple[np.ndarray, np.ndarray]:
+        """The batch :meth:`next` will draw, without drawing it (the state is left as it was)."""
+        state = self.state_dict()
+        try:
+            return self.next()
+        finally:
+            self.load_state_dict(state)
+
     def state_dict(self) -> dict[str, Any]:
         return {"rng": self.rng.bit_generator.state, "queues": {k: list(v) for k, v in self.queues.items()}}
 

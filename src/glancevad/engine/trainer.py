@@ -43,6 +43,7 @@ from glancevad.engine.distributed import (
 )
 from glancevad.engine.evaluator import autocast, score_batch, validation_scores
 from glancevad.engine.host_memory import retain_freed_memory
+from glancevad.engine.prefetch import Prefetcher
 from glancevad.engine.run_folder import (
     DATA_NAME,
     RunLock,
@@ -242,6 +243,7 @@ class Trainer:
             # the steps reuse their pages instead of faulting them in anew; for the whole process, for good
             retain_freed_memory()
         self.sampler = PairedSampler(normal_items, abnormal_items, cfg.batch_size, cfg.seed)
+        self.prefetcher: Prefetcher[np.ndarray] = Prefetcher()   # the next batch's cache reads, during a step
         self.glance_masks = torch.from_numpy(self.cache.glances)
         self.targets = TargetSettings.from_config(cfg)
         self.uses_glances = any(role == Role.GLANCE for role in self.roles.values())
@@ -297,10 +299,13 @@ class Trainer:
             return self.cache.crop_rows(videos, crops)
         return self.cache.rows(videos)
 
-    def assemble(self, normal: np.ndarray, abnormal: np.ndarray) -> Batch:
-        """The tensors of a step on these normal and abnormal items (on the trainer's device)."""
+    def assemble(self, normal: np.ndarray, abnormal: np.ndarray, features: np.ndarray | None = None) -> Batch:
+        """The tensors of a step on these normal and abnormal items (on the trainer's device);
+        ``features``: their :meth:`read_items`, when already read."""
         abnormal_videos = split_items(abnormal, self.crops_per_video)[0]
-        x = torch.from_numpy(self.read_items(np.concatenate([normal, abnormal]))).to(self.device, non_blocking=True)
+        if features is None:
+            features = self.read_items(np.concatenate([normal, abnormal]))
+        x = torch.from_numpy(features).to(self.device, non_blocking=True)
         roles = np.array([self.roles[int(v)] for v in abnormal_videos])
         mil_weight = torch.tensor(np.where(roles == Role.WEAK, 1.0, self.cfg.abnormal_mil_weight),
                                   dtype=torch.float32, device=self.device)
@@ -319,7 +324,7 @@ class Trainer:
         normal, abnormal = self.sampler.next()  # the global batch; this process trains on its slice
         abnormal_videos = split_items(abnormal, self.crops_per_video)[0]
         glances_in_batch = sum(self.roles[int(v)] == Role.GLANCE for v in abnormal_videos)
-        batch = self.assemble(self.dist.shard(normal), self.dist.shard(abnormal))
+        batch = self.assemble(*self._read_batch(normal, abnormal))
         x, mil_weight, glance_rows, masks = batch.x, batch.mil_weight, batch.glance_rows, batch.glance_masks
         t1 = time.perf_counter()
         self.model.train()
@@ -367,6 +372,15 @@ class Trainer:
             values = dict(zip(values, (sums[0] / sums[1]).tolist(), strict=True))
         return values
 
+    def _read_batch(self, normal: np.ndarray, abnormal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """This process's slice of the batch and its features (read ahead during the previous step
+        when they were the batch it peeked); then starts reading the next batch's slice."""
+        mine = self.dist.shard(normal), self.dist.shard(abnormal)
+        features = self.prefetcher.take(_items_key(*mine), lambda: self.read_items(np.concatenate(mine)))
+        upcoming = tuple(self.dist.shard(part) for part in self.sampler.peek())
+        self.prefetcher.submit(_items_key(*upcoming), lambda: self.read_items(np.concatenate(upcoming)))
+        return *mine, features
+
     def mining_scores(self, train_scores: torch.Tensor, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """The scores mining walks on (``cfg.mining_scores``, ``auto`` resolved by the network): the
         training forward's ``train_scores`` of the glance items, or, with ``eval``, those of a
@@ -391,6 +405,10 @@ class Trainer:
             for chunk in np.array_split(self.val_idx, max(1, math.ceil(len(self.val_idx) / 16)))
         ])
         return validation_scores(scores, self.cache.labels[self.val_idx], self.cache.glances[self.val_idx])
+
+
+def _items_key(normal: np.ndarray, abnormal: np.ndarray) -> tuple[bytes, bytes]:
+    return normal.tobytes(), abnormal.tobytes()
 
 
 def _selection_text(trainer: Trainer) -> str:
