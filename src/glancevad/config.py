@@ -106,6 +106,9 @@ class TrainConfig:
     log_every: int = constrained(10, AT_LEAST_ONE)
     seed: int = constrained(0, SEEDS)
     precision: str = constrained("fp32", OneOf(PRECISIONS))  # fp32 | bf16 (autocast) | auto
+    # torch.compile the training forward: the same maths; measured 28 % slower per UCF-shaped UR-DMU step on a
+    # 2-core CPU, after about a minute of compiling (docs/benchmarks.md), so off by default
+    compile: bool = False
     device: str = "auto"                 # auto, cpu, cuda, cuda:1 ... (checked to parse; present: at run time)
 
     def __post_init__(self) -> None:

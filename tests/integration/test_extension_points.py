@@ -8,6 +8,8 @@ import subprocess
 import sys
 import textwrap
 
+from glancevad.experiments.planning import SECONDS_PER_RUN
+
 # Registers the four dummies, each in its one place, then runs what reads them; prints what it saw.
 SCRIPT = textwrap.dedent('''
     import json, sys
@@ -83,8 +85,8 @@ def test_a_network_kernel_format_and_experiment_each_added_in_one_place(tiny_roo
     assert {"Tiny (weak)", "Tiny (glance)", "UR-DMU (glance)"} <= set(seen["networks"])
     assert "box" in seen["kernels"] and "box" in seen["paper_kernels"]
     assert seen["paper_steps"]["tiny"] == 3 and seen["paper_steps"]["urdmu"] == 250
-    assert seen["estimate"] == 2 * (3 * 0.5 + 10.0)   # the tiny weak and glance runs at its own cost per step
-    assert seen["measured"] > 2 * 10.0                 # ... which, by default, is timed on this machine
+    assert seen["estimate"] == 2 * (3 * 0.5 + SECONDS_PER_RUN)   # the tiny weak and glance runs at its own step cost
+    assert seen["measured"] > 2 * SECONDS_PER_RUN                 # ... which, by default, is timed on this machine
     for run in ("tiny", "box"):
         summary = json.loads((tmp_path / run / "summary.json").read_text())
         assert summary["finished"] and summary["steps"] == 2

@@ -145,7 +145,8 @@ def check_run(cfg: TrainConfig, data_root: str | os.PathLike, ctx: DistributedCo
 @dataclass
 class StepTimer:
     """Wall time of a step's parts: data (sampling, cache reads), forward (with the base loss),
-    targets (mining, splatting, ``L_abn``), backward and the optimiser update."""
+    targets (mining, splatting, ``L_abn``), backward and the optimiser update; and the first step of
+    the process alone (its warm-up: allocations, and compiling under ``compile: true``)."""
 
     data: float = 0.0
     forward: float = 0.0
@@ -153,6 +154,7 @@ class StepTimer:
     backward: float = 0.0
     optimiser: float = 0.0
     steps: int = 0
+    first_step_seconds: float = math.nan
 
     PARTS = ("data", "forward", "targets", "backward", "optimiser")
 
@@ -164,6 +166,7 @@ class StepTimer:
             "seconds_per_step": total / max(self.steps, 1),
             **share,
             "overhead_fraction": (self.data + self.targets) / total if total else math.nan,
+            "first_step_seconds": self.first_step_seconds,
         }
 
 
@@ -226,7 +229,7 @@ class Trainer:
         self.loss_settings = cfg.loss_settings
         torch.manual_seed(cfg.seed)
         self.model = build(cfg.model, in_dim=self.cache.in_dim, **cfg.model_kwargs).to(self.device)
-        self.step_model = self.model  # what a training step calls: the model, or its DDP wrapper
+        self.step_model = self.model  # what a training step calls: the model or its DDP wrapper, maybe compiled
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel
 
@@ -236,6 +239,8 @@ class Trainer:
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
             torch.manual_seed(cfg.seed + self.dist.rank)  # rank 0 draws what a single process would
+        if cfg.compile:   # compiled on the first step (reported apart in the run's timing: compile_seconds)
+            self.step_model = torch.compile(self.step_model)
         # fused: one kernel updates every parameter (the same Adam, without a loop over parameters)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
                                           fused=self.device.type in ("cpu", "cuda"))
@@ -357,6 +362,8 @@ class Trainer:
         timer.targets += t3 - t2
         timer.backward += t4 - t3
         timer.optimiser += t5 - t4
+        if timer.steps == 0:
+            timer.first_step_seconds = t5 - t0
         timer.steps += 1
         self.step += 1
         values = {"loss": float(total.detach()), "loss_abn": float(loss_abn.detach()), **terms}
