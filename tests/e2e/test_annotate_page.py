@@ -39,16 +39,24 @@ def page(tmp_path, request):
         browser.close()
 
 
+SHOWN = """() => { const p = document.getElementById('player');
+  return {frame: document.getElementById('frame').textContent, seeking: p.seeking, time: p.currentTime,
+          ready: p.readyState, paused: p.paused, hash: location.hash}; }"""
+
+
 def frame_is(page, frame: int, fps: float = 25) -> None:
     """The page shows ``frame`` and the player's media time lies inside that frame's display interval."""
-    page.wait_for_function(
-        """([f, fps]) => {
-             const t = document.getElementById('player').currentTime;
-             return document.getElementById('frame').textContent === String(f)
-               && !document.getElementById('player').seeking && t >= f / fps - 1e-4 && t < (f + 1) / fps;
-           }""",
-        arg=[frame, fps],
-    )
+    try:
+        page.wait_for_function(
+            """([f, fps]) => {
+                 const t = document.getElementById('player').currentTime;
+                 return document.getElementById('frame').textContent === String(f)
+                   && !document.getElementById('player').seeking && t >= f / fps - 1e-4 && t < (f + 1) / fps;
+               }""",
+            arg=[frame, fps],
+        )
+    except sync_api.TimeoutError:
+        raise AssertionError(f"frame {frame} not shown; the page shows {page.evaluate(SHOWN)}") from None
 
 
 def glance_frames(page) -> list[int]:

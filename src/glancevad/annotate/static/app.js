@@ -161,8 +161,25 @@ function seekFrame(frame, direction = 1) {
   const target = reachable(Math.max(0, Math.min(app.video.frames - 1, frame)), direction);
   if (!player.paused) player.pause();
   app.frame = target;
-  player.currentTime = frameMiddle(target);
+  seekPlayer(frameMiddle(target));
   showFrame();
+}
+
+// One seek at a time: a seek asked for while another runs waits for its "seeked" and then goes, the
+// latest one only. Chromium, given a new time while a seek is pending (keys pressed faster than it
+// decodes), can leave the player seeking for good at readyState 1: the picture never arrives.
+let seekWanted = null;
+function seekPlayer(time) {
+  if (player.seeking) { seekWanted = time; return; }
+  seekWanted = null;
+  player.currentTime = time;
+}
+
+function seekWantedNext() {
+  if (seekWanted === null) return;
+  const time = seekWanted;
+  seekWanted = null;
+  if (time !== player.currentTime) player.currentTime = time;
 }
 
 function showFrame() {
@@ -191,13 +208,14 @@ function keepInUrl() {
 
 function followPlayback() {
   const onFrame = (_, metadata) => {
-    if (app.video && !player.seeking) {
+    if (app.video && !player.paused && !player.seeking) {  // paused, the counter leads: seeks follow it
       app.frame = frameAt(metadata.mediaTime);
       showFrame();
     }
     player.requestVideoFrameCallback(onFrame);
   };
   player.requestVideoFrameCallback(onFrame);
+  player.addEventListener("seeked", seekWantedNext);
   player.addEventListener("play", () => { $("play").textContent = "pause"; });
   // on pause, snap to the frame last presented: the picture, the counter and G agree
   player.addEventListener("pause", () => { $("play").textContent = "play"; if (app.video) seekFrame(app.frame, -1); });
@@ -304,6 +322,7 @@ async function openVideo(id, frame = 0) {
   $("help-mapping").textContent = info.frame_mapping;
   $("state").textContent = info.state;
   const source = `/api/videos/${enc(id)}/stream`;
+  seekWanted = null;  // a seek asked for on the previous video is not this one's
   player.src = source;
   $("thumb-video").src = source;
   await new Promise((resolve) => {
