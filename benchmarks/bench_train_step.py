@@ -16,9 +16,13 @@ allocator settings, so the reference runs as plain code would (glibc's dynamic m
 intact). The bf16 trainer step is set against the fp32 reference (the released code trains in
 fp32) and the bf16 one; bf16 is timed only where the CPU has bf16 units (``common.precisions``).
 
-Then the trainer step's profile: its parts (data, forward, targets, backward, optimiser) over the
-trainer's timed steps (never the warm-up), from its own timer, and the top operators of one more
-step by self time (``torch.profiler``). Last, test-time throughput in one more fresh process that
+Then how close the step runs to this CPU's limit: its arithmetic counted per layer
+(``torch.utils.flop_counter``, forward and backward, GFLOP per step), the achieved GFLOP/s of the
+best trainer step, and a large fp32 GEMM (4096²) timed in the same process, so that the step's rate
+reads as a fraction of what this machine's matrix products reach. Then the trainer step's
+profile: its parts (data, forward, targets, backward, optimiser) over the trainer's timed steps
+(never the warm-up), from its own timer, and the top operators of one more step by self time
+(``torch.profiler``). Last, test-time throughput in one more fresh process that
 never changes the allocator, as ``glancevad test`` runs: ``score_videos`` (all 10 crops of a video
 at once) against the plain network's forward on the same videos.
 
