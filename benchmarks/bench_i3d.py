@@ -24,7 +24,7 @@ from benchmarks.common import PEAK_RSS_SNIPPET, Result, best_time, precisions
 from glancevad.features.extract import ExtractionSettings, SnippetExtractor
 from glancevad.features.weights import load_i3d
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "samples" / "shanghaitech_01_002.avi"
+SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "samples" / "shanghaitech_01_002.avi"
 
 _PEAK_RSS = PEAK_RSS_SNIPPET + """
 import sys

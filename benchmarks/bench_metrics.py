@@ -1,12 +1,11 @@
 """Metric speed: snippet-weighted metrics vs scikit-learn on materialised frames.
 
-The test set is UCF-Crime-sized: the 290 test videos at their real lengths
-(``shared/data/ucf-crime/test_lengths.csv``) with their real ground truth; scores are random.
+The test set is UCF-Crime-sized: the 290 test videos at their real lengths (the bundled
+``ucf-crime/test_lengths.csv``, :mod:`glancevad.data.published`) with their real ground truth;
+scores are random.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_auc_score
@@ -15,15 +14,16 @@ from benchmarks.common import Result, best_time
 from glancevad.data.groundtruth import build_ground_truth, match_annotations, read_temporal_annotations
 from glancevad.data.lengths import read_snippet_counts
 from glancevad.data.lists import read_video_list
+from glancevad.data.published import published_dataset
 from glancevad.metrics import evaluate_scores
 
-UCF = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ucf-crime"
+UCF = published_dataset("ucf-crime")
 
 
 def ucf_sized_test_set(seed: int = 0):
-    ids = read_video_list(UCF / "ucf-crime.testing.csv").ids
-    matched, _ = match_annotations(read_temporal_annotations(UCF / "UCF_Annotation.txt"), ids)
-    gt = build_ground_truth(ids, matched, read_snippet_counts(UCF / "test_lengths.csv"))
+    ids = read_video_list(UCF.testing_list).ids
+    matched, _ = match_annotations(read_temporal_annotations(UCF.annotations), ids)
+    gt = build_ground_truth(ids, matched, read_snippet_counts(UCF.test_lengths))
     rng = np.random.default_rng(seed)
     scores = {vid: rng.random(len(labels) // 16) for vid, labels in gt.items()}
     return scores, gt

@@ -1,4 +1,10 @@
-"""Shared fixtures: paths of the real data beside the project and a tiny synthetic dataset."""
+"""Shared fixtures: paths of the real data (bundled, in the repository, or beside it) and a tiny synthetic set.
+
+Everything but the authors' fixtures comes with the repository: the published annotation files are
+package data (:mod:`glancevad.data.published`), the sample clip and its features are in
+``tests/data/samples``. The fixtures (outputs of the authors' code) live in ``../shared/fixtures``
+beside the clone; tests that need them skip, saying what is missing, where it is absent.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,23 @@ from pathlib import Path
 
 import pytest
 
+from glancevad.data.published import PUBLISHED
 from glancevad.synth import synth_config, write_synthetic_dataset
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT.parent / "shared"
-UCF = SHARED / "data" / "ucf-crime"
-XD = SHARED / "data" / "xd-violence"
+UCF = PUBLISHED["ucf-crime"].folder
+XD = PUBLISHED["xd-violence"].folder
+SAMPLES = PROJECT / "tests" / "data" / "samples"
+SAMPLE_CLIP = SAMPLES / "shanghaitech_01_002.avi"
 FIXTURES = SHARED / "fixtures"
+
+
+def needs_fixture(name: str, file: str) -> pytest.MarkDecorator:
+    """Skip unless the authors' fixture ``../shared/fixtures/<name>/<file>`` is beside the clone."""
+    path = FIXTURES / name / file
+    return pytest.mark.skipif(not path.is_file(), reason=f"the authors' fixture {path} is absent "
+                                                         "(../shared/fixtures is not beside this clone)")
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,8 @@
 
 A rule maps the validation scores of one evaluation (``glancevad.engine.evaluator.validation_scores``)
 to one number; the highest wins and ties keep the earlier step. The test set is never looked at.
-``selection_rule`` in the config names the rule; the README's table shows how each rule's choice
-compares with the last checkpoint and the best-on-test oracle (``glancevad experiment selection``).
+``selection_rule`` in the config names the rule; docs/training.md ("Which rule") shows how each rule's
+choice compares with the last checkpoint and the best-on-test oracle (``glancevad experiment selection``).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pytest
 
 from browser import ARTIFACTS, CHROMIUM, FLAGS, require_chromium, sign_in
 from cli_helpers import AnnotateServer, run
-from conftest import SHARED
+from conftest import SAMPLE_CLIP
 from glancevad.annotate.store import GlanceStore
 from media import BARCODE_BITS, BARCODE_BLOCK, write_numbered_video, write_video
 
@@ -27,7 +27,7 @@ def page(tmp_path, request):
     write_video(videos / "alpha.webm", 60, codec="libvpx")
     write_video(videos / "beta.webm", 30, codec="libvpx")
     if getattr(request, "param", None) == "sample":  # a real clip in a format browsers do not play
-        shutil.copy(SHARED / "data" / "samples" / "shanghaitech_01_002.avi", videos)
+        shutil.copy(SAMPLE_CLIP, videos)
     db = tmp_path / "glances.sqlite"
     with AnnotateServer(videos, db, "--reviewer", "rev") as server, sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)

@@ -13,7 +13,7 @@ shown, so a new or changed command fails here until it is planned. A plan is one
   that ties it to the text (e.g. the wheel's name is this version's).
 
 Commands of one page run in order in one working folder (later ones use what earlier ones wrote),
-beside a ``shared`` link to ``../shared`` as in the project.
+with a ``tests`` link to the repository's, as from a clone's root; nothing beside the clone is used.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 import glancevad
-from conftest import PROJECT, SHARED
+from conftest import PROJECT
 
 PAGES = {"README": PROJECT / "README.md", "Getting started": PROJECT / "docs" / "getting-started.md"}
 BIN = Path(sys.executable).parent
@@ -122,8 +122,9 @@ PLAN: dict[str, Run | Make | DryRun | Covered] = {
     "glancevad test --checkpoint runs/my_weak/best.pt --data runs/mydata --out runs/my_weak/test": Run(),
     "glancevad compare runs/my_weak/test runs/my_run/test --name weak --name glance --out runs/my_compare": Run(),
     "glancevad report runs/my_run": Run(),
-    "glancevad extract ../shared/data/samples --out runs/sample_features --crops 1": Run(),
-    "glancevad detect ../shared/data/samples/shanghaitech_01_002.avi --checkpoint runs/my_run/best.pt --crops 1 "
+    "glancevad data init data/ucf-crime --dataset ucf": Run(),
+    "glancevad extract tests/data/samples --out runs/sample_features --crops 1": Run(),
+    "glancevad detect tests/data/samples/shanghaitech_01_002.avi --checkpoint runs/my_run/best.pt --crops 1 "
     "--out runs/detect/sample": Run(),
 }
 
@@ -179,8 +180,9 @@ def _apply(command: str, plan: Run) -> str:
 def _run_page(name: str, tmp_path: Path) -> None:
     work = tmp_path / "project"
     work.mkdir()
-    (tmp_path / "shared").symlink_to(SHARED)  # ../shared from the working folder, as from the project
-    env = {"PATH": f"{BIN}:/usr/bin:/bin", "COLUMNS": "200", "HOME": str(tmp_path)}
+    (work / "tests").symlink_to(PROJECT / "tests")  # the repository's sample clip, as from a clone's root
+    env = {"PATH": f"{BIN}:/usr/bin:/bin", "COLUMNS": "200", "HOME": str(tmp_path),
+           "PYTHONPATH": str(Path(glancevad.__file__).parents[1])}  # this session's glancevad (a clone's, say)
     if os.environ.get("GLANCEVAD_CACHE"):
         env["GLANCEVAD_CACHE"] = os.environ["GLANCEVAD_CACHE"]
     make = ["make", "-C", str(PROJECT), "-o", "setup", f"VENV={sys.prefix}", f"GV={BIN / 'glancevad'}"]

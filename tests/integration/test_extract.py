@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from cli_helpers import assert_user_error, run
-from conftest import SHARED
+from conftest import SAMPLE_CLIP
 from glancevad.data.features import FeatureIndex, load_features
 from glancevad.engine.checkpoint import save_checkpoint
 from glancevad.events import find_events
@@ -23,7 +23,7 @@ from glancevad.features.weights import load_i3d
 from glancevad.models import build
 from media import write_video
 
-SAMPLE = SHARED / "data" / "samples" / "shanghaitech_01_002.avi"
+SAMPLE = SAMPLE_CLIP
 
 
 @pytest.fixture(scope="module")

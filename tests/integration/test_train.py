@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURES
+from conftest import FIXTURES, needs_fixture
 from glancevad.config import resolve_config
 from glancevad.engine.checkpoint import read_checkpoint
 from glancevad.engine.inference import evaluate_checkpoint
@@ -122,6 +122,7 @@ def test_killed_run_resumes_to_the_same_weights(tiny_root, tmp_path):
     assert steps == list(range(1, 61))  # no step logged twice
 
 
+@needs_fixture("official-urdmu", "urdmu_official_keys.pth")
 def test_official_checkpoint_scores_a_1024d_dataset(tmp_path):
     root = write_synthetic_dataset(tmp_path / "d", synth_config("tiny", dim=1024, crops=2))
     metrics = evaluate_checkpoint(FIXTURES / "official-urdmu" / "urdmu_official_keys.pth", root, tmp_path / "out",
@@ -153,8 +154,11 @@ def test_test_command_on_a_trained_run(tiny_root, tmp_path):
 
 
 def test_bad_inputs_are_clear_errors(tiny_root, tmp_path):
-    proc = cli("test", "--checkpoint", FIXTURES / "official-urdmu" / "urdmu_official_keys.pth", "--data", tiny_root,
-               "--out", tmp_path / "x", check=False)
+    from glancevad.models import build
+
+    weights_1024 = tmp_path / "urdmu_1024.pth"  # a bare state dict, as the authors release theirs
+    torch.save(build("urdmu", in_dim=1024).state_dict(), weights_1024)
+    proc = cli("test", "--checkpoint", weights_1024, "--data", tiny_root, "--out", tmp_path / "x", check=False)
     assert proc.returncode == 2 and "expects 1024-d features" in proc.stderr and "Traceback" not in proc.stderr
     proc = cli("train", "--data", tiny_root, "--out", tmp_path / "y", "--set", "alhpa=1", check=False)
     assert proc.returncode == 2 and "unknown key 'alhpa'; valid keys:" in proc.stderr

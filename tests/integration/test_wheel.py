@@ -25,13 +25,15 @@ import pytest
 
 import glancevad
 from cli_helpers import free_port
-from conftest import PROJECT, SHARED
+from conftest import PROJECT, SAMPLE_CLIP
 
-SAMPLE = SHARED / "data" / "samples" / "shanghaitech_01_002.avi"
+SAMPLE = SAMPLE_CLIP
 PACKAGE_DATA = ("glancevad/presets/demo.yaml", "glancevad/presets/ucf.yaml", "glancevad/presets/xd.yaml",
                 "glancevad/experiments/paper_results.yaml", "glancevad/features/kinetics400_labels.txt",
                 "glancevad/annotate/static/index.html", "glancevad/annotate/static/app.js",
-                "glancevad/annotate/static/style.css")
+                "glancevad/annotate/static/style.css", "glancevad/data/published/SOURCES.md",
+                "glancevad/data/published/ucf-crime/UCF_Annotation.txt",
+                "glancevad/data/published/xd-violence/xd_glance_annotations.csv")
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
@@ -101,6 +103,8 @@ def test_the_installed_wheel_runs_without_the_source_tree(venv, tmp_path):
          cwd=work, env=env)
     _run([gv, "test", "--checkpoint", "run/best.pt", "--data", "data", "--out", "run/test"], cwd=work, env=env)
     assert (work / "run" / "test" / "metrics.json").is_file()
+    built = _run([gv, "gt", "build", "--dataset", "ucf", "--out", "ucf_gt.json"], cwd=work, env=env).stdout
+    assert "290 videos (140 abnormal" in built  # the published files came with the wheel
 
     videos = work / "videos"
     videos.mkdir()

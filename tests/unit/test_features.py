@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import SHARED
+from conftest import SAMPLES
 from glancevad.data.features import FeatureIndex, feature_shape, load_features
 from glancevad.errors import DataError
 
@@ -44,7 +44,7 @@ def test_single_crop_two_dimensional_file(tmp_path):
 
 
 def test_real_resnet50_i3d_sample_loads_through_the_stacked_layout():
-    folder = SHARED / "data" / "samples"
+    folder = SAMPLES
     index = FeatureIndex(folder)
     files = index.locate("shanghaitech_01_002_i3d_r50_10crop")
     features = load_features(files, expected_dim=2048)

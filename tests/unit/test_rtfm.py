@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURES
+from conftest import FIXTURES, needs_fixture
 from glancevad.config import resolve_config
 from glancevad.engine.inference import load_model
 from glancevad.errors import GlanceVADError
@@ -15,8 +15,7 @@ from glancevad.models import build, from_release, get_spec, infer_from_state_dic
 from glancevad.models.rtfm import RELEASE_PREFIXES, RTFMLossSettings, rtfm_loss, topk_by_magnitude
 
 OFFICIAL = FIXTURES / "official-rtfm"
-needs_fixture = pytest.mark.skipif(not (OFFICIAL / "io.npz").is_file(),
-                                   reason=f"the authors' RTFM fixture is not at {OFFICIAL} (shared/fixtures)")
+needs_release = needs_fixture("official-rtfm", "io.npz")
 
 
 def _relative(actual, expected) -> float:
@@ -35,7 +34,7 @@ def official():
     return released, model.train(), dict(np.load(OFFICIAL / "io.npz"))
 
 
-@needs_fixture
+@needs_release
 def test_released_key_names_map_one_to_one(official):
     released, model, _ = official
     assert any(key.startswith("Aggregate.") for key in released) and "fc1.weight" in released
@@ -46,7 +45,7 @@ def test_released_key_names_map_one_to_one(official):
         assert torch.equal(renamed[RELEASE_PREFIXES[prefix] + key[len(prefix):]], value)
 
 
-@needs_fixture
+@needs_release
 def test_forward_and_every_loss_term_match_the_release(official):
     _, model, io = official
     with torch.no_grad():
@@ -65,7 +64,7 @@ def test_forward_and_every_loss_term_match_the_release(official):
     assert _relative(float(cost), io["cost"]) < 1e-5
 
 
-@needs_fixture
+@needs_release
 def test_a_released_checkpoint_loads_from_its_file():
     loaded = load_model(OFFICIAL / "rtfm_official_keys.pth")
     assert loaded.name == "rtfm" and loaded.in_dim == 1024 and not loaded.model.training
@@ -173,7 +172,7 @@ def test_loss_settings_are_config_keys_per_network_checked_by_name():
         resolve_config(None, parse_overrides(["loss.rtfm=none"]))
 
 
-@needs_fixture
+@needs_release
 def test_glancevad_test_scores_a_released_checkpoint(tmp_path):
     """``glancevad test --checkpoint`` takes the release's ``.pth`` as it is, on 1024-d 10-crop features."""
     import json

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURES
+from conftest import FIXTURES, needs_fixture
 from glancevad.errors import GlanceVADError
 from glancevad.models import build, get_spec, infer_from_state_dict, list_models, load_weights
 
 OFFICIAL = FIXTURES / "official-urdmu"
+needs_release = needs_fixture("official-urdmu", "urdmu_official_keys.pth")
 
 
 def _official():
@@ -21,6 +22,7 @@ def _official():
     return model.eval()
 
 
+@needs_release
 def test_official_state_dict_loads_strictly_and_reproduces_scores():
     model = _official()
     io = np.load(OFFICIAL / "io.npz")
@@ -40,7 +42,8 @@ def test_registry_lists_and_rejects():
         build("urdmu", colour=3)
 
 
-def evaluate_checkpoint_of_another_dimension_is_one_clear_error():
+@needs_release
+def test_checkpoint_of_another_dimension_is_one_clear_error():
     state = torch.load(OFFICIAL / "urdmu_official_keys.pth", weights_only=True)
     model = build("urdmu", in_dim=2048)
     with pytest.raises(GlanceVADError, match=r"shape mismatch: embedding.conv_1.0.weight: checkpoint \(512, 1024, 3\)"):

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SHARED
+from conftest import SAMPLE_CLIP
 from glancevad.errors import DataError
 from glancevad.features.preprocess import crop_boxes, snippet_crops
 from glancevad.features.video import iter_frames, iter_snippets, probe, resize_frame, resized_size
 from media import moving_square_frames, write_video
 
-SAMPLE = SHARED / "data" / "samples" / "shanghaitech_01_002.avi"
+SAMPLE = SAMPLE_CLIP
 
 
 def _bilinear_loop(image: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -66,7 +66,7 @@ def coverage(scores: np.ndarray) -> float:
 CRITERIA: dict[str, Criterion] = {"uncertainty": uncertainty, "disagreement": disagreement, "coverage": coverage}
 #: The criterion ``glancevad select`` uses unless told otherwise: of the three, the one whose ranking
 #: agreed best with the video-label model's per-video localisation error on the demo data's
-#: training videos (Spearman 0.73 vs 0.13 for uncertainty and -0.47 for disagreement; README).
+#: training videos (Spearman 0.73 vs 0.13 for uncertainty and -0.47 for disagreement; docs/annotating.md).
 DEFAULT_CRITERION = "coverage"
 
 

@@ -22,7 +22,7 @@ from glancevad.data.groundtruth import ANNOTATION_FORMATS
 from glancevad.errors import GlanceVADError
 from glancevad.fileio import check_output
 
-data_app = typer.Typer(help="Inspect and validate datasets in the official layout.", no_args_is_help=True)
+data_app = typer.Typer(help="Start, inspect and validate datasets in the official layout.", no_args_is_help=True)
 gt_app = typer.Typer(help="Build frame-level ground truth from temporal annotations.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(gt_app, name="gt")
@@ -67,6 +67,27 @@ def synth(
     console.print(
         f"wrote {total} videos ({cfg.crops} crops, D={cfg.dim}) to [bold]{out}[/]"
     )
+
+
+@data_app.command("init")
+def data_init(
+    root: Annotated[Path, typer.Argument(help="Dataset folder to write (created if missing).")],
+    dataset: Annotated[str, typer.Option(help="Published dataset: ucf-crime (ucf) or xd-violence (xd).")],
+    force: Annotated[bool, typer.Option(help="Replace list, glance and ground-truth files already there.")] = False,
+) -> None:
+    """Start a UCF-Crime or XD-Violence root from the bundled files: lists, glances, ground truth.
+
+    The official splits, the authors' glance CSV and the ground truth built from the official
+    temporal annotation ship with glancevad; put the dataset's I3D features in ROOT/i3d/train and
+    ROOT/i3d/test, then `glancevad data check ROOT` and `glancevad train --data ROOT` (its preset).
+    """
+    check_output(root, kind="folder")
+    from glancevad.data.published import init_dataset_root
+
+    for path in init_dataset_root(root, dataset, force=force):
+        console.print(f"wrote [bold]{path}[/]")
+    console.print(f"features go in [bold]{root / 'i3d' / 'train'}[/] and [bold]{root / 'i3d' / 'test'}[/] "
+                  "(<video-id>.npy, crops as <video-id>__<c>.npy)")
 
 
 @data_app.command("check")
@@ -115,9 +136,12 @@ def data_check(
 
 @gt_app.command("build")
 def gt_build(
-    annotations: Annotated[Path, typer.Option(help="Temporal annotation file (UCF- or XD-style).")],
-    video_list: Annotated[Path, typer.Option("--list", help="List CSV of the videos to label (video-id).")],
     out: Annotated[Path, typer.Option(help="Ground-truth JSON to write.")],
+    dataset: Annotated[str | None, typer.Option(
+        help="Published dataset (ucf-crime / ucf, xd-violence / xd): its bundled annotation, test list and "
+             "lengths are the defaults of the three options below.")] = None,
+    annotations: Annotated[Path | None, typer.Option(help="Temporal annotation file (UCF- or XD-style).")] = None,
+    video_list: Annotated[Path | None, typer.Option("--list", help="List CSV of the videos to label.")] = None,
     lengths: Annotated[Path | None, typer.Option(help="CSV with video-id,num_snippets_T.")] = None,
     features: Annotated[Path | None, typer.Option(help="Feature folder to read T from instead.")] = None,
     fmt: Annotated[AnnotationFormat, typer.Option("--format", help="auto, or " + escape("; ".join(
@@ -128,6 +152,16 @@ def gt_build(
     check_output(out, kind="file")
     from glancevad.data.groundtruth import ground_truth_from_annotations, write_ground_truth
 
+    if dataset is not None:
+        from glancevad.data.published import published_dataset
+
+        bundled = published_dataset(dataset)
+        annotations = annotations or bundled.annotations
+        video_list = video_list or bundled.testing_list
+        if features is None:
+            lengths = lengths or bundled.test_lengths
+    if annotations is None or video_list is None:
+        raise GlanceVADError("give --annotations and --list, or --dataset for a published dataset's files")
     ground_truth, unmatched = ground_truth_from_annotations(
         annotations, video_list, fmt=fmt.value, lengths=lengths, features=features,
         frames_per_snippet=frames_per_snippet)

@@ -24,7 +24,10 @@ app.add_typer(glances_app, name="glances")
 
 @glances_app.command("stats")
 def glances_stats(
-    csv: Annotated[Path, typer.Argument(help="Glance CSV (video-id,glance).")],
+    csv: Annotated[Path | None, typer.Argument(help="Glance CSV (video-id,glance); default: --dataset's.")] = None,
+    dataset: Annotated[str | None, typer.Option(
+        help="Published dataset (ucf-crime / ucf, xd-violence / xd): its bundled glance CSV and, for "
+             "UCF-Crime, training frame counts.")] = None,
     data: Annotated[Path | None, typer.Option(help="Dataset root: frame counts 16·T from training features.")] = None,
     lengths: Annotated[Path | None, typer.Option(help="Frame counts: lengths CSV or 'name n_frames' file.")] = None,
     out: Annotated[Path, typer.Option(help="Folder for glance_stats.json and .png.")] = Path("glance_stats"),
@@ -36,6 +39,15 @@ def glances_stats(
     from glancevad.glance import glance_stats, read_glances
     from glancevad.glance.stats import plot_glance_stats
 
+    if dataset is not None:
+        from glancevad.data.published import published_dataset
+
+        bundled = published_dataset(dataset)
+        csv = csv or bundled.glances
+        if data is None:
+            lengths = lengths or bundled.train_frame_counts
+    if csv is None:
+        raise GlanceVADError("give a glance CSV, or --dataset for a published dataset's")
     glances = read_glances(csv)
     counts = frame_counts(data=data, lengths=lengths, frames_per_snippet=frames_per_snippet, split="train")
     stats = glance_stats(glances, num_frames=counts)

@@ -1,0 +1,45 @@
+"""The help a user reads: commands grouped by task in a stated order, no type labels on flags."""
+
+from __future__ import annotations
+
+import re
+
+import typer
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from glancevad.cli import app
+from glancevad.cli.app import COMMAND_GROUPS
+
+ROOT = get_command(app)
+
+
+def _help(*path: str) -> str:
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _command_paths(group: typer.core.TyperGroup, prefix: tuple[str, ...] = ()):
+    for name, command in group.commands.items():
+        yield (*prefix, name)
+        if hasattr(command, "commands"):
+            yield from _command_paths(command, (*prefix, name))
+
+
+def test_every_command_has_one_task_and_the_help_lists_the_tasks_in_order():
+    grouped = [name for names in COMMAND_GROUPS.values() for name in names]
+    assert len(grouped) == len(set(grouped)), "a command in two tasks"
+    assert sorted(grouped) == sorted(ROOT.commands), "a command in no task, or a task naming no command"
+    text = _help()
+    panels = re.findall(r"╭─ (.+?) ─", text)
+    assert panels == ["Options", *COMMAND_GROUPS]
+    listed = re.findall(r"^│ (\w+) ", text, flags=re.MULTILINE)
+    assert [name for name in listed if name in grouped] == grouped
+
+
+def test_no_help_page_shows_a_bool_label():
+    for path in _command_paths(ROOT):
+        text = _help(*path)
+        assert "<bool>" not in text, (path, [line for line in text.splitlines() if "<bool>" in line][:3])
+    assert "<bool>" not in _help()
