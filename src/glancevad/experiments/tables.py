@@ -160,8 +160,10 @@ def plot_grid(out: Path, grid: str, cells: list[Cell], rows: list[dict[str, Any]
     by_key = {row["key"]: row for row in rows}
     shown = ("auc", "auc_a", "ap", "ap_a")
     paths = []
+    # two by two, so that a docs page's width (about 700 px) leaves the labels legible
     if grid == "sensitivity":
-        fig, axes = plt.subplots(1, len(shown), figsize=(4 * len(shown), 3.2))
+        fig, axes = plt.subplots(2, 2, figsize=(8, 6.4))
+        axes = axes.ravel()
         for ax, metric in zip(axes, shown, strict=True):
             for parameter, label in (("width", "r_g (alpha = 0.9)"), ("alpha", "alpha (r_g = 0.1)")):
                 points = sorted((value, by_key[c.key]) for c in cells for p, value in c.sweeps if p == parameter)
@@ -169,19 +171,20 @@ def plot_grid(out: Path, grid: str, cells: list[Cell], rows: list[dict[str, Any]
                 ax.errorbar(xs, [r[f"{metric}_mean"] for _, r in points], yerr=[r[f"{metric}_std"] for _, r in points],
                             marker="o", capsize=3, label=label)
                 for x, (value, row) in zip(xs, points, strict=True):
-                    ax.annotate(f"{value:g}", (x, row[f"{metric}_mean"]), fontsize=7, textcoords="offset points",
+                    ax.annotate(f"{value:g}", (x, row[f"{metric}_mean"]), fontsize=9, textcoords="offset points",
                                 xytext=(0, 5), ha="center")
             ax.set_title(metric.upper())
             ax.set_xticks([])
             ax.set_xlabel("parameter value (annotated)")
-        axes[0].legend(fontsize=8)
+        axes[0].legend(fontsize=9)
     else:
-        fig, axes = plt.subplots(1, len(shown), figsize=(4 * len(shown), 3.6), sharey=False)
+        fig, axes = plt.subplots(2, 2, figsize=(9, 8), sharey=False)
+        axes = axes.ravel()
         labels = [row["label"] for row in rows]
         for ax, metric in zip(axes, shown, strict=True):
             ax.bar(range(len(rows)), [r[f"{metric}_mean"] for r in rows],
                    yerr=[0 if math.isnan(r[f"{metric}_std"]) else r[f"{metric}_std"] for r in rows], capsize=3)
-            ax.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=7)
+            ax.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=8)
             ax.set_title(metric.upper())
             low = min(r[f"{metric}_mean"] for r in rows)
             ax.set_ylim(max(0, low - 10), 100)
