@@ -6,8 +6,10 @@ export), ``annotate``, ``assist`` (propose, select).
 Each command parses its options, calls one library function and prints where its outputs went.
 User errors (:class:`~glancevad.errors.GlanceVADError`) and bad parameters print one line on
 stderr and exit 2. Adding a command: a function with ``@app.command()`` in the module of its
-group (or a new module imported in ``_app``). The modules are imported on first use, so that
-``glancevad --version`` answers without them (and without torch).
+group (or a new module imported in ``_app``), and its name in a task of
+:data:`glancevad.cli.app.COMMAND_GROUPS` (the order ``glancevad --help`` lists them in). The
+modules are imported on first use, so that ``glancevad --version`` answers without them (and
+without torch).
 """
 
 from __future__ import annotations

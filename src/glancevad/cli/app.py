@@ -8,7 +8,7 @@ from typer.core import TyperGroup
 from glancevad import __version__
 
 #: The commands by task, in the order ``glancevad --help`` lists them, each task a panel of its own.
-#: A new command goes into one of them (``tests/integration/test_cli.py`` checks that all do).
+#: A new command goes into one of them (``tests/unit/test_cli_help.py`` checks that all do).
 COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
     "Data": ("synth", "data", "gt", "glances", "extract"),
     "Annotate": ("annotate", "propose", "select"),
