@@ -43,3 +43,9 @@ def test_no_help_page_shows_a_bool_label():
         text = _help(*path)
         assert "<bool>" not in text, (path, [line for line in text.splitlines() if "<bool>" in line][:3])
     assert "<bool>" not in _help()
+
+
+def test_a_group_with_a_default_command_lists_all_its_commands_in_its_help():
+    text = _help("extract")
+    assert re.search(r"^│ run ", text, flags=re.MULTILINE) and re.search(r"^│ merge ", text, flags=re.MULTILINE)
+    assert "--resume" in _help("extract", "run")  # the default command's own help is one word further

@@ -95,11 +95,13 @@ def seconds(text: str, option: str) -> float:
 class DefaultCommandGroup(TyperGroup):
     """A command group whose first word, unless it names one of the group's commands, goes to its
     ``run`` command: ``glancevad extract VIDEO --out DIR`` is ``glancevad extract run VIDEO --out DIR``,
-    beside ``glancevad extract merge OUT``."""
+    beside ``glancevad extract merge OUT``. ``--help`` alone is the group's: it lists both."""
 
     default_command = "run"
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        if args and args[0] in ctx.help_option_names:
+            return super().parse_args(ctx, args)
         if not args or args[0] not in self.commands:
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
