@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.common import Result, best_time, precisions
-from glancevad.engine.evaluator import autocast
+from glancevad.engine.scoring import autocast
 from glancevad.models import build, get_spec
 from glancevad.tgs import mine, render
 

@@ -134,7 +134,7 @@ def _throughput(name: str, model, videos, precision: str) -> tuple[float, float]
     import numpy as np
     import torch
 
-    from glancevad.engine.evaluator import autocast, score_videos
+    from glancevad.engine.scoring import autocast, score_videos
     from glancevad.testing.reference_step import PlainModel
 
     device = torch.device("cpu")

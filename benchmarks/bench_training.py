@@ -9,7 +9,7 @@ import torch
 
 from benchmarks.common import Result, best_time, precisions
 from glancevad.config import resolve_config
-from glancevad.engine.evaluator import autocast
+from glancevad.engine.scoring import autocast
 from glancevad.engine.trainer import Trainer
 from glancevad.experiments.planning import network_step_seconds
 from glancevad.models import build

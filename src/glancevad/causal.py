@@ -17,17 +17,14 @@ test --window``), batching the full-length windows.
 
 from __future__ import annotations
 
-import functools
-import os
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from glancevad.engine.evaluator import score_batch
+from glancevad.engine.scoring import score_batch
 from glancevad.errors import GlanceVADError
 
 
@@ -139,50 +136,3 @@ def causal_scores(model: nn.Module, features: np.ndarray, *, window: int, lookah
         tail = min(lookahead, length)
         out[length - tail :] = last[len(last) - tail :]
     return out
-
-
-def score_videos_causally(model: nn.Module, videos: Iterable[tuple[str, np.ndarray]], *, window: int,
-                          lookahead: int = 0, device: torch.device, precision: str = "fp32",
-                          on_video: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
-    """:func:`causal_scores` of each ``(id, features [T, crops, D])``: ``{id: scores (T,)}``."""
-    out = {}
-    for vid, features in videos:
-        out[vid] = causal_scores(model, features, window=window, lookahead=lookahead, device=device,
-                                 precision=precision)
-        if on_video is not None:
-            on_video(vid)
-    return out
-
-
-def causal_comparison(checkpoint: str | os.PathLike, data_root: str | os.PathLike, out: str | os.PathLike,
-                      windows: Sequence[int], *, lookahead: int = 0, device: torch.device, precision: str = "fp32",
-                      on_window: Callable[[str], None] | None = None) -> dict[str, dict[str, float]]:
-    """Test metrics of ``checkpoint`` scored offline and causally with each window: ``{"offline": m, "W=8": m, ...}``.
-
-    Each scoring goes to its own folder under ``out`` (``offline/``, ``causal-w8/`` ...: scores.json,
-    metrics.json); the comparison to ``out/causal.json`` and ``out/causal.md``.
-    """
-    from glancevad.engine.inference import evaluate_checkpoint
-    from glancevad.fileio import atomic_write, write_json
-    from glancevad.metrics import METRIC_NAMES
-
-    for window in windows:
-        check_window(window, lookahead)
-    out = Path(out)
-    rows = {"offline": evaluate_checkpoint(checkpoint, data_root, out / "offline", device=device,
-                                           precision=precision, plots=0)}
-    if on_window is not None:
-        on_window("offline")
-    for window in windows:
-        causal = functools.partial(score_videos_causally, window=window, lookahead=lookahead)
-        rows[f"W={window}"] = evaluate_checkpoint(
-            checkpoint, data_root, out / f"causal-w{window}", device=device, precision=precision, plots=0,
-            score=causal, scoring={"causal_window": window, "lookahead": lookahead})
-        if on_window is not None:
-            on_window(f"W={window}")
-    write_json(out / "causal.json", {"checkpoint": str(checkpoint), "lookahead": lookahead, "metrics": rows})
-    lines = ["| scoring | " + " | ".join(METRIC_NAMES) + " |", "|" + " --- |" * (len(METRIC_NAMES) + 1)]
-    lines += [f"| {name} | " + " | ".join(f"{100 * m[k]:.2f}" for k in METRIC_NAMES) + " |" for name, m in rows.items()]
-    with atomic_write(out / "causal.md", "w", encoding="utf-8") as handle:
-        handle.write(f"{checkpoint}, lookahead {lookahead}\n\n" + "\n".join(lines) + "\n")
-    return rows

@@ -45,10 +45,8 @@ def plot_comparison(
 ) -> list[Path]:
     """One PNG per chosen test video: every result's scores over the ground truth."""
     gt = dataset.ground_truth or {}
-    abnormal = sorted((v for v in dataset.test if v.label), key=lambda v: -int(gt[v.id].sum()) if v.id in gt else 0)
-    chosen = [v.id for v in abnormal[: max(count - 1, 1)]] + [v.id for v in dataset.test if not v.label][:1]
     paths = []
-    for vid in chosen:
+    for vid in dataset.example_test_videos(max(count - 1, 1)):
         curves = {name: np.asarray(r["scores"][vid]) for name, r in results.items() if vid in r["scores"]}
         paths.append(plot_score_curves(Path(out_dir) / f"{vid}.png", vid, curves, labels=gt.get(vid)))
     return paths

@@ -20,7 +20,7 @@ import numpy as np
 from glancevad.constants import FRAMES_PER_SNIPPET
 from glancevad.data.features import write_features
 from glancevad.errors import DataError, GlanceVADError
-from glancevad.events import DEFAULTS, Event, EventSettings, find_events, frame_scores
+from glancevad.events import DEFAULTS, Event, EventSettings
 from glancevad.fileio import atomic_write, check_output, save_figure, write_json
 
 
@@ -105,20 +105,14 @@ def run_detection(
 
     Returns ``{"events": [Event], "frame_scores": array, "paths": [written files]}``.
     """
-    from glancevad.causal import causal_scores, check_window
-    from glancevad.engine.evaluator import score_videos
-    from glancevad.engine.inference import load_model
-    from glancevad.features.extract import ExtractionSettings, SnippetExtractor
-    from glancevad.features.i3d import FEATURE_DIM
-    from glancevad.features.preprocess import extraction_crops
+    from glancevad.causal import check_window
     from glancevad.features.video import probe
-    from glancevad.features.weights import load_i3d
-    from glancevad.runtime import resolve_device, resolve_precision
+    from glancevad.inference import Inferencer
 
     if overlay is not None and video is None:
         raise GlanceVADError("--overlay needs the VIDEO")
     # checks the values, naming the option (an fps of 0 is an error, not 'the default')
-    EventSettings(threshold, min_event, merge_gap, DEFAULTS.fps if fps is None else fps)
+    settings = EventSettings(threshold, min_event, merge_gap, DEFAULTS.fps if fps is None else fps)
     video_id = Path(video if video is not None else features).stem.removesuffix(".features")
     out_dir = Path(out) if out is not None else Path("runs") / "detect" / video_id
     check_output(out_dir, kind="folder")
@@ -126,46 +120,36 @@ def run_detection(
         check_output(overlay, kind="file")
     if window is not None:
         check_window(window, lookahead)
-    torch_device = resolve_device(device)
-    loaded = load_model(checkpoint, device=torch_device)
+    inferencer = Inferencer.load(checkpoint, device=device, precision=precision, crops=crops, weights=weights,
+                                 events=settings)
     info = probe(video) if video is not None else None
     paths: list[Path] = []
     if features is not None:
         x = load_feature_file(features)
+        inferencer.check_dim(x.shape[2], features)
         num_frames = info.frames if info is not None else x.shape[0] * FRAMES_PER_SNIPPET
     else:
-        if loaded.in_dim != FEATURE_DIM:
-            raise GlanceVADError(
-                f"{checkpoint}: the network takes {loaded.in_dim}-d features but I3D gives {FEATURE_DIM}-d; "
-                "extract them yourself and pass --features"
-            )
-        settings = ExtractionSettings(crops=crops or extraction_crops(loaded.crops), weights=weights)
+        extractor = inferencer.extractor(batch=batch)
         if on_start is not None:
-            on_start(info.snippets(settings.stack, settings.step))
-        extractor = SnippetExtractor(load_i3d(weights), settings, device=torch_device, precision=precision,
-                                     batch=batch)
+            on_start(info.snippets(extractor.settings.stack, extractor.settings.step))
         x = extractor.video(video, on_snippet)
         num_frames = extractor.frames_read
         # the stacked layout in a features/ folder: what `detect --features`, `annotate --features`
         # and a dataset's feature folder all read
         paths.extend(write_features(out_dir / "features", video_id, x, "stacked"))
-    if x.shape[2] != loaded.in_dim:
-        raise GlanceVADError(f"{features}: {x.shape[2]}-d features, but {checkpoint} takes {loaded.in_dim}-d")
     if window is None:
-        snippet_scores = score_videos(loaded.model, [(video_id, x)], device=torch_device, precision=precision)[video_id]
+        snippet_scores = inferencer.score(x)
     else:
-        snippet_scores = causal_scores(loaded.model, x, window=window, lookahead=lookahead, device=torch_device,
-                                       precision=precision)
+        snippet_scores = inferencer.score_causally(x, window=window, lookahead=lookahead)
     if fps is None:
         fps = info.fps if info is not None and info.fps else DEFAULTS.fps
-    per_frame = frame_scores(snippet_scores, max(num_frames, 1))
-    events = find_events(per_frame, fps, threshold=threshold, min_event=min_event, merge_gap=merge_gap)
+    per_frame, events = inferencer.find_events(snippet_scores, num_frames, fps)
     summary = {
         "video": str(video) if video is not None else None, "features": str(features) if features else None,
-        "checkpoint": str(checkpoint), "model": loaded.name, "frames": int(num_frames), "fps": fps,
+        "checkpoint": str(checkpoint), "model": inferencer.name, "frames": int(num_frames), "fps": fps,
         "snippets": int(x.shape[0]), "crops": int(x.shape[1]), "frames_per_snippet": FRAMES_PER_SNIPPET,
         "threshold": threshold, "min_event_s": min_event, "merge_gap_s": merge_gap,
-        "precision": resolve_precision(precision, torch_device),
+        "precision": inferencer.resolved_precision,
         "scoring": "offline" if window is None else {"causal_window": window, "lookahead": lookahead},
     }
     paths.extend(write_events(out_dir, video_id, events, summary))

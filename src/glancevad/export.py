@@ -133,10 +133,11 @@ def export_checkpoint(
     ``window`` is the length of the example traced (any length works afterwards). Returns the
     manifest written to ``NAME.export.json`` (with ``"paths"``).
     """
-    from glancevad.engine.inference import load_model
+    from glancevad.features.extract import check_crops
     from glancevad.features.i3d import FEATURE_DIM, fuse_batch_norm
     from glancevad.features.preprocess import CROP_SIZE
     from glancevad.features.weights import load_i3d
+    from glancevad.inference import Inferencer
 
     if fmt not in FORMATS:
         raise GlanceVADError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
@@ -145,10 +146,15 @@ def export_checkpoint(
     if fmt == "onnx":
         _require_onnx()
     check_output(out, kind="folder")
-    loaded = load_model(checkpoint, device="cpu")
-    if with_i3d and loaded.in_dim != FEATURE_DIM:
-        raise GlanceVADError(f"{checkpoint}: the network takes {loaded.in_dim}-d features, not I3D's {FEATURE_DIM}")
-    crops = crops or loaded.crops or 10
+    inferencer = Inferencer.load(checkpoint, device="cpu", weights=weights)
+    if with_i3d and inferencer.cannot_extract is not None:
+        raise GlanceVADError(inferencer.cannot_extract)
+    loaded = inferencer.loaded
+    crops = inferencer.crops if crops is None else crops   # by default what detect and watch feed it
+    if with_i3d:
+        check_crops(crops)
+    elif crops < 1:
+        raise GlanceVADError(f"--crops must be at least 1, not {crops}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     name = Path(checkpoint).stem

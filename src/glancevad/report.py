@@ -84,18 +84,12 @@ def _loss_curves(run: Path, folder: Path) -> Path | None:
     return save_figure(fig, folder / "losses.png", dpi=100)
 
 
-def _chosen_videos(dataset, count: int = 3) -> list[str]:
-    gt = dataset.ground_truth or {}
-    abnormal = sorted((v for v in dataset.test if v.label), key=lambda v: -int(gt[v.id].sum()))
-    return [v.id for v in abnormal[:count]] + [v.id for v in dataset.test if not v.label][:1]
-
-
 def _score_figures(curves_by_name: dict[str, dict[str, np.ndarray]], data_root: str, folder: Path) -> list[Path]:
     dataset = load_dataset(data_root)
     gt = dataset.ground_truth or {}
     glances = simulate_glances({v: gt[v] for v in gt}, seed=0)
     paths = []
-    for vid in _chosen_videos(dataset):
+    for vid in dataset.example_test_videos(3):
         curves = {name: scores[vid] for name, scores in curves_by_name.items() if vid in scores}
         paths.append(plot_score_curves(folder / f"{vid}.png", f"{vid} (dotted: a glance drawn in each event)",
                                        curves, labels=gt.get(vid), glances=glances.get(vid, ())))

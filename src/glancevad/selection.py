@@ -1,6 +1,6 @@
 """Checkpoint selection on held-out training videos: the rules, and which steps may be chosen.
 
-A rule maps the validation scores of one evaluation (``glancevad.engine.evaluator.validation_scores``)
+A rule maps the validation scores of one evaluation (``glancevad.engine.scoring.validation_scores``)
 to one number; the highest wins and ties keep the earlier step. The test set is never looked at.
 ``selection_rule`` in the config names the rule; docs/training.md ("Which rule") shows how each rule's
 choice compares with the last checkpoint and the best-on-test oracle (``glancevad experiment selection``).

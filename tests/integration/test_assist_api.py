@@ -121,9 +121,11 @@ def test_videos_ordered_by_unglanced_peak(client):
 def test_each_videos_peaks_are_found_once(client, monkeypatch):
     wait_for(client, "delta", "ready")
     client.get("/api/videos/gamma/scores")  # both scored videos' peaks are found here
+    from glancevad.inference import Inferencer
+
     calls = []
-    real = provider.find_peaks
-    monkeypatch.setattr(provider, "find_peaks", lambda *args, **kwargs: calls.append(args) or real(*args, **kwargs))
+    real = Inferencer.find_events
+    monkeypatch.setattr(Inferencer, "find_events", lambda *args, **kwargs: calls.append(args) or real(*args, **kwargs))
     first = client.get("/api/videos").json()
     assert client.get("/api/videos").json() == first and client.get("/api/videos/gamma/scores").json()["peaks"]
     assert calls == []  # the list and the scores reuse them, on every request

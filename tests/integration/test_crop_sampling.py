@@ -15,8 +15,9 @@ from glancevad.data import load_dataset
 from glancevad.data.cache import build_or_open_cache
 from glancevad.engine import trainer as trainer_module
 from glancevad.engine.checkpoint import read_checkpoint
+from glancevad.engine.run import train
 from glancevad.engine.sampler import PairedSampler, crop_items, split_items
-from glancevad.engine.trainer import Trainer, train
+from glancevad.engine.trainer import Trainer
 from glancevad.errors import GlanceVADError
 from glancevad.selection import choose_step
 from glancevad.synth import synth_config, write_synthetic_dataset
@@ -194,11 +195,11 @@ def test_selection_rule_is_configurable_and_validated(tiny_root, tmp_path):
 
 
 def test_the_study_trace_scores_the_test_set_and_changes_no_weight(tiny_root, tmp_path):
-    from glancevad.experiments.selection import trace_hook
+    from glancevad.experiments.selection import trace_callback
 
     cfg = resolve_config(None, {**TINY, "steps": 6})
-    hook = trace_hook(load_dataset(tiny_root), tmp_path / "trace.jsonl", "fp32")
-    train(cfg, tiny_root, tmp_path / "hooked", cache_dir=tmp_path / "cache", on_eval=hook)
+    traced = trace_callback(load_dataset(tiny_root), tmp_path / "trace.jsonl", "fp32")
+    train(cfg, tiny_root, tmp_path / "hooked", cache_dir=tmp_path / "cache", callbacks=[traced])
     train(cfg, tiny_root, tmp_path / "plain", cache_dir=tmp_path / "cache")
     trace = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()]
     assert [r["step"] for r in trace] == [3, 6] and all(0 <= r["auc"] <= 1 for r in trace)

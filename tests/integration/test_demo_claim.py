@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from glancevad.config import resolve_config
-from glancevad.engine.inference import evaluate_checkpoint
-from glancevad.engine.trainer import train
+from glancevad.engine.run import train
+from glancevad.evaluation import evaluate_checkpoint
 from glancevad.synth import synth_config, write_synthetic_dataset
 
 STEPS = 150

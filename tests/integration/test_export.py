@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from cli_helpers import assert_user_error, run
-from glancevad.engine.checkpoint import save_checkpoint
-from glancevad.engine.inference import load_model
+from glancevad.engine.checkpoint import load_model, save_checkpoint
 from glancevad.export import export_checkpoint
 from glancevad.models import build, list_models
 
@@ -45,12 +44,13 @@ def test_exported_scorer_gives_glancevads_scores(tmp_path, name, fmt):
     manifest = export_checkpoint(checkpoint, tmp_path / "out", fmt=fmt, window=16)
     scorer = manifest["files"]["scorer"]
     assert scorer["max_abs_difference"] <= 1e-5
-    x = np.random.default_rng(1).random((3, 2, 37, 1024), dtype=np.float32) * 2   # other batch and length
+    # a 2-crop network is fed the 5 crops detect and watch extract for it; other batch and length
+    x = np.random.default_rng(1).random((3, 5, 37, 1024), dtype=np.float32) * 2
     with torch.no_grad():
         expected = load_model(checkpoint).model(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(_run_exported(scorer["path"], fmt, x), expected, rtol=0, atol=1e-5)
     written = json.loads((tmp_path / "out" / f"{name}.export.json").read_text())
-    assert written["model"] == name and written["crops"] == 2 and written["format"] == fmt
+    assert written["model"] == name and written["crops"] == 5 and written["format"] == fmt
 
 
 @pytest.mark.slow
@@ -77,4 +77,4 @@ def test_export_user_errors(tmp_path):
                       "missing.pt: checkpoint not found")
     small = _checkpoint(tmp_path / "small.pt", "mil", in_dim=32)
     assert_user_error(run("export", "--checkpoint", small, "--with-i3d", "--out", tmp_path, check=False),
-                      "takes 32-d features, not I3D's 1024")
+                      "takes 32-d features but I3D gives 1024-d")

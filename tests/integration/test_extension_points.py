@@ -1,5 +1,5 @@
-"""Each extension point is one place: a dummy network, kernel, annotation format and experiment,
-each added only there, reach the grids, the paper planner and the command line."""
+"""Each extension point is one place: a dummy network, kernel, annotation format, experiment and
+training logger, each added only there, reach the grids, the paper planner and the command line."""
 
 from __future__ import annotations
 
@@ -34,6 +34,19 @@ SCRIPT = textwrap.dedent('''
     ANNOTATION_FORMATS["framed"] = AnnotationFormat("framed", "a dummy format", "name frames=N s1 e1",
                                                     lambda t: len(t) > 1 and t[1].startswith("frames="),
                                                     framed_fields)
+
+    from glancevad.engine.callbacks import LOGGERS
+    from glancevad.engine.trainer import Callback
+
+    class LossCsv(Callback):
+        def __init__(self, run_dir):
+            self.path = run_dir / "losses.csv"
+
+        def on_log(self, trainer, step, values):
+            with open(self.path, "a") as handle:
+                handle.write(f"{step},{values['loss']}\\n")
+
+    LOGGERS["csv"] = LossCsv
 
     @register_experiment("dummy", "a dummy experiment")
     def dummy(data, out, *, preset, seeds, budget, parallel, overrides, on_plan, on_run):
@@ -90,6 +103,11 @@ def test_a_network_kernel_format_and_experiment_each_added_in_one_place(tiny_roo
     for run in ("tiny", "box"):
         summary = json.loads((tmp_path / run / "summary.json").read_text())
         assert summary["finished"] and summary["steps"] == 2
+        # the dummy logger wrote what the run's own JSON-lines log has
+        logged = [json.loads(line) for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
+        rows = [line.split(",") for line in (tmp_path / run / "losses.csv").read_text().splitlines()]
+        assert [(int(s), float(loss)) for s, loss in rows] == [(r["step"], r["loss"]) for r in logged if "loss" in r]
+        assert rows
     assert json.loads((tmp_path / "box" / "summary.json").read_text())["steps"] == 2
     import yaml
 

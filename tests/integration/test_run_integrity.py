@@ -12,8 +12,8 @@ import pytest
 
 from glancevad.config import resolve_config
 from glancevad.engine.checkpoint import read_checkpoint
+from glancevad.engine.run import train
 from glancevad.engine.run_folder import RunLock, remove_stale_temporaries
-from glancevad.engine.trainer import train
 from glancevad.errors import GlanceVADError
 from glancevad.synth import synth_config, write_synthetic_dataset
 
@@ -33,7 +33,7 @@ def test_a_kill_at_the_best_link_is_repaired_on_resume(tiny_root, tmp_path):
     run = tmp_path / "run"
     killer = (
         "import os, signal, sys\n"
-        "import glancevad.engine.trainer as t\n"
+        "import glancevad.engine.callbacks as t\n"
         "calls = []\n"
         "real = t.link_checkpoint\n"
         "def link(src, dst):\n"

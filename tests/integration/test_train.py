@@ -17,9 +17,9 @@ import torch
 from conftest import FIXTURES, needs_fixture
 from glancevad.config import resolve_config
 from glancevad.engine.checkpoint import read_checkpoint
-from glancevad.engine.inference import evaluate_checkpoint
-from glancevad.engine.trainer import train
+from glancevad.engine.run import train
 from glancevad.errors import GlanceVADError
+from glancevad.evaluation import evaluate_checkpoint
 from glancevad.runtime import fast_bf16
 from glancevad.synth import synth_config, write_synthetic_dataset
 
@@ -159,7 +159,7 @@ def test_bad_inputs_are_clear_errors(tiny_root, tmp_path):
     weights_1024 = tmp_path / "urdmu_1024.pth"  # a bare state dict, as the authors release theirs
     torch.save(build("urdmu", in_dim=1024).state_dict(), weights_1024)
     proc = cli("test", "--checkpoint", weights_1024, "--data", tiny_root, "--out", tmp_path / "x", check=False)
-    assert proc.returncode == 2 and "expects 1024-d features" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "takes 1024-d features" in proc.stderr and "Traceback" not in proc.stderr
     proc = cli("train", "--data", tiny_root, "--out", tmp_path / "y", "--set", "alhpa=1", check=False)
     assert proc.returncode == 2 and "unknown key 'alhpa'; valid keys:" in proc.stderr
     proc = cli("train", "--data", tiny_root, "--out", tmp_path / "y", "--model", "resnet", check=False)

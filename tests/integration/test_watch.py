@@ -241,6 +241,41 @@ def test_detect_causal_scores_a_file_as_watch_does(event_video, tmp_path):
                           "--causal", "--window", 0, "--out", tmp_path, check=False), "--window must be at least 1")
 
 
+def test_a_two_crop_checkpoint_scores_alike_in_detect_and_watch(event_video, tmp_path):
+    """One scoring path: a checkpoint trained on 2 crops is given I3D's 5 in both commands, and the
+    same clip gets the same per-snippet scores and events (watch used to refuse it, asking for a
+    --crops the user never passed)."""
+    from glancevad.detect import run_detection
+    from glancevad.events import EventSettings
+    from glancevad.watch import SinkSet, StreamSpec, WatchSettings, watch
+    from glancevad.watch.sinks import JsonLinesSink
+
+    probe = torch.load(event_video["checkpoint"], weights_only=True)
+    two_crops = tmp_path / "two.pt"
+    save_checkpoint(two_crops, {**{k: probe[k] for k in ("model_name", "model_kwargs", "model_state")}, "crops": 2})
+    detected = run_detection(event_video["path"], two_crops, out=tmp_path / "detect", window=4,
+                             min_event=MIN_EVENT, merge_gap=0.5)
+    written = json.loads((tmp_path / "detect" / "event.events.json").read_text())
+    assert written["crops"] == 5
+
+    watched: list[float] = []
+
+    def record_scores(streams) -> None:
+        for stream in streams:
+            scored = stream.scored
+            stream.scored = lambda scores, emit, scored=scored: (watched.extend(scores), scored(scores, emit))
+
+    settings = WatchSettings(window=4, events=EventSettings(min_event=MIN_EVENT, merge_gap=0.5))
+    summary = watch([StreamSpec("cam", str(event_video["path"]))], two_crops, settings,
+                    sinks=SinkSet([JsonLinesSink(str(tmp_path / "alarms.jsonl"))]), on_start=record_scores)
+    assert summary.settings["crops"] == 5 and summary.ended == "end of stream"
+    detect_snippets = detected["frame_scores"][::16]
+    assert len(watched) == len(detect_snippets) == FRAMES // 16
+    np.testing.assert_allclose(watched, detect_snippets, rtol=0, atol=1e-6)
+    spans = [(e.start_frame, e.end_frame) for e in detected["events"]]
+    assert spans and spans == [(e["start_frame"], e["end_frame"]) for e in summary.streams[0].events]
+
+
 def test_test_with_windows_compares_offline_and_causal(tiny_root, tmp_path):
     checkpoint = tmp_path / "mil.pt"
     torch.manual_seed(0)

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from glancevad.config import TrainConfig
+from glancevad.engine.items import split_validation
 from glancevad.engine.prefetch import Prefetcher
 from glancevad.engine.sampler import PairedSampler
 from glancevad.engine.supervision import Role, TargetSettings, assign_roles, glance_loss, glance_targets
-from glancevad.engine.trainer import split_validation
 from glancevad.errors import GlanceVADError
 from glancevad.selection import choose_step
 from glancevad.tgs import mine, render

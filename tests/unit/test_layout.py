@@ -21,7 +21,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("tgs", "metrics", "events", "plots", "layers"),
     ("data", "glance", "config", "models", "synth"),
     ("features", "engine"),
-    ("causal", "overlay", "export", "compare", "detect", "testing"),  # testing: the plain training step
+    ("causal",),
+    ("inference",),   # the one scoring path: checkpoint -> scores -> events
+    ("overlay", "export", "compare", "detect", "evaluation", "testing"),  # testing: the plain training step
     ("assist", "watch", "annotate"),
     ("experiments",),
     ("report",),

@@ -108,7 +108,7 @@ def test_undefined_metrics_warn_and_give_nan():
 def test_validation_filters_undefined_metrics_only():
     import warnings
 
-    from glancevad.engine.evaluator import validation_scores
+    from glancevad.engine.scoring import validation_scores
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

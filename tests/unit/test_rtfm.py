@@ -9,7 +9,7 @@ import torch
 
 from conftest import FIXTURES, needs_fixture
 from glancevad.config import resolve_config
-from glancevad.engine.inference import load_model
+from glancevad.engine.checkpoint import load_model
 from glancevad.errors import GlanceVADError
 from glancevad.models import build, from_release, get_spec, infer_from_state_dict, load_weights
 from glancevad.models.rtfm import RELEASE_PREFIXES, RTFMLossSettings, rtfm_loss, topk_by_magnitude

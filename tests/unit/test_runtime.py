@@ -26,7 +26,7 @@ def test_explicit_precisions_are_kept_and_others_refused():
 
 
 def test_autocast_follows_the_resolved_precision(monkeypatch):
-    from glancevad.engine.evaluator import autocast
+    from glancevad.engine.scoring import autocast
 
     layer = torch.nn.Linear(4, 4)
     x = torch.randn(2, 4)

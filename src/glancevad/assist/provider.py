@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from glancevad.assist.peaks import MERGE_GAP_S, MIN_EVENT_S, NEAR_FRAMES, THRESHOLD, find_peaks, unglanced_priority
-from glancevad.assist.scoring import check_feature_dim, snippet_count_problem
+from glancevad.assist.peaks import MERGE_GAP_S, MIN_EVENT_S, NEAR_FRAMES, THRESHOLD, unglanced_priority
+from glancevad.assist.scoring import snippet_count_problem
 from glancevad.constants import FRAMES_PER_SNIPPET
 from glancevad.errors import DataError, GlanceVADError
-from glancevad.events import Event, frame_scores
+from glancevad.events import Event
 
 #: Seconds a page's last open or poll of a video keeps it wanted (the page polls every second while it waits).
 WANTED_S = 5.0
@@ -87,35 +87,30 @@ class ScoreProvider:
                  threshold: float = THRESHOLD, min_event: float = MIN_EVENT_S, merge_gap: float = MERGE_GAP_S,
                  near: int = NEAR_FRAMES, device: str = "cpu", wanted_s: float = WANTED_S):
         from glancevad.data.features import FeatureIndex, feature_shape
-        from glancevad.engine.inference import load_model
-        from glancevad.features.i3d import FEATURE_DIM
-        from glancevad.runtime import resolve_device
+        from glancevad.events import EventSettings
+        from glancevad.inference import Inferencer
 
         self.checkpoint = Path(checkpoint)
-        self.device = resolve_device(device)
-        self.loaded = load_model(checkpoint, device=self.device)
-        self.threshold, self.min_event, self.merge_gap, self.near = threshold, min_event, merge_gap, near
+        self.inferencer = Inferencer.load(checkpoint, device=device,
+                                          events=EventSettings(threshold=threshold, min_event=min_event,
+                                                               merge_gap=merge_gap))
+        self.near = near
         self.video_path = video_path
         self.cache = Path(cache)
         self.features = FeatureIndex(features) if features is not None else None
         if self.features is not None and self.features.video_ids():
             first = self.features.video_ids()[0]
-            check_feature_dim(self.loaded.in_dim, feature_shape(self.features.locate(first))[2], checkpoint,
-                              self.features.directory)
+            self.inferencer.check_dim(feature_shape(self.features.locate(first))[2], self.features.directory)
         #: Why videos without a feature file cannot be extracted (``None``: they can).
         self.cannot_extract: str | None = None
         self.extraction_crops: int | None = None
         if extract is None:
-            from glancevad.features.preprocess import extraction_crops
-
-            if self.loaded.in_dim != FEATURE_DIM:
-                self.cannot_extract = (f"{checkpoint}: the network takes {self.loaded.in_dim}-d features but I3D"
-                                       f" gives {FEATURE_DIM}-d")
-                if self.features is None:
-                    raise GlanceVADError(f"{self.cannot_extract}; pass --features DIR with features of its kind")
-            else:
-                self.extraction_crops = extraction_crops(self.loaded.crops)
-                extract = i3d_extractor(self.extraction_crops, device=self.device)
+            self.cannot_extract = self.inferencer.cannot_extract
+            if self.cannot_extract is not None and self.features is None:
+                raise GlanceVADError(f"{self.cannot_extract}; pass --features DIR with features of its kind")
+            if self.cannot_extract is None:
+                self.extraction_crops = self.inferencer.crops
+                extract = i3d_extractor(self.extraction_crops, device=self.inferencer.device)
         self.extract = extract
         self._lock = threading.Lock()          # guards the fields below
         self._model_lock = threading.Lock()    # one forward pass at a time
@@ -238,11 +233,9 @@ class ScoreProvider:
         return None
 
     def _score(self, features: np.ndarray, where: Path) -> np.ndarray:
-        from glancevad.engine.evaluator import score_videos
-
-        check_feature_dim(self.loaded.in_dim, features.shape[-1], self.checkpoint, where)
+        self.inferencer.check_dim(features.shape[-1], where)
         with self._model_lock:
-            return score_videos(self.loaded.model, [("video", features)], device=self.device)["video"]
+            return self.inferencer.score(features)
 
     def snippet_scores(self, video_id: str) -> tuple[np.ndarray | None, dict[str, Any]]:
         """``(snippet scores or None, status)``; status ``state`` is ready, queued, extracting or failed."""
@@ -273,7 +266,7 @@ class ScoreProvider:
             return len(self._scores)
 
     def events(self, video_id: str, scores: np.ndarray, frames: int, fps: float) -> list[Event]:
-        """The events (:func:`glancevad.assist.peaks.find_peaks`) of a scored video of ``frames`` frames at ``fps``.
+        """The events (peaks: :data:`~glancevad.assist.peaks.PEAKS` by default) of ``frames`` frames at ``fps``.
 
         Kept per video: a video's scores never change while the server runs, and the video list
         asks for every video's events on each request.
@@ -282,8 +275,7 @@ class ScoreProvider:
         with self._lock:
             found = self._events.get(key)
         if found is None:
-            found = find_peaks(frame_scores(scores, frames), fps, threshold=self.threshold, min_event=self.min_event,
-                               merge_gap=self.merge_gap)
+            found = self.inferencer.find_events(scores, frames, fps)[1]
             with self._lock:
                 self._events[key] = found
         return found
@@ -358,5 +350,6 @@ class ScoreProvider:
 
     def settings(self) -> dict[str, Any]:
         """What the page needs to know about the model."""
-        return {"checkpoint": self.checkpoint.name, "model": self.loaded.name, "threshold": self.threshold,
+        return {"checkpoint": self.checkpoint.name, "model": self.inferencer.name,
+                "threshold": self.inferencer.events.threshold,
                 "near": self.near}

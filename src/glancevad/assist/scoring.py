@@ -23,12 +23,6 @@ from glancevad.glance.io import Glances
 DEFAULT_FPS = 30.0
 
 
-def check_feature_dim(in_dim: int, dim: int, checkpoint: str | os.PathLike, where: str | os.PathLike) -> None:
-    """One error naming the checkpoint and the features when the dimensions differ."""
-    if dim != in_dim:
-        raise GlanceVADError(f"{checkpoint}: the network takes {in_dim}-d features, but {where} holds {dim}-d")
-
-
 def snippet_count_problem(snippets: int, frames: int, *, frames_per_snippet: int = FRAMES_PER_SNIPPET) -> str | None:
     """Why ``snippets`` feature rows do not belong to a video of ``frames`` frames (``None``: they do).
 
@@ -62,14 +56,11 @@ def score_features(
     """
     from glancevad.data.dataset import load_dataset
     from glancevad.data.features import FeatureIndex, feature_shape, load_features
-    from glancevad.engine.evaluator import score_videos
-    from glancevad.engine.inference import load_model
-    from glancevad.runtime import resolve_device
+    from glancevad.inference import Inferencer
 
     if (data is None) == (features is None):
         raise GlanceVADError("give either --data ROOT or --features DIR")
-    torch_device = resolve_device(device)
-    loaded = load_model(checkpoint, device=torch_device)
+    inferencer = Inferencer.load(checkpoint, device=device, precision=precision)
     if data is not None:
         dataset = load_dataset(data)
         if split not in ("train", "test"):
@@ -84,11 +75,11 @@ def score_features(
         where = Path(features)
     if not ids:
         raise GlanceVADError(f"{where}: no videos to score")
-    check_feature_dim(loaded.in_dim, feature_shape(index.locate(ids[0]))[2], checkpoint, where)
+    inferencer.check_dim(feature_shape(index.locate(ids[0]))[2], where)
     if on_start is not None:
         on_start(len(ids))
-    stream = ((vid, load_features(index.locate(vid), expected_dim=loaded.in_dim)) for vid in ids)
-    return score_videos(loaded.model, stream, device=torch_device, precision=precision, on_video=on_video)
+    stream = ((vid, load_features(index.locate(vid), expected_dim=inferencer.in_dim)) for vid in ids)
+    return inferencer.score_videos(stream, on_video=on_video)
 
 
 def propose_glances(

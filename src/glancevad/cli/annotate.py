@@ -334,7 +334,7 @@ def _export_consensus(out: Path, db: Path, k: int, within: float, include_propos
 
 def _report_scoring(scores, frames: dict[str, int]) -> None:
     """Say which crops extraction uses and every video whose features will not be scored, before serving."""
-    trained = scores.loaded.crops
+    trained = scores.inferencer.loaded.crops
     if scores.extraction_crops is not None and scores.extraction_crops != trained:
         console.print(f"videos without features are extracted with {scores.extraction_crops} crops"
                       f" (the network was trained on {trained if trained else 'an unknown number of'} crops;"

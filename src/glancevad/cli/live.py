@@ -39,7 +39,8 @@ def watch(
     threshold: ThresholdOpt = DEFAULTS.threshold,
     min_event: MinEventOpt = f"{DEFAULTS.min_event}s",
     merge_gap: MergeGapOpt = f"{DEFAULTS.merge_gap}s",
-    crops: Annotated[int | None, typer.Option(help="1, 5 or 10 (default: the checkpoint's).")] = None,
+    crops: Annotated[int | None, typer.Option(
+        help="1, 5 or 10 (default: the checkpoint's crops, rounded up to one of these).")] = None,
     precision: PrecisionOpt = Precision.fp32,
     device: DeviceOpt = "auto",
     weights: WeightsOpt = "rgb_scratch",
@@ -136,7 +137,9 @@ def export(
         ExportFormat.torchscript),
     out: Annotated[Path | None, typer.Option(help="Folder to write (default runs/export/<checkpoint stem>).")] = None,
     with_i3d: Annotated[bool, typer.Option(help="Also export the I3D feature extractor.")] = False,
-    crops: Annotated[int | None, typer.Option(help="Crops of the traced example (default: the checkpoint's).")] = None,
+    crops: Annotated[int | None, typer.Option(
+        help="Crops the exported scorer takes (default: what detect and watch extract for the checkpoint: "
+             "its crops, rounded up to I3D's 1, 5 or 10).")] = None,
     weights: WeightsOpt = "rgb_scratch",
 ) -> None:
     """Write the scoring network (and with --with-i3d the feature extractor) for use without glancevad.

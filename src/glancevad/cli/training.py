@@ -66,7 +66,7 @@ def train(
     """
     from glancevad.config import load_train_config
     from glancevad.engine.distributed import context_from_env, run_under_torchrun
-    from glancevad.engine.trainer import train as run_training
+    from glancevad.engine.run import train as run_training
 
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         code = run_under_torchrun(nproc, ctx.obj["argv"], on_start=lambda line: err_console.print(
@@ -129,7 +129,7 @@ def test(
     For a run's best.pt, its last.pt is tested too (into OUT/last/), so that both are reported.
     """
     check_output(out, kind="folder")
-    from glancevad.engine.inference import evaluate_best_and_last
+    from glancevad.evaluation import evaluate_best_and_last
     from glancevad.runtime import resolve_device
 
     if window:
@@ -149,7 +149,7 @@ def test(
 
 def _causal_test(checkpoint: Path, data: Path, out: Path, windows: list[int], lookahead: int, device,
                  precision: str) -> None:
-    from glancevad.causal import causal_comparison
+    from glancevad.evaluation import causal_comparison
 
     with progress_bar(unit="scorings") as bar:
         task = bar.add_task("testing offline and causally", total=len(windows) + 1)

@@ -122,7 +122,8 @@ def detect(
     merge_gap: MergeGapOpt = f"{DEFAULTS.merge_gap}s",
     overlay: Annotated[Path | None, typer.Option(help="Also write the video with its score drawn on (.mp4).")] = None,
     fps: Annotated[float | None, typer.Option(help="Frame rate for times (default: the video's, else 30).")] = None,
-    crops: Annotated[int | None, typer.Option(help="Crops to extract (default: the checkpoint's).")] = None,
+    crops: Annotated[int | None, typer.Option(
+        help="Crops to extract: 1, 5 or 10 (default: the checkpoint's crops, rounded up to one of these).")] = None,
     weights: WeightsOpt = "rgb_scratch",
     device: DeviceOpt = "auto",
     batch: BatchOpt = 1,

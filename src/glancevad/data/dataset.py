@@ -69,6 +69,16 @@ class VADDataset:
             self._indexes[split] = FeatureIndex(self.feature_root / split, ids=(v.id for v in self.videos[split]))
         return self._indexes[split]
 
+    def example_test_videos(self, abnormal: int) -> list[str]:
+        """Ids of the ``abnormal`` test videos with the most anomalous frames, then the first normal one.
+
+        The videos every score figure shows (``test``'s plots, ``compare``, ``report``); a video
+        without ground truth counts as having no anomalous frame.
+        """
+        gt = self.ground_truth or {}
+        ranked = sorted((v for v in self.test if v.label), key=lambda v: -int(gt[v.id].sum()) if v.id in gt else 0)
+        return [v.id for v in ranked[:abnormal]] + [v.id for v in self.test if not v.label][:1]
+
     def load_features(
         self, video: Video, *, expected_dim: int | None = None, mmap: bool = False
     ) -> np.ndarray:

@@ -1,15 +1,19 @@
-"""Checkpoints: model, optimiser, step, sampler, RNG state and the resolved config, written atomically."""
+"""Checkpoints: model, optimiser, step, sampler, RNG state and the resolved config, written atomically;
+and the network of a checkpoint, built and loaded (:func:`load_model`)."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from glancevad.errors import GlanceVADError
 from glancevad.fileio import atomic_write
+from glancevad.models import build, from_release, infer_from_state_dict, load_weights
 from glancevad.runtime import load_torch_file
 
 FORMAT = "glancevad-checkpoint-1"
@@ -58,3 +62,34 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if isinstance(data, dict) and data and all(isinstance(v, torch.Tensor) for v in data.values()):
         return {"model_state": data}
     raise GlanceVADError(f"{path}: neither a glancevad checkpoint nor a state dict")
+
+
+@dataclass
+class LoadedModel:
+    """A network in eval mode with what is known about how it was trained."""
+
+    model: nn.Module
+    name: str
+    in_dim: int
+    crops: int | None
+    config: dict[str, Any] | None
+    step: int | None = None
+
+
+def load_model(path: str | os.PathLike, *, device: torch.device | str = "cpu") -> LoadedModel:
+    """Build the network of a glancevad checkpoint or of a bare state dict: the authors' UR-DMU, or
+    a release whose key names a network maps (RTFM's)."""
+    state = read_checkpoint(path)
+    if "model_name" in state:
+        name, kwargs = state["model_name"], dict(state["model_kwargs"])
+    else:
+        state["model_state"] = from_release(state["model_state"])
+        try:
+            name, kwargs = infer_from_state_dict(state["model_state"])
+        except GlanceVADError as exc:
+            raise GlanceVADError(f"{path}: {exc}") from None
+    model = build(name, **kwargs)
+    load_weights(model, state["model_state"], source=str(path))
+    model.to(device).eval()
+    return LoadedModel(model, name, int(kwargs.get("in_dim", 1024)), state.get("crops"), state.get("config"),
+                       state.get("step"))

@@ -114,7 +114,7 @@ def run_assisted_study(
 
     The weak runs of every seed go first, then every glance run (``parallel`` at once, as in a grid).
     """
-    from glancevad.engine.trainer import split_validation
+    from glancevad.engine.items import split_validation
     from glancevad.experiments.runner import RunSpec, run_specs
 
     data, out = Path(data), Path(out)

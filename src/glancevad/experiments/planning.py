@@ -75,7 +75,7 @@ def network_step_seconds(model: str, precision: str, *, batch: int = REFERENCE_B
 
     import torch
 
-    from glancevad.engine.evaluator import autocast
+    from glancevad.engine.scoring import autocast
     from glancevad.models import build, get_spec
 
     cpu = torch.device("cpu")

@@ -146,8 +146,8 @@ def _perturbed_glances(dataset, out: Path, shift: int) -> Path:
 
 def execute(spec: RunSpec, threads: int | None = None) -> dict[str, dict[str, Any]]:
     """Train (or resume, or skip) one run, then test it: ``{"best": metrics, "last": metrics}``."""
-    from glancevad.engine.inference import evaluate_checkpoint
-    from glancevad.engine.trainer import train
+    from glancevad.engine.run import train
+    from glancevad.evaluation import evaluate_checkpoint
 
     if threads:
         torch.set_num_threads(threads)
@@ -159,12 +159,12 @@ def execute(spec: RunSpec, threads: int | None = None) -> dict[str, dict[str, An
         summary = run_dir / "summary.json"
         finished = summary.exists() and json.loads(summary.read_text()).get("finished", False)
         if not finished:
-            from glancevad.experiments.selection import trace_hook
+            from glancevad.experiments.selection import trace_callback
 
             resume = (run_dir / "last.pt").exists()
-            hook = trace_hook(dataset, trace, spec.config["precision"]) if trace else None
+            traced = [trace_callback(dataset, trace, spec.config["precision"])] if trace else []
             train(None if resume else TrainConfig(**spec.config), spec.data, run_dir, resume=resume,
-                  cache_dir=spec.cache_dir, on_eval=hook)
+                  cache_dir=spec.cache_dir, callbacks=traced)
     cfg = TrainConfig(**spec.config)
     results = {}
     for name, folder in (("best", run_dir / "test"), ("last", run_dir / "test" / "last")):

@@ -29,7 +29,8 @@ import yaml
 
 from glancevad.config import resolve_config
 from glancevad.data.dataset import load_dataset
-from glancevad.engine.evaluator import score_videos
+from glancevad.engine.callbacks import Callback, OnValidation
+from glancevad.engine.scoring import score_videos
 from glancevad.experiments.tables import seed_mean_std
 from glancevad.fileio import atomic_write, read_jsonl, save_figure, write_csv
 from glancevad.metrics import UndefinedMetricWarning, evaluate_scores
@@ -44,8 +45,8 @@ LATER_TIES = "glance_auc-alarm (ties: later)"
 METRICS = ("auc", "auc_a", "far")
 
 
-def trace_hook(dataset, path: Path, precision: str) -> Callable[[int, torch.nn.Module, dict], None]:
-    """An ``on_eval`` hook appending the test metrics of the current weights to ``path``.
+def trace_callback(dataset, path: Path, precision: str) -> Callback:
+    """A training callback appending the test metrics of the current weights to ``path``.
 
     At each evaluation the test videos are read one at a time, memory-mapped (as ``glancevad test``
     reads them), and never held between evaluations: at UCF-Crime's size the test features are
@@ -62,7 +63,7 @@ def trace_hook(dataset, path: Path, precision: str) -> Callable[[int, torch.nn.M
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps({"step": step, **metrics}) + "\n")
 
-    return on_eval
+    return OnValidation(on_eval)
 
 
 def _choices(run_dir: Path) -> dict[str, dict[str, float]]:
@@ -96,7 +97,7 @@ def run_selection_study(
     unfinished one is started afresh, since its trace would miss the evaluations before the kill.
     Returns ``(selection.csv, selection.md, selection.png)``.
     """
-    from glancevad.engine.trainer import train
+    from glancevad.engine.run import train
 
     data, out = Path(data), Path(out)
     dataset = load_dataset(data)
@@ -115,7 +116,7 @@ def run_selection_study(
         if not (summary.exists() and json.loads(summary.read_text()).get("finished")):
             shutil.rmtree(run_dir, ignore_errors=True)
             train(cfg, data, run_dir, cache_dir=out / "cache",
-                  on_eval=trace_hook(dataset, run_dir / "test_trace.jsonl", cfg.precision))
+                  callbacks=[trace_callback(dataset, run_dir / "test_trace.jsonl", cfg.precision)])
         per_run[(sup, seed)] = _choices(run_dir)
         if on_run:
             on_run(f"{sup}/seed{seed}")

@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from glancevad.constants import topk_count
-from glancevad.engine.evaluator import autocast
 from glancevad.engine.sampler import PairedSampler
+from glancevad.engine.scoring import autocast
 from glancevad.engine.supervision import glance_targets
 from glancevad.models.batch import crop_mean, flatten_crops
 

@@ -194,40 +194,31 @@ def watch(
     reads the streams from there); ``heartbeat()`` at every round of the scoring loop. Open events
     are closed (end alarms) on the way out.
     """
-    from glancevad.causal import CausalScorer, push_together
-    from glancevad.engine.inference import load_model
-    from glancevad.features.extract import ExtractionSettings, SnippetExtractor
-    from glancevad.features.i3d import FEATURE_DIM
+    from glancevad.causal import push_together
     from glancevad.features.preprocess import snippet_crops
     from glancevad.features.video import SHORT_SIDE
-    from glancevad.features.weights import load_i3d
-    from glancevad.runtime import resolve_device
+    from glancevad.inference import Inferencer
 
     if not specs:
         raise GlanceVADError("no sources to watch (give SOURCE arguments or --sources FILE)")
     settings = settings or WatchSettings()
     stop, ready = threading.Event(), threading.Event()
     sources = [AVSource(spec, settings, on_status, stop) for spec in specs]  # a missing file: an error before loading
-    device = resolve_device(settings.device)
-    loaded = load_model(checkpoint, device=device)
-    if loaded.in_dim != FEATURE_DIM:
-        raise GlanceVADError(f"{checkpoint}: the network takes {loaded.in_dim}-d features but I3D gives "
-                             f"{FEATURE_DIM}-d; watch needs a checkpoint trained on I3D features")
-    crops = settings.crops or loaded.crops or 10
-    extractor = SnippetExtractor(load_i3d(settings.weights), ExtractionSettings(crops=crops, weights=settings.weights),
-                                 device=device, precision=settings.precision)
+    inferencer = Inferencer.load(checkpoint, device=settings.device, precision=settings.precision, crops=settings.crops,
+                                 weights=settings.weights, events=settings.events)
+    extractor = inferencer.extractor()
+    crops = inferencer.crops
     # blank snippets through both networks, at every batch size, before the streams open: first-call
     # set-up is not latency
     blank = snippet_crops(np.zeros((FRAMES_PER_SNIPPET, SHORT_SIDE, SHORT_SIDE, 3), np.uint8), crops)
     for size in range(1, len(specs) + 1):
-        warm = [CausalScorer(loaded.model, window=1, device=device, precision=settings.precision) for _ in range(size)]
+        warm = [inferencer.causal_scorer(window=1) for _ in range(size)]
         push_together(warm, list(extractor.features([blank] * size)))
     streams = [Stream(spec, source, settings, crops=crops, stop=stop, ready=ready)
                for spec, source in zip(specs, sources, strict=True)]
     for stream in streams:
-        stream.scorer = CausalScorer(loaded.model, window=settings.window, lookahead=settings.lookahead,
-                                     device=device, precision=settings.precision)
-    summary = WatchSummary(str(checkpoint), loaded.name,
+        stream.scorer = inferencer.causal_scorer(window=settings.window, lookahead=settings.lookahead)
+    summary = WatchSummary(str(checkpoint), inferencer.name,
                            settings={**asdict(settings), "crops": crops, "frames_per_snippet": FRAMES_PER_SNIPPET})
     if on_start is not None:
         on_start(streams)
