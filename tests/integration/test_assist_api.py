@@ -376,7 +376,8 @@ def test_the_start_up_line_about_crops_names_them(capsys):
     from glancevad.cli.annotate import _report_scoring
 
     for trained, said in ((2, "trained on 2 crops;"), (None, "trained on an unknown number of crops;")):
-        scores = SimpleNamespace(loaded=SimpleNamespace(crops=trained), extraction_crops=5, check_videos=lambda f: [])
+        scores = SimpleNamespace(inferencer=SimpleNamespace(loaded=SimpleNamespace(crops=trained)), extraction_crops=5,
+                                 check_videos=lambda f: [])
         _report_scoring(scores, {})
         out = capsys.readouterr().out.replace("\n", "")
         assert f"extracted with 5 crops (the network was {said} I3D makes 1, 5 or 10" in out, out

@@ -1,5 +1,8 @@
 """The annotation tool's web server: a FastAPI app over :class:`GlanceStore` and the video folder.
 
+The app: the pages, the security (host check, token, body limit, headers), the error handlers,
+and the JSON API's routers (:mod:`glancevad.annotate.routes`).
+
 URLs carry video ids, never paths; video bytes are served with HTTP Range support (instant
 seeking); every body is validated and bounded in size; off loopback, every request needs the token.
 """
@@ -10,28 +13,20 @@ import ipaddress
 import os
 import secrets
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from fastapi import FastAPI, Query, Request
-from fastapi import Path as FastPath
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from glancevad.annotate.library import video_file
-from glancevad.annotate.review import review_summary
+from glancevad.annotate.routes import FRAME_MAPPING, ROUTERS, AnnotationApi
 from glancevad.annotate.store import STATES, Conflict, Forbidden, GlanceStore, Invalid, NotFound
 from glancevad.assist.provider import ScoreProvider
-from glancevad.glance.io import format_glances
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY_BYTES = 16 * 1024
 TOKEN_COOKIE = "glancevad_token"
-FRAME_MAPPING = (
-    "frame = the last frame whose presentation time (probed with PyAV) is at or before the time of the picture"
-    " shown (requestVideoFrameCallback's mediaTime); seeking to a frame sets the middle of its display interval"
-)
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:;"
@@ -40,51 +35,6 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
-Id = Annotated[int, FastPath(ge=1, le=2**63 - 1)]
-Revision = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
-Name = Annotated[str, Field(min_length=1, max_length=40)]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class AnnotatorIn(_Body):
-    name: Name
-
-
-class GlanceIn(_Body):
-    annotator: Name
-    frame: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
-    status: Literal["proposed", "accepted"] = "proposed"
-
-
-class StateIn(_Body):
-    annotator: Name
-    state: Literal[STATES]  # type: ignore[valid-type]
-
-
-class ReviewIn(_Body):
-    reviewer: Name
-    status: Literal["accepted", "rejected"]
-    revision: Revision | None = None  # the glance's revision the page saw: a changed glance answers 409
-
-
-class KeepIn(_Body):
-    reviewer: Name
-    revision: Revision | None = None
-
-
-class MoveIn(_Body):
-    reviewer: Name
-    frame: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
-    revision: Revision | None = None
-
-
-class WhoIn(_Body):
-    annotator: Name
-
-
 def is_loopback(host: str) -> bool:
     """True for 127.0.0.0/8, ::1 and ``localhost``."""
     if host == "localhost":
@@ -275,131 +225,9 @@ def create_app(videos: str | os.PathLike, store: GlanceStore, *, token: str | No
         return {"duplicate_frames": duplicate_frames, "frame_mapping": FRAME_MAPPING, "states": list(STATES),
                 "model": scores.settings() if scores is not None else None}
 
-    @app.get("/api/annotators")
-    def annotators() -> list[dict[str, Any]]:
-        return store.roles()
-
-    @app.post("/api/annotators", status_code=201)
-    def add_annotator(body: AnnotatorIn) -> dict[str, Any]:
-        store.add_annotator(body.name)
-        return {"name": body.name, "reviewer": store.is_reviewer(body.name)}
-
-    @app.get("/api/progress")
-    def progress() -> dict[str, dict[str, int]]:
-        return store.progress()
-
-    @app.get("/api/version")
-    def list_version() -> dict[str, str]:
-        """What the page polls to know when to reload the video list (its marks, queue and progress too)."""
-        scored = f":{scores.scored_count()}" if scores is not None else ""  # the list's order by unglanced peak
-        return {"version": store.list_version() + scored}
-
-    @app.get("/api/videos")
-    def list_videos(annotator: str | None = Query(None, max_length=40)) -> list[dict[str, Any]]:
-        if annotator is not None:
-            store.require_annotator(annotator)
-        listing = store.videos(annotator)
-        if scores is not None:  # "most likely unglanced anomaly first": every live glance counts
-            live = store.live_frames()
-            for item in listing:
-                item["unglanced"] = scores.priority(item["id"], item["frames"], item["fps"], live.get(item["id"], []))
-        return listing
-
-    @app.get("/api/videos/{video_id}")
-    def video_info(video_id: str, annotator: str | None = Query(None, max_length=40)) -> dict[str, Any]:
-        record = store.video(video_id)
-        state = store.state(video_id, store.require_annotator(annotator)) if annotator else None
-        return {"id": record.id, "frames": record.frames, "fps": record.fps, "duration": record.duration,
-                "width": record.width, "height": record.height, "state": state, "frame_mapping": FRAME_MAPPING,
-                "codec": record.codec, "browser_copy": record.proxy is not None,
-                "times": store.frame_times(video_id), "seeks": store.seek_times(video_id),
-                "version": store.version(video_id)}
-
-    @app.get("/api/videos/{video_id}/version")
-    def video_version(video_id: str) -> dict[str, int]:
-        return {"version": store.version(video_id)}
-
-    @app.get("/api/videos/{video_id}/scores")
-    def video_scores(video_id: str, opened: bool = False) -> dict[str, Any]:
-        """``opened=true`` once when the page opens the video (it is extracted next); polls leave it out."""
-        record = store.video(video_id)
-        if scores is None:
-            return {"state": "off", "scores": None, "peaks": []}
-        return scores.video(video_id, record.frames, record.fps, opened=opened)
-
-    @app.get("/api/videos/{video_id}/stream")
-    def stream(video_id: str) -> FileResponse:
-        path = video_file(folder, store, video_id, proxies)
-        media = {".webm": "video/webm", ".mkv": "video/x-matroska", ".avi": "video/x-msvideo",
-                 ".mov": "video/quicktime"}.get(path.suffix.lower(), "video/mp4")
-        return FileResponse(path, media_type=media)
-
-    @app.get("/api/videos/{video_id}/glances")
-    def glances(video_id: str, annotator: str | None = Query(None, max_length=40)) -> list[dict[str, Any]]:
-        return store.glances(video_id, annotator=annotator)
-
-    @app.post("/api/videos/{video_id}/glances", status_code=201)
-    def add_glance(video_id: str, body: GlanceIn, response: Response) -> dict[str, Any]:
-        glance = store.add_glance(video_id, body.frame, body.annotator, status=body.status)
-        if not glance["created"]:
-            response.status_code = 200
-        return glance
-
-    @app.delete("/api/glances/{glance_id}")
-    def delete_glance(glance_id: Id, annotator: str = Query(..., min_length=1, max_length=40),
-                      revision: int | None = Query(None, ge=0, le=2**63 - 1)) -> dict[str, Any]:
-        return store.delete_glance(glance_id, annotator, revision=revision)
-
-    @app.post("/api/glances/{glance_id}/review")
-    def review_glance(glance_id: Id, body: ReviewIn) -> dict[str, Any]:
-        return store.review(glance_id, body.status, body.reviewer, revision=body.revision)
-
-    @app.post("/api/glances/{glance_id}/move")
-    def move_glance(glance_id: Id, body: MoveIn) -> dict[str, Any]:
-        return store.move(glance_id, body.frame, body.reviewer, revision=body.revision)
-
-    @app.post("/api/glances/{glance_id}/keep")
-    def keep_glance(glance_id: Id, body: KeepIn) -> dict[str, Any]:
-        return store.keep(glance_id, body.reviewer, duplicate_frames, revision=body.revision)
-
-    @app.post("/api/videos/{video_id}/state")
-    def set_state(video_id: str, body: StateIn) -> dict[str, Any]:
-        state = store.set_state(video_id, body.annotator, body.state)
-        return {"state": state, "version": store.version(video_id)}
-
-    @app.post("/api/videos/{video_id}/undo")
-    def undo(video_id: str, body: WhoIn) -> dict[str, Any]:
-        return {"undone": store.undo(video_id, body.annotator)}
-
-    @app.get("/api/videos/{video_id}/review")
-    def review(video_id: str) -> dict[str, Any]:
-        items = store.glances(video_id)
-        states = {name: store.state(video_id, name) for name in store.annotators()}
-        states = {name: state for name, state in states.items() if state != "todo"}
-        return review_summary(items, states, duplicate_frames) | {"version": store.version(video_id)}
-
-    @app.get("/api/review/next")
-    def next_for_review(after: str | None = Query(None, max_length=300)) -> dict[str, Any]:
-        return store.next_for_review(after, duplicate_frames) or {"id": None, "reasons": []}
-
-    @app.get("/api/export")
-    def export(include_proposed: bool = False) -> Response:
-        return Response(format_glances(store.export_glances(include_proposed=include_proposed)), media_type="text/csv",
-                        headers={"Content-Disposition": 'attachment; filename="glances.csv"'})
-
-    # -- the team: the review marks of the video list, assignments and progress -------------------
-
-    @app.get("/api/review/pending")
-    def pending_review() -> dict[str, list[str]]:
-        return store.needs_review_all(duplicate_frames)
-
-    @app.get("/api/queue")
-    def queue(annotator: str = Query(..., min_length=1, max_length=40)) -> dict[str, list[str]]:
-        return {"videos": store.queue(store.require_annotator(annotator))}
-
-    @app.get("/api/progress/report")
-    def progress_report() -> dict[str, list[dict[str, Any]]]:
-        return store.progress_report(duplicate_frames)
+    api = AnnotationApi(store, folder, Path(proxies) if proxies is not None else None, scores, duplicate_frames)
+    for router in ROUTERS:
+        app.include_router(router(api))
 
     @app.get("/progress", include_in_schema=False)
     def progress_page() -> FileResponse:
