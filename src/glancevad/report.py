@@ -23,6 +23,7 @@ import yaml
 from glancevad.data.dataset import load_dataset
 from glancevad.data.scores import read_scores
 from glancevad.errors import GlanceVADError
+from glancevad.experiments.grids import grid_analysis
 from glancevad.experiments.traces import grid_roots, grid_runs, mined_share_traces, true_anomalous_share
 from glancevad.fileio import atomic_write, read_jsonl, save_figure
 from glancevad.glance.simulate import simulate_glances
@@ -137,11 +138,7 @@ def _grid_section(grid_dir: Path, folder: Path) -> str:
     for png in sorted((grid_dir / "figures").glob("*.png")):
         parts.append(_img(png))
     parts += _mined_share_figure(grid_dir, info, folder)
-    pairs = _weak_glance_pair(grid_dir, info)
-    if pairs:
-        curves = {name: read_scores(path) for name, path in pairs.items()}
-        parts.append("<h3>Score curves: weak vs glance (paper Fig. 5)</h3>")
-        parts += [_img(p) for p in _score_figures(curves, grid_roots(info)[0], folder)]  # the pair's root
+    parts += _score_curves(grid_dir, info, folder, heading="h3")
     return "\n".join(parts)
 
 
@@ -163,17 +160,21 @@ def _mined_share_figure(grid_dir: Path, info: dict[str, Any], folder: Path) -> l
             f"pseudo-labels cover whole abnormal videos.{known}</p>", _img(path)]
 
 
-def _weak_glance_pair(grid_dir: Path, info: dict[str, Any]) -> dict[str, Path]:
-    """Test scores of a weak and a glance run of the same network in this grid, if any (seed 0)."""
-    keys = [c["key"] for c in info["cells"]]
+def _score_curves(grid_dir: Path, info: dict[str, Any], folder: Path, *, heading: str) -> list[str]:
+    """The test score curves (seed 0) of the weak and glance cells the grid declares
+    (``GridAnalysis.score_curves``; paper Fig. 5 for the networks grid), when both runs have them."""
+    declared = grid_analysis(info["grid"]).score_curves
+    if declared is None:
+        return []
     runs = grid_runs(grid_dir, info)
-    for weak, glance in (("urdmu-weak", "urdmu-glance"), ("baseline", "all"), ("w100-g0", "w0-g100")):
-        if weak in keys and glance in keys and runs.get(weak) and runs.get(glance):
-            paths = {name: Path(runs[key][0]) / "test" / "scores.json"
-                     for name, key in (("weak", weak), ("glance", glance))}
-            if all(p.exists() for p in paths.values()):
-                return paths
-    return {}
+    paths = {key: Path(runs[key][0]) / "test" / "scores.json" for key in declared[:2] if runs.get(key)}
+    if len(paths) < 2 or not all(p.exists() for p in paths.values()):
+        return []
+    labels = {cell["key"]: cell["label"] for cell in info["cells"]}
+    curves = {labels.get(key, key): read_scores(path) for key, path in paths.items()}
+    tag = heading.split()[0]
+    return [f"<{heading}>{html.escape(declared[2])}</{tag}>",
+            *(_img(p) for p in _score_figures(curves, grid_roots(info)[0], folder))]  # the pair's root
 
 
 def _mean_std(row: dict[str, str], metric: str) -> str:
@@ -231,10 +232,7 @@ def _paper_grid_section(grid_dir: Path, folder: Path, dataset_name: str = "") ->
              f"<table>{head}{''.join(body)}</table>"]
     parts += [_img(png) for png in sorted((grid_dir / "figures").glob("*.png"))]
     parts += _mined_share_figure(grid_dir, info, folder)
-    if name == "networks" and (pair := _weak_glance_pair(grid_dir, info)):
-        curves = {f"UR-DMU {sup}": read_scores(path) for sup, path in pair.items()}
-        parts.append("<h2 id='fig5'>Score curves: UR-DMU weak vs glance (paper Fig. 5)</h2>")
-        parts += [_img(p) for p in _score_figures(curves, grid_roots(info)[0], folder)]  # the pair's root
+    parts += _score_curves(grid_dir, info, folder, heading=f"h2 id='{name}-curves'")
     return "\n".join(parts)
 
 
@@ -269,8 +267,10 @@ def render_paper_report(out: str | os.PathLike) -> Path:
              "anything. The paper's published figures stand beside ours; on other data than UCF-Crime and "
              "XD-Violence only orderings can be compared. The statements under each title were computed by "
              "glancevad paper from the tables (per data seed where there are several).</p>")
-    toc = ("".join(f"<a href='#{g}'>{g}</a> · " for g in info["grids"]) + "<a href='#fig5'>Fig. 5</a> · "
-           "<a href='#deviations'>settings</a>")
+    toc = ("".join(f"<a href='#{g}'>{g}</a> · " for g in info["grids"])
+           + "".join(f"<a href='#{g}-curves'>{g}: score curves</a> · " for g in info["grids"]
+                     if grid_analysis(g).score_curves is not None)
+           + "<a href='#deviations'>settings</a>")
     with tempfile.TemporaryDirectory() as tmp:
         sections = [_paper_grid_section(out / g, Path(tmp), info.get("dataset", "")) for g in info["grids"]
                     if (out / g / "table.csv").exists()]

@@ -48,6 +48,20 @@ SCRIPT = textwrap.dedent('''
 
     LOGGERS["csv"] = LossCsv
 
+    from glancevad.experiments.grids import GRIDS, Cell, Grid, GridAnalysis
+
+    def sketch(path, grid, cells, rows):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(",".join(row["key"] for row in rows))
+        return path
+
+    GRIDS["dummy-grid"] = Grid("a dummy grid", lambda: [Cell("a", "A"), Cell("b", "B")], GridAnalysis(
+        extra_rows=lambda rows: [{**rows[1], "key": "b-minus-a", "label": "B - A",
+                                  "auc_mean": rows[1]["auc_mean"] - rows[0]["auc_mean"]}],
+        figure=sketch,
+        claims=(lambda ours, cells, labels, what: f"{what}: B leads by {ours['b'][0] - ours['a'][0]:g}",),
+        seed_claims=(lambda cells, per_data: [f"B leads on {sum(d['b'] > d['a'] for d in per_data)} seeds"],)))
+
     @register_experiment("dummy", "a dummy experiment")
     def dummy(data, out, *, preset, seeds, budget, parallel, overrides, on_plan, on_run):
         out = Path(out)
@@ -82,6 +96,20 @@ SCRIPT = textwrap.dedent('''
     main(["gt", "build", "--annotations", str(out / "ann.txt"), "--list", str(out / "list.csv"),
           "--lengths", str(out / "lengths.csv"), "--format", "framed", "--out", str(out / "gt.json")])
     main(["experiment", "dummy", "--data", str(data), "--out", str(out / "dummy"), "--seeds", "2"])
+
+    from glancevad.experiments.grids import grid_cells
+    from glancevad.experiments.holds import grid_findings
+    from glancevad.experiments.tables import METRICS, summarise, tabulate_grid
+
+    cells = grid_cells("dummy-grid")
+    figures = {"a": 0.6, "b": 0.8}
+    results = {(key, seed): {c: {m: figures[key] + seed / 100 for m in METRICS} for c in ("best", "last")}
+               for key in figures for seed in (0, 1)}
+    _, _, pngs = tabulate_grid(out / "grid", "dummy-grid", cells, results, dataset_name="synthetic", seeds=2)
+    rows = {c: summarise(cells, results, checkpoint=c) for c in ("best", "last")}
+    found = grid_findings("dummy-grid", cells, rows, {c: [rows[c]] * 2 for c in rows}, {})
+    seen["grid"] = {"figure": pngs[0].read_text(), "table": (out / "grid" / "table.csv").read_text(), "found": found}
+    print("GRID " + json.dumps(seen["grid"]), flush=True)
 ''')
 
 
@@ -115,6 +143,11 @@ def test_a_network_kernel_format_and_experiment_each_added_in_one_place(tiny_roo
     gt = json.loads((tmp_path / "gt.json").read_text())
     assert gt["a"]["labels"][:64] == [0] * 16 + [1] * 16 + [0] * 32
     assert (tmp_path / "dummy" / "table.md").read_text() == "seeds 2, budget full\n"
+    # the dummy grid's own analysis, declared on its Grid entry alone: its extra row, figure and claims
+    grid = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("GRID "))[5:])
+    assert grid["figure"] == "a,b"                           # its figure, given the cells' rows only
+    assert "b-minus-a,B - A,2,20.0" in grid["table"]         # its extra row (means in %)
+    assert "AUC: B leads by 20" in grid["found"]["best"] and "AUC: B leads on 2 seeds" in grid["found"]["last"]
     help_text = subprocess.run([sys.executable, "-m", "glancevad", "experiment", "--help"], capture_output=True,
                                text=True, env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"}).stdout
     assert "`selection`: the checkpoint-selection study" in help_text   # descriptions come from the registry

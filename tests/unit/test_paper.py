@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from glancevad.errors import GlanceVADError
+from glancevad.experiments.grid_analysis import glance_gain_statement, optimum_statement
 from glancevad.experiments.grids import grid_cells
-from glancevad.experiments.holds import glance_gain_statement, optimum_statement, ordering_statement
+from glancevad.experiments.holds import ordering_statement
 from glancevad.experiments.paper import PAPER_GRIDS, data_labels, plan_paper, resolve_roots
 from glancevad.experiments.planning import SECONDS_PER_RUN, estimate_specs
 from glancevad.experiments.plateau import plateau_step, suggested_steps
@@ -120,16 +121,16 @@ def test_gain_and_optimum_statements():
               "urdmu-glance": "UR-DMU (glance)"}
     ours = {"mil-weak": (80.0, 0.0), "mil-glance": (78.5, 0.0), "urdmu-weak": (85.0, 0.0),
             "urdmu-glance": (90.0, 0.0)}
-    assert glance_gain_statement(ours, labels, what="AUC") == (
+    assert glance_gain_statement(ours, [], labels, what="AUC") == (
         "AUC: glance beats weak for 1 of 2 networks here (paper: all); gains MIL -1.50, UR-DMU +5.00.")
     cells = grid_cells("sensitivity")
     ours = {cell.key: (50.0, 0.0) for cell in cells}
     ours["rg-0.2"] = (60.0, 0.0)
     ours["alpha-0.7"] = (70.0, 0.0)
-    assert optimum_statement(ours, cells, what="AUC") == (
+    assert optimum_statement(ours, cells, {}, what="AUC") == (
         "AUC: the paper's optimum is r_g = 0.1, alpha = 0.9; here the best points are r_g = 0.2; alpha = 0.7.")
     ours["alpha-0.95"] = (70.0, 0.0)                      # a tie is named, not settled by the cells' order
-    assert optimum_statement(ours, cells, what="AUC").endswith(
+    assert optimum_statement(ours, cells, {}, what="AUC").endswith(
         "here the best points are r_g = 0.2; alpha tied: 0.7, 0.95.")
     labels = {"a": "A", "b": "B", "c": "C"}
     tie = ordering_statement({"a": (90.0, 0.0), "b": (90.0, 0.0), "c": (80.0, 0.0)}, {"a": 3.0, "b": 2.0, "c": 1.0},
@@ -159,7 +160,8 @@ def test_grid_figure_draws_one_bar_per_cell_not_the_gain_rows(tmp_path, monkeypa
     matplotlib.use("Agg")
     from matplotlib.axes import Axes
 
-    from glancevad.experiments.tables import METRICS, gain_rows, plot_grid
+    from glancevad.experiments.grid_analysis import gain_rows
+    from glancevad.experiments.tables import METRICS, plot_grid
 
     cells = grid_cells("networks")
     rows = [{"key": c.key, "label": c.label, "n": 3, **{f"{m}_mean": 90.0 + i for m in METRICS},
@@ -282,7 +284,7 @@ def test_the_best_on_test_trace_reads_test_videos_one_at_a_time_memory_mapped(ti
 
     monkeypatch.setattr(type(dataset), "load_features", load)
     monkeypatch.setattr(selection, "score_videos", score)
-    hook = selection.trace_hook(dataset, tmp_path / "trace.jsonl", "fp32")
+    hook = selection.trace_callback(dataset, tmp_path / "trace.jsonl", "fp32").hook
     assert calls == []                                      # nothing loaded when the hook is made
     torch.manual_seed(0)
     model = build("mil", in_dim=16)

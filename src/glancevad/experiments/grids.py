@@ -15,22 +15,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from pathlib import Path
 
+import glancevad.experiments.grid_analysis as analysis
 from glancevad.errors import GlanceVADError
+from glancevad.experiments.cells import Cell
 
+__all__ = ["GRIDS", "PAPER_GRIDS", "Cell", "Grid", "GridAnalysis", "grid_cells"]
 
-@dataclass(frozen=True)
-class Cell:
-    """One row of a grid: a key (folder name), a label, config overrides, and a glance shift."""
-
-    key: str
-    label: str
-    overrides: dict[str, Any] = field(default_factory=dict)
-    glance_shift: int = 0           # frames; > 0: train on perturbed glances (Table 4)
-    sweeps: tuple[tuple[str, float], ...] = ()   # (parameter, value) points of the sensitivity plot
+Rows = analysis.Rows
+#: ``claim(ours, cells, labels, what) -> sentence``: ours maps a row key to (mean, std) in %.
+Claim = Callable[[dict[str, tuple[float, float]], Sequence[Cell], dict[str, str]], str]
+#: ``count(cells, per_data) -> sentences``: per_data holds one ``{row key: mean}`` per data seed.
+SeedClaim = Callable[[Sequence[Cell], list[dict[str, float]]], list[str]]
 
 
 def _networks() -> list[Cell]:
@@ -155,27 +155,63 @@ def _mil_glance() -> list[Cell]:
 
 
 @dataclass(frozen=True)
+class GridAnalysis:
+    """What a grid's report needs beyond the default table, bar figure and orderings (each optional).
+
+    ``extra_rows(rows)``: rows appended to its table (Tables 1-2: the gains); ``figure(path, grid,
+    cells, rows)``: its figure instead of the bars (Fig. 4's curves); ``claims``: "does it hold
+    here?" sentences per metric (:data:`Claim`); ``seed_claims``: those counted per data seed
+    (:data:`SeedClaim`); ``score_curves``: the (weak, glance) cell keys whose test score curves
+    the report draws side by side, with the heading.
+    """
+
+    extra_rows: Callable[[Rows], Rows] | None = None
+    figure: Callable[[Path, str, Sequence[Cell], Rows], Path] | None = None
+    claims: tuple[Claim, ...] = ()
+    seed_claims: tuple[SeedClaim, ...] = ()
+    score_curves: tuple[str, str, str] | None = None
+
+
+@dataclass(frozen=True)
 class Grid:
-    """A grid: what it reproduces (one line, for the CLI's help) and the function giving its cells."""
+    """A grid: what it reproduces (one line, for the CLI's help), the function giving its cells, its
+    own analysis, and whether ``glancevad paper`` runs it."""
 
     description: str
     cells: Callable[[], list[Cell]]
+    analysis: GridAnalysis = field(default_factory=GridAnalysis)
+    in_paper: bool = False
 
 
 GRIDS: dict[str, Grid] = {
-    "networks": Grid("Tables 1-2: every registered network x weak / glance", _networks),
+    "networks": Grid("Tables 1-2: every registered network x weak / glance", _networks, GridAnalysis(
+        extra_rows=analysis.gain_rows, claims=(analysis.glance_gain_statement,),
+        seed_claims=(analysis.glance_wins_per_seed,),
+        score_curves=("urdmu-weak", "urdmu-glance", "Score curves: UR-DMU weak vs glance (paper Fig. 5)")),
+        in_paper=True),
     "ablation": Grid("Table 3: baseline; +mining; +Gaussian; +mining+dynamic; +mining+Gaussian; all three "
-                     "(the fixed-threshold rows at 0.5, assumed, 0.7 and 0.9)", _ablation),
-    "perturbation": Grid("Table 4: glances shifted by up to 0 / 10 / 50 / 100 frames", _perturbation),
-    "supervision-mix": Grid("Table 5: eleven weak / glance / part settings", _supervision_mix),
-    "kernels": Grid("Table 6: one row per registered TGS kernel", _kernels),
-    "sensitivity": Grid("Fig. 4: r_g sweep at alpha = 0.9, and alpha sweep at r_g = 0.1", _sensitivity),
+                     "(the fixed-threshold rows at 0.5, assumed, 0.7 and 0.9)", _ablation, GridAnalysis(
+                         seed_claims=(partial(analysis.best_threshold_per_seed, thresholds=FIXED_THRESHOLDS),)),
+                     in_paper=True),
+    "perturbation": Grid("Table 4: glances shifted by up to 0 / 10 / 50 / 100 frames", _perturbation, in_paper=True),
+    "supervision-mix": Grid("Table 5: eleven weak / glance / part settings", _supervision_mix, in_paper=True),
+    "kernels": Grid("Table 6: one row per registered TGS kernel", _kernels, in_paper=True),
+    "sensitivity": Grid("Fig. 4: r_g sweep at alpha = 0.9, and alpha sweep at r_g = 0.1", _sensitivity, GridAnalysis(
+        figure=analysis.plot_sweeps, claims=(analysis.optimum_statement,), seed_claims=(analysis.optimum_per_seed,)),
+        in_paper=True),
     "crop-sampling": Grid("(ours) UR-DMU weak / glance x single-crop items / crop-averaged videos", _crop_sampling),
     "rtfm-glance": Grid("(ours) RTFM under glances: release loss vs Eq. 10, abnormal MIL weight 0 / 1, mining on "
                         "dropout-free scores, top-k rule, no magnitude term", _rtfm_glance),
     "mil-glance": Grid("(ours) MIL under glances: abnormal MIL weight 0 / 1, mining on dropout-free scores, top-k "
                        "rule, BCE form", _mil_glance),
 }
+#: The grids ``glancevad paper`` runs, in the paper's order.
+PAPER_GRIDS = tuple(name for name, grid in GRIDS.items() if grid.in_paper)
+
+
+def grid_analysis(name: str) -> GridAnalysis:
+    """A grid's own analysis (none for a name that is not a grid: a folder written by another version)."""
+    return GRIDS[name].analysis if name in GRIDS else GridAnalysis()
 
 
 def grid_cells(name: str) -> list[Cell]:

@@ -1,36 +1,26 @@
 """"Does it hold here?": the paper's claims checked on our tables, stated without judgement.
 
 Every function is pure: it takes table rows (means and stds over seeds, in %) and returns
-sentences. :func:`grid_findings` gives one grid's lines for both checkpoints, over the pooled
-runs and per data seed ("glance > weak for UR-DMU on 3 of 3 data seeds"); ``glancevad paper``
-writes them to ``<grid>/holds.json`` and the report renders them as they are.
+sentences. The orderings against the published tables are every grid's; a grid's own claims
+(glance > weak, Fig. 4's optimum, Table 3's thresholds) are declared on its
+:class:`~glancevad.experiments.grids.Grid` entry and computed in
+:mod:`~glancevad.experiments.grid_analysis`. :func:`grid_findings` gives one grid's lines for
+both checkpoints, over the pooled runs and per data seed ("glance > weak for UR-DMU on 3 of 3
+data seeds"); ``glancevad paper`` writes them to ``<grid>/holds.json`` and the report renders
+them as they are.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from itertools import combinations
 from typing import Any
 
-from glancevad.experiments.grids import FIXED_THRESHOLDS, Cell
+from glancevad.experiments.grid_analysis import of_seeds, tied, top
+from glancevad.experiments.grids import Cell, grid_analysis
 
 #: The metric each published dataset's ordering is read on, and its name in the sentences.
 ORDERINGS = (("auc", "ucf-crime", "AUC vs UCF-Crime AUC"), ("ap", "xd-violence", "AP vs XD-Violence AP"))
-
-
-def top(candidates: list[Any], score: Callable[[Any], float]) -> list[Any]:
-    """Every candidate with the highest score, in the given order: one, or several on a tie (NaN
-    counts as the lowest score). A tie is reported as one, never settled by the order."""
-    scores = [score(c) for c in candidates]
-    scores = [-math.inf if math.isnan(s) else s for s in scores]
-    high = max(scores)
-    return [c for c, s in zip(candidates, scores, strict=True) if s == high]
-
-
-def tied(names: list[str]) -> str:
-    """``A`` for one best, ``tied: A, B`` for several."""
-    return names[0] if len(names) == 1 else "tied: " + ", ".join(names)
 
 
 def ordering_statement(
@@ -58,36 +48,6 @@ def ordering_statement(
             f"Here: {order}.")
 
 
-def glance_gain_statement(ours: dict[str, tuple[float, float]], labels: dict[str, str], *, what: str) -> str:
-    """Tables 1-2's claim: glance supervision beats video-level labels for every network."""
-    networks = sorted({key.rsplit("-", 1)[0] for key in ours if key.endswith("-glance")})
-    wins = [n for n in networks if f"{n}-weak" in ours and ours[f"{n}-glance"][0] > ours[f"{n}-weak"][0]]
-    gains = ", ".join(f"{labels[f'{n}-glance'].split(' ')[0]} {ours[f'{n}-glance'][0] - ours[f'{n}-weak'][0]:+.2f}"
-                      for n in networks if f"{n}-weak" in ours)
-    return f"{what}: glance beats weak for {len(wins)} of {len(networks)} networks here (paper: all); gains {gains}."
-
-
-#: Fig. 4's sweeps: (the cells' parameter, its name in the sentences, the paper's optimum).
-SWEEPS = (("width", "r_g", 0.1), ("alpha", "alpha", 0.9))
-
-
-def best_points(cells: list[Cell], parameter: str, score: Callable[[str], float]) -> list[float]:
-    """The values of ``parameter``'s sweep whose cell scores highest (several on a tie)."""
-    points = [(value, cell.key) for cell in cells for p, value in cell.sweeps if p == parameter]
-    return [value for value, _ in top(points, lambda point: score(point[1]))] if points else []
-
-
-def _values(values: list[float]) -> str:
-    return tied([f"{v:g}" for v in values])
-
-
-def optimum_statement(ours: dict[str, tuple[float, float]], cells: list[Cell], *, what: str) -> str:
-    """Fig. 4's claim: the optimum lies at r_g = 0.1 and alpha = 0.9 (ties named as ties)."""
-    found = [f"{name} {'= ' if len(best) == 1 else ''}{_values(best)}" for parameter, name, _ in SWEEPS
-             if (best := best_points(cells, parameter, lambda key: ours[key][0]))]
-    return f"{what}: the paper's optimum is r_g = 0.1, alpha = 0.9; here the best points are {'; '.join(found)}."
-
-
 def statements(grid: str, cells: list[Cell], rows: list[dict[str, Any]], paper_rows: dict[str, Any]) -> list[str]:
     """The "does it hold here?" lines of one grid from one checkpoint's rows (``best.pt`` or
     ``last.pt``; means and stds in %)."""
@@ -99,10 +59,7 @@ def statements(grid: str, cells: list[Cell], rows: list[dict[str, Any]], paper_r
                  if metric in figures.get(dataset, {})}
         if paper:
             lines.append(ordering_statement(ours, paper, labels, what=name))
-        if grid == "networks":
-            lines.append(glance_gain_statement(ours, labels, what=metric.upper()))
-        if grid == "sensitivity":
-            lines.append(optimum_statement(ours, cells, what=metric.upper()))
+        lines += [claim(ours, cells, labels, what=metric.upper()) for claim in grid_analysis(grid).claims]
     return lines
 
 
@@ -110,41 +67,17 @@ def statements(grid: str, cells: list[Cell], rows: list[dict[str, Any]], paper_r
 # Per data seed: on how many of the report's data seeds a claim holds
 
 
-def _of(count: int, total: int) -> str:
-    return f"{count} of {total} data seed{'s' if total != 1 else ''}"
-
-
 def seed_counts(grid: str, cells: list[Cell], per_data: list[dict[str, float]], paper_rows: dict[str, Any],
                 ) -> list[str]:
-    """Lines counting the data seeds on which the paper's claims hold (networks: glance > weak per
-    network; sensitivity: the optimum; ablation: the best fixed threshold per data seed).
+    """Lines counting the data seeds on which the grid's own claims hold (its
+    :attr:`~glancevad.experiments.grids.GridAnalysis.seed_claims`: networks, glance > weak per
+    network; sensitivity, the optimum; ablation, the best fixed threshold per data seed).
 
     ``per_data``: one ``{row key: mean AUC in %}`` per data seed, over its training seeds. The
     per-seed lists are separated by ``;``; a tie for the best reads ``tied: 0.5, 0.7`` and does not
     count as the paper's value being best (it is counted apart).
     """
-    total, lines = len(per_data), []
-    labels = {cell.key: cell.label for cell in cells}
-    if grid == "networks":
-        networks = sorted({key.rsplit("-", 1)[0] for key in labels if key.endswith("-glance")})
-        for net in networks:
-            wins = sum(d.get(f"{net}-glance", math.nan) > d.get(f"{net}-weak", math.nan) for d in per_data)
-            lines.append(f"glance > weak for {labels[f'{net}-glance'].split(' (')[0]} on {_of(wins, total)}")
-    if grid == "sensitivity":
-        for parameter, name, optimum in SWEEPS:
-            best = [best_points(cells, parameter, lambda key, d=d: d.get(key, -math.inf)) for d in per_data]
-            alone = sum(b == [optimum] for b in best)
-            shared = sum(len(b) > 1 and optimum in b for b in best)
-            lines.append(f"the best {name} is the paper's {optimum:g} on {_of(alone, total)}"
-                         + (f", tied with another value on {shared}" if shared else "")
-                         + f" (per data seed: {'; '.join(_values(b) for b in best)})")
-    if grid == "ablation":
-        for row in ("mining", "mining-gaussian"):
-            keys = dict(zip([row] + [f"{row}-t{t:g}" for t in FIXED_THRESHOLDS[1:]], FIXED_THRESHOLDS, strict=True))
-            best = [[keys[k] for k in top(list(keys), lambda k, d=d: d.get(k, -math.inf))] for d in per_data]
-            lines.append(f"{labels[row].split(' (')[0]}: the best fixed threshold per data seed is "
-                         f"{'; '.join(_values(b) for b in best)} ({FIXED_THRESHOLDS[0]:g} is the assumed value)")
-    return lines
+    return [line for count in grid_analysis(grid).seed_claims for line in count(cells, per_data)]
 
 
 def ordering_counts(per_data: list[dict[str, float]], paper: dict[str, float], labels: dict[str, str], *,
@@ -161,7 +94,7 @@ def ordering_counts(per_data: list[dict[str, float]], paper: dict[str, float], l
     alone = sum(best == best_paper for best in best_here)
     shared = sum(best != best_paper and set(best_paper) <= set(best) for best in best_here)
     return (f"{what}: the paper's best row ({tied([labels[k] for k in best_paper])}) is best here on "
-            f"{_of(alone, len(per_data))}" + (f", tied for best on {shared}" if shared else "")
+            f"{of_seeds(alone, len(per_data))}" + (f", tied for best on {shared}" if shared else "")
             + f"; row pairs ordered as in the paper, per data seed: {', '.join(f'{a}/{len(pairs)}' for a in agree)}")
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from glancevad.errors import GlanceVADError
-from glancevad.experiments.grids import Cell
+from glancevad.experiments.grids import PAPER_GRIDS, Cell
 from glancevad.experiments.planning import Estimate, check_budget, choose_preset, estimate_plan
 from glancevad.experiments.runner import (
     RunSpec,
@@ -40,7 +40,6 @@ from glancevad.experiments.runner import (
 from glancevad.fileio import write_json
 
 #: The grids of the paper, in its order: Tables 1-2, 3, 4, 5, 6 and Fig. 4.
-PAPER_GRIDS = ("networks", "ablation", "perturbation", "supervision-mix", "kernels", "sensitivity")
 
 #: The subfolder of a paper folder that holds each data root's own grids (``per-data/<label>/<grid>``):
 #: never inside a data root, even when the data roots lie in the paper folder (``make paper``).

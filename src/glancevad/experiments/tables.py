@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from glancevad.experiments.grids import Cell
+from glancevad.experiments.grids import Cell, grid_analysis
 from glancevad.fileio import atomic_write, save_figure
 
 METRICS = ("auc", "auc_a", "ap", "ap_a", "ap_step", "far")
@@ -56,21 +56,6 @@ def summarise(
             row[f"{metric}_mean"], row[f"{metric}_std"] = seed_mean_std([100 * r[metric] for r in runs])
         rows.append(row)
     return rows
-
-
-def gain_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """For the networks grid: glance minus weak, per network (means; std not defined)."""
-    by_key = {row["key"]: row for row in rows}
-    gains = []
-    for row in rows:
-        if row["key"].endswith("-glance") and (weak := by_key.get(row["key"].replace("-glance", "-weak"))):
-            gain = {"key": row["key"].replace("-glance", "-gain"),
-                    "label": row["label"].replace("(glance)", "gain of glance over weak"), "n": row["n"]}
-            for metric in METRICS:
-                gain[f"{metric}_mean"] = row[f"{metric}_mean"] - weak[f"{metric}_mean"]
-                gain[f"{metric}_std"] = math.nan
-            gains.append(gain)
-    return gains
 
 
 def format_mean_std(mean: float, std: float) -> str:
@@ -135,60 +120,42 @@ def tabulate_grid(
     out: Path, grid: str, cells: list[Cell], results: dict[tuple[str, int], dict[str, dict[str, Any]]], *,
     dataset_name: str, seeds: int, data_seeds: int = 1,
 ) -> tuple[Path, Path, list[Path]]:
-    """The tables of a finished grid for both checkpoints (plus glance-over-weak gains for the
-    networks grid) and its figure (of ``best.pt``): ``(table.csv, table.md, [PNG])``; ``seeds`` and
-    ``data_seeds`` as :func:`write_tables`."""
+    """The tables of a finished grid for both checkpoints (plus the rows its analysis adds, such as
+    the networks grid's glance-over-weak gains) and its figure (of ``best.pt``):
+    ``(table.csv, table.md, [PNG])``; ``seeds`` and ``data_seeds`` as :func:`write_tables`."""
+    extra = grid_analysis(grid).extra_rows
     rows = {}
     for checkpoint in reported_checkpoints(results):
         rows[checkpoint] = summarise(cells, results, checkpoint=checkpoint)
-        if grid == "networks":
-            rows[checkpoint] += gain_rows(rows[checkpoint])
+        if extra is not None:
+            rows[checkpoint] += extra(rows[checkpoint])
     csv_path, md_path = write_tables(out, grid, rows, dataset_name=dataset_name, seeds=seeds, data_seeds=data_seeds)
     return csv_path, md_path, plot_grid(out, grid, cells, rows["best"])
 
 
 def plot_grid(out: Path, grid: str, cells: list[Cell], rows: list[dict[str, Any]]) -> list[Path]:
-    """PNG figures: two curves per metric for the sensitivity grid (Fig. 4), bars otherwise (one per
-    cell: derived rows such as the networks grid's gains are left to the table)."""
+    """The grid's PNG figure: its analysis's own (Fig. 4's curves for the sensitivity grid), else one
+    bar per cell and metric (rows its analysis adds, such as the gains, are left to the table)."""
+    keys = {cell.key for cell in cells}
+    rows = [row for row in rows if row["key"] in keys]
+    path = out / "figures" / f"{grid}.png"
+    if (figure := grid_analysis(grid).figure) is not None:
+        return [figure(path, grid, cells, rows)]
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = {cell.key for cell in cells}
-    rows = [row for row in rows if row["key"] in keys]
-    by_key = {row["key"]: row for row in rows}
-    shown = ("auc", "auc_a", "ap", "ap_a")
-    paths = []
     # two by two, so that a docs page's width (about 700 px) leaves the labels legible
-    if grid == "sensitivity":
-        fig, axes = plt.subplots(2, 2, figsize=(8, 6.4))
-        axes = axes.ravel()
-        for ax, metric in zip(axes, shown, strict=True):
-            for parameter, label in (("width", "r_g (alpha = 0.9)"), ("alpha", "alpha (r_g = 0.1)")):
-                points = sorted((value, by_key[c.key]) for c in cells for p, value in c.sweeps if p == parameter)
-                xs = np.arange(len(points))
-                ax.errorbar(xs, [r[f"{metric}_mean"] for _, r in points], yerr=[r[f"{metric}_std"] for _, r in points],
-                            marker="o", capsize=3, label=label)
-                for x, (value, row) in zip(xs, points, strict=True):
-                    ax.annotate(f"{value:g}", (x, row[f"{metric}_mean"]), fontsize=9, textcoords="offset points",
-                                xytext=(0, 5), ha="center")
-            ax.set_title(metric.upper())
-            ax.set_xticks([])
-            ax.set_xlabel("parameter value (annotated)")
-        axes[0].legend(fontsize=9)
-    else:
-        fig, axes = plt.subplots(2, 2, figsize=(9, 8), sharey=False)
-        axes = axes.ravel()
-        labels = [row["label"] for row in rows]
-        for ax, metric in zip(axes, shown, strict=True):
-            ax.bar(range(len(rows)), [r[f"{metric}_mean"] for r in rows],
-                   yerr=[0 if math.isnan(r[f"{metric}_std"]) else r[f"{metric}_std"] for r in rows], capsize=3)
-            ax.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=8)
-            ax.set_title(metric.upper())
-            low = min(r[f"{metric}_mean"] for r in rows)
-            ax.set_ylim(max(0, low - 10), 100)
+    fig, axes = plt.subplots(2, 2, figsize=(9, 8), sharey=False)
+    labels = [row["label"] for row in rows]
+    for ax, metric in zip(axes.ravel(), ("auc", "auc_a", "ap", "ap_a"), strict=True):
+        ax.bar(range(len(rows)), [r[f"{metric}_mean"] for r in rows],
+               yerr=[0 if math.isnan(r[f"{metric}_std"]) else r[f"{metric}_std"] for r in rows], capsize=3)
+        ax.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=8)
+        ax.set_title(metric.upper())
+        low = min(r[f"{metric}_mean"] for r in rows)
+        ax.set_ylim(max(0, low - 10), 100)
     fig.suptitle(f"{grid} (mean ± std over seeds)")
     fig.tight_layout()
-    paths.append(save_figure(fig, out / "figures" / f"{grid}.png", dpi=110))
-    return paths
+    return [save_figure(fig, path, dpi=110)]
