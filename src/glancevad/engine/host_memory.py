@@ -11,7 +11,7 @@ steps. A no-op where the C library is not glibc.
 
 **The setting is process-wide and permanent.** It is glibc's (``mallopt``), not a tensor's or a
 trainer's: once :class:`glancevad.engine.trainer.Trainer` has started on the CPU, everything
-later in that process allocates this way — validation, the ``on_eval`` hooks, and in the grid
+later in that process allocates this way — validation, the callbacks, and in the grid
 and paper workers (``glancevad experiment``, ``glancevad paper``) the tests of ``best.pt`` and
 ``last.pt`` that follow the training in the same process. It cannot be undone: setting
 ``M_MMAP_MAX`` or ``M_TRIM_THRESHOLD`` turns off glibc's dynamic mmap threshold for the rest of
