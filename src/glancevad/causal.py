@@ -25,15 +25,15 @@ import torch
 from torch import nn
 
 from glancevad.engine.scoring import score_batch
-from glancevad.errors import GlanceVADError
+from glancevad.errors import SettingError
 
 
 def check_window(window: int, lookahead: int = 0) -> None:
     """A window of at least one snippet that holds the lookahead snippets and the scored one."""
     if window < 1:
-        raise GlanceVADError(f"--window must be at least 1 snippet, not {window}")
+        raise SettingError("window", f"must be at least 1 snippet, not {window}")
     if lookahead < 0 or lookahead >= window:
-        raise GlanceVADError(f"--lookahead must be between 0 and window - 1 = {window - 1}, not {lookahead}")
+        raise SettingError("lookahead", f"must be between 0 and window - 1 = {window - 1}, not {lookahead}")
 
 
 def score_windows(model: nn.Module, windows: torch.Tensor, *, device: torch.device, precision: str) -> np.ndarray:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from glancevad.errors import GlanceVADError
+from glancevad.errors import SettingError
 
 #: The metadata key of a field's constraint.
 CONSTRAINT = "constraint"
@@ -85,7 +85,7 @@ class OneOf:
         return value in self.choices()
 
     def describe(self) -> str:
-        return f"one of {', '.join(self.choices())}"
+        return f"one of {', '.join(map(str, self.choices()))}"
 
     def must(self) -> str:
         return f"be {self.describe()}"
@@ -105,9 +105,19 @@ def constraints(cls: type) -> dict[str, Constraint]:
 
 
 def check(name: str, value: Any, constraint: Constraint) -> None:
-    """Raise a :class:`GlanceVADError` naming ``name`` unless ``value`` satisfies ``constraint``."""
+    """Raise a :class:`~glancevad.errors.SettingError` naming ``name`` unless ``value`` satisfies ``constraint``."""
     if not constraint.allows(value):
-        raise GlanceVADError(f"{name} must {constraint.must()}, got {value!r}")
+        raise SettingError(name, f"must {constraint.must()}, got {value!r}")
+
+
+def check_fields(settings: Any) -> None:
+    """Check every constrained field of the dataclass instance ``settings``, each error naming its
+    field; a field whose default is ``None`` may be ``None`` (unset)."""
+    for field in dataclasses.fields(settings):
+        if CONSTRAINT in field.metadata:
+            value = getattr(settings, field.name)
+            if not (value is None and field.default is None):
+                check(field.name, value, field.metadata[CONSTRAINT])
 
 
 def _number(value: float) -> str:

@@ -12,6 +12,15 @@ class GlanceVADError(Exception):
         super().__init__(str(message).replace("\r", "\\r").replace("\n", "\\n"), *args)
 
 
+class SettingError(GlanceVADError):
+    """A setting's value is not allowed: ``"<setting> <requirement>"``. The library names the
+    setting (``min_event``); the CLI names the flag the user typed (``--min-event``) instead."""
+
+    def __init__(self, setting: str, requirement: str):
+        super().__init__(f"{setting} {requirement}")
+        self.setting, self.requirement = setting, requirement
+
+
 class DataError(GlanceVADError):
     """A dataset file is missing, malformed or inconsistent; the message names the file and video."""
 

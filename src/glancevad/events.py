@@ -9,13 +9,12 @@ events shorter than ``min_event`` seconds dropped. Every default is a field of :
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from glancevad.constants import FRAMES_PER_SNIPPET
-from glancevad.errors import GlanceVADError
+from glancevad.constraints import Interval, check_fields, constrained
 
 
 @dataclass(frozen=True)
@@ -26,20 +25,13 @@ class EventSettings:
     a stream whose rate is unknown); UCF-Crime's rate.
     """
 
-    threshold: float = 0.5
-    min_event: float = 1.0
-    merge_gap: float = 2.0
-    fps: float = 30.0
+    threshold: float = constrained(0.5, Interval(0, 1))
+    min_event: float = constrained(1.0, Interval(low=0))             # seconds
+    merge_gap: float = constrained(2.0, Interval(low=0))             # seconds
+    fps: float = constrained(30.0, Interval(low=0, closed="neither"))
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.threshold) and 0 <= self.threshold <= 1):
-            raise GlanceVADError(f"--threshold must lie in [0, 1], got {self.threshold}")
-        for name in ("min_event", "merge_gap"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise GlanceVADError(f"--{name.replace('_', '-')} must be a non-negative duration, got {value}")
-        if not (math.isfinite(self.fps) and self.fps > 0):
-            raise GlanceVADError(f"--fps must be a positive number of frames per second, got {self.fps}")
+        check_fields(self)
 
 
 #: The defaults, for signatures and CLI options (each written once, above).

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from glancevad.constants import FRAMES_PER_SNIPPET
-from glancevad.errors import GlanceVADError
+from glancevad.errors import GlanceVADError, SettingError
 from glancevad.fileio import atomic_write, check_output, write_json
 
 FORMATS = ("torchscript", "onnx")
@@ -140,9 +140,9 @@ def export_checkpoint(
     from glancevad.inference import Inferencer
 
     if fmt not in FORMATS:
-        raise GlanceVADError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise SettingError("format", f"must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if window < 2:
-        raise GlanceVADError(f"--window must be at least 2 snippets, not {window}")
+        raise SettingError("window", f"must be at least 2 snippets, not {window}")
     if fmt == "onnx":
         _require_onnx()
     check_output(out, kind="folder")
@@ -154,7 +154,7 @@ def export_checkpoint(
     if with_i3d:
         check_crops(crops)
     elif crops < 1:
-        raise GlanceVADError(f"--crops must be at least 1, not {crops}")
+        raise SettingError("crops", f"must be at least 1, not {crops}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     name = Path(checkpoint).stem

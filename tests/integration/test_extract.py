@@ -239,7 +239,7 @@ def test_detect_user_errors(tmp_path, checkpoint_1024):
     for option, value, message in (("--fps", "0", "--fps must be a positive number"),
                                    ("--fps", "-5", "--fps must be a positive number"),
                                    ("--threshold", "nan", "--threshold must lie in [0, 1], got nan"),
-                                   ("--crops", "0", "--crops must be one of 1, 5, 10, not 0"),
+                                   ("--crops", "0", "--crops must be one of 1, 5, 10, got 0"),
                                    ("--out", afile, f"{afile}: is a file; give a folder"),
                                    ("--overlay", tmp_path, f"{tmp_path}: is a folder; give a file name")):
         assert_user_error(run("detect", SAMPLE, "--checkpoint", checkpoint_1024, option, value, check=False), message)

@@ -37,11 +37,11 @@ def test_round_robin_gives_each_video_k_annotators_and_balances_the_load(videos,
 
 
 @pytest.mark.parametrize(("rule", "people", "k", "message"), [
-    ("round-robin", ["a", "b"], 3, "--per-video must be from 1 to the number of annotators (2), not 3"),
+    ("round-robin", ["a", "b"], 3, "per_video must be from 1 to the number of annotators (2), not 3"),
     ("round-robin", [], 1, "name at least one annotator"),
     ("everyone", ["a", "a"], 1, "annotator named twice: a"),
     ("everyone", ["a", "b", "c"], 2, "--per-video goes with --rule round-robin"),
-    ("random", ["a"], 1, "--rule must be one of everyone, round-robin, not 'random'"),
+    ("random", ["a"], 1, "rule must be one of everyone, round-robin, not 'random'"),
 ])
 def test_bad_assignments_are_refused_with_the_reason(rule, people, k, message):
     with pytest.raises(GlanceVADError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):

@@ -96,9 +96,9 @@ def test_mil_causal_equals_offline_where_the_window_covers_the_receptive_field()
 
 def test_bad_windows_are_user_errors():
     model = build("mil", in_dim=8).eval()
-    with pytest.raises(GlanceVADError, match="--window must be at least 1"):
+    with pytest.raises(GlanceVADError, match="window must be at least 1"):
         CausalScorer(model, window=0)
-    with pytest.raises(GlanceVADError, match="--lookahead must be between 0 and window - 1 = 3"):
+    with pytest.raises(GlanceVADError, match="lookahead must be between 0 and window - 1 = 3"):
         causal_scores(model, _features(5, dim=8), window=4, lookahead=4)
 
 

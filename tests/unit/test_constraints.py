@@ -92,3 +92,29 @@ def test_one_of_reads_its_registry_when_it_checks():
     assert not choice.allows("b")
     registry["b"] = 2
     assert choice.allows("b") and choice.describe() == "one of a, b"
+
+
+def test_settings_declare_their_constraints_once_and_errors_name_the_setting():
+    """Extraction, event and watch settings check their fields from the one declaration; an unset
+    optional field is allowed; the CLI names the flag only where the user typed one."""
+    from glancevad.cli import _flag_of
+    from glancevad.constraints import constraints
+    from glancevad.errors import SettingError
+    from glancevad.events import EventSettings
+    from glancevad.features.extract import ExtractionSettings
+    from glancevad.watch.settings import WatchSettings
+
+    assert set(constraints(EventSettings)) == {"threshold", "min_event", "merge_gap", "fps"}
+    assert {"crops", "stack", "step", "fps"} <= set(constraints(ExtractionSettings))
+    assert {"window", "lookahead", "crops", "stall_timeout", "retries", "backoff"} <= set(constraints(WatchSettings))
+    assert ExtractionSettings(fps=None).fps is None and WatchSettings(crops=None).crops is None
+    bad = ((lambda: ExtractionSettings(crops=3), "crops"), (lambda: ExtractionSettings(stack=1), "stack"),
+           (lambda: WatchSettings(retries=-1), "retries"), (lambda: WatchSettings(crops=2), "crops"),
+           (lambda: WatchSettings(window=4, lookahead=4), "lookahead"))
+    for build, setting in bad:
+        with pytest.raises(SettingError) as caught:
+            build()
+        assert caught.value.setting == setting and str(caught.value).startswith(f"{setting} must")
+    assert _flag_of("min_event", ["detect", "v.mp4", "--min-event", "-1"]) == "--min-event"
+    assert _flag_of("min_event", ["detect", "v.mp4", "--min-event=-1"]) == "--min-event"
+    assert _flag_of("alpha", ["train", "--set", "alpha=2"]) == "alpha"

@@ -85,12 +85,15 @@ def test_every_default_comes_from_the_event_settings():
     assert {p.name: p.default for p in command.commands["propose"].params}["fps"] == DEFAULTS.fps
 
 
-def test_bad_event_settings_name_the_option():
+def test_bad_event_settings_name_the_setting():
     from glancevad.errors import GlanceVADError
     from glancevad.events import EventSettings
 
-    for kwargs, message in (({"threshold": 1.5}, "--threshold must lie in"), ({"min_event": -1}, "--min-event"),
-                            ({"merge_gap": float("nan")}, "--merge-gap"), ({"fps": 0}, "--fps must be a positive")):
+    # the library names the setting; the CLI names the flag the user typed (test_cli)
+    for kwargs, message in (({"threshold": 1.5}, r"threshold must lie in \[0, 1\], got 1.5"),
+                            ({"min_event": -1}, "min_event must be >= 0, got -1"),
+                            ({"merge_gap": float("nan")}, "merge_gap must be >= 0, got nan"),
+                            ({"fps": 0}, "fps must be a positive number, got 0")):
         with pytest.raises(GlanceVADError, match=message):
             EventSettings(**kwargs)
 

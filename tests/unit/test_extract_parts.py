@@ -23,7 +23,7 @@ def test_shard_parsing_and_environment(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert Shard.parse(None) == Shard(0, 2)  # torchrun's variables win
     for bad in ("3/3", "-1/2", "a/b", "1", "1/0"):
-        with pytest.raises(GlanceVADError, match="--shard must be i/N"):
+        with pytest.raises(GlanceVADError, match="shard must be i/N"):
             Shard.parse(bad)
     assert Shard(0, 1).manifest_name == "extraction.json"
     assert Shard(1, 4).manifest_name == "extraction.shard-1-of-4.json"

@@ -48,7 +48,7 @@ def test_every_registered_sink_builds_from_its_target(kind, tmp_path):
 
 def test_bad_sinks_are_user_errors(tmp_path):
     for text, message in (("kafka=x", "unknown kind 'kafka'; choose from stdout, jsonl, webhook, mqtt"),
-                          ("webhook=ftp://x", "--webhook must be an http:// or https:// URL"),
+                          ("webhook=ftp://x", "webhook must be an http:// or https:// URL"),
                           ("mqtt=mqtt://host", "needs mqtt://HOST[:PORT]/TOPIC"),
                           ("mqtt=mqtt://host/a/#", "no + or #"), ("jsonl=", "needs a file")):
         with pytest.raises(GlanceVADError, match=message.replace("+", r"\+").replace("[", r"\[")):

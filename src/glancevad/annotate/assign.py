@@ -10,7 +10,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from glancevad.errors import DataError, GlanceVADError
+from glancevad.errors import DataError, GlanceVADError, SettingError
 from glancevad.parsing import read_text
 
 Assignment = dict[str, list[str]]
@@ -46,7 +46,7 @@ def round_robin(videos: Sequence[str], annotators: Sequence[str], *, per_video: 
     _check(videos, annotators)
     n = len(annotators)
     if not 1 <= per_video <= n:
-        raise GlanceVADError(f"--per-video must be from 1 to the number of annotators ({n}), not {per_video}")
+        raise SettingError("per_video", f"must be from 1 to the number of annotators ({n}), not {per_video}")
     out: Assignment = {name: [] for name in annotators}
     for i, video in enumerate(videos):
         for j in range(per_video):
@@ -60,7 +60,7 @@ RULES: dict[str, Callable[..., Assignment]] = {"everyone": everyone, "round-robi
 def assign(rule: str, videos: Sequence[str], annotators: Sequence[str], *, per_video: int = 1) -> Assignment:
     """Apply the rule named ``rule`` (one of :data:`RULES`)."""
     if rule not in RULES:
-        raise GlanceVADError(f"--rule must be one of {', '.join(RULES)}, not {rule!r}")
+        raise SettingError("rule", f"must be one of {', '.join(RULES)}, not {rule!r}")
     return RULES[rule](videos, annotators, per_video=per_video)
 
 

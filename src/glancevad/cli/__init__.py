@@ -60,6 +60,13 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _flag_of(setting: str, argv: list[str]) -> str:
+    """The option the user typed for a library setting (``min_event`` -> ``--min-event``); the
+    setting's own name where no such option was given (a value from ``--set`` or a file)."""
+    flag = "--" + setting.replace("_", "-")
+    return flag if any(arg == flag or arg.startswith(flag + "=") for arg in argv) else setting
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; user errors and bad parameters print one line on stderr and exit 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -72,11 +79,13 @@ def main(argv: list[str] | None = None) -> None:
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
     from glancevad.console import err_console
-    from glancevad.errors import GlanceVADError
+    from glancevad.errors import GlanceVADError, SettingError
 
     warnings.showwarning = _show_warning
     try:
         code = _app()(args=argv, prog_name="glancevad", standalone_mode=False, obj={"argv": argv})
+    except SettingError as exc:
+        _fail(f"{_flag_of(exc.setting, argv)} {exc.requirement}")
     except GlanceVADError as exc:
         _fail(str(exc))
     except NoArgsIsHelpError as exc:  # the help was printed

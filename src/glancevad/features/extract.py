@@ -21,8 +21,9 @@ import numpy as np
 import torch
 
 from glancevad.constants import FRAMES_PER_SNIPPET, VIDEO_SUFFIXES
+from glancevad.constraints import Interval, OneOf, check, check_fields, constrained
 from glancevad.data.features import layout_paths, write_features
-from glancevad.errors import DataError, GlanceVADError
+from glancevad.errors import DataError, GlanceVADError, SettingError
 from glancevad.features.i3d import FEATURE_DIM, InceptionI3d, fuse_batch_norm
 from glancevad.features.preprocess import CROP_CHOICES, snippet_crops
 from glancevad.features.video import VideoInfo, iter_frames, iter_snippets, probe
@@ -30,29 +31,27 @@ from glancevad.fileio import remove_temporaries, write_json
 from glancevad.parsing import read_json_object, read_text
 from glancevad.runtime import resolve_precision
 
+#: The crop counts I3D extraction makes.
+CROPS = OneOf(CROP_CHOICES)
+
 
 def check_crops(crops: int) -> None:
-    """Refuse a crop count I3D extraction does not make (:data:`CROP_CHOICES`), naming ``--crops``."""
-    if crops not in CROP_CHOICES:
-        raise GlanceVADError(f"--crops must be one of {', '.join(map(str, CROP_CHOICES))}, not {crops}")
+    """Refuse a crop count I3D extraction does not make (:data:`CROP_CHOICES`), naming the setting."""
+    check("crops", crops, CROPS)
 
 
 @dataclass(frozen=True)
 class ExtractionSettings:
     """What determines the features; a folder holds features of one setting only."""
 
-    crops: int = 10
-    stack: int = FRAMES_PER_SNIPPET
-    step: int = FRAMES_PER_SNIPPET
-    fps: float | None = None
+    crops: int = constrained(10, CROPS)
+    stack: int = constrained(FRAMES_PER_SNIPPET, Interval(low=2))
+    step: int = constrained(FRAMES_PER_SNIPPET, Interval(low=1))
+    fps: float | None = constrained(None, Interval(low=0, closed="neither"))   # None: the video's own rate
     weights: str = "rgb_scratch"
 
     def __post_init__(self) -> None:
-        check_crops(self.crops)
-        if self.stack < 2 or self.step < 1:
-            raise GlanceVADError("--stack must be at least 2 and --step at least 1")
-        if self.fps is not None and self.fps <= 0:
-            raise GlanceVADError("--fps must be positive")
+        check_fields(self)
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ class Shard:
         except ValueError:
             shard = None
         if not sep or shard is None or not 0 <= shard.index < shard.count:
-            raise GlanceVADError(f"--shard must be i/N with 0 <= i < N, not {text!r}")
+            raise SettingError("shard", f"must be i/N with 0 <= i < N, not {text!r}")
         return shard
 
     def select(self, videos: Sequence[tuple[str, Path]]) -> list[tuple[str, Path]]:

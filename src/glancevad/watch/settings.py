@@ -6,39 +6,37 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from glancevad.constraints import Interval, check_fields, constrained
 from glancevad.errors import GlanceVADError
 from glancevad.events import EventSettings
+from glancevad.features.extract import CROPS
 
 
 @dataclass(frozen=True)
 class WatchSettings:
     """Scoring, events and source handling, shared by every stream of one watch."""
 
-    window: int = 32
-    lookahead: int = 0
+    window: int = constrained(32, Interval(low=1))
+    lookahead: int = constrained(0, Interval(low=0))    # and below window: checked with it
     events: EventSettings = field(default_factory=EventSettings)
-    crops: int | None = None
+    crops: int | None = constrained(None, CROPS)          # None: the checkpoint's, rounded up to I3D's
     precision: str = "fp32"
     device: str = "auto"
     weights: str = "rgb_scratch"
     realtime: bool = False
     follow: bool = False
-    stall_timeout: float = 5.0
-    retries: int = 5
-    backoff: float = 1.0
+    stall_timeout: float = constrained(5.0, Interval(low=0, closed="neither"))
+    retries: int = constrained(5, Interval(low=0))
+    backoff: float = constrained(1.0, Interval(low=0, closed="neither"))
     input_format: str | None = None
-    queue_snippets: int = 8     # decoded snippets a stream may hold ahead of the scorer before its decoder waits
+    # decoded snippets a stream may hold ahead of the scorer before its decoder waits
+    queue_snippets: int = constrained(8, Interval(low=1))
 
     def __post_init__(self) -> None:
         from glancevad.causal import check_window
 
+        check_fields(self)
         check_window(self.window, self.lookahead)
-        if self.stall_timeout <= 0 or self.backoff <= 0:
-            raise GlanceVADError("--stall-timeout and --backoff must be positive")
-        if self.retries < 0:
-            raise GlanceVADError("--retries must not be negative")
-        if self.queue_snippets < 1:
-            raise GlanceVADError("the snippet queue must hold at least one snippet")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import json
 import urllib.request
 from typing import Any
 
-from glancevad.errors import GlanceVADError
+from glancevad.errors import SettingError
 
 
 class WebhookSink:
@@ -14,7 +14,7 @@ class WebhookSink:
 
     def __init__(self, target: str, *, timeout: float = 5.0):
         if not target.startswith(("http://", "https://")):
-            raise GlanceVADError(f"--webhook must be an http:// or https:// URL, not {target!r}")
+            raise SettingError("webhook", f"must be an http:// or https:// URL, not {target!r}")
         self.url, self.timeout = target, timeout
         self.name = f"webhook {target}"
 
