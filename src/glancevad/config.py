@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
+from glancevad.checkpoint_selection import SELECTION_RULES
 from glancevad.constraints import Interval, OneOf, check, constrained, constraints
 from glancevad.errors import GlanceVADError
-from glancevad.selection import SELECTION_RULES
 
 SUPERVISIONS = ("weak", "glance", "mixed")
 #: ``auto``: bf16 where the hardware has bf16 units (a GPU, a CPU with AMX), else fp32; a run records which.

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from glancevad.constants import FRAMES_PER_SNIPPET
-from glancevad.data.features import write_features
+from glancevad.data.feature_files import write_features
 from glancevad.errors import DataError, GlanceVADError
 from glancevad.events import DEFAULTS, Event, EventSettings
 from glancevad.fileio import atomic_write, check_output, save_figure, write_json
@@ -65,7 +65,7 @@ def plot_detection(path: str | os.PathLike, video_id: str, scores: np.ndarray, f
 
 def load_feature_file(path: str | os.PathLike) -> np.ndarray:
     """``[T, crops, D]`` (or ``[T, D]``, one crop) features from one ``.npy`` file."""
-    from glancevad.data.features import read_npy_header
+    from glancevad.data.feature_files import read_npy_header
 
     shape, _ = read_npy_header(Path(path))
     if len(shape) not in (2, 3) or shape[0] == 0:

@@ -17,7 +17,7 @@ import torch
 
 from glancevad.causal import check_window
 from glancevad.data.dataset import VADDataset, load_dataset
-from glancevad.data.features import feature_shape
+from glancevad.data.feature_files import feature_shape
 from glancevad.data.scores import write_scores
 from glancevad.fileio import atomic_write, write_json
 from glancevad.inference import Inferencer

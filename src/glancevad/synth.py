@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from glancevad.constants import FRAMES_PER_SNIPPET
-from glancevad.data.features import write_features
+from glancevad.data.feature_files import write_features
 from glancevad.data.groundtruth import write_ground_truth
 from glancevad.data.lists import write_video_list
 from glancevad.errors import GlanceVADError

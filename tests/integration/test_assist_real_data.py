@@ -11,7 +11,7 @@ import numpy as np
 from cli_helpers import AnnotateServer, assert_user_error, run
 from glancevad.annotate.store import GlanceStore
 from glancevad.assist.scoring import score_features
-from glancevad.data.features import FeatureIndex, feature_shape
+from glancevad.data.feature_files import FeatureIndex, feature_shape
 from glancevad.engine.checkpoint import read_checkpoint
 from media import write_video
 

@@ -231,7 +231,7 @@ def test_messages_name_the_file_or_folder(tmp_path, tiny_copy):
 
 
 def test_a_video_id_that_looks_like_a_crop_gets_a_hint(tiny_copy):
-    from glancevad.data.features import FeatureIndex
+    from glancevad.data.feature_files import FeatureIndex
     from glancevad.errors import DataError
 
     folder = tiny_copy / "i3d" / "train"

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from glancevad.checkpoint_selection import choose_step
 from glancevad.config import resolve_config
 from glancevad.data import load_dataset
 from glancevad.data.cache import build_or_open_cache
@@ -19,7 +20,6 @@ from glancevad.engine.run import train
 from glancevad.engine.sampler import PairedSampler, crop_items, split_items
 from glancevad.engine.trainer import Trainer
 from glancevad.errors import GlanceVADError
-from glancevad.selection import choose_step
 from glancevad.synth import synth_config, write_synthetic_dataset
 
 TINY = {"batch_size": 2, "num_snippets": 16, "eval_every": 3, "log_every": 1, "val_fraction": 0.25,
@@ -195,7 +195,7 @@ def test_selection_rule_is_configurable_and_validated(tiny_root, tmp_path):
 
 
 def test_the_study_trace_scores_the_test_set_and_changes_no_weight(tiny_root, tmp_path):
-    from glancevad.experiments.selection import trace_callback
+    from glancevad.experiments.selection_study import trace_callback
 
     cfg = resolve_config(None, {**TINY, "steps": 6})
     traced = trace_callback(load_dataset(tiny_root), tmp_path / "trace.jsonl", "fp32")

@@ -15,7 +15,7 @@ import torch
 
 from cli_helpers import assert_user_error, run
 from conftest import SAMPLE_CLIP
-from glancevad.data.features import FeatureIndex, load_features
+from glancevad.data.feature_files import FeatureIndex, load_features
 from glancevad.engine.checkpoint import save_checkpoint
 from glancevad.events import find_events
 from glancevad.features.preprocess import snippet_crops

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+from glancevad.checkpoint_selection import choose_step
 from glancevad.config import TrainConfig
 from glancevad.engine.items import split_validation
 from glancevad.engine.prefetch import Prefetcher
 from glancevad.engine.sampler import PairedSampler
 from glancevad.engine.supervision import Role, TargetSettings, assign_roles, glance_loss, glance_targets
 from glancevad.errors import GlanceVADError
-from glancevad.selection import choose_step
 from glancevad.tgs import mine, render
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLES
-from glancevad.data.features import FeatureIndex, feature_shape, load_features
+from glancevad.data.feature_files import FeatureIndex, feature_shape, load_features
 from glancevad.errors import DataError
 
 

@@ -17,7 +17,7 @@ SOURCE = Path(glancevad.__file__).parent
 #: must be placed here.
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "constants", "constraints", "intervals", "console", "presets"),
-    ("fileio", "parsing", "runtime", "selection"),
+    ("fileio", "parsing", "runtime", "checkpoint_selection"),
     ("tgs", "metrics", "events", "plots", "layers"),
     ("data", "glance", "config", "models", "synth"),
     ("features", "engine"),

@@ -267,7 +267,7 @@ def test_the_best_on_test_trace_reads_test_videos_one_at_a_time_memory_mapped(ti
     import torch
 
     from glancevad.data import load_dataset
-    from glancevad.experiments import selection
+    from glancevad.experiments import selection_study as selection
     from glancevad.models import build
 
     dataset = load_dataset(tiny_root)

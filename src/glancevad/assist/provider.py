@@ -86,7 +86,7 @@ class ScoreProvider:
                  features: str | os.PathLike | None = None, extract: Extractor | None = None,
                  threshold: float = THRESHOLD, min_event: float = MIN_EVENT_S, merge_gap: float = MERGE_GAP_S,
                  near: int = NEAR_FRAMES, device: str = "cpu", wanted_s: float = WANTED_S):
-        from glancevad.data.features import FeatureIndex, feature_shape
+        from glancevad.data.feature_files import FeatureIndex, feature_shape
         from glancevad.events import EventSettings
         from glancevad.inference import Inferencer
 
@@ -224,7 +224,7 @@ class ScoreProvider:
     # -- scores ----------------------------------------------------------------------------------
 
     def _features_file(self, video_id: str):
-        from glancevad.data.features import FeatureIndex
+        from glancevad.data.feature_files import FeatureIndex
 
         if self.features is not None and video_id in self.features:
             return self.features.locate(video_id)
@@ -239,7 +239,7 @@ class ScoreProvider:
 
     def snippet_scores(self, video_id: str) -> tuple[np.ndarray | None, dict[str, Any]]:
         """``(snippet scores or None, status)``; status ``state`` is ready, queued, extracting or failed."""
-        from glancevad.data.features import load_features
+        from glancevad.data.feature_files import load_features
 
         with self._lock:
             if video_id in self._scores:
@@ -326,7 +326,7 @@ class ScoreProvider:
         Feature files whose snippet count does not fit their video (read from the files' headers),
         and, when the network cannot take I3D's features, how many videos have no feature file.
         """
-        from glancevad.data.features import feature_shape
+        from glancevad.data.feature_files import feature_shape
 
         problems = []
         missing = []

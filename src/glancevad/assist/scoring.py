@@ -55,7 +55,7 @@ def score_features(
     abnormal videos.
     """
     from glancevad.data.dataset import load_dataset
-    from glancevad.data.features import FeatureIndex, feature_shape, load_features
+    from glancevad.data.feature_files import FeatureIndex, feature_shape, load_features
     from glancevad.inference import Inferencer
 
     if (data is None) == (features is None):

@@ -13,7 +13,7 @@ from typer.core import TyperGroup
 
 from glancevad.config import CONSTRAINTS, PRECISIONS, TrainConfig, coerce, list_presets
 from glancevad.constraints import OneOf, check
-from glancevad.data.features import LAYOUTS
+from glancevad.data.feature_files import LAYOUTS
 from glancevad.data.groundtruth import ANNOTATION_FORMATS
 from glancevad.errors import GlanceVADError
 from glancevad.presets import DATASET_PRESETS, SYNTHETIC_PRESET

@@ -1,7 +1,7 @@
 """The data contract: dataset layout, lists, ground truth and snippet features."""
 
 from glancevad.data.dataset import VADDataset, Video, load_dataset
-from glancevad.data.features import FeatureFiles, FeatureIndex, load_features
+from glancevad.data.feature_files import FeatureFiles, FeatureIndex, load_features
 from glancevad.data.groundtruth import (
     build_ground_truth,
     read_ground_truth,

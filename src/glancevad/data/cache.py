@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from glancevad.data.dataset import VADDataset, check_glances_in_range
-from glancevad.data.features import feature_shape
+from glancevad.data.feature_files import feature_shape
 from glancevad.data.resample import glance_mask, resample
 from glancevad.errors import DataError
 from glancevad.fileio import write_json

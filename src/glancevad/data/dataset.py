@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from glancevad.constants import FRAMES_PER_SNIPPET, NORMAL_ID_PATTERN
-from glancevad.data.features import FeatureIndex, feature_shape, load_features
+from glancevad.data.feature_files import FeatureIndex, feature_shape, load_features
 from glancevad.data.groundtruth import GroundTruth, read_ground_truth
 from glancevad.data.lengths import read_frame_counts
 from glancevad.data.lists import VideoList, read_video_list

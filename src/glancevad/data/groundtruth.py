@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from glancevad.constants import FRAMES_PER_SNIPPET
-from glancevad.data.features import FeatureIndex, feature_shape
+from glancevad.data.feature_files import FeatureIndex, feature_shape
 from glancevad.data.lengths import read_snippet_counts
 from glancevad.data.lists import normalise_video_name, read_video_list
 from glancevad.errors import DataError

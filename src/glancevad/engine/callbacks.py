@@ -18,9 +18,9 @@ from typing import Any
 
 import torch
 
+from glancevad.checkpoint_selection import SELECTION_RULES, replaces_best, selection_value
 from glancevad.engine.checkpoint import link_checkpoint, save_checkpoint
 from glancevad.engine.trainer import Callback, Trainer
-from glancevad.selection import SELECTION_RULES, replaces_best, selection_value
 
 
 class JsonLinesLogger(Callback):
@@ -75,7 +75,7 @@ class ModelSelection(Callback):
     """Keeps ``trainer.best``: the validated checkpoint the run's selection rule ranks first.
 
     Without validation videos every checkpoint is the best (``best.pt`` is ``last.pt``). Otherwise
-    a checkpoint must be eligible (see :func:`glancevad.selection.first_eligible_step`) and beat the
+    a checkpoint must be eligible (see :func:`glancevad.checkpoint_selection.first_eligible_step`) and beat the
     best so far; the last step of a run that never reached an eligible one is taken, and the record
     says so (``fallback``).
     """

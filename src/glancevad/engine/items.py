@@ -13,7 +13,7 @@ import numpy as np
 
 from glancevad.config import TrainConfig
 from glancevad.data.dataset import VADDataset, load_dataset
-from glancevad.data.features import feature_shape
+from glancevad.data.feature_files import feature_shape
 from glancevad.engine.distributed import DistributedContext, check_batch
 from glancevad.engine.sampler import crop_items
 from glancevad.engine.supervision import Role, assign_roles

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from glancevad.checkpoint_selection import first_eligible_step
 from glancevad.config import TrainConfig
 from glancevad.data.cache import TrainingCache, build_or_open_cache
 from glancevad.data.dataset import VADDataset
@@ -36,7 +37,6 @@ from glancevad.engine.supervision import Role, TargetSettings, centre_targets, g
 from glancevad.errors import GlanceVADError
 from glancevad.models import build, get_spec
 from glancevad.runtime import resolve_device
-from glancevad.selection import first_eligible_step
 
 
 class Callback:

@@ -75,7 +75,7 @@ def write_deviations(out: Path, data: Path, preset: str | None, budget: str,
     """``deviations.json`` and ``deviations.md``: our settings (this data's shape) against the paper's and the
     release's (``experiments.deviations``)."""
     from glancevad.data.dataset import load_dataset
-    from glancevad.data.features import feature_shape
+    from glancevad.data.feature_files import feature_shape
     from glancevad.experiments.deviations import (
         deviation_rows,
         network_rows,

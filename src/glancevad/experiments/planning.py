@@ -193,7 +193,7 @@ def estimate_plan(specs: list[Any], parallel: int) -> Estimate:
     and each network's checkpoint size from its parameter count."""
     from glancevad.data.cache import cache_bytes, cache_folder
     from glancevad.data.dataset import load_dataset
-    from glancevad.data.features import feature_shape
+    from glancevad.data.feature_files import feature_shape
     from glancevad.experiments.runner import cache_keys
 
     if not specs:

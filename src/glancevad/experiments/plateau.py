@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from glancevad.checkpoint_selection import selection_value
 from glancevad.config import make_config
 from glancevad.fileio import atomic_write, read_jsonl, save_figure, write_csv
-from glancevad.selection import selection_value
 
 #: The default horizon, as a multiple of the preset's steps.
 HORIZON_FACTOR = 3

@@ -135,7 +135,7 @@ for _name, _grid in GRIDS.items():
 @register_experiment("selection", "the checkpoint-selection study: each validation rule's choice vs last.pt vs "
                                   "the best-on-test oracle (the test set is scored for this analysis only)")
 def _selection(data, out, *, preset, seeds, budget, parallel, overrides, on_plan, on_run) -> Outputs:
-    from glancevad.experiments.selection import run_selection_study
+    from glancevad.experiments.selection_study import run_selection_study
 
     return run_selection_study(data, out, preset=preset, seeds=seeds, overrides=_study_overrides(budget, overrides),
                                on_plan=on_plan, on_run=on_run)

@@ -32,7 +32,7 @@ import torch
 from glancevad.config import TrainConfig, resolve_config
 from glancevad.data.cache import build_or_open_cache
 from glancevad.data.dataset import load_dataset
-from glancevad.data.features import feature_shape
+from glancevad.data.feature_files import feature_shape
 from glancevad.errors import GlanceVADError
 from glancevad.experiments.grids import Cell, grid_cells
 from glancevad.experiments.tables import PAPER_METRICS
@@ -159,7 +159,7 @@ def execute(spec: RunSpec, threads: int | None = None) -> dict[str, dict[str, An
         summary = run_dir / "summary.json"
         finished = summary.exists() and json.loads(summary.read_text()).get("finished", False)
         if not finished:
-            from glancevad.experiments.selection import trace_callback
+            from glancevad.experiments.selection_study import trace_callback
 
             resume = (run_dir / "last.pt").exists()
             traced = [trace_callback(dataset, trace, spec.config["precision"])] if trace else []

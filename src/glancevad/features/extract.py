@@ -22,7 +22,7 @@ import torch
 
 from glancevad.constants import FRAMES_PER_SNIPPET, VIDEO_SUFFIXES
 from glancevad.constraints import Interval, OneOf, check, check_fields, constrained
-from glancevad.data.features import layout_paths, write_features
+from glancevad.data.feature_files import layout_paths, write_features
 from glancevad.errors import DataError, GlanceVADError, SettingError
 from glancevad.features.i3d import FEATURE_DIM, InceptionI3d, fuse_batch_norm
 from glancevad.features.preprocess import CROP_CHOICES, snippet_crops

@@ -2,7 +2,7 @@
 
 Each run trains as usual, and after every validation a hook also scores the *test* set. That
 trace serves this analysis only: the run's own ``best.pt`` never sees it. Afterwards, for each
-rule of ``glancevad.selection`` (and the glance AUC without the mining gate, to show what
+rule of ``glancevad.checkpoint_selection`` (and the glance AUC without the mining gate, to show what
 the gate does), the study looks up the test metrics of the checkpoint the rule selects from the
 logged validation scores, beside ``last.pt`` and the best-on-test oracle (a bound no honest
 protocol reaches).
@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import yaml
 
+from glancevad.checkpoint_selection import SELECTION_RULES, choose_step, first_eligible_step
 from glancevad.config import resolve_config
 from glancevad.data.dataset import load_dataset
 from glancevad.engine.callbacks import Callback, OnValidation
@@ -34,7 +35,6 @@ from glancevad.engine.scoring import score_videos
 from glancevad.experiments.tables import seed_mean_std
 from glancevad.fileio import atomic_write, read_jsonl, save_figure, write_csv
 from glancevad.metrics import UndefinedMetricWarning, evaluate_scores
-from glancevad.selection import SELECTION_RULES, choose_step, first_eligible_step
 
 #: Columns of the study besides the rules: what the trainer could not know.
 REFERENCES = ("last.pt", "oracle (best on test)")
