@@ -170,21 +170,19 @@ def annotate_import(
 
     A model's proposals: `annotate import proposals.csv --videos DIR --status proposed --annotator model --model`.
     """
-    from glancevad.annotate.library import scan_videos
+    from glancevad.annotate.team import import_glance_file
     from glancevad.glance import read_glances
 
-    if status not in ("accepted", "proposed"):
-        raise GlanceVADError("--status must be accepted or proposed")
-    if model and status != "proposed":
-        raise GlanceVADError("--model glances are imported with --status proposed (a reviewer accepts them)")
     glances = read_glances(csv_path)
     with _store_kept_only_on_success(db) as store:
-        scan_videos(videos, store)
-        glances = _known_videos_only(glances, {v["id"] for v in store.videos()}, csv_path, videos,
-                                     skip=skip_unknown)
-        added = store.import_glances({vid: list(frames) for vid, frames in glances.items()}, annotator,
-                                     status=status, model=model)
-    console.print(f"imported {added} glances of {len(glances)} videos from {csv_path} into [bold]{db}[/]")
+        result = import_glance_file(store, glances, csv_path, videos, annotator=annotator, status=status, model=model,
+                                    skip_unknown=skip_unknown)
+    if result.skipped_videos:
+        shown = ", ".join(result.skipped_videos[:5]) + (f" and {len(result.skipped_videos) - 5} more"
+                                                         if len(result.skipped_videos) > 5 else "")
+        console.print(f"skipped {result.skipped_glances} glances of {len(result.skipped_videos)} video(s) not in"
+                      f" {videos}: {shown}")
+    console.print(f"imported {result.added} glances of {result.videos} videos from {csv_path} into [bold]{db}[/]")
 
 
 @annotate_app.command("assign")
@@ -210,8 +208,9 @@ def annotate_assign(
     `annotate assign --to ann --to bob --to cai --rule round-robin --per-video 2` gives every video to
     two of the three, loads balanced; `annotate assign --to dee --video v1 --video v7` two videos to dee.
     """
-    from glancevad.annotate.assign import assign, read_video_list
+    from glancevad.annotate.assign import read_video_list
     from glancevad.annotate.library import scan_videos
+    from glancevad.annotate.team import assign_videos
 
     if videos is None and not db.is_file():
         raise GlanceVADError(f"{db}: database not found (give --videos DIR to scan a folder into it)")
@@ -221,29 +220,16 @@ def annotate_assign(
     with _store_kept_only_on_success(db) as store:
         if videos is not None:
             scan_videos(videos, store)
-        ids = wanted or [v["id"] for v in store.videos()]
-        if not ids:
-            raise GlanceVADError(f"{videos}: no videos found" if videos is not None else
-                                 f"{db}: no videos to assign (give --videos DIR to scan a folder into it)")
-        assignment = assign(rule.value, ids, to, per_video=per_video)
-        added = store.assign(assignment, replace=replace)
-        queues = store.assignments()
+            if not wanted and not store.videos():
+                raise GlanceVADError(f"{videos}: no videos found")
+        added, ids, queues = assign_videos(store, to, rule=rule.value, per_video=per_video, videos=wanted,
+                                           replace=replace)
     for name in to:
         console.print(f"{name}: {len(queues.get(name, []))} video(s) in their queue", highlight=False)
     console.print(f"stored {added} new assignment(s) of {len(ids)} video(s) in [bold]{db}[/]")
 
 
 # -- agreement and consensus ---------------------------------------------------------------------
-
-
-def _team(db: Path):
-    """The database's people's glances and each video's frame rate."""
-    from glancevad.annotate.store import GlanceStore
-
-    if not db.is_file():
-        raise GlanceVADError(f"{db}: database not found")
-    store = GlanceStore(db)
-    return store.team_glances(), {v["id"]: v["fps"] for v in store.videos()}
 
 
 def _percent(value: float) -> str:
@@ -269,22 +255,18 @@ def annotate_agreement(
     """
     from rich.table import Table
 
-    from glancevad.annotate.agreement import compared_videos, pair_agreements
+    from glancevad.annotate.team import open_team, team_agreement
     from glancevad.data.groundtruth import read_events
-    from glancevad.fileio import write_json
     from glancevad.plots import plot_agreement
 
-    team, fps = _team(db)
+    team, fps = open_team(db)
     out = out if out is not None else db.parent / f"{db.stem}-agreement"
     check_output(out, kind="folder")
     events = read_events(ground_truth) if ground_truth is not None else None
-    videos = compared_videos(team)
-    if not videos:
-        raise GlanceVADError(f"{db}: no video has glances (or a done / no-anomaly mark) of two or more annotators")
-    pairs, overall = pair_agreements(team, fps=fps, within_s=within, events=events)
-    truth = events is not None and overall.truth_videos > 0
-    table = Table(title=f"agreement on {len(videos)} videos of {db}" + (f" (ground truth {ground_truth})"
-                                                                        if events is not None else ""))
+    report = team_agreement(team, fps, within_s=within, events=events, where=str(db))
+    pairs, overall, truth = report.pairs, report.overall, report.truth
+    table = Table(title=f"agreement on {len(report.videos)} videos of {db}"
+                  + (f" (ground truth {ground_truth})" if events is not None else ""))
     for column in ("pair", "videos", "glances", *(("same event %", "events") if truth else ()), "matched %",
                    "median dist (s)", "same count %"):
         table.add_column(column, justify="left" if column == "pair" else "right")
@@ -297,33 +279,24 @@ def annotate_agreement(
     console.print(table)
     if events is not None and not truth:
         err_console.print(f"[yellow]note:[/] none of the compared videos is in {ground_truth}", highlight=False)
-    measure = "same-event rate" if truth else "matched rate"
     annotators = sorted({name for pair in pairs for name in (pair.first, pair.second)})
-    rates = {(p.first, p.second): p.same_event_rate if truth else p.matched_rate for p in pairs}
     out.mkdir(parents=True, exist_ok=True)
-    png = plot_agreement(out / "agreement.png", annotators, rates, overall.distances_s, measure=measure,
-                         within_s=within)
-    nan_free = lambda row: {k: (None if v != v else v) for k, v in row.items()}  # noqa: E731
-    report = write_json(out / "agreement.json", {
-        "database": str(db), "ground_truth": None if ground_truth is None else str(ground_truth),
-        "within_s": within, "videos": videos, "pairs": [nan_free(p.summary()) for p in pairs],
-        "overall": nan_free(overall.summary())})
-    console.print(f"wrote [bold]{png}[/] and [bold]{report}[/]")
+    png = plot_agreement(out / "agreement.png", annotators, report.rates(), overall.distances_s,
+                         measure=report.measure, within_s=within)
+    written = report.write(out / "agreement.json", database=str(db),
+                           ground_truth=None if ground_truth is None else str(ground_truth), within_s=within)
+    console.print(f"wrote [bold]{png}[/] and [bold]{written}[/]")
 
 
 def _export_consensus(out: Path, db: Path, k: int, within: float, include_proposed: bool) -> None:
     """``annotate export --consensus K``: the events K or more annotators found, one glance each."""
-    from glancevad.annotate.agreement import team_consensus
+    from glancevad.annotate.team import consensus, open_team
     from glancevad.glance import write_glances
 
     if include_proposed:
         raise GlanceVADError("--consensus counts every glance not rejected already; drop --include-proposed")
-    team, fps = _team(db)
-    most = max((len(people) for people in team.values()), default=0)
-    if k > most:
-        raise GlanceVADError(f"{db}: --consensus {k} asks for events found by {k} annotators, but no video has more"
-                             f" than {most} annotator(s) taking part")
-    glances = team_consensus(team, fps=fps, k=k, within_s=within)
+    team, fps = open_team(db)
+    glances = consensus(team, fps, k=k, within_s=within, where=str(db))
     write_glances(out, glances)
     console.print(f"wrote {sum(map(len, glances.values()))} consensus glances (events found by at least {k}"
                   f" annotators, each at the median frame of its glances) of {len(glances)} videos to [bold]{out}[/]")
@@ -341,17 +314,3 @@ def _report_scoring(scores, frames: dict[str, int]) -> None:
                       " I3D makes 1, 5 or 10 and the network averages over them)")
     for problem in scores.check_videos(frames):
         err_console.print(f"[yellow]features:[/] {problem}", highlight=False)
-
-
-def _known_videos_only(glances: dict, known: set[str], csv_path: Path, videos: Path, *, skip: bool) -> dict:
-    """``glances`` of the videos in ``known``; others are an error naming them (with ``skip``: counted, left out)."""
-    unknown = sorted(set(glances) - known)
-    if not unknown:
-        return glances
-    shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
-    if not skip:
-        raise GlanceVADError(f"{csv_path}: {len(unknown)} video(s) are not in the video folder: {shown}"
-                             f" ({videos}; pass --skip-unknown to import the others)")
-    skipped = sum(len(glances[vid]) for vid in unknown)
-    console.print(f"skipped {skipped} glances of {len(unknown)} video(s) not in {videos}: {shown}")
-    return {vid: frames for vid, frames in glances.items() if vid in known}
