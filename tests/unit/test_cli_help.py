@@ -38,11 +38,21 @@ def test_every_command_has_one_task_and_the_help_lists_the_tasks_in_order():
     assert [name for name in listed if name in grouped] == grouped
 
 
-def test_no_help_page_shows_a_bool_label():
+def test_every_help_page_shows_placeholders_and_bounds_in_one_style():
+    """``--data ROOT``, ``--steps N``, ``--precision fp32|bf16|auto``, an argument by its name: no
+    ``<type>`` label (``<bool>`` on flags included) and no typer range ``[x>=1]``; a bound is written
+    in the help, ``(>= 1)``, as the config's own options write theirs."""
+    label = re.compile(r"<(?:bool|path|int|float|str|list|int range|float range)[^>]*>")
     for path in _command_paths(ROOT):
         text = _help(*path)
-        assert "<bool>" not in text, (path, [line for line in text.splitlines() if "<bool>" in line][:3])
-    assert "<bool>" not in _help()
+        assert not label.search(text) and "[x>=" not in text and "[x<=" not in text, (
+            path, [line for line in text.splitlines() if label.search(line) or "[x" in line][:3])
+    assert not label.search(_help())
+    test = _help("test")
+    assert re.search(r"--data +ROOT ", test) and re.search(r"--checkpoint +CKPT ", test)
+    assert re.search(r"--precision +fp32\|bf16\|auto ", test) and "Score-curve PNGs to draw (>= 0)." in test
+    assert re.search(r"--steps +N +Training steps \(>= 1\)", _help("train"))    # a config option's bound alike
+    assert re.search(r"│ +VIDEO +The video to analyse", _help("detect"))          # an argument: its name
 
 
 def test_a_group_with_a_default_command_lists_all_its_commands_in_its_help():

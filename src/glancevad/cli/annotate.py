@@ -173,6 +173,8 @@ def annotate_import(
     from glancevad.annotate.team import import_glance_file
     from glancevad.glance import read_glances
 
+    if model and status != "proposed":
+        raise GlanceVADError("--model glances are imported with --status proposed (a reviewer accepts them)")
     glances = read_glances(csv_path)
     with _store_kept_only_on_success(db) as store:
         result = import_glance_file(store, glances, csv_path, videos, annotator=annotator, status=status, model=model,

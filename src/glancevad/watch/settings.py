@@ -35,8 +35,8 @@ class WatchSettings:
     def __post_init__(self) -> None:
         from glancevad.causal import check_window
 
+        check_window(self.window, self.lookahead)   # the relation first: it says what the window allows
         check_fields(self)
-        check_window(self.window, self.lookahead)
 
 
 @dataclass(frozen=True)
