@@ -43,7 +43,7 @@ class Inferencer:
     crops: int
     weights: str = "rgb_scratch"
     events: EventSettings = DEFAULTS
-    _extractors: dict[int, object] = field(default_factory=dict, repr=False)
+    _extractors: dict[int, object] = field(default_factory=dict, repr=False, init=False)
 
     @classmethod
     def load(cls, checkpoint: str | os.PathLike, *, device: str | torch.device = "auto", precision: str = "fp32",
