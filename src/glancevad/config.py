@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from glancevad.checkpoint_selection import SELECTION_RULES
+from glancevad.checkpoint_selection import SELECTION_RULES, TIEBREAKS
 from glancevad.constraints import Interval, OneOf, check, constrained, constraints
 from glancevad.errors import GlanceVADError
 
@@ -102,6 +102,7 @@ class TrainConfig:
     # protocol
     val_fraction: float = constrained(0.1, Interval(0, 1, closed="left"))  # 0: train on every video (as released)
     selection_rule: str = constrained("glance_auc-alarm", OneOf(SELECTION_RULES))  # how best.pt is chosen
+    selection_tiebreak: str = constrained("heldout_bce", OneOf(TIEBREAKS))  # among evaluations of equal value
     eval_every: int = constrained(50, AT_LEAST_ONE)
     log_every: int = constrained(10, AT_LEAST_ONE)
     seed: int = constrained(0, SEEDS)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from glancevad.checkpoint_selection import choose_step
+from glancevad.checkpoint_selection import choose_step, selection_value
 from glancevad.config import resolve_config
 from glancevad.data import load_dataset
 from glancevad.data.cache import build_or_open_cache
@@ -162,7 +162,8 @@ def test_best_is_chosen_only_after_mining_started(tiny_root, tmp_path):
     evaluations = [(r["step"], {k[4:]: v for k, v in r.items() if k.startswith("val_")})
                    for r in _log(tmp_path / "run") if "val_glance_auc" in r]
     assert [s for s, _ in evaluations] == [2, 4, 6, 8, 10, 12]
-    assert choose_step(evaluations, cfg.selection_rule, first_eligible=8) == summary["best"]["step"]
+    assert choose_step(evaluations, cfg.selection_rule, first_eligible=8,
+                       tiebreak=cfg.selection_tiebreak) == summary["best"]["step"]
     assert read_checkpoint(tmp_path / "run" / "best.pt")["step"] == summary["best"]["step"]
     # weak supervision has no mining: every checkpoint is eligible
     weak = resolve_config(None, {**TINY, "steps": 4, "eval_every": 2, "supervision": "weak", "min_mining_step": 7})
@@ -190,6 +191,12 @@ def test_selection_rule_is_configurable_and_validated(tiny_root, tmp_path):
     summary = train(cfg, tiny_root, tmp_path / "run", cache_dir=tmp_path / "cache").summary
     assert summary["best"]["rule"] == "glance_auc-alarm" and "minus the share" in summary["selection"]
     assert all("val_normal_alarm" in r for r in _log(tmp_path / "run") if "val_glance_auc" in r)
+    # the ties the run reports: eligible evaluations at the chosen value, counted from its log
+    values = [selection_value({k[4:]: v for k, v in r.items() if k.startswith("val_")}, "glance_auc-alarm")
+              for r in _log(tmp_path / "run") if "val_glance_auc" in r and r["step"] >= 3]   # mining from step 3
+    assert summary["best"]["ties"] == values.count(summary["best"]["score"]) >= 1
+    assert summary["best"]["at_ceiling"] == (summary["best"]["score"] == 1.0)
+    assert (summary["selection_note"] is None) == (summary["best"]["ties"] == 1)
     with pytest.raises(GlanceVADError, match="selection_rule must be one of glance_auc, glance_auc-alarm"):
         resolve_config(None, {"selection_rule": "test_auc"})
 

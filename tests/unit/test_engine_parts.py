@@ -142,4 +142,4 @@ def test_choose_step_is_the_first_best_eligible_step(seed):
     expected = -max(eligible)[1] if eligible else int(steps[-1])  # highest value, then earliest; else last
     assert choose_step(evaluations, "video_auc", first_eligible=first_eligible) == expected
     later = max((v, s) for s, v in zip(steps, values, strict=True) if s >= first_eligible)[1] if eligible else steps[-1]
-    assert choose_step(evaluations, "video_auc", first_eligible=first_eligible, later_ties=True) == later
+    assert choose_step(evaluations, "video_auc", first_eligible=first_eligible, tiebreak="later") == later

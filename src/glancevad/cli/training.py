@@ -109,6 +109,8 @@ def train(
         f"({result.summary['selection']})\nrun folder [bold]{result.run_dir}[/]: best.pt, last.pt, metrics.jsonl, "
         "tb/, summary.json"
     )
+    if note := result.summary["selection_note"]:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
 
 
 @app.command()

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from glancevad.checkpoint_selection import SELECTION_RULES, replaces_best, selection_value
+from glancevad.checkpoint_selection import SELECTION_RULES, TIEBREAKS, selection_key, selection_value
 from glancevad.engine.checkpoint import link_checkpoint, save_checkpoint
 from glancevad.engine.trainer import Callback, Trainer
 
@@ -77,7 +77,9 @@ class ModelSelection(Callback):
     Without validation videos every checkpoint is the best (``best.pt`` is ``last.pt``). Otherwise
     a checkpoint must be eligible (see :func:`glancevad.checkpoint_selection.first_eligible_step`) and beat the
     best so far; the last step of a run that never reached an eligible one is taken, and the record
-    says so (``fallback``).
+    says so (``fallback``). The record also counts the eligible evaluations that tied at the chosen
+    value (``ties``, the chosen one included; a tie keeps the earlier step) and whether that value is
+    the rule's ceiling (``at_ceiling``: validation saturated, it can no longer tell checkpoints apart).
     """
 
     def on_validation_end(self, trainer: Trainer, step: int, scores: dict[str, float]) -> None:
@@ -87,10 +89,19 @@ class ModelSelection(Callback):
             return
         value = selection_value(scores, cfg.selection_rule)
         # a fallback record counts as none: the first eligible checkpoint replaces it when a run is extended
-        best_step = None if best.get("fallback") else best["step"]
-        if replaces_best(step, value, best_step, best["score"], first_eligible=trainer.first_eligible):
-            trainer.best = {"score": value, "step": step, "rule": cfg.selection_rule, **scores}
-        elif step < trainer.first_eligible and step == cfg.steps and best["step"] is None:
+        has_best = best["step"] is not None and not best.get("fallback")
+        if step >= trainer.first_eligible:
+            key = selection_key(step, scores, cfg.selection_rule, cfg.selection_tiebreak)
+            tied = has_best and value == best["score"]
+            if not has_best or key > selection_key(best["step"], best, cfg.selection_rule, cfg.selection_tiebreak):
+                ceiling = SELECTION_RULES[cfg.selection_rule].ceiling
+                trainer.best = {"score": value, "step": step, "rule": cfg.selection_rule,
+                                "tiebreak": cfg.selection_tiebreak, **scores,
+                                "ties": best.get("ties", 1) + 1 if tied else 1,
+                                "at_ceiling": ceiling is not None and value >= ceiling}
+            elif tied:
+                best["ties"] = best.get("ties", 1) + 1
+        elif step == cfg.steps and best["step"] is None:
             trainer.best = {"score": value, "step": step, "rule": cfg.selection_rule, "fallback": True, **scores}
 
     @staticmethod
@@ -102,7 +113,22 @@ class ModelSelection(Callback):
         eligible = (f", among checkpoints from step {trainer.first_eligible} on (after mining started)"
                     if trainer.first_eligible > 1 else "")
         rule = SELECTION_RULES[trainer.cfg.selection_rule].description
-        return f"best.pt: {rule} on {len(trainer.val_idx)} held-out training videos{eligible}; last.pt: the last step"
+        ties = TIEBREAKS[trainer.cfg.selection_tiebreak]
+        return (f"best.pt: {rule}, {ties}, on {len(trainer.val_idx)} held-out training videos{eligible}; "
+                "last.pt: the last step")
+
+    @staticmethod
+    def ties_note(best: dict[str, Any]) -> str | None:
+        """One line when evaluations tied at the chosen value (``None`` otherwise): how many, whether
+        validation sat at the rule's ceiling, and how ``best.pt`` was chosen among them."""
+        ties = best.get("ties", 1)
+        if ties <= 1:
+            return None
+        where = " (the rule's ceiling: validation saturated)" if best.get("at_ceiling") else ""
+        how = {"heldout_bce": "the lowest held-out BCE among them", "later": "the latest of them"}.get(
+            best.get("tiebreak", "earlier"), "the earliest of them")
+        return (f"{ties} evaluations tied at the chosen value {best['score']:.4f}{where}; best.pt is {how}, "
+                f"step {best['step']}")
 
 
 class Checkpointing(Callback):

@@ -198,6 +198,7 @@ def _train_locked(
         "finished": trainer.step >= cfg.steps,
         "selection": ModelSelection.describe(trainer),
         "best": trainer.best,
+        "selection_note": ModelSelection.ties_note(trainer.best),
         "train_videos": len(trainer.train_idx),
         "abnormal_roles": {"glance": sum(r == Role.GLANCE for r in trainer.roles.values()),
                            "weak": sum(r == Role.WEAK for r in trainer.roles.values())},

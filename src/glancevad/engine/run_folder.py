@@ -18,9 +18,10 @@ from typing import Any
 
 import yaml
 
+from glancevad.checkpoint_selection import first_eligible_step
 from glancevad.config import TrainConfig, make_config
 from glancevad.errors import GlanceVADError, GlanceVADWarning
-from glancevad.fileio import atomic_write, remove_matching, remove_temporaries, write_json
+from glancevad.fileio import atomic_write, read_jsonl, remove_matching, remove_temporaries, write_json
 
 LOCK_NAME = ".lock"
 DATA_NAME = "data.json"
@@ -103,6 +104,21 @@ def read_run_config(run_dir: str | os.PathLike) -> TrainConfig:
         return make_config(values)
     except GlanceVADError as exc:
         raise GlanceVADError(f"{path}: {exc}") from None
+
+
+def read_evaluations(run_dir: str | os.PathLike) -> list[tuple[int, dict[str, float]]]:
+    """A run's validations, from its ``metrics.jsonl``: ``[(step, scores without the val_ prefix), ...]``."""
+    return [(record["step"], {k[4:]: v for k, v in record.items() if k.startswith("val_")})
+            for record in read_jsonl(Path(run_dir) / "metrics.jsonl") if "val_glance_auc" in record]
+
+
+def read_first_eligible(run_dir: str | os.PathLike) -> int:
+    """The first step a finished run could select (:func:`glancevad.checkpoint_selection.first_eligible_step`),
+    from its configuration and ``summary.json``."""
+    cfg = read_run_config(run_dir)
+    summary = json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))
+    return first_eligible_step(mining=cfg.mining, min_mining_step=cfg.min_mining_step,
+                               uses_glances=summary["abnormal_roles"]["glance"] > 0)
 
 
 def write_run_data(run_dir: str | os.PathLike, *, data_root: str | os.PathLike, cache_dir: str | os.PathLike | None,

@@ -60,7 +60,11 @@ def validation_scores(
     ``video_auc``: ROC AUC of the videos' top-k mean scores against their video labels.
     ``normal_alarm``: the share of validation normal snippets scored >= 0.5 (a false-alarm rate on
     held-out training videos; it sees what mining does, which the glance AUC, a ranking, does not).
-    Each is ``nan`` when undefined.
+    The two below do not stop at a ceiling once every glance outranks every normal snippet, as the
+    AUCs do: ``heldout_bce``, the binary cross-entropy of the glance snippets against 1 and of the
+    normal snippets against 0, each side's mean weighted equally (``L_abn``'s form at the glances,
+    the normal videos' own targets); ``glance_margin``, the mean glance score minus the mean normal
+    snippet score. Each is ``nan`` when undefined.
     """
     abnormal, normal = labels == 1, labels == 0
     positives = scores[abnormal][glance_masks[abnormal] > 0]
@@ -73,4 +77,16 @@ def validation_scores(
         glance_auc = roc_auc(values, weights_pos, 1 - weights_pos)
         video_auc = roc_auc(pooled, labels.astype(np.float64), 1 - labels.astype(np.float64))
     normal_alarm = float((negatives >= 0.5).mean()) if len(negatives) else float("nan")
-    return {"glance_auc": glance_auc, "video_auc": video_auc, "normal_alarm": normal_alarm}
+    both = len(positives) > 0 and len(negatives) > 0
+    heldout_bce = 0.5 * (_bce(positives, 1.0) + _bce(negatives, 0.0)) if both else float("nan")
+    glance_margin = float(positives.mean() - negatives.mean()) if both else float("nan")
+    return {"glance_auc": glance_auc, "video_auc": video_auc, "normal_alarm": normal_alarm,
+            "heldout_bce": heldout_bce, "glance_margin": glance_margin}
+
+
+def _bce(probabilities: np.ndarray, target: float) -> float:
+    """Mean binary cross-entropy of probabilities against one target, clipped as torch's BCE clips its log at -100."""
+    p = probabilities.astype(np.float64)
+    with np.errstate(divide="ignore"):
+        log = np.log(p) if target == 1.0 else np.log1p(-p)
+    return float(-np.maximum(log, -100.0).mean())

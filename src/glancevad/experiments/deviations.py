@@ -57,7 +57,8 @@ def our_settings(preset: str | None, budget: str, *, crops: int, dim: int,
         "min_mining_step": str(cfg.min_mining_step), "steps": steps,
         "precision": PRECISION_WORDS.get(cfg.precision, cfg.precision),
         "validation": held_out, "weight_decay": f"{cfg.weight_decay:.0e}".replace("e-0", "e-"),
-        "selection": f"best.pt: {cfg.selection_rule} on the validation split; last.pt reported beside it",
+        "selection": f"best.pt: {cfg.selection_rule} on the validation split, ties by {cfg.selection_tiebreak}; "
+                     "last.pt reported beside it",
         "abnormal_mil_weight": f"{cfg.abnormal_mil_weight:g} (every network)",
         "mining_scores": mining_words(cfg.mining_scores),
     }
