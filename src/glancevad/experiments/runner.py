@@ -23,7 +23,7 @@ import os
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,9 @@ class RunSpec:
     data: str
     run_dir: str
     cache_dir: str
+    #: also score the test set at every evaluation into ``test_trace.jsonl`` (studies only; always on
+    #: a published dataset, the authors' protocol); the run's own ``best.pt`` never sees it
+    trace_test: bool = False
 
 
 def plan_grid(
@@ -154,7 +157,8 @@ def execute(spec: RunSpec, threads: int | None = None) -> dict[str, dict[str, An
     run_dir = Path(spec.run_dir)
     dataset = load_dataset(spec.data)
     # on a published dataset, also the authors' protocol: the test set scored at every evaluation
-    trace = run_dir / TEST_TRACE if is_real_dataset(dataset.name) and dataset.ground_truth is not None else None
+    traced = spec.trace_test or is_real_dataset(dataset.name)
+    trace = run_dir / TEST_TRACE if traced and dataset.ground_truth is not None else None
     if not (run_dir / "test" / "metrics.json").exists():
         summary = run_dir / "summary.json"
         finished = summary.exists() and json.loads(summary.read_text()).get("finished", False)
@@ -174,7 +178,7 @@ def execute(spec: RunSpec, threads: int | None = None) -> dict[str, dict[str, An
                 evaluate_checkpoint(run_dir / f"{name}.pt", spec.data, folder, device=resolve_device(cfg.device),
                                     precision=cfg.precision, plots=0)
         results[name] = json.loads((folder / "metrics.json").read_text())
-    if trace is not None and trace.exists():
+    if trace is not None and trace.exists() and dataset.name in PAPER_METRICS:
         results["oracle"] = best_on_test(read_jsonl(trace), PAPER_METRICS[dataset.name][0])
     return results
 
@@ -193,14 +197,18 @@ def run_grid(
     name: str, data: str | os.PathLike, out: str | os.PathLike, *, preset: str | None = None, seeds: int = 3,
     budget: str = "full", parallel: int = 1, overrides: dict[str, Any] | None = None,
     on_plan: Callable[[int], None] | None = None, on_run: Callable[[RunSpec], None] | None = None,
+    trace_test: bool = False,
 ) -> tuple[list[Cell], dict[tuple[str, int], dict[str, dict[str, Any]]]]:
     """Run every (cell, seed) of a grid; return the cells and ``{(cell, seed): {"best": .., "last": ..}}``.
 
-    ``on_plan(number_of_runs)`` is called once the grid is planned, ``on_run(spec)`` after each run.
+    ``on_plan(number_of_runs)`` is called once the grid is planned, ``on_run(spec)`` after each run;
+    ``trace_test``: every run also scores the test set at each evaluation (a study's trace, see :class:`RunSpec`).
     """
     data, out = Path(data), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cells, specs = plan_grid(name, data, out, preset=preset, seeds=seeds, budget=budget, overrides=overrides)
+    if trace_test:
+        specs = [replace(spec, trace_test=True) for spec in specs]
     if on_plan:
         on_plan(len({spec.run_dir for spec in specs}))
     write_grid_info(out, name, data, preset=preset, seeds=seeds, budget=budget, overrides=overrides, cells=cells,
