@@ -103,8 +103,9 @@ def _run_section(run: Path, folder: Path) -> str:
     summary = json.loads((run / "summary.json").read_text())
     best = summary.get("best", {})
     score = _fmt(best.get("score", float("nan")))
+    note = f" {html.escape(summary['selection_note'])}." if summary.get("selection_note") else ""
     parts.append(f"<p><b>Selection</b>: {html.escape(summary.get('selection', ''))}. Best step "
-                 f"{best.get('step')} (score {score}), {summary.get('steps')} steps.</p>")
+                 f"{best.get('step')} (score {score}), {summary.get('steps')} steps.{note}</p>")
     metrics_path = run / "test" / "metrics.json"
     if metrics_path.exists():
         tested = [json.loads(metrics_path.read_text())]

@@ -96,6 +96,8 @@ def test_reports_of_a_grid_and_a_run(tiny_root, tmp_path):
     html = (out / "runs" / "urdmu-glance" / "seed0" / "report.html").read_text()
     assert "Test metrics" in html and "Configuration" in html and "data:image/png;base64," in html
     assert "<td>best.pt</td>" in html and "<td>last.pt</td>" in html
+    note = json.loads((out / "runs" / "urdmu-glance" / "seed0" / "summary.json").read_text())["selection_note"]
+    assert note is None or note in html     # a run whose evaluations tied says so on its page
     bad = cli("report", tmp_path, check=False)
     assert bad.returncode == 2 and "neither a run folder" in bad.stderr
 

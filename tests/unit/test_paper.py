@@ -83,7 +83,7 @@ def test_the_paper_shares_exactly_the_equal_settings(tiny_root, tmp_path):
 def test_paper_budget_steps_per_network_and_overrides_win(tiny_root, tmp_path):
     plan = plan_paper(tiny_root, tmp_path, preset="demo", seeds=1, budget="paper", grids=("networks",))
     steps = {spec.config["model"]: spec.config["steps"] for spec in plan.specs}
-    assert steps == budget_steps("paper") == {"mil": 650, "rtfm": 700, "urdmu": 250}
+    assert steps == budget_steps("paper") == {"mil": 625, "rtfm": 825, "urdmu": 300}
     plan = plan_paper(tiny_root, tmp_path, preset="demo", seeds=1, budget="paper", overrides={"steps": 7},
                       grids=("networks",))
     assert {spec.config["steps"] for spec in plan.specs} == {7}

@@ -149,11 +149,13 @@ def test_weight_averages_are_an_ema_of_every_step_and_the_mean_of_the_second_hal
 
 
 def test_trace_noise_by_hand_and_the_plateau_tolerates_it():
-    values = [0.1, 0.5, 0.8, 0.85, 0.8, 0.9, 0.8, 0.9]
-    tail_diffs = np.diff([0.8, 0.9, 0.8, 0.9])        # the second half: +0.1, -0.1, +0.1
-    assert trace_noise(values) == pytest.approx(tail_diffs.std() / math.sqrt(2))
+    values = [0.1, 0.5, 0.8, 0.85, 0.8, 0.9, 0.85, 0.9, 0.6]
+    tail_diffs = np.diff([0.8, 0.9, 0.85, 0.9, 0.6])    # the second half: +0.1, -0.05, +0.05, -0.3
+    deviations = np.abs(tail_diffs - np.median(tail_diffs))      # median 0: 0.1, 0.05, 0.05, 0.3
+    assert trace_noise(values) == pytest.approx(1.4826 * np.median(deviations) / math.sqrt(2))   # 0.0786
+    assert trace_noise(values) < np.std(tail_diffs) / math.sqrt(2)     # the one jump of 0.3 barely counts
     steps = [25 * (i + 1) for i in range(len(values))]
     assert plateau_step(steps, values) == plateau_step(steps, values, tolerance=trace_noise(values))
-    assert plateau_step(steps, values, window=1) == 100       # the 0.05 gained after step 100 is within the noise
+    assert plateau_step(steps, values, window=1) == 100   # 0.05 gained after step 100 is noise, 0.1 after 75 is not
     assert plateau_step(steps, values, window=1, tolerance=0.0) == 150
     assert trace_noise([0.3] * 10) == 0.0

@@ -78,7 +78,7 @@ class ModelSelection(Callback):
     a checkpoint must be eligible (see :func:`glancevad.checkpoint_selection.first_eligible_step`) and beat the
     best so far; the last step of a run that never reached an eligible one is taken, and the record
     says so (``fallback``). The record also counts the eligible evaluations that tied at the chosen
-    value (``ties``, the chosen one included; a tie keeps the earlier step) and whether that value is
+    value (``ties``, the chosen one included; ``selection_tiebreak`` chose among them) and whether that value is
     the rule's ceiling (``at_ceiling``: validation saturated, it can no longer tell checkpoints apart).
     """
 

@@ -56,9 +56,10 @@ BUDGETS: dict[str, dict[str, Any]] = {
 
 def budget_steps(budget: str) -> dict[str, int]:
     """Per-network steps of a budget (``{}``: the configuration's own). ``paper``: each network's
-    ``ModelSpec.paper_steps``, the latest plateau step over weak and glance runs and two seeds,
-    measured by ``glancevad experiment plateau --data D --out O --preset demo --seeds 2 --parallel 2``
-    on ``glancevad synth D --size demo`` (table in docs/paper.md, "The ``paper`` budget")."""
+    ``ModelSpec.paper_steps``, the latest plateau of the held-out BCE over weak and glance runs,
+    measured by ``glancevad experiment plateau --data D --out O --preset demo --seeds 1 --parallel 2
+    --set steps=1500`` on ``glancevad synth D --size demo --seed 0`` (table in docs/paper.md, "The
+    ``paper`` budget")."""
     if budget != "paper":
         return {}
     return {name: get_spec(name).paper_steps for name in list_models()}

@@ -81,7 +81,7 @@ STRUCTURE = ("Conv1d(D-512, k 3), ReLU, dropout 0.6; Conv1d(512-128, k 3), ReLU,
              NO_RELEASE)
 
 
-@register_model("mil", base_loss=mil_loss, infer_kwargs=_infer_mil, label="MIL", paper_steps=650,
+@register_model("mil", base_loss=mil_loss, infer_kwargs=_infer_mil, label="MIL", paper_steps=625,
                 loss_settings=MILLossSettings, structure=STRUCTURE,
                 description="MIL: 1-D convolutional encoder and score head, top-k BCE (paper B.1)")
 def build_mil(in_dim: int = 1024, **kwargs: Any) -> MIL:

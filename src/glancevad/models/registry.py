@@ -47,7 +47,7 @@ class ModelSpec:
     """A registered network and every fact the rest of glancevad needs about it.
 
     ``label`` names it in tables and plots (the ``networks`` grid's rows); ``paper_steps`` are its
-    training steps under ``--budget paper`` (where its validation score levels off on the demo data,
+    training steps under ``--budget paper`` (where its held-out BCE levels off on the demo data,
     measured by ``glancevad experiment plateau``). ``loss_settings`` is the dataclass of its base
     loss's choices (see the module docstring); ``release_keys`` renames the keys of a checkpoint
     released by the network's authors to this module's (``None`` when the keys are not theirs);

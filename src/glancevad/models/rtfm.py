@@ -197,7 +197,7 @@ STRUCTURE = ("MTN (dilations 1, 2, 4 + non-local, residual), MLP D-512-128-1, dr
              "MTN encoder, score head of Linear layers (B.2)", "the same (tianyu0207/RTFM model.py)")
 
 
-@register_model("rtfm", base_loss=rtfm_loss, infer_kwargs=_infer_rtfm, label="RTFM", paper_steps=700,
+@register_model("rtfm", base_loss=rtfm_loss, infer_kwargs=_infer_rtfm, label="RTFM", paper_steps=825,
                 loss_settings=RTFMLossSettings, release_keys=release_keys, structure=STRUCTURE, mining_scores="eval",
                 description="RTFM: multi-scale temporal network, feature-magnitude top-k (paper B.2)")
 def build_rtfm(in_dim: int = 2048, **kwargs: Any) -> RTFM:

@@ -184,7 +184,7 @@ def _infer_urdmu(state_dict: Mapping[str, torch.Tensor]) -> dict[str, Any] | Non
     description="UR-DMU: GL-MHSA encoder with dual memory units (the released GlanceVAD base)",
     infer_kwargs=_infer_urdmu,
     label="UR-DMU",
-    paper_steps=250,
+    paper_steps=300,
 )
 def build_urdmu(in_dim: int = 1024, **kwargs: Any) -> URDMU:
     return URDMU(in_dim=in_dim, **kwargs)
