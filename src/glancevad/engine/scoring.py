@@ -8,6 +8,7 @@ from contextlib import nullcontext
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from glancevad.metrics import UndefinedMetricWarning, roc_auc
@@ -85,8 +86,6 @@ def validation_scores(
 
 
 def _bce(probabilities: np.ndarray, target: float) -> float:
-    """Mean binary cross-entropy of probabilities against one target, clipped as torch's BCE clips its log at -100."""
-    p = probabilities.astype(np.float64)
-    with np.errstate(divide="ignore"):
-        log = np.log(p) if target == 1.0 else np.log1p(-p)
-    return float(-np.maximum(log, -100.0).mean())
+    """Mean binary cross-entropy of probabilities against one target (torch's, as training computes it)."""
+    p = torch.from_numpy(probabilities.astype(np.float64))
+    return float(F.binary_cross_entropy(p, torch.full_like(p, target)))

@@ -2,8 +2,8 @@
 
 It trains the ``networks`` grid (MIL, RTFM, UR-DMU x weak / glance) for a long horizon and reads
 each run's validation trace (minus the held-out BCE on held-out training videos, never the test
-set: :func:`validation_trace`). A trace has levelled off at the first evaluation after which its smoothed value never
-gains more than its noise again (:func:`plateau_step`; one criterion for every network and rule,
+set: :func:`validation_trace`). A trace has levelled off at the first evaluation after which its
+smoothed value never gains more than its noise again (:func:`plateau_step`; one criterion for every network and rule,
 whatever the rule's scale). Each network's budget is the latest plateau over its runs; the ``paper``
 budget of ``glancevad.experiments.runner`` takes its per-network step counts from this study.
 
@@ -80,14 +80,6 @@ def validation_trace(run_dir: Path) -> tuple[list[int], list[float]]:
     return [step for step, _ in evaluated], [selection_value(val, "heldout_bce") for _, val in evaluated]
 
 
-def best_within(run_dir: Path, last_step: int) -> int:
-    """The step the run's rule selects among its evaluations up to ``last_step``: ``best.pt`` of the
-    same run trained to ``last_step`` (the steps before it do not depend on the total)."""
-    cfg = read_run_config(run_dir)
-    return choose_step([e for e in read_evaluations(run_dir) if e[0] <= last_step], cfg.selection_rule,
-                       first_eligible=read_first_eligible(run_dir), tiebreak=cfg.selection_tiebreak)
-
-
 def run_plateau_study(
     data: str | Path, out: str | Path, *, preset: str | None = "demo", seeds: int = 1, parallel: int = 1,
     overrides: dict[str, Any] | None = None, on_plan: Callable[[int], None] | None = None,
@@ -104,10 +96,11 @@ def run_plateau_study(
     overrides.setdefault("steps", HORIZON_FACTOR * resolve_config(preset).steps)
     cells, _ = run_grid("networks", data, out, preset=preset, seeds=seeds, parallel=parallel, overrides=overrides,
                         on_plan=on_plan, on_run=on_run, trace_test=True)
-    rows = []
+    rows, run_dirs = [], []
     for cell in cells:
         for seed in range(seeds):
             run_dir = out / "runs" / cell.key / f"seed{seed}"
+            run_dirs.append(run_dir)
             steps, values = validation_trace(run_dir)
             summary = json.loads((run_dir / "summary.json").read_text())
             rows.append({"model": cell.overrides["model"], "supervision": cell.overrides["supervision"],
@@ -116,18 +109,26 @@ def run_plateau_study(
                          "best_value": float(np.nanmax(values)) if not all(map(math.isnan, values)) else math.nan,
                          "seconds_per_step": summary["timing"]["seconds_per_step"]})
     budgets = suggested_steps(rows)
-    for row in rows:
-        row.update(budget_check(out / "runs" / f"{row['model']}-{row['supervision']}" / f"seed{row['seed']}",
-                                budgets[row["model"]]))
+    for row, run_dir in zip(rows, run_dirs, strict=True):
+        row.update(budget_check(run_dir, budgets[row["model"]]))
     return (*_write_tables(out, rows), _plot(out, cells, seeds))
 
 
 def budget_check(run_dir: Path, budget: int) -> dict[str, Any]:
-    """Test AUC (%) of ``best.pt`` of the run at ``budget`` steps and at twice it (``nan`` past the horizon)."""
+    """Test AUC (%) of ``best.pt`` of the run at ``budget`` steps and at twice it (``nan`` past the horizon).
+
+    ``best.pt`` of a run trained to ``last`` steps is the rule's choice among this run's evaluations up
+    to ``last``: the steps before it do not depend on the total."""
+    cfg, evaluated = read_run_config(run_dir), read_evaluations(run_dir)
+    gate = read_first_eligible(run_dir)
     trace = {r["step"]: r for r in read_jsonl(run_dir / "test_trace.jsonl")}
-    horizon = max(trace)
-    at = {"budget_auc": 100 * trace[best_within(run_dir, budget)]["auc"],
-          "double_auc": 100 * trace[best_within(run_dir, 2 * budget)]["auc"] if 2 * budget <= horizon else math.nan}
+
+    def best_auc(last: int) -> float:
+        step = choose_step([e for e in evaluated if e[0] <= last], cfg.selection_rule, first_eligible=gate,
+                           tiebreak=cfg.selection_tiebreak)
+        return 100 * trace[step]["auc"]
+
+    at = {"budget_auc": best_auc(budget), "double_auc": best_auc(2 * budget) if 2 * budget <= max(trace) else math.nan}
     return {**at, "within": bool(at["budget_auc"] >= at["double_auc"] - CHECK_POINTS)
             if not math.isnan(at["double_auc"]) else None}
 
