@@ -132,8 +132,9 @@ for _name, _grid in GRIDS.items():
     register_experiment(_name, _grid.description, estimate=_grid_estimate(_name))(_grid_experiment(_name))
 
 
-@register_experiment("selection", "the checkpoint-selection study: each validation rule's choice vs last.pt vs "
-                                  "the best-on-test oracle (the test set is scored for this analysis only)")
+@register_experiment("selection", "the checkpoint-selection study: each validation rule's and tie-break's choice "
+                                  "and an EMA and SWA of the weights vs last.pt vs the best-on-test oracle (the test "
+                                  "set is scored for this analysis only)")
 def _selection(data, out, *, preset, seeds, budget, parallel, overrides, on_plan, on_run) -> Outputs:
     from glancevad.experiments.selection_study import run_selection_study
 
@@ -141,8 +142,9 @@ def _selection(data, out, *, preset, seeds, budget, parallel, overrides, on_plan
                                on_plan=on_plan, on_run=on_run)
 
 
-@register_experiment("plateau", "the networks grid for 3x the preset's steps: where each run's validation score "
-                                "levels off (the paper budget's steps per network)")
+@register_experiment("plateau", "the networks grid for 3x the preset's steps: where each run's held-out BCE "
+                                "levels off (the paper budget's steps per network), and best.pt at that budget vs "
+                                "twice it on the test set")
 def _plateau(data, out, *, preset, seeds, budget, parallel, overrides, on_plan, on_run) -> Outputs:
     from glancevad.experiments.plateau import run_plateau_study
 
